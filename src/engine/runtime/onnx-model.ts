@@ -1,0 +1,125 @@
+// One ONNX Runtime session: created once, inputs cast to the dtypes the model declares, run time measured.
+import { existsSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
+import { checkExecutionProvider, sessionExecutionProviders, type ExecutionProviderName } from './execution-provider.js';
+import { float16ArrayToFloat32, float32ToFloat16Array } from './float16.js';
+
+export interface RuntimeOptions {
+  /** `cpu` (default) or `cuda`. */
+  executionProvider?: ExecutionProviderName;
+  /** Intra-op threads; ONNX Runtime's default (all cores) when omitted. */
+  threads?: number;
+}
+
+/** A tensor on the host before casting: values as numbers, shape as dims. */
+export interface HostTensor {
+  data: Float32Array | Int32Array | BigInt64Array | number[];
+  dims: readonly number[];
+}
+
+export interface TensorInfo {
+  name: string;
+  /** ONNX element type as ONNX Runtime names it: float32, float16, int64, int32, ... */
+  type: string;
+  /** Dimensions: numbers, or names for symbolic ones. */
+  shape: ReadonlyArray<number | string>;
+}
+
+/** Receives the wall time of each session.run, so callers can tell engine overhead from model time. */
+export type RunListener = (modelName: string, milliseconds: number) => void;
+
+export class OnnxModel {
+  private constructor(
+    /** Short name for timings and errors, e.g. `unet`. */
+    readonly name: string,
+    readonly path: string,
+    private readonly session: ort.InferenceSession,
+    readonly inputs: ReadonlyMap<string, TensorInfo>,
+    readonly outputs: ReadonlyMap<string, TensorInfo>,
+  ) {}
+
+  static async load(path: string, name: string, options: RuntimeOptions = {}): Promise<OnnxModel> {
+    const { executionProvider = 'cpu', threads } = options;
+    const model = basename(dirname(dirname(path)));
+    if (!existsSync(path)) throw new InvalidModelError({ model, file: path, message: `${path} is missing: the model folder has no ${name} model` });
+    checkExecutionProvider(executionProvider);
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, {
+        executionProviders: sessionExecutionProviders(executionProvider),
+        graphOptimizationLevel: 'all',
+        ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+      });
+    } catch (error) {
+      throw new InvalidModelError({
+        model,
+        file: path,
+        message: `${path} could not be loaded by ONNX Runtime (corrupt, truncated or not an ONNX model; external data files must sit beside it): ${(error as Error).message}`,
+        cause: error,
+      });
+    }
+    const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[]) =>
+      new Map(metadata.map((entry) => [entry.name, { name: entry.name, type: entry.isTensor ? entry.type : 'non-tensor', shape: entry.isTensor ? entry.shape : [] }]));
+    return new OnnxModel(name, path, session, describe(session.inputMetadata), describe(session.outputMetadata));
+  }
+
+  hasInput(name: string): boolean {
+    return this.inputs.has(name);
+  }
+
+  input(name: string): TensorInfo {
+    const info = this.inputs.get(name);
+    if (!info) throw new InvalidModelError({ model: this.path, file: this.path, message: `${this.path} has no input named "${name}" (inputs: ${[...this.inputs.keys()].join(', ')})` });
+    return info;
+  }
+
+  /** Runs the model; every output comes back as float32 whatever the model's precision. */
+  async run(feeds: Record<string, HostTensor>, onRun?: RunListener): Promise<Record<string, Float32Array & { dims?: readonly number[] }>> {
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) tensors[name] = castTensor(tensor, this.input(name).type);
+    const started = performance.now();
+    const results = await this.session.run(tensors);
+    onRun?.(this.name, performance.now() - started);
+    const outputs: Record<string, Float32Array & { dims?: readonly number[] }> = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      const values = toFloat32(tensor);
+      outputs[name] = Object.assign(values, { dims: tensor.dims });
+    }
+    return outputs;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function castTensor({ data, dims }: HostTensor, type: string): ort.Tensor {
+  const shape = [...dims];
+  switch (type) {
+    case 'float32':
+      return new ort.Tensor('float32', data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>, Number), shape);
+    case 'float16':
+      return new ort.Tensor('float16', float32ToFloat16Array(Array.isArray(data) ? data : Array.from(data as ArrayLike<number | bigint>, Number)), shape);
+    case 'float64':
+      return new ort.Tensor('float64', Float64Array.from(data as ArrayLike<number>, Number), shape);
+    case 'int64':
+      return new ort.Tensor('int64', data instanceof BigInt64Array ? data : BigInt64Array.from(Array.from(data as ArrayLike<number>, (value) => BigInt(Math.round(Number(value))))), shape);
+    case 'int32':
+      return new ort.Tensor('int32', data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>, (value) => Math.round(Number(value))), shape);
+    default:
+      throw new Error(`input dtype ${type} is not supported`);
+  }
+}
+
+function toFloat32(tensor: ort.Tensor): Float32Array {
+  switch (tensor.type) {
+    case 'float32':
+      return tensor.data as Float32Array;
+    case 'float16':
+      return float16ArrayToFloat32(tensor.data as Uint16Array);
+    default:
+      return Float32Array.from(tensor.data as ArrayLike<number>, Number);
+  }
+}

@@ -1,0 +1,59 @@
+// What any image model returns for one call: the images, their settings, warnings and timings.
+import type { ImageModelWarning } from './warning.js';
+
+/** The settings an image was actually made with, after defaults were filled in. */
+export interface ImageSettings {
+  /** Prompt as given. */
+  prompt: string;
+  /** Negative prompt as given ('' when none). */
+  negativePrompt: string;
+  /** The seed of this image, as a decimal string (exact up to 2^64-1), when the model uses seeds. */
+  seed?: string;
+  /** Denoising steps. */
+  steps?: number;
+  /** Classifier-free guidance scale. */
+  guidance?: number;
+  /** Sampler name, e.g. `euler`. */
+  sampler?: string;
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+}
+
+/** One generated image with everything needed to trace and reproduce it. */
+export interface GeneratedImage {
+  /** Encoded image bytes. */
+  bytes: Uint8Array;
+  /** Media type of `bytes`, e.g. `image/png`. */
+  mediaType: string;
+  /** The settings this image was made with. */
+  settings: ImageSettings;
+  /** The prompt the provider actually used, when it rewrote it. */
+  revisedPrompt?: string;
+}
+
+/** Which model made the images and how. */
+export interface ImageModelResponseInfo {
+  /** Provider name, e.g. `local`. */
+  provider: string;
+  /** Model id as the provider knows it. */
+  modelId: string;
+  /** Content hash of the model's weights, when known (e.g. `sha256:...`). */
+  modelHash?: string;
+  /** Runtime and execution provider, e.g. `onnxruntime-node 1.30.0 (cpu)`. */
+  runtime?: string;
+  /** When the call finished. */
+  timestamp: Date;
+  /** Milliseconds spent per stage (e.g. `textEncoder`, `denoise`, `vae`). */
+  timings: Record<string, number>;
+}
+
+export interface ImageModelResult {
+  /** The images, in seed order. */
+  images: GeneratedImage[];
+  /** Settings the model could not honour as given. */
+  warnings: ImageModelWarning[];
+  /** Which model made them, and how long it took. */
+  response: ImageModelResponseInfo;
+}
