@@ -25,6 +25,12 @@ export class StageTimer {
     (this.runs[modelName] ??= []).push(milliseconds);
   };
 
+  /** Adds another timer's stages and runs to this one (per-image timers into a per-call total). */
+  absorb(other: StageTimer): void {
+    for (const [stage, milliseconds] of Object.entries(other.stages)) this.add(stage, milliseconds);
+    for (const [model, runs] of Object.entries(other.runs)) (this.runs[model] ??= []).push(...runs);
+  }
+
   /** Sum of every session.run. */
   get sessionMilliseconds(): number {
     return Object.values(this.runs).flat().reduce((sum, value) => sum + value, 0);

@@ -72,9 +72,10 @@ export class LocalImageModel implements ImageModel {
     if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
 
     const warnings: ImageModelWarning[] = [];
-    const timer = new StageTimer();
+    const callTimer = new StageTimer();
     const images: GeneratedImage[] = [];
     for (let index = 0; index < n; index++) {
+      const timer = new StageTimer();
       const imageSeed = seedForImage(seed, index);
       const output = await textToImage(model, {
         prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer,
@@ -105,6 +106,7 @@ export class LocalImageModel implements ImageModel {
         ]),
       );
       images.push({ bytes, mediaType: 'image/png', settings });
+      callTimer.absorb(timer);
     }
     return {
       images,
@@ -115,7 +117,7 @@ export class LocalImageModel implements ImageModel {
         modelHash: `sha256:${model.unetHash}`,
         runtime: `onnxruntime-node ${runtimeVersion} (${this.config.executionProvider})`,
         timestamp: new Date(),
-        timings: { ...roundTimings(timer.stages), sessionRun: round(timer.sessionMilliseconds), total: round(performance.now() - started) },
+        timings: { ...roundTimings(callTimer.stages), sessionRun: round(callTimer.sessionMilliseconds), total: round(performance.now() - started) },
       },
     };
   }

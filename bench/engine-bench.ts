@@ -1,0 +1,99 @@
+// `npm run bench`: per-stage engine times, overhead over session.run, load time and peak memory,
+// on the tiny fixture and on a full-size SD-Turbo-architecture model rebuilt from shared/ skeletons.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadStableDiffusion, type StableDiffusionModel } from '../src/engine/families/stable-diffusion.js';
+import { encodePng } from '../src/engine/image/png.js';
+import { textToImage } from '../src/engine/pipelines/text-to-image.js';
+import { StageTimer } from '../src/engine/runtime/stage-timer.js';
+import type { SamplerName } from '../src/engine/schedulers/index.js';
+import { writeClipTokenizerFolder } from './clip-tokenizer-folder.js';
+
+const root = resolve(import.meta.dirname, '..');
+const shared = resolve(root, '..', 'shared');
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' }, size: { type: 'string', default: '512' }, steps: { type: 'string', default: '2' },
+    guidance: { type: 'string', default: '0' }, threads: { type: 'string' }, 'bench-dir': { type: 'string', default: join(root, '.bench') },
+  },
+});
+
+const milliseconds = (value: number) => `${value.toFixed(1).padStart(10)} ms`;
+
+function folderBytes(folder: string): number {
+  return readdirSync(folder, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .reduce((sum, entry) => sum + statSync(join(entry.parentPath, entry.name)).size, 0);
+}
+
+/** Fills the weightless SD-Turbo skeletons (seeded random weights of the right scale) into a runnable folder. */
+function prepareFullSizeModel(benchDir: string): string {
+  const folder = join(benchDir, 'sd-turbo');
+  const parts = { text_encoder: 'sd-turbo-text-encoder', unet: 'sd-turbo-unet', vae_decoder: 'sd-turbo-vae-decoder' };
+  for (const [part, skeleton] of Object.entries(parts)) {
+    const source = join(shared, 'fixtures', 'skeletons', skeleton);
+    const target = join(folder, part);
+    if (!existsSync(join(target, 'model.onnx'))) {
+      console.log(`filling ${skeleton} → ${target} (once)`);
+      execFileSync(process.execPath, [join(shared, 'tools', 'fill-skeleton.mjs'), source, target], { stdio: 'inherit' });
+    }
+    copyFileSync(join(source, 'config.json'), join(target, 'config.json'));
+  }
+  // SD-Turbo's scheduler (EulerDiscrete, trailing spacing) and its OpenCLIP tokenizer (pads with "!").
+  mkdirSync(join(folder, 'scheduler'), { recursive: true });
+  writeFileSync(join(folder, 'scheduler', 'scheduler_config.json'), JSON.stringify({
+    _class_name: 'EulerDiscreteScheduler', beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085, clip_sample: false,
+    interpolation_type: 'linear', num_train_timesteps: 1000, prediction_type: 'epsilon', set_alpha_to_one: false, skip_prk_steps: true,
+    steps_offset: 1, timestep_spacing: 'trailing', trained_betas: null, use_karras_sigmas: false,
+  }));
+  writeClipTokenizerFolder(join(shared, 'fixtures', 'clip-bpe', 'bpe_simple_vocab_16e6.txt.gz'), join(folder, 'tokenizer'), '!');
+  writeFileSync(join(folder, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline', scheduler: ['diffusers', 'EulerDiscreteScheduler'] }));
+  return folder;
+}
+
+async function bench(label: string, folder: string, options: { size: number; steps: number; guidance: number; sampler: SamplerName }): Promise<void> {
+  console.log(`\n== ${label}: ${options.size}x${options.size}, ${options.steps} step(s), guidance ${options.guidance}, ${options.sampler}`);
+  const threads = values.threads ? Number(values.threads) : undefined;
+  const loadStarted = performance.now();
+  const model: StableDiffusionModel = await loadStableDiffusion(folder, { threads });
+  const loadMs = performance.now() - loadStarted;
+  const sizes = Object.fromEntries(['text_encoder', 'unet', 'vae_decoder'].map((part) => [part, folderBytes(join(folder, part))]));
+  console.log(`model on disk: ${Object.entries(sizes).map(([part, bytes]) => `${part} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}; total ${(Object.values(sizes).reduce((a, b) => a + b, 0) / 2 ** 30).toFixed(2)} GiB`);
+  console.log(`load: ${milliseconds(loadMs)} (${Object.entries(model.loadTimings).map(([part, ms]) => `${part} ${ms.toFixed(0)} ms`).join(', ')})`);
+
+  // One warm-up image would hide first-run allocation costs; a user's first image pays them, so none is done.
+  const timer = new StageTimer();
+  const started = performance.now();
+  const output = await textToImage(model, { prompt: 'an astronaut riding a horse on the moon', negativePrompt: '', width: options.size, height: options.size, steps: options.steps, guidance: options.guidance, sampler: options.sampler, seed: 42n, timer });
+  await timer.measure('png', () => encodePng(output.rgb, output.width, output.height, [{ keyword: 'parameters', text: 'bench' }]));
+  const total = performance.now() - started;
+
+  const runs = timer.runs;
+  console.log('stage                     wall time');
+  for (const stage of ['tokenize', 'textEncoder', 'samplerMath', 'denoise', 'vae', 'toBytes', 'png']) console.log(`  ${stage.padEnd(20)}${milliseconds(timer.stages[stage] ?? 0)}`);
+  (runs.unet ?? []).forEach((ms, call) => console.log(`    unet call ${String(call + 1).padEnd(11)}${milliseconds(ms)}  (session.run)`));
+  console.log(`  session.run: textEncoder ${milliseconds(runs.textEncoder?.[0] ?? 0)}, vaeDecoder ${milliseconds(runs.vaeDecoder?.[0] ?? 0)}`);
+  const sessionMs = timer.sessionMilliseconds;
+  const unetMs = (runs.unet ?? []).reduce((a, b) => a + b, 0);
+  console.log(`total ${milliseconds(total)}; sum of session.run ${milliseconds(sessionMs)}; overhead ratio ${(total / sessionMs).toFixed(4)} (${(((total - sessionMs) / sessionMs) * 100).toFixed(2)}% outside ONNX Runtime)`);
+  console.log(`denoise loop: ${milliseconds(timer.stages.denoise ?? 0)} around ${milliseconds(unetMs)} of unet session.run; ratio ${((timer.stages.denoise ?? 0) / unetMs).toFixed(4)}`);
+  const vaeRun = runs.vaeDecoder?.[0] ?? 0;
+  const unetStep = unetMs / Math.max(1, runs.unet?.length ?? 1);
+  console.log(`VAE decode ÷ one UNet call: ${(vaeRun / unetStep).toFixed(2)}`);
+  console.log(`peak RSS so far: ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
+  await Promise.all(model.sessions.map((session) => session.release()));
+}
+
+const size = Number(values.size);
+const steps = Number(values.steps);
+const guidance = Number(values.guidance);
+if (values.only !== 'full') await bench('tiny-sd15 fixture', join(root, 'test-data', 'fixtures', 'tiny-sd15'), { size: 64, steps: 4, guidance: 7.5, sampler: 'euler' });
+if (values.only !== 'tiny') {
+  if (!existsSync(join(shared, 'fixtures', 'skeletons'))) {
+    console.log(`\nfull-size benchmark NOT RUN: ${shared}/fixtures/skeletons is absent`);
+  } else {
+    await bench('full-size SD-Turbo architecture (random weights)', prepareFullSizeModel(values['bench-dir']!), { size, steps, guidance, sampler: 'euler' });
+  }
+}

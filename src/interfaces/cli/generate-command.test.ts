@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readPngText } from '../../engine/image/png.js';
+import { runCli } from '../../testing/cli.js';
+import { maxChannelDifference } from '../../testing/images.js';
+import { testData } from '../../testing/paths.js';
+
+interface PipelineRun {
+  id: string;
+  fixture: string;
+  pipeline: string;
+  scheduler: string;
+  call: { num_inference_steps: number; guidance_scale: number; width: number; height: number; prompt: string; negative_prompt: string };
+  scheduler_config: Record<string, unknown>;
+  files: { png: string };
+}
+
+const index = JSON.parse(readFileSync(testData('conformance', 'pipelines', 'index.json'), 'utf8')) as { defaults: { seed: number }; runs: PipelineRun[] };
+const textToImageRuns = index.runs.filter((run) => run.pipeline === 'StableDiffusionPipeline');
+const samplerOf = (run: PipelineRun) => ({ euler: 'euler', euler_ancestral: 'euler_a', ddim: 'ddim', dpmpp_2m_karras: 'dpmpp_2m_karras' })[run.scheduler.split(' ')[0]!]!;
+const work = mkdtempSync(join(tmpdir(), 'pixelpipe-cli-'));
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+/** A model folder whose components are the fixture's and whose scheduler config is the reference run's. */
+function modelFolder(fixture: string, run: PipelineRun): string {
+  const folder = join(work, `${fixture}-${run.id}`);
+  cpSync(testData('fixtures', fixture), folder, { recursive: true, filter: (source) => !source.endsWith('.onnx') });
+  for (const part of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) {
+    rmSync(join(folder, part, 'model.onnx'), { force: true });
+    symlinkSync(testData('fixtures', fixture, part, 'model.onnx'), join(folder, part, 'model.onnx'));
+  }
+  writeFileSync(join(folder, 'scheduler', 'scheduler_config.json'), JSON.stringify(run.scheduler_config));
+  return folder;
+}
+
+for (const fixture of ['tiny-sd15', 'tiny-sd15-legacy-io']) {
+  for (const run of textToImageRuns) {
+    test(`CLI matches diffusers within 1/255: ${run.id} on ${fixture}`, async (t) => {
+      const out = join(work, `${fixture}-${run.id}.png`);
+      const { call } = run;
+      const result = await runCli([
+        'generate', call.prompt, '--model', modelFolder(fixture, run), '--negative', call.negative_prompt,
+        '--seed', String(index.defaults.seed), '--steps', String(call.num_inference_steps), '--guidance', String(call.guidance_scale),
+        '--sampler', samplerOf(run), '--width', String(call.width), '--height', String(call.height), '--out', out,
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+seed 42`));
+      const difference = await maxChannelDifference(out, testData('conformance', 'pipelines', run.files.png));
+      t.diagnostic(`max per-channel difference ${difference}/255`);
+      assert.ok(difference <= 1, `max difference ${difference}/255`);
+      const text = readPngText(readFileSync(out));
+      assert.match(text.parameters!, /^a red cube\nSteps: \d+, Sampler: .+, CFG scale: .+, Seed: 42, Size: 64x64/);
+      const record = JSON.parse(text.pixelpipe!) as { settings: { seed: string; steps: number; sampler: string } };
+      assert.equal(record.settings.seed, '42');
+      assert.equal(record.settings.sampler, samplerOf(run));
+    });
+  }
+}
+
+test('n images use seed, seed+1, ... and --json reports each', async () => {
+  const out = join(work, 'batch.png');
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--seed', '18446744073709551614', '--steps', '2', '--n', '2', '--out', out, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout) as { images: Array<{ path: string; seed: string }> };
+  assert.deepEqual(report.images.map((image) => image.seed), ['18446744073709551614', '18446744073709551615']);
+  assert.deepEqual(report.images.map((image) => image.path), [join(work, 'batch-1.png'), join(work, 'batch-2.png')]);
+  const difference = await maxChannelDifference(report.images[0]!.path, report.images[1]!.path);
+  assert.ok(difference > 0, 'different seeds must give different images');
+});
+
+const badInput: Array<{ name: string; args: string[]; message: RegExp }> = [
+  { name: 'width not a multiple of 8', args: ['--width', '500'], message: /`width` must be a multiple of 8, got 500/ },
+  { name: 'height not a multiple of 8', args: ['--height', '70'], message: /`height` must be a multiple of 8, got 70/ },
+  { name: 'steps 0', args: ['--steps', '0'], message: /`steps` must be a whole number from 1 to 1000, got 0/ },
+  { name: 'negative guidance', args: ['--guidance=-1'], message: /`guidance` must be a number ≥ 0.*got -1/ },
+  { name: 'unknown sampler', args: ['--sampler', 'heun'], message: /`sampler` must be one of euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm, pndm.*got "heun"/ },
+  { name: 'seed above 2^64-1', args: ['--seed', '18446744073709551616'], message: /`seed` must be an integer from 0 to 18446744073709551615, got 18446744073709551616/ },
+  { name: 'negative seed', args: ['--seed=-5'], message: /`seed` must be an integer from 0 to 18446744073709551615/ },
+];
+
+for (const { name, args, message } of badInput) {
+  test(`bad input is a clear error with a non-zero exit: ${name}`, async () => {
+    const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--out', join(work, 'bad.png'), ...args]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace for bad input');
+  });
+}
+
+test('a missing model folder is named', async () => {
+  const result = await runCli(['generate', 'a red cube', '--model', join(work, 'no-such-model')]);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /model folder .*no-such-model does not exist/);
+});
+
+test('a partial model folder names the missing file', async () => {
+  const folder = join(work, 'partial');
+  cpSync(testData('fixtures', 'tiny-sd15'), folder, { recursive: true });
+  rmSync(join(folder, 'unet', 'model.onnx'));
+  const result = await runCli(['generate', 'a red cube', '--model', folder]);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /incomplete: missing unet\/model\.onnx/);
+});
+
+test('a corrupt ONNX file is named', async () => {
+  const folder = join(work, 'corrupt');
+  cpSync(testData('fixtures', 'tiny-sd15'), folder, { recursive: true });
+  writeFileSync(join(folder, 'unet', 'model.onnx'), readFileSync(testData('fixtures', 'tiny-sd15', 'unet', 'model.onnx')).subarray(0, 5000));
+  const result = await runCli(['generate', 'a red cube', '--model', folder]);
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /unet\/model\.onnx could not be loaded by ONNX Runtime/);
+});

@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadStableDiffusion } from '../../engine/families/stable-diffusion.js';
+import { readPngText } from '../../engine/image/png.js';
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { testData } from '../../testing/paths.js';
+import { LocalImageModel } from './local-image-model.js';
+import type { GenerationRecord } from './local-record.js';
+
+const folder = testData('fixtures', 'tiny-sd15');
+let loads = 0;
+const model = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', load: () => { loads++; return loadStableDiffusion(folder); } });
+
+test('sessions load once and are reused across calls', async () => {
+  await model.doGenerate({ prompt: 'a red cube', n: 1, seed: 1, steps: 1 });
+  await model.doGenerate({ prompt: 'a red cube', n: 1, seed: 2, steps: 1 });
+  assert.equal(loads, 1);
+});
+
+test('the record in the PNG names settings, model hash, runtime and the seed of each image', async () => {
+  const result = await model.doGenerate({ prompt: 'a red cube', negativePrompt: 'blurry', n: 2, seed: 7, steps: 2, guidance: 5, sampler: 'ddim' });
+  assert.deepEqual(result.images.map((image) => image.settings.seed), ['7', '8']);
+  const record = JSON.parse(readPngText(result.images[1]!.bytes).pixelpipe!) as GenerationRecord;
+  const unetHash = createHash('sha256').update(readFileSync(testData('fixtures', 'tiny-sd15', 'unet', 'model.onnx'))).digest('hex');
+  assert.equal(record.model.hash, `sha256:${unetHash}`);
+  assert.deepEqual(record.settings, { prompt: 'a red cube', negativePrompt: 'blurry', seed: '8', steps: 2, guidance: 5, sampler: 'ddim', width: 64, height: 64 });
+  assert.equal(record.runtime.name, 'onnxruntime-node');
+  assert.equal(record.runtime.executionProvider, 'cpu');
+  assert.ok(record.timings.denoise! > 0);
+  const parameters = readPngText(result.images[1]!.bytes).parameters!;
+  assert.equal(parameters.split('\n')[1], 'Negative prompt: blurry');
+  assert.match(parameters, /Steps: 2, Sampler: DDIM, CFG scale: 5, Seed: 8, Size: 64x64, Model hash: [0-9a-f]{10}, Model: tiny-sd15/);
+  assert.ok(result.response.timings.sessionRun! > 0 && result.response.timings.total! >= result.response.timings.sessionRun!);
+});
+
+test('without a sampler the scheduler the folder names is used (PNDM for SD 1.5)', async () => {
+  const result = await model.doGenerate({ prompt: 'a red cube', n: 1, seed: 3, steps: 2 });
+  assert.equal(result.images[0]!.settings.sampler, 'pndm');
+});
+
+test('a prompt longer than 77 tokens is cut with a warning, not an error', async () => {
+  const result = await model.doGenerate({ prompt: 'red cube '.repeat(60), n: 1, seed: 3, steps: 1 });
+  assert.deepEqual(result.warnings.map((warning) => warning.type === 'adjusted-setting' && warning.setting), ['prompt']);
+});
+
+test('a random seed is chosen and reported when none is given', async () => {
+  const result = await model.doGenerate({ prompt: 'a red cube', n: 1, steps: 1 });
+  assert.match(result.images[0]!.settings.seed!, /^\d+$/);
+});
+
+test('unknown provider options are refused with the field named', async () => {
+  await assert.rejects(model.doGenerate({ prompt: 'a red cube', n: 1, providerOptions: { local: { thread: 2 } } }), (error: unknown) => {
+    assert.ok(InvalidArgumentError.isInstance(error));
+    assert.equal(error.argument, 'providerOptions.local');
+    return true;
+  });
+});
+
+test('progress reaches the callback after each step of each image', async () => {
+  const events: string[] = [];
+  await model.doGenerate({ prompt: 'a red cube', n: 2, seed: 1, steps: 2, sampler: 'euler', onProgress: ({ imageIndex, step, steps }) => events.push(`${imageIndex}:${step}/${steps}`) });
+  assert.deepEqual(events, ['0:1/2', '0:2/2', '1:1/2', '1:2/2']);
+});

@@ -1,0 +1,115 @@
+// The library's front door: resolve a model (folder, cache or hub), keep its sessions warm, generate.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { loadSettings, type Settings } from '../config/settings.js';
+import { checkSeed } from '../providers/local/local-call-validation.js';
+import { createLocal } from '../providers/local/local-provider.js';
+import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
+import type { ImageModelResult } from '../spec/image-model-result.js';
+import { listCachedModels, parseModelRef, resolveCachedModel, type CachedModel } from './models/model-cache.js';
+import { defaultModelId, findRegistryEntry, modelRegistry, type RegistryEntry } from './models/model-registry.js';
+import { pullModel, type PullProgress, type PullResult } from './models/pull-model.js';
+
+export interface PixelpipeOptions extends Partial<Settings> {
+  /** Injected fetch for hub requests (proxies, tests). */
+  fetch?: typeof fetch;
+  /** Messages worth telling a person, e.g. "pulling the default model". */
+  onNotice?: (message: string) => void;
+  /** Download progress while a model is pulled. */
+  onDownloadProgress?: (progress: PullProgress) => void;
+}
+
+export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed'> {
+  /** Model folder, hub repo id (`owner/name[@revision]`) or registry alias; the default model when omitted. */
+  model?: string;
+  /** Number of images (default 1). */
+  n?: number;
+  /** Seed of the first image: 0 to 2^64−1 as number, bigint or decimal string. */
+  seed?: number | bigint | string;
+}
+
+export interface ResolvedModel {
+  /** What records call the model: the repo id, or the folder path. */
+  id: string;
+  folder: string;
+  /** Commit sha for hub models. */
+  revision?: string;
+  source: 'folder' | 'cache' | 'pulled';
+}
+
+export interface GenerateResult extends ImageModelResult {
+  model: ResolvedModel;
+}
+
+export interface Pixelpipe {
+  generate(options: GenerateOptions): Promise<GenerateResult>;
+  /** Finds a model locally, pulling it from the hub when it is not cached yet. */
+  resolveModel(reference?: string): Promise<ResolvedModel>;
+  pullModel(reference: string): Promise<PullResult>;
+  listModels(): Promise<{ cached: CachedModel[]; registry: readonly RegistryEntry[] }>;
+  /** Releases loaded sessions. */
+  close(): Promise<void>;
+}
+
+/** A path the user clearly meant as one: absolute, ./, ../ or ~/. */
+function looksLikePath(reference: string): boolean {
+  return isAbsolute(reference) || /^(\.{1,2}|~)([\\/]|$)/.test(reference);
+}
+
+export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
+  const { fetch, onNotice = () => {}, onDownloadProgress, ...overrides } = options;
+  let settings: Settings | undefined;
+  const currentSettings = () => (settings ??= loadSettings(overrides));
+  let local: ReturnType<typeof createLocal> | undefined;
+  const localProvider = () => (local ??= createLocal({ executionProvider: currentSettings().executionProvider, threads: currentSettings().threads }));
+
+  async function pull(reference: string): Promise<PullResult> {
+    const { cacheDir, hubUrl, hubToken } = currentSettings();
+    return pullModel({ repoId: reference, cacheDir, hubUrl, accessToken: hubToken, fetch, onProgress: onDownloadProgress });
+  }
+
+  async function resolveModel(reference?: string): Promise<ResolvedModel> {
+    if (reference === undefined) onNotice(`no model given: using the default model ${defaultModelId}`);
+    const wanted = (reference ?? defaultModelId).replace(/^local:/, '');
+    const expanded = wanted.startsWith('~/') ? resolve(homedir(), wanted.slice(2)) : wanted;
+    if (existsSync(expanded) || looksLikePath(wanted)) return { id: wanted, folder: resolve(expanded), source: 'folder' };
+    const entry = findRegistryEntry(wanted.split('@')[0]!);
+    const ref = parseModelRef(entry && !wanted.includes('@') ? `${entry.repoId}@${entry.revision}` : wanted);
+    const cached = await resolveCachedModel(currentSettings().cacheDir, ref);
+    if (cached?.complete) return { id: ref.repoId, folder: cached.folder, revision: cached.revision, source: 'cache' };
+    onNotice(`${ref.repoId} is not in the model cache (${currentSettings().cacheDir}): downloading it from ${currentSettings().hubUrl} now (first use)`);
+    const pulled = await pull(ref.revision ? `${ref.repoId}@${ref.revision}` : ref.repoId);
+    if (pulled.license) onNotice(`licence of ${ref.repoId}: ${pulled.license}`);
+    return { id: ref.repoId, folder: pulled.folder, revision: pulled.revision, source: 'pulled' };
+  }
+
+  return {
+    resolveModel,
+    pullModel: pull,
+    async generate({ model: reference, n = 1, seed, ...callOptions }) {
+      const model = await resolveModel(reference);
+      const imageModel = localProvider().imageModel(model.id, { folder: model.folder });
+      const result = await imageModel.doGenerate({ ...callOptions, n, seed: typeof seed === 'string' ? checkSeed(seed) : seed });
+      return { ...result, model };
+    },
+    async listModels() {
+      return { cached: await listCachedModels(currentSettings().cacheDir), registry: modelRegistry };
+    },
+    async close() {
+      await local?.close();
+      local = undefined;
+    },
+  };
+}
+
+/** One-off generation with a default instance; prefer `createPixelpipe()` to keep sessions between calls. */
+export async function generate(options: GenerateOptions & PixelpipeOptions): Promise<GenerateResult> {
+  const { cacheDir, hubUrl, hubToken, executionProvider, threads, fetch, onNotice, onDownloadProgress, ...generateOptions } = options;
+  const pixelpipe = createPixelpipe({ cacheDir, hubUrl, hubToken, executionProvider, threads, fetch, onNotice, onDownloadProgress });
+  try {
+    return await pixelpipe.generate(generateOptions);
+  } finally {
+    await pixelpipe.close();
+  }
+}
