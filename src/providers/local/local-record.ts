@@ -33,7 +33,7 @@ export function a1111Parameters(record: GenerationRecord): string {
     `CFG scale: ${settings.guidance}`,
     `Seed: ${settings.seed}`,
     `Size: ${settings.width}x${settings.height}`,
-    `Model hash: ${model.hash.slice(0, 10)}`,
+    `Model hash: ${model.hash.replace(/^sha256:/, '').slice(0, 10)}`,
     `Model: ${model.id}`,
     `Version: pixelpipe`,
   ];
