@@ -103,12 +103,15 @@ export async function loadStableDiffusion(modelFolder: string, runtime: RuntimeO
     loadTimings[name] = performance.now() - started;
     return value;
   };
-  // Sessions load one after another: in parallel they would only contend for the same cores and memory bandwidth.
+  // Hashing streams the UNet files on the main thread while ONNX Runtime builds sessions on its own
+  // threads, so the two overlap. Sessions load one after another: in parallel they would only contend
+  // for the same cores and memory bandwidth.
+  const hashing = timed('hash', () => hashUnet(folder));
   const tokenizer = await timed('tokenizer', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer')));
   const textEncoderModel = await timed('textEncoder', () => OnnxModel.load(join(folder, 'text_encoder/model.onnx'), 'textEncoder', runtime));
   const unetModel = await timed('unet', () => OnnxModel.load(join(folder, 'unet/model.onnx'), 'unet', runtime));
-  const vaeDecoderModel = await timed('vaeDecoder', () => OnnxModel.load(join(folder, 'vae_decoder/model.onnx'), 'vaeDecoder', runtime));
-  const unetHash = await timed('hash', () => hashUnet(folder));
+  const vaeDecoderModel = await timed('vaeDecoder', () => OnnxModel.load(join(folder, 'vae_decoder/model.onnx'), 'vaeDecoder', runtime, 'all'));
+  const unetHash = await hashing;
   const channelsDim = unetModel.input('sample').shape[1];
   const latentChannels = typeof channelsDim === 'number' ? channelsDim : Number(unetConfig.in_channels ?? 4);
   if (latentChannels !== 4) {

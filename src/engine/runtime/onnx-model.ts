@@ -13,6 +13,14 @@ export interface RuntimeOptions {
   threads?: number;
 }
 
+/**
+ * Graph optimisation level per model. `all` adds layout transforms (NCHWc) that, for the full-size
+ * UNet on a 2-core CPU, cost ~9 s of load time against ~1.8 s at `extended`, with equal steady-state
+ * step time; the VAE decoder's first decode is ~10% faster at `all` for 0.3 s of load. Measured with
+ * onnxruntime-node 1.30; see the README's benchmark section.
+ */
+export type OptimizationLevel = 'basic' | 'extended' | 'all';
+
 /** A tensor on the host before casting: values as numbers, shape as dims. */
 export interface HostTensor {
   data: Float32Array | Int32Array | BigInt64Array | number[];
@@ -40,7 +48,7 @@ export class OnnxModel {
     readonly outputs: ReadonlyMap<string, TensorInfo>,
   ) {}
 
-  static async load(path: string, name: string, options: RuntimeOptions = {}): Promise<OnnxModel> {
+  static async load(path: string, name: string, options: RuntimeOptions = {}, optimizationLevel: OptimizationLevel = 'extended'): Promise<OnnxModel> {
     const { executionProvider = 'cpu', threads } = options;
     const model = basename(dirname(dirname(path)));
     if (!existsSync(path)) throw new InvalidModelError({ model, file: path, message: `${path} is missing: the model folder has no ${name} model` });
@@ -49,7 +57,7 @@ export class OnnxModel {
     try {
       session = await ort.InferenceSession.create(path, {
         executionProviders: sessionExecutionProviders(executionProvider),
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: optimizationLevel,
         ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
       });
     } catch (error) {
