@@ -18,7 +18,7 @@ export function parseExecutionProvider(value: string): ExecutionProviderName {
 }
 
 /** Folder holding onnxruntime-node's native libraries for this platform. */
-function nativeLibraryFolder(): string | undefined {
+export function nativeLibraryFolder(): string | undefined {
   const require = createRequire(import.meta.url);
   const packageRoot = dirname(require.resolve('onnxruntime-node/package.json'));
   const bin = join(packageRoot, 'bin');

@@ -71,6 +71,20 @@ test('n images use seed, seed+1, ... and --json reports each', async () => {
   assert.ok(difference > 0, 'different seeds must give different images');
 });
 
+test('without a terminal, progress is one plain line per step on stderr; --threads reaches the runtime', async () => {
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--steps', '3', '--sampler', 'euler', '--threads', '1', '--out', join(work, 'progress.png')]);
+  assert.equal(result.code, 0, result.stderr);
+  const lines = result.stderr.trim().split('\n');
+  assert.deepEqual(lines.map((line) => /^step (\d)\/3 · [\d.]+ steps\/s · ETA \d\d:\d\d$/.exec(line)?.[1]), ['1', '2', '3']);
+});
+
+test('--execution-provider cuda on a machine without the CUDA provider says what is missing', async () => {
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--execution-provider', 'cuda', '--out', join(work, 'cuda.png')]);
+  if (result.code === 0) return; // this machine has the CUDA provider installed: nothing is missing
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /the CUDA execution provider is not installed: libonnxruntime_providers_cuda\.so is missing/);
+});
+
 const badInput: Array<{ name: string; args: string[]; message: RegExp }> = [
   { name: 'width not a multiple of 8', args: ['--width', '500'], message: /`width` must be a multiple of 8, got 500/ },
   { name: 'height not a multiple of 8', args: ['--height', '70'], message: /`height` must be a multiple of 8, got 70/ },
