@@ -34,7 +34,7 @@ export function checkImageCount(value: number): number {
 
 /** Accepts 0..2^64−1 as number, bigint or decimal string; picks a random 32-bit seed when absent. */
 export function checkSeed(value: number | bigint | string | undefined): bigint {
-  if (value === undefined) return BigInt(randomInt(0, 2 ** 32 - 1));
+  if (value === undefined) return BigInt(randomInt(0, 2 ** 32));
   const range = `an integer from 0 to ${maxSeed}`;
   let seed: bigint;
   if (typeof value === 'bigint') seed = value;

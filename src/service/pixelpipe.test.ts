@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
+import { InvalidModelError } from '../spec/errors/invalid-model-error.js';
+import { rawRgb } from '../testing/images.js';
+import { testData } from '../testing/paths.js';
+import { createPixelpipe, generate } from './pixelpipe.js';
+
+const folder = testData('fixtures', 'tiny-sd15');
+const cacheDir = mkdtempSync(join(tmpdir(), 'pixelpipe-service-'));
+test.after(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+test('the library generates from a folder; a seed as a decimal string above 2^53 is exact', async () => {
+  const pixelpipe = createPixelpipe({ cacheDir });
+  try {
+    const result = await pixelpipe.generate({ model: folder, prompt: 'a red cube', seed: '9007199254740993', steps: 2, sampler: 'euler' });
+    assert.deepEqual(result.model, { id: folder, folder: resolve(folder), source: 'folder' });
+    assert.equal(result.images[0]!.settings.seed, '9007199254740993');
+    assert.equal(result.images[0]!.mediaType, 'image/png');
+  } finally {
+    await pixelpipe.close();
+  }
+});
+
+test('the same seed gives the same pixels through the one-off generate() and a kept instance', async () => {
+  const options = { model: `local:${folder}`, prompt: 'a red cube', seed: 11, steps: 2, sampler: 'dpmpp_2m', cacheDir };
+  const first = await generate(options);
+  const pixelpipe = createPixelpipe({ cacheDir });
+  const second = await pixelpipe.generate(options);
+  await pixelpipe.close();
+  const [a, b] = await Promise.all([rawRgb(first.images[0]!.bytes), rawRgb(second.images[0]!.bytes)]);
+  assert.ok(a.data.equals(b.data));
+});
+
+test('a path-like model that does not exist is a missing folder, not a hub lookup', async () => {
+  const pixelpipe = createPixelpipe({ cacheDir, hubUrl: 'http://127.0.0.1:9' });
+  await assert.rejects(pixelpipe.generate({ model: './no/such/model', prompt: 'x' }), (error: unknown) => InvalidModelError.isInstance(error) && /does not exist/.test(error.message));
+});
+
+test('a malformed model id is refused naming the value', async () => {
+  const pixelpipe = createPixelpipe({ cacheDir, hubUrl: 'http://127.0.0.1:9' });
+  await assert.rejects(pixelpipe.resolveModel('not a/valid id'), (error: unknown) => InvalidArgumentError.isInstance(error) && error.message.includes('not a/valid id'));
+});
