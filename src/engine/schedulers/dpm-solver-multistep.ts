@@ -1,6 +1,7 @@
 // diffusers 0.29 DPMSolverMultistepScheduler as DPM-Solver++(2M), optionally on Karras sigmas (`dpmpp_2m`, `dpmpp_2m_karras`).
 import type { SamplerName } from './sampler-names.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
+import { StepIndexedScheduler } from './step-index.js';
 import { f32, interpolateOnIndexGrid, numpyArange, numpyLinspace, roundHalfEven, sqrt32 } from './numerics.js';
 import {
   alphasCumprodFromConfig,
@@ -34,10 +35,9 @@ function parseInfinity(value: number | string): number {
   return Number(text);
 }
 
-export class DpmSolverMultistepScheduler implements Scheduler {
+export class DpmSolverMultistepScheduler extends StepIndexedScheduler implements Scheduler {
   readonly name: SamplerName;
   readonly initNoiseSigma = 1;
-  timesteps: number[] = [];
   sigmas: number[] = [];
   private readonly trainSteps: number;
   private readonly predictionType: PredictionType;
@@ -55,14 +55,13 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   private readonly alphasCumprod: Float32Array;
   private readonly trainSigmas: Float32Array;
   private previousOutput: Float32Array | undefined;
-  private stepIndex: number | undefined;
-  private beginIndex: number | undefined;
 
   /**
    * `name` fixes the solver: DPM-Solver++ of order 2, on Karras sigmas exactly for `dpmpp_2m_karras`.
    * The config's algorithm_type, solver_order and use_karras_sigmas are overridden so the name means one thing.
    */
   constructor(config: SchedulerConfig, name: 'dpmpp_2m' | 'dpmpp_2m_karras' = 'dpmpp_2m') {
+    super();
     this.name = name;
     this.trainSteps = option(config, 'num_train_timesteps', 1000);
     this.predictionType = choice(config, 'prediction_type', 'epsilon', predictionTypes);
@@ -121,22 +120,11 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.sigmas = [...sigmas, last].map(f32);
     this.timesteps = timesteps;
     this.previousOutput = undefined;
-    this.stepIndex = undefined;
-    this.beginIndex = undefined;
-  }
-
-  setBeginIndex(index: number): void {
-    this.beginIndex = index;
-  }
-
-  scaleModelInput(sample: Float32Array): Float32Array {
-    return sample;
+    this.resetStepIndex();
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _noise: NoiseSource): StepResult {
-    if (this.timesteps.length === 0) throw new Error('call setTimesteps before step');
-    this.stepIndex ??= this.beginIndex ?? this.indexFor(timestep);
-    const index = this.stepIndex;
+    const index = this.currentIndex(timestep);
     const count = this.timesteps.length;
     // Few-step schedules are unstable at second order near the end; diffusers drops to first order there.
     const lowerOrderFinal =
@@ -171,8 +159,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   }
 
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const index = this.beginIndex === undefined ? this.indexFor(timestep) : (this.stepIndex ?? this.beginIndex);
-    const { alpha, sigma } = levels(this.sigmas[index]!);
+    const { alpha, sigma } = levels(this.sigmas[this.noiseIndex(timestep)]!);
     return original.map((value, i) => f32(alpha * value) + f32(sigma * noise[i]!));
   }
 
@@ -185,7 +172,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   }
 
   /** DPM's `index_for_timestep`: the last step when the timestep is absent, the second match when repeated. */
-  private indexFor(timestep: number): number {
+  protected override indexFor(timestep: number): number {
     const matches = this.timesteps.flatMap((candidate, index) => (candidate === timestep ? [index] : []));
     if (matches.length === 0) return this.timesteps.length - 1;
     return matches[matches.length > 1 ? 1 : 0]!;

@@ -1,12 +1,12 @@
 // diffusers 0.29 EulerDiscreteScheduler: k-diffusion's Euler method on the sigma schedule (`euler`).
 import type { SamplerName } from './sampler-names.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
+import { StepIndexedScheduler } from './step-index.js';
 import { f32, interpolateOnIndexGrid, sqrt32, torchLinspaceFloat32 } from './numerics.js';
 import {
   alphasCumprodFromConfig,
   checkSteps,
   choice,
-  indexForTimestep,
   karrasSigmas,
   logSigmasOf,
   option,
@@ -19,9 +19,8 @@ import {
   type TimestepSpacing,
 } from './noise-schedule.js';
 
-export class EulerDiscreteScheduler implements Scheduler {
+export class EulerDiscreteScheduler extends StepIndexedScheduler implements Scheduler {
   readonly name: SamplerName;
-  timesteps: number[] = [];
   sigmas: number[] = [];
   protected readonly predictionType: PredictionType;
   private readonly trainSteps: number;
@@ -34,10 +33,9 @@ export class EulerDiscreteScheduler implements Scheduler {
   private readonly finalSigmas: 'zero' | 'sigma_min';
   private readonly continuousTimesteps: boolean;
   private readonly trainSigmas: Float32Array;
-  protected stepIndex: number | undefined;
-  private beginIndex: number | undefined;
 
   constructor(config: SchedulerConfig, name: SamplerName = 'euler') {
+    super();
     this.name = name;
     this.trainSteps = option(config, 'num_train_timesteps', 1000);
     this.predictionType = choice(config, 'prediction_type', 'epsilon', predictionTypes);
@@ -84,15 +82,10 @@ export class EulerDiscreteScheduler implements Scheduler {
     this.timesteps = this.continuousTimesteps
       ? this.sigmas.slice(0, -1).map((sigma) => f32(0.25 * f32(Math.log(sigma))))
       : timesteps.map(f32);
-    this.stepIndex = undefined;
-    this.beginIndex = undefined;
+    this.resetStepIndex();
   }
 
-  setBeginIndex(index: number): void {
-    this.beginIndex = index;
-  }
-
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
+  override scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
     const sigma = this.sigmas[this.currentIndex(timestep)]!;
     const divisor = sqrt32(f32(f32(sigma * sigma) + 1));
     return sample.map((value) => value / divisor);
@@ -115,8 +108,7 @@ export class EulerDiscreteScheduler implements Scheduler {
   }
 
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const index = this.beginIndex === undefined ? indexForTimestep(this.timesteps, timestep) : (this.stepIndex ?? this.beginIndex);
-    const sigma = this.sigmas[index]!;
+    const sigma = this.sigmas[this.noiseIndex(timestep)]!;
     return original.map((value, i) => f32(value + f32(noise[i]! * sigma)));
   }
 
@@ -129,10 +121,8 @@ export class EulerDiscreteScheduler implements Scheduler {
     return sample.map((value, i) => f32(modelOutput[i]! * outputFactor) + f32(value / variance));
   }
 
-  /** The step index, found from the timestep (or the begin index) on first use, as diffusers' `_init_step_index`. */
-  protected currentIndex(timestep: number): number {
-    if (this.timesteps.length === 0) throw new Error('call setTimesteps before scaleModelInput or step');
-    this.stepIndex ??= this.beginIndex ?? indexForTimestep(this.timesteps, timestep);
-    return this.stepIndex;
+  /** Euler's scaleModelInput needs the step index too, so the error names both callers. */
+  protected override currentIndex(timestep: number): number {
+    return super.currentIndex(timestep, 'scaleModelInput or step');
   }
 }

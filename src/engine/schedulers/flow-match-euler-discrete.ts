@@ -1,21 +1,21 @@
 // diffusers 0.29 FlowMatchEulerDiscreteScheduler: Euler steps along a rectified-flow velocity, sigma from 1 to 0 (`flowmatch_euler`).
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 import { f32, numpyLinspace } from './numerics.js';
-import { checkSteps, indexForTimestep, option } from './noise-schedule.js';
+import { checkSteps, option } from './noise-schedule.js';
+import { StepIndexedScheduler } from './step-index.js';
 
-export class FlowMatchEulerDiscreteScheduler implements Scheduler {
+/** Flow matching feeds the sample to the model unscaled, as the base's scaleModelInput does. */
+export class FlowMatchEulerDiscreteScheduler extends StepIndexedScheduler implements Scheduler {
   readonly name = 'flowmatch_euler' as const;
   readonly initNoiseSigma = 1;
-  timesteps: number[] = [];
   sigmas: number[] = [];
   private readonly trainSteps: number;
   private readonly shift: number;
   private readonly sigmaMin: number;
   private readonly sigmaMax: number;
-  private stepIndex: number | undefined;
-  private beginIndex: number | undefined;
 
   constructor(config: SchedulerConfig) {
+    super();
     this.trainSteps = option(config, 'num_train_timesteps', 1000);
     this.shift = option(config, 'shift', 1);
     // diffusers 0.29 shifts the training sigmas here and the inference sigmas again in set_timesteps.
@@ -36,23 +36,11 @@ export class FlowMatchEulerDiscreteScheduler implements Scheduler {
     });
     this.timesteps = sigmas.map((sigma) => f32(sigma * this.trainSteps));
     this.sigmas = [...sigmas, 0];
-    this.stepIndex = undefined;
-    this.beginIndex = undefined;
-  }
-
-  setBeginIndex(index: number): void {
-    this.beginIndex = index;
-  }
-
-  /** Flow matching feeds the sample to the model unscaled. */
-  scaleModelInput(sample: Float32Array): Float32Array {
-    return sample;
+    this.resetStepIndex();
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource): StepResult {
-    if (this.timesteps.length === 0) throw new Error('call setTimesteps before step');
-    this.stepIndex ??= this.beginIndex ?? indexForTimestep(this.timesteps, timestep);
-    const index = this.stepIndex;
+    const index = this.currentIndex(timestep);
     const sigma = this.sigmas[index]!;
     // diffusers 0.29 draws churn noise (unused at s_churn = 0) and goes through x0 and a derivative
     // rather than adding the velocity directly; both matter for bit-exact results.
@@ -69,8 +57,7 @@ export class FlowMatchEulerDiscreteScheduler implements Scheduler {
 
   /** diffusers' `scale_noise`: the straight line between sample and noise at the timestep's sigma. */
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    const index = this.beginIndex === undefined ? indexForTimestep(this.timesteps, timestep) : (this.stepIndex ?? this.beginIndex);
-    const sigma = this.sigmas[index]!;
+    const sigma = this.sigmas[this.noiseIndex(timestep)]!;
     const keep = f32(1 - sigma);
     return original.map((value, i) => f32(sigma * noise[i]!) + f32(keep * value));
   }

@@ -1,12 +1,12 @@
 // diffusers 0.29 LCMScheduler: latent consistency sampling, denoise then re-noise to the next timestep (`lcm`).
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
+import { StepIndexedScheduler } from './step-index.js';
 import { clampInPlace, f32, numpyLinspace, sqrt32 } from './numerics.js';
 import {
   addNoiseAtAlpha,
   alphasCumprodFromConfig,
   checkSteps,
   choice,
-  indexForTimestep,
   option,
   predictionTypes,
   unsupported,
@@ -16,11 +16,10 @@ import {
 /** LCM's data standard deviation in the consistency boundary conditions. */
 const sigmaData = 0.5;
 
-export class LcmScheduler implements Scheduler {
+export class LcmScheduler extends StepIndexedScheduler implements Scheduler {
   readonly name = 'lcm' as const;
   readonly sigmas: number[] = [];
   readonly initNoiseSigma = 1;
-  timesteps: number[] = [];
   private readonly trainSteps: number;
   private readonly originalSteps: number;
   private readonly timestepScaling: number;
@@ -28,10 +27,9 @@ export class LcmScheduler implements Scheduler {
   private readonly clipRange: number | undefined;
   private readonly alphasCumprod: Float32Array;
   private readonly finalAlphaCumprod: number;
-  private stepIndex: number | undefined;
-  private beginIndex: number | undefined;
 
   constructor(config: SchedulerConfig) {
+    super();
     this.trainSteps = option(config, 'num_train_timesteps', 1000);
     this.originalSteps = option(config, 'original_inference_steps', 50);
     this.timestepScaling = option(config, 'timestep_scaling', 10);
@@ -51,22 +49,11 @@ export class LcmScheduler implements Scheduler {
     const stride = Math.floor(this.trainSteps / this.originalSteps);
     const origin = Array.from({ length: this.originalSteps }, (_, index) => (this.originalSteps - index) * stride - 1);
     this.timesteps = numpyLinspace(0, origin.length, steps, false).map((position) => origin[Math.floor(position)]!);
-    this.stepIndex = undefined;
-    this.beginIndex = undefined;
-  }
-
-  setBeginIndex(index: number): void {
-    this.beginIndex = index;
-  }
-
-  scaleModelInput(sample: Float32Array): Float32Array {
-    return sample;
+    this.resetStepIndex();
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource): StepResult {
-    if (this.timesteps.length === 0) throw new Error('call setTimesteps before step');
-    this.stepIndex ??= this.beginIndex ?? indexForTimestep(this.timesteps, timestep);
-    const index = this.stepIndex;
+    const index = this.currentIndex(timestep);
     const previous = index + 1 < this.timesteps.length ? this.timesteps[index + 1]! : timestep;
     const alpha = this.alphasCumprod[timestep]!;
     const alphaPrevious = previous >= 0 ? this.alphasCumprod[previous]! : this.finalAlphaCumprod;
