@@ -9,6 +9,7 @@ import { encodePng } from '../src/engine/image/png.js';
 import { textToImage } from '../src/engine/pipelines/text-to-image.js';
 import { StageTimer } from '../src/engine/runtime/stage-timer.js';
 import type { SamplerName } from '../src/engine/schedulers/index.js';
+import { createWeightHashCache } from '../src/service/models/weight-hash-cache.js';
 import { writeClipTokenizerFolder } from './clip-tokenizer-folder.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -56,8 +57,10 @@ function prepareFullSizeModel(benchDir: string): string {
 async function bench(label: string, folder: string, options: { size: number; steps: number; guidance: number; sampler: SamplerName }): Promise<void> {
   console.log(`\n== ${label}: ${options.size}x${options.size}, ${options.steps} step(s), guidance ${options.guidance}, ${options.sampler}`);
   const threads = values.threads ? Number(values.threads) : undefined;
+  // The same hash store the CLI keeps: the first run hashes the UNet, later runs find it remembered.
+  const hashCache = createWeightHashCache(join(values['bench-dir']!, 'weight-hashes.json'));
   const loadStarted = performance.now();
-  const model: StableDiffusionModel = await loadStableDiffusion(folder, { threads });
+  const model: StableDiffusionModel = await loadStableDiffusion(folder, { threads, hashCache });
   const loadMs = performance.now() - loadStarted;
   const sizes = Object.fromEntries(['text_encoder', 'unet', 'vae_decoder'].map((part) => [part, folderBytes(join(folder, part))]));
   console.log(`model on disk: ${Object.entries(sizes).map(([part, bytes]) => `${part} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}; total ${(Object.values(sizes).reduce((a, b) => a + b, 0) / 2 ** 30).toFixed(2)} GiB`);

@@ -44,3 +44,28 @@ test('a malformed model id is refused naming the value', async () => {
   const pixelpipe = createPixelpipe({ cacheDir, hubUrl: 'http://127.0.0.1:9' });
   await assert.rejects(pixelpipe.resolveModel('not a/valid id'), (error: unknown) => InvalidArgumentError.isInstance(error) && error.message.includes('not a/valid id'));
 });
+
+test('the UNet hash is remembered beside the model cache and recomputed when the file changes', async () => {
+  const { cpSync, readFileSync, utimesSync, writeFileSync } = await import('node:fs');
+  const { createHash } = await import('node:crypto');
+  const copy = join(cacheDir, 'tiny-copy');
+  cpSync(folder, copy, { recursive: true });
+  const recordHash = async () => {
+    const pixelpipe = createPixelpipe({ cacheDir });
+    try {
+      return (await pixelpipe.generate({ model: copy, prompt: 'a red cube', seed: 1, steps: 1 })).response.modelHash;
+    } finally {
+      await pixelpipe.close();
+    }
+  };
+  const realHash = createHash('sha256').update(readFileSync(join(copy, 'unet', 'model.onnx'))).digest('hex');
+  assert.equal(await recordHash(), `sha256:${realHash}`);
+  const store = join(cacheDir, 'weight-hashes.json');
+  const entries = JSON.parse(readFileSync(store, 'utf8')) as Record<string, string>;
+  const key = Object.keys(entries).find((candidate) => candidate.startsWith(join(copy, 'unet')))!;
+  assert.equal(entries[key], realHash);
+  writeFileSync(store, JSON.stringify({ ...entries, [key]: 'f'.repeat(64) })); // a stored value is used as is
+  assert.equal(await recordHash(), `sha256:${'f'.repeat(64)}`);
+  utimesSync(join(copy, 'unet', 'model.onnx'), new Date(), new Date(Date.now() + 5000)); // touched: hashed again
+  assert.equal(await recordHash(), `sha256:${realHash}`);
+});

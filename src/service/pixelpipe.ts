@@ -1,13 +1,14 @@
 // The library's front door: resolve a model (folder, cache or hub), keep its sessions warm, generate.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { checkSeed } from '../providers/local/local-call-validation.js';
 import { createLocal } from '../providers/local/local-provider.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';
 import { listCachedModels, parseModelRef, resolveCachedModel, type CachedModel } from './models/model-cache.js';
+import { createWeightHashCache } from './models/weight-hash-cache.js';
 import { defaultModelId, findRegistryEntry, modelRegistry, type RegistryEntry } from './models/model-registry.js';
 import { pullModel, type PullProgress, type PullResult } from './models/pull-model.js';
 
@@ -62,7 +63,10 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   let settings: Settings | undefined;
   const currentSettings = () => (settings ??= loadSettings(overrides));
   let local: ReturnType<typeof createLocal> | undefined;
-  const localProvider = () => (local ??= createLocal({ executionProvider: currentSettings().executionProvider, threads: currentSettings().threads }));
+  const localProvider = () => {
+    const { executionProvider, threads, cacheDir } = currentSettings();
+    return (local ??= createLocal({ executionProvider, threads, hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')) }));
+  };
 
   async function pull(reference: string): Promise<PullResult> {
     const { cacheDir, hubUrl, hubToken } = currentSettings();

@@ -70,18 +70,39 @@ export function checkModelFolder(folder: string): void {
   }
 }
 
+/**
+ * Remembers weight hashes between processes, keyed by path, size and modification time. Hashing a
+ * 3.3 GB UNet takes seconds on every start otherwise; the engine only defines the interface, and the
+ * service keeps the store.
+ */
+export interface WeightHashCache {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, hash: string): Promise<void>;
+}
+
 /** sha256 over the UNet graph and its external data files, streamed (multi-GB files). */
-async function hashUnet(folder: string): Promise<string> {
+async function hashUnet(folder: string, cache?: WeightHashCache): Promise<string> {
   const unetFolder = join(folder, 'unet');
   const files = readdirSync(unetFolder).filter((file) => file.endsWith('.onnx') || file.endsWith('_data') || file.endsWith('.pb') || file.endsWith('.data')).sort();
+  const key = files.map((file) => { const { size, mtimeMs } = statSync(join(unetFolder, file)); return `${join(unetFolder, file)}:${size}:${mtimeMs}`; }).join('|');
+  const cached = await cache?.get(key);
+  if (cached) return cached;
   const hash = createHash('sha256');
   for (const file of files) {
     for await (const chunk of createReadStream(join(unetFolder, file))) hash.update(chunk as Buffer);
   }
-  return hash.digest('hex');
+  const digest = hash.digest('hex');
+  await cache?.set(key, digest);
+  return digest;
 }
 
-export async function loadStableDiffusion(modelFolder: string, runtime: RuntimeOptions = {}): Promise<StableDiffusionModel> {
+export interface LoadOptions extends RuntimeOptions {
+  /** Where UNet hashes are remembered between processes; without it the UNet is hashed at every load. */
+  hashCache?: WeightHashCache;
+}
+
+export async function loadStableDiffusion(modelFolder: string, options: LoadOptions = {}): Promise<StableDiffusionModel> {
+  const { hashCache, ...runtime } = options;
   const folder = resolve(modelFolder);
   checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
@@ -106,7 +127,7 @@ export async function loadStableDiffusion(modelFolder: string, runtime: RuntimeO
   // Hashing streams the UNet files on the main thread while ONNX Runtime builds sessions on its own
   // threads, so the two overlap. Sessions load one after another: in parallel they would only contend
   // for the same cores and memory bandwidth.
-  const hashing = timed('hash', () => hashUnet(folder));
+  const hashing = timed('hash', () => hashUnet(folder, hashCache));
   const tokenizer = await timed('tokenizer', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer')));
   const textEncoderModel = await timed('textEncoder', () => OnnxModel.load(join(folder, 'text_encoder/model.onnx'), 'textEncoder', runtime));
   const unetModel = await timed('unet', () => OnnxModel.load(join(folder, 'unet/model.onnx'), 'unet', runtime));

@@ -1,6 +1,6 @@
 // Factory for local ONNX models: one loaded model (sessions) per folder and runtime setting, reused across calls.
 import { resolve } from 'node:path';
-import { loadStableDiffusion } from '../../engine/families/stable-diffusion.js';
+import { loadStableDiffusion, type WeightHashCache } from '../../engine/families/stable-diffusion.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
 import { LocalImageModel } from './local-image-model.js';
 
@@ -9,6 +9,8 @@ export interface LocalProviderSettings {
   executionProvider?: ExecutionProviderName;
   /** Intra-op threads; ONNX Runtime's default when omitted. */
   threads?: number;
+  /** Remembers UNet hashes between processes (the service keeps one beside the model cache). */
+  hashCache?: WeightHashCache;
 }
 
 export interface LocalProvider {
@@ -22,14 +24,14 @@ export interface LocalProvider {
 }
 
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
-  const { executionProvider = 'cpu', threads } = settings;
+  const { executionProvider = 'cpu', threads, hashCache } = settings;
   const models = new Map<string, LocalImageModel>();
   return {
     imageModel(modelId, { folder }) {
       const key = `${modelId}\0${resolve(folder)}`;
       let model = models.get(key);
       if (!model) {
-        model = new LocalImageModel(modelId, { executionProvider, load: () => loadStableDiffusion(folder, { executionProvider, threads }) });
+        model = new LocalImageModel(modelId, { executionProvider, load: () => loadStableDiffusion(folder, { executionProvider, threads, hashCache }) });
         models.set(key, model);
       }
       return model;
