@@ -30,7 +30,7 @@ function folderBytes(folder: string): number {
 }
 
 /** Fills the weightless SD-Turbo skeletons (seeded random weights of the right scale) into a runnable folder. */
-function prepareFullSizeModel(benchDir: string): string {
+async function prepareFullSizeModel(benchDir: string): Promise<string> {
   const folder = join(benchDir, 'sd-turbo');
   const parts = { text_encoder: 'sd-turbo-text-encoder', unet: 'sd-turbo-unet', vae_decoder: 'sd-turbo-vae-decoder' };
   for (const [part, skeleton] of Object.entries(parts)) {
@@ -49,7 +49,7 @@ function prepareFullSizeModel(benchDir: string): string {
     interpolation_type: 'linear', num_train_timesteps: 1000, prediction_type: 'epsilon', set_alpha_to_one: false, skip_prk_steps: true,
     steps_offset: 1, timestep_spacing: 'trailing', trained_betas: null, use_karras_sigmas: false,
   }));
-  writeClipTokenizerFolder(join(shared, 'fixtures', 'clip-bpe', 'bpe_simple_vocab_16e6.txt.gz'), join(folder, 'tokenizer'), '!');
+  await writeClipTokenizerFolder(join(shared, 'fixtures', 'clip-bpe', 'bpe_simple_vocab_16e6.txt.gz'), join(folder, 'tokenizer'), '!');
   writeFileSync(join(folder, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline', scheduler: ['diffusers', 'EulerDiscreteScheduler'] }));
   return folder;
 }
@@ -97,6 +97,6 @@ if (values.only !== 'tiny') {
   if (!existsSync(join(shared, 'fixtures', 'skeletons'))) {
     console.log(`\nfull-size benchmark NOT RUN: ${shared}/fixtures/skeletons is absent`);
   } else {
-    await bench('full-size SD-Turbo architecture (random weights)', prepareFullSizeModel(values['bench-dir']!), { size, steps, guidance, sampler: 'euler' });
+    await bench('full-size SD-Turbo architecture (random weights)', await prepareFullSizeModel(values['bench-dir']!), { size, steps, guidance, sampler: 'euler' });
   }
 }
