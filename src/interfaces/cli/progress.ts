@@ -14,16 +14,20 @@ function formatDuration(seconds: number): string {
 
 export function createProgressPrinter(stream: NodeJS.WriteStream, totalImages: number): ProgressPrinter {
   const interactive = Boolean(stream.isTTY);
-  let imageStarted = performance.now();
-  let currentImage = -1;
+  // Each image's clock starts where the previous image's last step ended; the first image's first
+  // step includes prompt encoding, as a user waiting for it experiences.
+  let currentImage = 0;
+  let imageStartedMs = 0;
+  let lastElapsedMs = 0;
   let lastLine = '';
   return {
-    update({ imageIndex, step, steps }) {
+    update({ imageIndex, step, steps, elapsedMs }) {
       if (imageIndex !== currentImage) {
         currentImage = imageIndex;
-        imageStarted = performance.now() - 0; // the first step's time includes prompt encoding
+        imageStartedMs = lastElapsedMs;
       }
-      const seconds = (performance.now() - imageStarted) / 1000;
+      lastElapsedMs = elapsedMs;
+      const seconds = (elapsedMs - imageStartedMs) / 1000;
       const rate = step / Math.max(seconds, 1e-9);
       const eta = (steps - step) / rate;
       const label = totalImages > 1 ? `image ${imageIndex + 1}/${totalImages} ` : '';
@@ -31,7 +35,7 @@ export function createProgressPrinter(stream: NodeJS.WriteStream, totalImages: n
       if (interactive) {
         const width = 24;
         const filled = Math.round((step / steps) * width);
-        lastLine = `\r${label}[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${stats}`;
+        lastLine = `\r${label}[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${stats}\x1b[K`;
         stream.write(lastLine);
       } else {
         stream.write(`${label}${stats}\n`);
