@@ -69,3 +69,15 @@ test('the UNet hash is remembered beside the model cache and recomputed when the
   utimesSync(join(copy, 'unet', 'model.onnx'), new Date(), new Date(Date.now() + 5000)); // touched: hashed again
   assert.equal(await recordHash(), `sha256:${realHash}`);
 });
+
+test('a registry alias resolves to its repo, with or without a revision', async () => {
+  const { findRegistryEntry } = await import('./models/model-registry.js');
+  const entry = findRegistryEntry('sd15')!;
+  const notices: string[] = [];
+  const pixelpipe = createPixelpipe({ cacheDir, hubUrl: 'http://127.0.0.1:9', onNotice: (message) => notices.push(message) });
+  // nothing is cached and the hub is unreachable: the pull fails, but the notice shows what was resolved
+  await assert.rejects(pixelpipe.resolveModel('sd15'));
+  await assert.rejects(pixelpipe.resolveModel('sd15@main'));
+  assert.match(notices[0]!, new RegExp(`^${entry.repoId} is not in the model cache`));
+  assert.match(notices[1]!, new RegExp(`^${entry.repoId} is not in the model cache`));
+});

@@ -78,8 +78,10 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     const wanted = (reference ?? defaultModelId).replace(/^local:/, '');
     const expanded = wanted.startsWith('~/') ? resolve(homedir(), wanted.slice(2)) : wanted;
     if (existsSync(expanded) || looksLikePath(wanted)) return { id: wanted, folder: resolve(expanded), source: 'folder' };
-    const entry = findRegistryEntry(wanted.split('@')[0]!);
-    const ref = parseModelRef(entry && !wanted.includes('@') ? `${entry.repoId}@${entry.revision}` : wanted);
+    // A registry alias or id stands for its repo at the pinned commit unless a revision is given.
+    const [name, revision] = wanted.split('@') as [string, string | undefined];
+    const entry = findRegistryEntry(name);
+    const ref = parseModelRef(entry ? `${entry.repoId}@${revision ?? entry.revision}` : wanted);
     const cached = await resolveCachedModel(currentSettings().cacheDir, ref);
     if (cached?.complete) return { id: ref.repoId, folder: cached.folder, revision: cached.revision, source: 'cache' };
     onNotice(`${ref.repoId} is not in the model cache (${currentSettings().cacheDir}): downloading it from ${currentSettings().hubUrl} now (first use)`);

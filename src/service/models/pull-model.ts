@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DownloadError } from '../../spec/errors/download-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import { createHubClient, type HubFile } from './hub-client.js';
+import { createHubClient } from './hub-client.js';
 import { isCommitSha, isSnapshotComplete, parseModelRef, readManifest, snapshotFolder, writeManifest, writeRef, type CacheManifest } from './model-cache.js';
 import { findRegistryEntry } from './model-registry.js';
 import { selectPipelineFiles } from './pipeline-files.js';
