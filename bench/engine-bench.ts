@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadStableDiffusion, type StableDiffusionModel } from '../src/engine/families/stable-diffusion.js';
 import { encodePng } from '../src/engine/image/png.js';
 import { textToImage } from '../src/engine/pipelines/text-to-image.js';
+import type { OptimizationLevel } from '../src/engine/runtime/onnx-model.js';
 import { StageTimer } from '../src/engine/runtime/stage-timer.js';
 import type { SamplerName } from '../src/engine/schedulers/index.js';
 import { createWeightHashCache } from '../src/service/models/weight-hash-cache.js';
@@ -17,7 +18,7 @@ const shared = resolve(root, '..', 'shared');
 const { values } = parseArgs({
   options: {
     only: { type: 'string' }, size: { type: 'string', default: '512' }, steps: { type: 'string', default: '2' },
-    guidance: { type: 'string', default: '0' }, threads: { type: 'string' }, 'bench-dir': { type: 'string', default: join(root, '.bench') },
+    guidance: { type: 'string', default: '0' }, threads: { type: 'string' }, 'graph-level': { type: 'string', default: 'extended' }, 'bench-dir': { type: 'string', default: join(root, '.bench') },
   },
 });
 
@@ -55,12 +56,12 @@ async function prepareFullSizeModel(benchDir: string): Promise<string> {
 }
 
 async function bench(label: string, folder: string, options: { size: number; steps: number; guidance: number; sampler: SamplerName }): Promise<void> {
-  console.log(`\n== ${label}: ${options.size}x${options.size}, ${options.steps} step(s), guidance ${options.guidance}, ${options.sampler}`);
+  console.log(`\n== ${label}: ${options.size}x${options.size}, ${options.steps} step(s), guidance ${options.guidance}, ${options.sampler}, graph level ${values['graph-level']}`);
   const threads = values.threads ? Number(values.threads) : undefined;
   // The same hash store the CLI keeps: the first run hashes the UNet, later runs find it remembered.
   const hashCache = createWeightHashCache(join(values['bench-dir']!, 'weight-hashes.json'));
   const loadStarted = performance.now();
-  const model: StableDiffusionModel = await loadStableDiffusion(folder, { threads, hashCache });
+  const model: StableDiffusionModel = await loadStableDiffusion(folder, { threads, hashCache, graphLevel: values['graph-level'] as OptimizationLevel });
   const loadMs = performance.now() - loadStarted;
   const sizes = Object.fromEntries(['text_encoder', 'unet', 'vae_decoder'].map((part) => [part, folderBytes(join(folder, part))]));
   console.log(`model on disk: ${Object.entries(sizes).map(([part, bytes]) => `${part} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}; total ${(Object.values(sizes).reduce((a, b) => a + b, 0) / 2 ** 30).toFixed(2)} GiB`);

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import { UNetDenoiser } from '../denoisers/unet.js';
-import { OnnxModel, type RuntimeOptions } from '../runtime/onnx-model.js';
+import { OnnxModel, type OptimizationLevel, type RuntimeOptions } from '../runtime/onnx-model.js';
 import type { SchedulerConfig } from '../schedulers/index.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 import { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
@@ -99,10 +99,12 @@ async function hashUnet(folder: string, cache?: WeightHashCache): Promise<string
 export interface LoadOptions extends RuntimeOptions {
   /** Where UNet hashes are remembered between processes; without it the UNet is hashed at every load. */
   hashCache?: WeightHashCache;
+  /** Graph optimisation level of the text encoder and UNet (default `extended`; see OptimizationLevel). */
+  graphLevel?: OptimizationLevel;
 }
 
 export async function loadStableDiffusion(modelFolder: string, options: LoadOptions = {}): Promise<StableDiffusionModel> {
-  const { hashCache, ...runtime } = options;
+  const { hashCache, graphLevel = 'extended', ...runtime } = options;
   const folder = resolve(modelFolder);
   checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
@@ -129,8 +131,8 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
   // for the same cores and memory bandwidth.
   const hashing = timed('hash', () => hashUnet(folder, hashCache));
   const tokenizer = await timed('tokenizer', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer')));
-  const textEncoderModel = await timed('textEncoder', () => OnnxModel.load(join(folder, 'text_encoder/model.onnx'), 'textEncoder', runtime));
-  const unetModel = await timed('unet', () => OnnxModel.load(join(folder, 'unet/model.onnx'), 'unet', runtime));
+  const textEncoderModel = await timed('textEncoder', () => OnnxModel.load(join(folder, 'text_encoder/model.onnx'), 'textEncoder', runtime, graphLevel));
+  const unetModel = await timed('unet', () => OnnxModel.load(join(folder, 'unet/model.onnx'), 'unet', runtime, graphLevel));
   const vaeDecoderModel = await timed('vaeDecoder', () => OnnxModel.load(join(folder, 'vae_decoder/model.onnx'), 'vaeDecoder', runtime, 'all'));
   const unetHash = await hashing;
   const channelsDim = unetModel.input('sample').shape[1];

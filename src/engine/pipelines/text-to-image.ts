@@ -4,6 +4,7 @@ import type { StableDiffusionModel } from '../families/stable-diffusion.js';
 import { StageTimer } from '../runtime/stage-timer.js';
 import { createScheduler, type SamplerName } from '../schedulers/index.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
+import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
 
 export interface TextToImageOptions {
@@ -20,7 +21,16 @@ export interface TextToImageOptions {
   onStep?: (step: number, steps: number, latents: Float32Array) => void;
   /** Receives the initial latents (after init_noise_sigma), as diffusers' prepare_latents returns them. */
   onInitialLatents?: (latents: Float32Array) => void;
+  /** The prompts already encoded (e.g. once for all `n` images of a call); encoded here when absent. */
+  encoded?: EncodedPrompts;
   timer?: StageTimer;
+}
+
+export interface EncodedPrompts {
+  /** [negative, positive] hidden states with guidance, [positive] without. */
+  context: TextEmbeddings;
+  /** Which prompts lost tokens to the 77-token limit (the negative one only counts when it is used). */
+  truncated: { prompt: boolean; negativePrompt: boolean };
 }
 
 export interface TextToImageOutput {
@@ -28,20 +38,23 @@ export interface TextToImageOutput {
   rgb: Uint8Array;
   width: number;
   height: number;
-  /** Which prompts lost tokens to the 77-token limit. */
-  truncated: { prompt: boolean; negativePrompt: boolean };
   /** The timesteps the UNet saw. */
   timesteps: readonly number[];
+}
+
+/** Encodes the prompt: [negative, positive] in one text-encoder run when guidance is on (> 1), else the positive alone. */
+export async function encodePrompts(model: StableDiffusionModel, prompt: string, negativePrompt: string, guidance: number, timer = new StageTimer()): Promise<EncodedPrompts> {
+  const useGuidance = guidance > 1;
+  const positive = await timer.measure('tokenize', () => model.tokenizer.encode(prompt));
+  const negative = useGuidance ? await timer.measure('tokenize', () => model.tokenizer.encode(negativePrompt)) : undefined;
+  const context = await timer.measure('textEncoder', () => model.textEncoder.encode(negative ? [negative.ids, positive.ids] : [positive.ids], timer.onRun));
+  return { context, truncated: { prompt: positive.truncated, negativePrompt: negative?.truncated ?? false } };
 }
 
 export async function textToImage(model: StableDiffusionModel, options: TextToImageOptions): Promise<TextToImageOutput> {
   const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents } = options;
   const timer = options.timer ?? new StageTimer();
-  const useGuidance = guidance > 1;
-
-  // Encode the prompt: [negative, positive] in one text-encoder run when guidance is on.
-  const [positive, negative] = await timer.measure('tokenize', () => [model.tokenizer.encode(prompt), model.tokenizer.encode(negativePrompt)] as const);
-  const context = await timer.measure('textEncoder', () => model.textEncoder.encode(useGuidance ? [negative.ids, positive.ids] : [positive.ids], timer.onRun));
+  const { context } = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
 
   // Prepare the scheduler and the initial noise: torch.randn from a CPU generator seeded with `seed`.
   const scheduler = createScheduler(sampler, model.schedulerConfig);
@@ -71,5 +84,5 @@ export async function textToImage(model: StableDiffusionModel, options: TextToIm
   // Decode: latents / scaling_factor → VAE → [0,1] → bytes.
   const decoded = await timer.measure('vae', () => model.vaeDecoder.decode(latents, shape, timer.onRun));
   const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
-  return { rgb, width: decoded.width, height: decoded.height, truncated: { prompt: positive.truncated, negativePrompt: negative.truncated }, timesteps };
+  return { rgb, width: decoded.width, height: decoded.height, timesteps };
 }

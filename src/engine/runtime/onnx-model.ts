@@ -15,9 +15,9 @@ export interface RuntimeOptions {
 
 /**
  * Graph optimisation level per model. `all` adds layout transforms (NCHWc) that, for the full-size
- * UNet on a 2-core CPU, cost ~9 s of load time against ~1.8 s at `extended`, with equal steady-state
- * step time; the VAE decoder's first decode is ~10% faster at `all` for 0.3 s of load. Measured with
- * onnxruntime-node 1.30; see the README's benchmark section.
+ * UNet on a 2-core CPU, cost ~13 s of load time against ~1.6 s at `extended`, with no faster steps
+ * (`npm run bench -- --graph-level all`); the VAE decoder's first decode was ~10% faster at `all`
+ * for 0.3 s of load. Measured with onnxruntime-node 1.30; see the README's speed section.
  */
 export type OptimizationLevel = 'basic' | 'extended' | 'all';
 

@@ -63,3 +63,19 @@ test('progress reaches the callback after each step of each image', async () => 
   await model.doGenerate({ prompt: 'a red cube', n: 2, seed: 1, steps: 2, sampler: 'euler', onProgress: ({ imageIndex, step, steps }) => events.push(`${imageIndex}:${step}/${steps}`) });
   assert.deepEqual(events, ['0:1/2', '0:2/2', '1:1/2', '1:2/2']);
 });
+
+test('the prompts are encoded once per call, not once per image', async () => {
+  let encodes = 0;
+  const counting = new LocalImageModel('tiny-sd15', {
+    executionProvider: 'cpu',
+    load: async () => {
+      const loaded = await loadStableDiffusion(folder);
+      const encode = loaded.textEncoder.encode.bind(loaded.textEncoder);
+      loaded.textEncoder.encode = (...args) => { encodes++; return encode(...args); };
+      return loaded;
+    },
+  });
+  const result = await counting.doGenerate({ prompt: 'a red cube', n: 3, seed: 1, steps: 1, guidance: 7.5 });
+  assert.equal(result.images.length, 3);
+  assert.equal(encodes, 1);
+});

@@ -7,7 +7,7 @@ import type { ImageModelWarning } from '../../spec/warning.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { StableDiffusionModel } from '../../engine/families/stable-diffusion.js';
 import { encodePng } from '../../engine/image/png.js';
-import { textToImage } from '../../engine/pipelines/text-to-image.js';
+import { encodePrompts, textToImage } from '../../engine/pipelines/text-to-image.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
 import { samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
 import { checkDimension, checkGuidance, checkImageCount, checkSeed, checkSteps, seedForImage } from './local-call-validation.js';
@@ -71,24 +71,24 @@ export class LocalImageModel implements ImageModel {
     const negativePrompt = options.negativePrompt ?? '';
     if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
 
-    const warnings: ImageModelWarning[] = [];
+    // The prompts are the same for every image of the call: encode them once.
     const callTimer = new StageTimer();
+    const encoded = await encodePrompts(model, prompt, negativePrompt, guidance, callTimer);
+    const warnings: ImageModelWarning[] = [];
+    for (const setting of ['prompt', 'negativePrompt'] as const) {
+      if (encoded.truncated[setting]) warnings.push({ type: 'adjusted-setting', setting, details: `\`${setting}\` is longer than the text encoder's ${model.tokenizer.maxLength} tokens; the rest was cut off` });
+    }
+    if (guidance > 1 && model.schedulerConfig.timestep_spacing === 'trailing' && steps <= 4) {
+      warnings.push({ type: 'other', message: `guidance ${guidance} on a few-step (Turbo-style) model usually burns the image; Turbo models are trained for guidance 0` });
+    }
     const images: GeneratedImage[] = [];
     for (let index = 0; index < n; index++) {
       const timer = new StageTimer();
       const imageSeed = seedForImage(seed, index);
       const output = await textToImage(model, {
-        prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer,
+        prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer, encoded,
         onStep: (step, total) => options.onProgress?.({ imageIndex: index, step, steps: total, elapsedMs: performance.now() - started }),
       });
-      if (index === 0) {
-        for (const setting of ['prompt', 'negativePrompt'] as const) {
-          if (output.truncated[setting]) warnings.push({ type: 'adjusted-setting', setting, details: `\`${setting}\` is longer than the text encoder's ${model.tokenizer.maxLength} tokens; the rest was cut off` });
-        }
-        if (guidance > 1 && model.schedulerConfig.timestep_spacing === 'trailing' && steps <= 4) {
-          warnings.push({ type: 'other', message: `guidance ${guidance} on a few-step (Turbo-style) model usually burns the image; Turbo models are trained for guidance 0` });
-        }
-      }
       const settings = { prompt, negativePrompt, seed: imageSeed.toString(), steps, guidance, sampler, width, height };
       const record: GenerationRecord = {
         version: 1,
