@@ -1,5 +1,5 @@
-// The SD UNet as a noise predictor, with classifier-free guidance batched into one session run.
-import type { OnnxModel, RunListener } from '../runtime/onnx-model.js';
+// The SD/SDXL UNet as a noise predictor, with classifier-free guidance batched into one session run.
+import type { HostTensor, OnnxModel, RunListener } from '../runtime/onnx-model.js';
 import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
 
 export interface LatentShape {
@@ -8,33 +8,57 @@ export interface LatentShape {
   width: number;
 }
 
+/** Everything besides the latent that the UNet is conditioned on. */
+export interface UNetConditioning {
+  /** Cross-attention context: [negative, positive] rows with guidance, [positive] without. */
+  context: TextEmbeddings;
+  /** Further named inputs, batched like `context` (SDXL's `text_embeds` and `time_ids`). */
+  added?: Record<string, HostTensor>;
+  /** Channels appended to the scaled latent in every batch row (inpainting UNets: mask, then masked-image latents). */
+  concat?: { data: Float32Array; channels: number };
+}
+
 export class UNetDenoiser {
   /** Whether the timestep input is a scalar (current Optimum) or one value per batch row (Optimum ≤ 1.23). */
   private readonly timestepIsScalar: boolean;
+  /** Input channels of `sample`: 4 for ordinary UNets, 9 for inpainting ones. */
+  readonly inputChannels: number;
 
-  constructor(private readonly model: OnnxModel) {
+  constructor(private readonly model: OnnxModel, inputChannels: number) {
     this.timestepIsScalar = model.input('timestep').shape.length === 0;
+    this.inputChannels = inputChannels;
+  }
+
+  /** Whether the UNet takes an input of this name (e.g. SDXL's `time_ids`). */
+  hasInput(name: string): boolean {
+    return this.model.hasInput(name);
   }
 
   /**
-   * Predicts the model output (ε or v) for one latent. When `context` holds two rows
+   * Predicts the model output (ε or v) for one latent. When the context holds two rows
    * ([unconditional, conditional], diffusers' order) the latent is duplicated and guidance applied:
    * uncond + scale·(cond − uncond), each operation rounded to float32 as torch does.
    */
-  async predict(latent: Float32Array, shape: LatentShape, timestep: number, context: TextEmbeddings, guidanceScale: number, onRun?: RunListener): Promise<Float32Array> {
+  async predict(latent: Float32Array, shape: LatentShape, timestep: number, conditioning: UNetConditioning, guidanceScale: number, onRun?: RunListener): Promise<Float32Array> {
+    const { context, added = {}, concat } = conditioning;
     const batch = context.batch;
     const size = latent.length;
+    const rowSize = size + (concat?.data.length ?? 0);
     let sample = latent;
-    if (batch === 2) {
-      sample = new Float32Array(size * 2);
-      sample.set(latent, 0);
-      sample.set(latent, size);
+    if (batch > 1 || concat) {
+      sample = new Float32Array(rowSize * batch);
+      for (let row = 0; row < batch; row++) {
+        sample.set(latent, row * rowSize);
+        if (concat) sample.set(concat.data, row * rowSize + size);
+      }
     }
+    const channels = shape.channels + (concat?.channels ?? 0);
     const outputs = await this.model.run(
       {
-        sample: { data: sample, dims: [batch, shape.channels, shape.height, shape.width] },
+        sample: { data: sample, dims: [batch, channels, shape.height, shape.width] },
         timestep: this.timestepIsScalar ? { data: [timestep], dims: [] } : { data: new Array<number>(batch).fill(timestep), dims: [batch] },
         encoder_hidden_states: { data: context.hiddenStates, dims: [batch, context.sequenceLength, context.hiddenSize] },
+        ...added,
       },
       onRun,
     );

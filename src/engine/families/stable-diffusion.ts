@@ -1,8 +1,8 @@
-// SD 1.x / 2.x (incl. SD-Turbo) in Optimum's ONNX layout: which files, which configs, which defaults.
+// SD 1.x / 2.x / SDXL (incl. Turbo and inpainting UNets) in Optimum's ONNX layout: which files, which configs, which defaults.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import { UNetDenoiser } from '../denoisers/unet.js';
 import { OnnxModel, type OptimizationLevel, type RuntimeOptions } from '../runtime/onnx-model.js';
@@ -10,6 +10,7 @@ import type { SchedulerConfig } from '../schedulers/index.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 import { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
 import { VaeDecoder } from '../vae/vae-decoder.js';
+import { VaeEncoder } from '../vae/vae-encoder.js';
 
 /** Files a text-to-image run cannot do without, relative to the model folder. */
 export const requiredFiles = [
@@ -22,19 +23,36 @@ export const requiredFiles = [
   'vae_decoder/model.onnx',
 ] as const;
 
+/** What SDXL needs besides those. */
+export const requiredXlFiles = ['tokenizer_2/vocab.json', 'tokenizer_2/merges.txt', 'text_encoder_2/model.onnx'] as const;
+
+/** SD 1.x and 2.x share a pipeline; SDXL adds a second text encoder, pooled embeddings and size conditioning. */
+export type ModelFamily = 'stable-diffusion' | 'stable-diffusion-xl';
+
 export interface StableDiffusionModel {
   folder: string;
   /** Folder name, used as the model's id when none is given. */
   name: string;
   /** sha256 of the UNet weights (model.onnx and its external data), the part that makes the image. */
   unetHash: string;
+  family: ModelFamily;
   tokenizer: ClipTokenizer;
   textEncoder: ClipTextEncoder;
+  /** SDXL's second tokenizer and text encoder (the one with the pooled projection). */
+  tokenizer2?: ClipTokenizer;
+  textEncoder2?: ClipTextEncoder;
   unet: UNetDenoiser;
   vaeDecoder: VaeDecoder;
+  /** A replacement decoder for when the model's own returns non-finite values (fp16 SDXL VAEs overflow); loaded on first use. */
+  fallbackVaeDecoder?: () => Promise<VaeDecoder>;
+  /** The VAE encoder, loaded on first use: only image-to-image and inpainting need it. */
+  vaeEncoder: () => Promise<VaeEncoder>;
+  /** SDXL's `force_zeros_for_empty_prompt`: with no negative prompt the unconditional embeddings are zeros. */
+  forceZerosForEmptyPrompt: boolean;
   /** The scheduler class the folder names, e.g. `EulerDiscreteScheduler`, and its config. */
   schedulerClass: string;
   schedulerConfig: SchedulerConfig;
+  /** Channels of the latent (4 for every SD VAE); the UNet may take more (`unet.inputChannels`, 9 for inpainting). */
   latentChannels: number;
   /** Pixels per latent cell: 2^(VAE blocks − 1), 8 for every SD VAE. */
   vaeScaleFactor: number;
@@ -101,23 +119,39 @@ export interface LoadOptions extends RuntimeOptions {
   hashCache?: WeightHashCache;
   /** Graph optimisation level of the text encoder and UNet (default `extended`; see OptimizationLevel). */
   graphLevel?: OptimizationLevel;
+  /** A VAE decoder used when the model's own returns non-finite values (fp16 SDXL VAEs): a model.onnx or a folder holding one. */
+  vaeDecoderFallback?: string;
+}
+
+/** Where a replacement VAE decoder lives: a model.onnx file, or a folder holding `vae_decoder/model.onnx` or `model.onnx`. */
+function vaeDecoderPath(location: string): string {
+  const path = resolve(location);
+  if (existsSync(path) && statSync(path).isFile()) return path;
+  for (const candidate of [join(path, 'vae_decoder', 'model.onnx'), join(path, 'model.onnx')]) if (existsSync(candidate)) return candidate;
+  throw new InvalidModelError({ model: location, message: `no VAE decoder at ${location}: give a model.onnx file or a folder holding vae_decoder/model.onnx` });
 }
 
 export async function loadStableDiffusion(modelFolder: string, options: LoadOptions = {}): Promise<StableDiffusionModel> {
-  const { hashCache, graphLevel = 'extended', ...runtime } = options;
+  const { hashCache, graphLevel = 'extended', vaeDecoderFallback, ...runtime } = options;
   const folder = resolve(modelFolder);
   checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
   const pipelineClass = String(modelIndex._class_name ?? '');
-  if (pipelineClass.includes('XL')) {
-    throw new InvalidModelError({ model: folder, file: 'model_index.json', message: `${folder} is a ${pipelineClass}; this version runs SD 1.x/2.x pipelines (StableDiffusionPipeline) only` });
+  const family: ModelFamily = pipelineClass.includes('XL') || existsSync(join(folder, 'text_encoder_2/model.onnx')) ? 'stable-diffusion-xl' : 'stable-diffusion';
+  if (family === 'stable-diffusion-xl') {
+    const missing = requiredXlFiles.filter((file) => !existsSync(join(folder, file)));
+    if (missing.length > 0) {
+      throw new InvalidModelError({ model: folder, file: missing[0], message: `SDXL model folder ${folder} is incomplete: missing ${missing.join(', ')} (an SDXL refiner, which has only the second text encoder, is not supported)` });
+    }
   }
   const schedulerConfig = (await readJson(folder, 'scheduler/scheduler_config.json')) as SchedulerConfig;
   const unetConfig = existsSync(join(folder, 'unet/config.json')) ? await readJson(folder, 'unet/config.json') : {};
-  const vaeConfig = existsSync(join(folder, 'vae_decoder/config.json')) ? await readJson(folder, 'vae_decoder/config.json') : {};
+  const vaeConfigFile = ['vae_decoder/config.json', 'vae_encoder/config.json'].find((file) => existsSync(join(folder, file)));
+  const vaeConfig = vaeConfigFile ? await readJson(folder, vaeConfigFile) : {};
   const vaeBlocks = Array.isArray(vaeConfig.block_out_channels) ? vaeConfig.block_out_channels.length : 4;
   const vaeScaleFactor = 2 ** (vaeBlocks - 1);
-  const sampleSize = typeof unetConfig.sample_size === 'number' ? unetConfig.sample_size : 64;
+  const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : family === 'stable-diffusion-xl' ? 0.13025 : 0.18215;
+  const sampleSize = typeof unetConfig.sample_size === 'number' ? unetConfig.sample_size : family === 'stable-diffusion-xl' ? 128 : 64;
 
   const loadTimings: Record<string, number> = {};
   const timed = async <T>(name: string, load: () => Promise<T>): Promise<T> => {
@@ -132,29 +166,66 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
   const hashing = timed('hash', () => hashUnet(folder, hashCache));
   const tokenizer = await timed('tokenizer', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer')));
   const textEncoderModel = await timed('textEncoder', () => OnnxModel.load(join(folder, 'text_encoder/model.onnx'), 'textEncoder', runtime, graphLevel));
+  const sessions = [textEncoderModel];
+  let tokenizer2: ClipTokenizer | undefined;
+  let textEncoder2: ClipTextEncoder | undefined;
+  if (family === 'stable-diffusion-xl') {
+    tokenizer2 = await timed('tokenizer2', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer_2')));
+    const textEncoder2Model = await timed('textEncoder2', () => OnnxModel.load(join(folder, 'text_encoder_2/model.onnx'), 'textEncoder2', runtime, graphLevel));
+    sessions.push(textEncoder2Model);
+    textEncoder2 = new ClipTextEncoder(textEncoder2Model);
+  }
   const unetModel = await timed('unet', () => OnnxModel.load(join(folder, 'unet/model.onnx'), 'unet', runtime, graphLevel));
   const vaeDecoderModel = await timed('vaeDecoder', () => OnnxModel.load(join(folder, 'vae_decoder/model.onnx'), 'vaeDecoder', runtime, 'all'));
+  sessions.push(unetModel, vaeDecoderModel);
   const unetHash = await hashing;
   const channelsDim = unetModel.input('sample').shape[1];
-  const latentChannels = typeof channelsDim === 'number' ? channelsDim : Number(unetConfig.in_channels ?? 4);
-  if (latentChannels !== 4) {
-    throw new InvalidModelError({ model: folder, file: 'unet/model.onnx', message: `${folder}: the UNet takes ${latentChannels} input channels; text-to-image needs a 4-channel UNet (9 channels is an inpainting model)` });
+  const unetChannels = typeof channelsDim === 'number' ? channelsDim : Number(unetConfig.in_channels ?? 4);
+  if (unetChannels !== 4 && unetChannels !== 9) {
+    throw new InvalidModelError({ model: folder, file: 'unet/model.onnx', message: `${folder}: the UNet takes ${unetChannels} input channels; pixelpipe runs 4-channel UNets and 9-channel inpainting UNets` });
   }
+  if (family === 'stable-diffusion-xl' && !(unetModel.hasInput('text_embeds') && unetModel.hasInput('time_ids'))) {
+    throw new InvalidModelError({ model: folder, file: 'unet/model.onnx', message: `${folder}: an SDXL UNet must take text_embeds and time_ids inputs` });
+  }
+
+  const lazily = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+    let loading: Promise<T> | undefined;
+    return () => (loading ??= load().catch((error: unknown) => { loading = undefined; throw error; }));
+  };
+  const vaeEncoder = lazily(async () => {
+    const model = await timed('vaeEncoder', () => OnnxModel.load(join(folder, 'vae_encoder/model.onnx'), 'vaeEncoder', runtime, 'all'));
+    sessions.push(model);
+    return new VaeEncoder(model, scalingFactor);
+  });
+  const fallbackVaeDecoder = vaeDecoderFallback === undefined ? undefined : lazily(async () => {
+    const path = vaeDecoderPath(vaeDecoderFallback);
+    const model = await timed('vaeDecoderFallback', () => OnnxModel.load(path, 'vaeDecoder', runtime, 'all'));
+    sessions.push(model);
+    const configPath = join(dirname(path), 'config.json');
+    const config = existsSync(configPath) ? await readJson(dirname(path), 'config.json') : {};
+    return new VaeDecoder(model, typeof config.scaling_factor === 'number' ? config.scaling_factor : scalingFactor);
+  });
   return {
     folder,
     name: basename(folder),
     unetHash,
+    family,
     tokenizer,
     textEncoder: new ClipTextEncoder(textEncoderModel),
-    unet: new UNetDenoiser(unetModel),
-    vaeDecoder: new VaeDecoder(vaeDecoderModel, typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : 0.18215),
+    tokenizer2,
+    textEncoder2,
+    unet: new UNetDenoiser(unetModel, unetChannels),
+    vaeDecoder: new VaeDecoder(vaeDecoderModel, scalingFactor),
+    fallbackVaeDecoder,
+    vaeEncoder,
+    forceZerosForEmptyPrompt: modelIndex.force_zeros_for_empty_prompt === true,
     schedulerClass: String(schedulerConfig._class_name ?? 'PNDMScheduler'),
     schedulerConfig,
-    latentChannels,
+    latentChannels: 4,
     vaeScaleFactor,
     defaultWidth: sampleSize * vaeScaleFactor,
     defaultHeight: sampleSize * vaeScaleFactor,
-    sessions: [textEncoderModel, unetModel, vaeDecoderModel],
+    sessions,
     loadTimings,
   };
 }

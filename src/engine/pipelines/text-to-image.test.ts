@@ -1,24 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { loadStableDiffusion, type StableDiffusionModel } from '../families/stable-diffusion.js';
+import { loadStableDiffusion } from '../families/stable-diffusion.js';
 import { readNpy } from '../../testing/npy.js';
 import { testData } from '../../testing/paths.js';
-import type { SamplerName } from '../schedulers/index.js';
 import { textToImage } from './text-to-image.js';
-
-interface PipelineRun {
-  id: string;
-  pipeline: string;
-  scheduler: string;
-  call: { num_inference_steps: number; guidance_scale: number; width: number; height: number; prompt: string; negative_prompt: string };
-  scheduler_config: StableDiffusionModel['schedulerConfig'];
-  timesteps_seen: number[];
-  files: { image: string; latents: string };
-}
-
-const index = JSON.parse(readFileSync(testData('conformance', 'pipelines', 'index.json'), 'utf8')) as { defaults: { seed: number }; runs: PipelineRun[] };
-const samplers: Record<string, SamplerName> = { euler: 'euler', euler_ancestral: 'euler_a', ddim: 'ddim', dpmpp_2m_karras: 'dpmpp_2m_karras' };
+import { encodePrompts } from './prompt-conditioning.js';
+import { pipelineIndex, pipelineRun, referenceChecker, referenceSamplers } from '../../testing/conformance.js';
 
 function maxRelativeError(actual: Float32Array, expected: ArrayLike<number>): number {
   let scale = 0;
@@ -30,31 +17,54 @@ function maxRelativeError(actual: Float32Array, expected: ArrayLike<number>): nu
 
 for (const fixture of ['tiny-sd15', 'tiny-sd15-legacy-io']) {
   const loaded = loadStableDiffusion(testData('fixtures', fixture));
-  for (const run of index.runs.filter((candidate) => candidate.pipeline === 'StableDiffusionPipeline')) {
+  for (const run of pipelineIndex.runs.filter((candidate) => candidate.pipeline === 'StableDiffusionPipeline')) {
     test(`latents after every step and the image match diffusers: ${run.id} on ${fixture}`, async (t) => {
       const model = { ...(await loaded), schedulerConfig: run.scheduler_config };
-      const reference = readNpy(testData('conformance', 'pipelines', run.files.latents));
-      const stepSize = reference.shape.slice(1).reduce((a, b) => a * b, 1);
-      const referenceStep = (step: number) => (reference.data as Float32Array).subarray(step * stepSize, (step + 1) * stepSize);
-      const errors: number[] = [];
+      const checker = referenceChecker(t, run);
       const output = await textToImage(model, {
         prompt: run.call.prompt, negativePrompt: run.call.negative_prompt, width: run.call.width, height: run.call.height,
-        steps: run.call.num_inference_steps, guidance: run.call.guidance_scale, sampler: samplers[run.scheduler.split(' ')[0]!]!, seed: BigInt(index.defaults.seed),
-        onInitialLatents: (latents) => assert.deepEqual(Array.from(latents), Array.from(referenceStep(0)), 'initial latents must be bit-identical'),
-        onStep: (step, _steps, latents) => errors.push(maxRelativeError(latents, referenceStep(step))),
+        steps: run.call.num_inference_steps, guidance: run.call.guidance_scale, sampler: referenceSamplers[run.scheduler.split(' ')[0]!]!, seed: BigInt(pipelineIndex.defaults.seed),
+        onInitialLatents: checker.onInitialLatents, onStep: checker.onStep,
       });
-      assert.deepEqual(output.timesteps, run.timesteps_seen);
-      assert.equal(errors.length, run.timesteps_seen.length);
-      t.diagnostic(`worst latent error relative to the latent's range: ${Math.max(...errors).toExponential(2)}`);
-      for (const [step, error] of errors.entries()) assert.ok(error < 1e-4, `step ${step + 1}: relative error ${error}`);
-      const image = readNpy(testData('conformance', 'pipelines', run.files.image)).data as Float32Array;
-      let worst = 0;
-      for (let i = 0; i < image.length; i++) worst = Math.max(worst, Math.abs(output.rgb[i]! / 255 - image[i]!));
-      t.diagnostic(`max image difference ${(worst * 255).toFixed(3)}/255`);
-      assert.ok(worst * 255 <= 1, `image differs by ${worst * 255}/255`);
+      checker.check(output);
     });
   }
 }
+
+test('SDXL text-to-image matches diffusers: sdxl_euler_s4_g5', async (t) => {
+  const run = pipelineRun('sdxl_euler_s4_g5');
+  const model = { ...(await loadStableDiffusion(testData('fixtures', run.fixture))), schedulerConfig: run.scheduler_config };
+  assert.equal(model.family, 'stable-diffusion-xl');
+  assert.deepEqual([model.defaultWidth, model.defaultHeight], [64, 64], 'default size from the UNet config: sample_size × VAE scale');
+  const checker = referenceChecker(t, run);
+  const output = await textToImage(model, {
+    prompt: run.call.prompt, negativePrompt: run.call.negative_prompt, width: run.call.width, height: run.call.height,
+    steps: run.call.num_inference_steps, guidance: run.call.guidance_scale, sampler: referenceSamplers[run.scheduler]!, seed: BigInt(pipelineIndex.defaults.seed),
+    onInitialLatents: checker.onInitialLatents, onStep: checker.onStep,
+  });
+  checker.check(output);
+});
+
+test("SDXL prompt embeddings: both encoders' penultimate layers side by side, pooled from the second", async () => {
+  const model = await loadStableDiffusion(testData('fixtures', 'tiny-sdxl'));
+  const encoded = await encodePrompts(model, 'a red cube', '', 5);
+  const reference = readNpy(testData('conformance', 'pipelines', 'sdxl_prompt_embeds.npy'));
+  const pooled = readNpy(testData('conformance', 'pipelines', 'sdxl_pooled_prompt_embeds.npy'));
+  assert.deepEqual([encoded.context.batch, encoded.context.sequenceLength, encoded.context.hiddenSize], reference.shape);
+  assert.ok(maxRelativeError(encoded.context.hiddenStates, reference.data as Float32Array) < 1e-5);
+  assert.ok(maxRelativeError(encoded.pooled!.data, pooled.data as Float32Array) < 1e-5);
+});
+
+test('SDXL without a negative prompt uses zero unconditional embeddings (force_zeros_for_empty_prompt)', async () => {
+  const model = await loadStableDiffusion(testData('fixtures', 'tiny-sdxl'));
+  assert.equal(model.forceZerosForEmptyPrompt, true);
+  const zeroed = await encodePrompts(model, 'a red cube', undefined, 5);
+  const rowSize = zeroed.context.sequenceLength * zeroed.context.hiddenSize;
+  assert.ok(zeroed.context.hiddenStates.subarray(0, rowSize).every((value) => value === 0));
+  assert.ok(zeroed.pooled!.data.subarray(0, zeroed.pooled!.size).every((value) => value === 0));
+  const explicit = await encodePrompts(model, 'a red cube', '', 5);
+  assert.deepEqual(zeroed.context.hiddenStates.subarray(rowSize), explicit.context.hiddenStates.subarray(rowSize), 'the positive row is the same either way');
+});
 
 test('prompt embeddings equal the text encoder reference', async () => {
   const model = await loadStableDiffusion(testData('fixtures', 'tiny-sd15'));

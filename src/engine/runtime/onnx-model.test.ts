@@ -43,11 +43,11 @@ test('fp16 inputs are sent as half bits and fp16 outputs come back as float32', 
 });
 
 test('the UNet wrapper batches guidance through an fp16 graph with a per-row int64 timestep', async () => {
-  const unet = new UNetDenoiser(await OnnxModel.load(writeFp16Unet(), 'unet'));
+  const unet = new UNetDenoiser(await OnnxModel.load(writeFp16Unet(), 'unet'), 4);
   const latent = Float32Array.from({ length: 16 }, (_, index) => index / 4);
   const context = { hiddenStates: new Float32Array(2 * 8), batch: 2, sequenceLength: 1, hiddenSize: 8 };
   // identity model: cond = uncond, so guidance leaves the prediction unchanged
-  const prediction = await unet.predict(latent, { channels: 4, height: 2, width: 2 }, 501, context, 7.5);
+  const prediction = await unet.predict(latent, { channels: 4, height: 2, width: 2 }, 501, { context }, 7.5);
   assert.deepEqual(Array.from(prediction), Array.from(latent));
 });
 

@@ -7,6 +7,8 @@ export interface DecodedImage {
   planes: Float32Array;
   width: number;
   height: number;
+  /** The decoder produced NaN or ±∞ somewhere (an fp16 VAE overflowing, as SDXL's does); clamping would hide it as black or white. */
+  nonFinite: boolean;
 }
 
 export class VaeDecoder {
@@ -24,12 +26,14 @@ export class VaeDecoder {
     const sample = outputs.sample ?? Object.values(outputs)[0]!;
     const dims = sample.dims ?? [1, 3, shape.height * 8, shape.width * 8];
     const planes = new Float32Array(sample.length);
+    let nonFinite = false;
     for (let i = 0; i < sample.length; i++) {
+      if (!Number.isFinite(sample[i]!)) nonFinite = true;
       // (x / 2 + 0.5).clamp(0, 1) in float32, as VaeImageProcessor.denormalize
       const value = Math.fround(Math.fround(sample[i]! / 2) + 0.5);
       planes[i] = value < 0 ? 0 : value > 1 ? 1 : value;
     }
-    return { planes, height: dims[2]!, width: dims[3]! };
+    return { planes, height: dims[2]!, width: dims[3]!, nonFinite };
   }
 }
 

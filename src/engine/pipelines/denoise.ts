@@ -1,0 +1,124 @@
+// The denoising loop shared by text-to-image, image-to-image and inpainting, and the decode after it.
+import { AbortedError } from '../../spec/errors/aborted-error.js';
+import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
+import type { LatentShape, UNetConditioning } from '../denoisers/unet.js';
+import type { StableDiffusionModel } from '../families/stable-diffusion.js';
+import type { StageTimer } from '../runtime/stage-timer.js';
+import type { Scheduler } from '../schedulers/index.js';
+import type { TorchGenerator } from '../tensor/torch-random.js';
+import type { DecodedImage } from '../vae/vae-decoder.js';
+import type { EncodedPrompts } from './prompt-conditioning.js';
+
+const f32 = Math.fround;
+
+/** Called after each step with the new latents and, where the sampler forms one, its estimate of the clean latents (for previews). */
+export type StepListener = (step: number, steps: number, latents: Float32Array, denoised: Float32Array | undefined) => void;
+
+/** Inpainting with an ordinary (4-channel) UNet: after each step the kept region is reset to the original, noised to the next timestep. */
+export interface KnownRegion {
+  /** The original image's latents (already scaled). */
+  imageLatents: Float32Array;
+  /** The noise the initial latents were made with, reused to noise the original at each step. */
+  noise: Float32Array;
+  /** One value per latent cell: 1 = generate, 0 = keep. */
+  mask: Float32Array;
+}
+
+export interface DenoiseOptions {
+  scheduler: Scheduler;
+  /** The timesteps to run, in order (a tail of `scheduler.timesteps` for image-to-image). */
+  timesteps: readonly number[];
+  latents: Float32Array;
+  shape: LatentShape;
+  conditioning: UNetConditioning;
+  guidance: number;
+  /** Draws the ancestral samplers' noise, continuing the sequence that made the initial latents. */
+  generator: TorchGenerator;
+  timer: StageTimer;
+  signal?: AbortSignal;
+  onStep?: StepListener;
+  knownRegion?: KnownRegion;
+}
+
+/**
+ * The tail of the schedule that image-to-image and inpainting run for `strength`, as diffusers'
+ * `get_timesteps`: the first ⌊steps·strength⌋ steps are skipped, and the scheduler told where it starts.
+ */
+export function scheduleForStrength(scheduler: Scheduler, steps: number, strength: number): number[] {
+  scheduler.setTimesteps(steps);
+  const initial = Math.min(Math.floor(steps * strength), steps);
+  const start = Math.max(steps - initial, 0);
+  // Every sampler here has diffusers' `order` 1, so the skipped count is `start` timesteps.
+  scheduler.setBeginIndex(start);
+  return scheduler.timesteps.slice(start);
+}
+
+/** SDXL's extra UNet inputs: pooled text embeddings and the size conditioning (original size, crop top-left, target size). */
+export function unetConditioning(model: StableDiffusionModel, encoded: EncodedPrompts, width: number, height: number): UNetConditioning {
+  const { context, pooled } = encoded;
+  if (model.family !== 'stable-diffusion-xl') return { context };
+  const timeIds = Array.from({ length: context.batch }, () => [height, width, 0, 0, height, width]).flat();
+  return {
+    context,
+    added: {
+      text_embeds: { data: pooled!.data, dims: [context.batch, pooled!.size] },
+      time_ids: { data: timeIds, dims: [context.batch, 6] },
+    },
+  };
+}
+
+/** Runs the UNet once per timestep with the scheduler's step in between; returns the final latents. */
+export async function denoise(model: StableDiffusionModel, options: DenoiseOptions): Promise<Float32Array> {
+  const { scheduler, timesteps, shape, conditioning, guidance, generator, timer, signal, onStep, knownRegion } = options;
+  const latentDims = [1, shape.channels, shape.height, shape.width];
+  let latents = options.latents;
+  for (let index = 0; index < timesteps.length; index++) {
+    if (signal?.aborted) throw new AbortedError({ cause: signal.reason });
+    const timestep = timesteps[index]!;
+    const modelInput = await timer.measure('samplerMath', () => scheduler.scaleModelInput(latents, timestep));
+    const prediction = await timer.measure('denoise', () => model.unet.predict(modelInput, shape, timestep, conditioning, guidance, timer.onRun));
+    const result = await timer.measure('samplerMath', () => scheduler.step(prediction, timestep, latents, () => generator.randn(latentDims)));
+    latents = result.prevSample;
+    if (knownRegion) {
+      const next = timesteps[index + 1];
+      latents = await timer.measure('samplerMath', () => keepKnownRegion(scheduler, knownRegion, latents, next, shape));
+    }
+    onStep?.(index + 1, timesteps.length, latents, result.predOriginalSample);
+  }
+  return latents;
+}
+
+/** diffusers' blend for 4-channel inpainting: (1 − m)·original(noised to the next timestep) + m·latents, in float32. */
+function keepKnownRegion(scheduler: Scheduler, region: KnownRegion, latents: Float32Array, nextTimestep: number | undefined, shape: LatentShape): Float32Array {
+  const original = nextTimestep === undefined ? region.imageLatents : scheduler.addNoise(region.imageLatents, region.noise, nextTimestep);
+  const cells = shape.height * shape.width;
+  const blended = new Float32Array(latents.length);
+  for (let i = 0; i < latents.length; i++) {
+    const mask = region.mask[i % cells]!;
+    blended[i] = f32(f32(f32(1 - mask) * original[i]!) + f32(mask * latents[i]!));
+  }
+  return blended;
+}
+
+/**
+ * Decodes latents. When the VAE returns non-finite values (an fp16 VAE overflowing, as SDXL's does) the
+ * configured replacement decoder runs instead and `notes` says so; without one the error names the setting.
+ */
+export async function decodeLatents(model: StableDiffusionModel, latents: Float32Array, shape: LatentShape, timer: StageTimer, notes: string[]): Promise<DecodedImage> {
+  const decoded = await timer.measure('vae', () => model.vaeDecoder.decode(latents, shape, timer.onRun));
+  if (!decoded.nonFinite) return decoded;
+  if (!model.fallbackVaeDecoder) {
+    throw new InvalidModelError({
+      model: model.folder,
+      file: 'vae_decoder/model.onnx',
+      message: `${model.folder}: the VAE decoder returned NaN/∞ (an fp16 VAE overflowing, as SDXL's VAE does); set \`vaeDecoderFallback\` (CLI: --vae-fallback) to an fp32 VAE decoder or an fp16-safe one such as an ONNX export of madebyollin/sdxl-vae-fp16-fix`,
+    });
+  }
+  const fallback = await model.fallbackVaeDecoder();
+  const retried = await timer.measure('vae', () => fallback.decode(latents, shape, timer.onRun));
+  if (retried.nonFinite) {
+    throw new InvalidModelError({ model: model.folder, file: 'vaeDecoderFallback', message: `${model.folder}: the replacement VAE decoder also returned NaN/∞; give an fp32 decoder as \`vaeDecoderFallback\`` });
+  }
+  notes.push('the VAE decoder returned NaN/∞ (fp16 overflow); the image was decoded with the configured replacement VAE decoder');
+  return retried;
+}

@@ -1,0 +1,54 @@
+// Image-to-image: encode the image, noise it to the strength's timestep, denoise the rest of the schedule (diffusers' order).
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import type { StableDiffusionModel } from '../families/stable-diffusion.js';
+import type { RgbImage } from '../image/rgb-image.js';
+import { StageTimer } from '../runtime/stage-timer.js';
+import { createScheduler } from '../schedulers/index.js';
+import { TorchGenerator } from '../tensor/torch-random.js';
+import { toRgbBytes } from '../vae/vae-decoder.js';
+import { rgbToModelInput } from '../vae/vae-encoder.js';
+import { decodeLatents, denoise, scheduleForStrength, unetConditioning } from './denoise.js';
+import { encodePrompts } from './prompt-conditioning.js';
+import type { PipelineOutput, TextToImageOptions } from './text-to-image.js';
+
+export interface ImageToImageOptions extends TextToImageOptions {
+  /** The starting image, already at `width` × `height`. */
+  image: RgbImage;
+  /** How much to change it, in (0, 1]: the fraction of the schedule that runs. */
+  strength: number;
+}
+
+export async function imageToImage(model: StableDiffusionModel, options: ImageToImageOptions): Promise<PipelineOutput> {
+  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, strength } = options;
+  const timer = options.timer ?? new StageTimer();
+  if (model.unet.inputChannels !== model.latentChannels) {
+    throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give a \`mask\` as well as the image` });
+  }
+  const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
+
+  // Schedule: skip the first steps so that `strength` of it runs.
+  const scheduler = createScheduler(sampler, model.schedulerConfig);
+  const timesteps = scheduleForStrength(scheduler, steps, strength);
+  if (timesteps.length === 0) {
+    throw new InvalidArgumentError({ argument: 'strength', value: strength, message: `\`strength\` ${strength} with ${steps} steps runs no step (⌊steps × strength⌋ = 0); raise \`steps\` to at least ${Math.ceil(1 / strength)} or raise \`strength\`` });
+  }
+
+  // Prepare latents: the image's latents (posterior sampled from the generator), then noise from the same generator.
+  const shape = { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor };
+  const generator = new TorchGenerator(seed);
+  const encoder = await model.vaeEncoder();
+  const imageLatents = await timer.measure('vaeEncode', () => encoder.encode(rgbToModelInput(image), image, generator, timer.onRun));
+  const latents = await timer.measure('samplerMath', () => scheduler.addNoise(imageLatents, generator.randn([1, shape.channels, shape.height, shape.width]), timesteps[0]!));
+  onInitialLatents?.(latents);
+
+  // Denoise the remaining timesteps.
+  const conditioning = unetConditioning(model, encoded, width, height);
+  const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep });
+
+  // Decode.
+  const notes: string[] = [];
+  if (encoder.samplesInGraph) notes.push('this model\'s VAE encoder samples inside the graph (an Optimum ≤ 1.23 export), so the same seed does not give the same image; re-export it with a current Optimum for reproducible edits');
+  const decoded = await decodeLatents(model, final, shape, timer, notes);
+  const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
+  return { rgb, width: decoded.width, height: decoded.height, timesteps, notes };
+}
