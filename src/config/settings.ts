@@ -14,6 +14,10 @@ const settingsSchema = z.object({
   executionProvider: z.enum(['cpu', 'cuda']),
   /** ONNX Runtime intra-op threads; undefined = all cores. */
   threads: z.coerce.number().int().positive().optional(),
+  /** Largest input image or mask accepted for editing, in pixels (decoding stops before a larger one). */
+  maxInputPixels: z.coerce.number().int().positive().default(4096 * 4096),
+  /** A tiny latent decoder (ONNX) for step previews, e.g. VAElight's VAEpreview.onnx; a linear projection without it. */
+  previewDecoder: z.string().min(1).optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -26,13 +30,15 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     hubToken: environment.HF_TOKEN || environment.HUGGING_FACE_HUB_TOKEN || undefined,
     executionProvider: environment.PIXELPIPE_EXECUTION_PROVIDER || 'cpu',
     threads: environment.PIXELPIPE_THREADS || undefined,
+    maxInputPixels: environment.PIXELPIPE_MAX_INPUT_PIXELS || undefined,
+    previewDecoder: environment.PIXELPIPE_PREVIEW_DECODER || undefined,
     ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
   };
   const parsed = settingsSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0]);
-    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS' }[field] ?? field;
+    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER' }[field] ?? field;
     throw new Error(`setting \`${field}\` (${variable}) is invalid: ${issue.message}, got ${JSON.stringify((candidate as Record<string, unknown>)[field])}`);
   }
   return parsed.data;

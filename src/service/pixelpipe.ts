@@ -28,6 +28,8 @@ export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed
   n?: number;
   /** Seed of the first image: 0 to 2^64−1 as number, bigint or decimal string. */
   seed?: number | bigint | string;
+  /** A VAE decoder to use when the model's own returns NaN/∞ (fp16 SDXL VAEs): a model.onnx or a folder holding one. */
+  vaeDecoderFallback?: string;
 }
 
 export interface ResolvedModel {
@@ -64,8 +66,8 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   const currentSettings = () => (settings ??= loadSettings(overrides));
   let local: ReturnType<typeof createLocal> | undefined;
   const localProvider = () => {
-    const { executionProvider, threads, cacheDir } = currentSettings();
-    return (local ??= createLocal({ executionProvider, threads, hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')) }));
+    const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder } = currentSettings();
+    return (local ??= createLocal({ executionProvider, threads, maxInputPixels, previewDecoder, hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')) }));
   };
 
   async function pull(reference: string): Promise<PullResult> {
@@ -93,9 +95,9 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   return {
     resolveModel,
     pullModel: pull,
-    async generate({ model: reference, n = 1, seed, ...callOptions }) {
+    async generate({ model: reference, n = 1, seed, vaeDecoderFallback, ...callOptions }) {
       const model = await resolveModel(reference);
-      const imageModel = localProvider().imageModel(model.id, { folder: model.folder });
+      const imageModel = localProvider().imageModel(model.id, { folder: model.folder, vaeDecoderFallback });
       const result = await imageModel.doGenerate({ ...callOptions, n, seed: typeof seed === 'string' ? checkSeed(seed) : seed });
       return { ...result, model };
     },
@@ -111,8 +113,8 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
 
 /** One-off generation with a default instance; prefer `createPixelpipe()` to keep sessions between calls. */
 export async function generate(options: GenerateOptions & PixelpipeOptions): Promise<GenerateResult> {
-  const { cacheDir, hubUrl, hubToken, executionProvider, threads, fetch, onNotice, onDownloadProgress, ...generateOptions } = options;
-  const pixelpipe = createPixelpipe({ cacheDir, hubUrl, hubToken, executionProvider, threads, fetch, onNotice, onDownloadProgress });
+  const { cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, onNotice, onDownloadProgress, ...generateOptions } = options;
+  const pixelpipe = createPixelpipe({ cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, onNotice, onDownloadProgress });
   try {
     return await pixelpipe.generate(generateOptions);
   } finally {

@@ -5,8 +5,8 @@ import type { ImageModelWarning } from './warning.js';
 export interface ImageSettings {
   /** Prompt as given. */
   prompt: string;
-  /** Negative prompt as given ('' when none). */
-  negativePrompt: string;
+  /** Negative prompt as given; absent when none was given (SDXL then uses zero embeddings). */
+  negativePrompt?: string;
   /** The seed of this image, as a decimal string (exact up to 2^64-1), when the model uses seeds. */
   seed?: string;
   /** Denoising steps. */
@@ -19,6 +19,31 @@ export interface ImageSettings {
   width: number;
   /** Height in pixels. */
   height: number;
+  /** What was done: `text-to-image`, `image-to-image`, `inpaint` or `outpaint`. */
+  operation?: string;
+  /** Editing inputs, for the record: content hashes and the settings that shaped them. */
+  edit?: EditSettings;
+}
+
+/** How an edit was set up, enough to repeat it given the same input files. */
+export interface EditSettings {
+  /** sha256 of the input image file, `sha256:…`. */
+  image: string;
+  /** sha256 of the mask file, when one was given. */
+  mask?: string;
+  /** The mask convention used, and whether it was detected from the file rather than given. */
+  maskConvention?: 'luminance' | 'alpha';
+  maskConventionDetected?: boolean;
+  /** How much of the input was changed. */
+  strength: number;
+  /** How the input was fitted to the output size, when it had to be. */
+  fit?: string;
+  /** Pixels added per side (outpainting), after rounding to the model's multiple. */
+  extend?: { left: number; right: number; top: number; bottom: number };
+  /** Mask feather radius in pixels. */
+  maskBlur?: number;
+  /** Whether kept pixels were pasted back exactly. */
+  composite?: boolean;
 }
 
 /** One generated image with everything needed to trace and reproduce it. */

@@ -56,6 +56,12 @@ export interface StableDiffusionModel {
   latentChannels: number;
   /** Pixels per latent cell: 2^(VAE blocks − 1), 8 for every SD VAE. */
   vaeScaleFactor: number;
+  /**
+   * What width and height must be multiples of: the VAE scale times the UNet's downsampling
+   * (2^(blocks − 1)), 64 for SD and SDXL. ONNX exports trace the UNet's upsampling as a fixed ×2, so a
+   * latent the down blocks cannot halve evenly fails inside the graph (PyTorch works around that; the export does not).
+   */
+  sizeMultiple: number;
   defaultWidth: number;
   defaultHeight: number;
   /** Every ONNX session, for release and for load-time reporting. */
@@ -223,6 +229,7 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
     schedulerConfig,
     latentChannels: 4,
     vaeScaleFactor,
+    sizeMultiple: vaeScaleFactor * 2 ** ((Array.isArray(unetConfig.block_out_channels) ? unetConfig.block_out_channels.length : 4) - 1),
     defaultWidth: sampleSize * vaeScaleFactor,
     defaultHeight: sampleSize * vaeScaleFactor,
     sessions,

@@ -11,8 +11,8 @@ import type { EncodedPrompts } from './prompt-conditioning.js';
 
 const f32 = Math.fround;
 
-/** Called after each step with the new latents and, where the sampler forms one, its estimate of the clean latents (for previews). */
-export type StepListener = (step: number, steps: number, latents: Float32Array, denoised: Float32Array | undefined) => void;
+/** Called after each step with the new latents and, where the sampler forms one, its estimate of the clean latents (for previews); awaited. */
+export type StepListener = (step: number, steps: number, latents: Float32Array, denoised: Float32Array | undefined) => void | Promise<void>;
 
 /** Inpainting with an ordinary (4-channel) UNet: after each step the kept region is reset to the original, noised to the next timestep. */
 export interface KnownRegion {
@@ -83,7 +83,7 @@ export async function denoise(model: StableDiffusionModel, options: DenoiseOptio
       const next = timesteps[index + 1];
       latents = await timer.measure('samplerMath', () => keepKnownRegion(scheduler, knownRegion, latents, next, shape));
     }
-    onStep?.(index + 1, timesteps.length, latents, result.predOriginalSample);
+    await onStep?.(index + 1, timesteps.length, latents, result.predOriginalSample);
   }
   return latents;
 }

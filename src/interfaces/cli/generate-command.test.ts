@@ -86,8 +86,8 @@ test('--execution-provider cuda on a machine without the CUDA provider says what
 });
 
 const badInput: Array<{ name: string; args: string[]; message: RegExp }> = [
-  { name: 'width not a multiple of 8', args: ['--width', '500'], message: /`width` must be a multiple of 8, got 500/ },
-  { name: 'height not a multiple of 8', args: ['--height', '70'], message: /`height` must be a multiple of 8, got 70/ },
+  { name: 'width not a multiple of the model\'s size step', args: ['--width', '500'], message: /`width` must be a multiple of 16 for this model .*, got 500 \(try 496 or 512/ },
+  { name: 'height not a multiple of the model\'s size step', args: ['--height', '72'], message: /`height` must be a multiple of 16 for this model .*, got 72/ },
   { name: 'steps 0', args: ['--steps', '0'], message: /`steps` must be a whole number from 1 to 1000, got 0/ },
   { name: 'negative guidance', args: ['--guidance=-1'], message: /`guidance` must be a number ≥ 0.*got -1/ },
   { name: 'unknown sampler', args: ['--sampler', 'heun'], message: /`sampler` must be one of euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm, pndm.*got "heun"/ },

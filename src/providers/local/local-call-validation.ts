@@ -12,7 +12,7 @@ export function checkDimension(argument: 'width' | 'height', value: number, mult
   if (!Number.isInteger(value) || value <= 0) fail(argument, value, `\`${argument}\` must be a positive whole number of pixels, got ${value}`);
   if (value % multiple !== 0) {
     const lower = Math.max(multiple, Math.floor(value / multiple) * multiple);
-    fail(argument, value, `\`${argument}\` must be a multiple of ${multiple}, got ${value} (try ${lower} or ${lower + multiple})`);
+    fail(argument, value, `\`${argument}\` must be a multiple of ${multiple} for this model (its VAE and UNet downsampling), got ${value} (try ${lower} or ${lower + multiple}; editing an input of any size pads and crops it for you)`);
   }
   return value;
 }
@@ -52,4 +52,10 @@ export function checkSeed(value: number | bigint | string | undefined): bigint {
 /** The seed of image `index` of a call: seed + index, wrapping at 2^64 like a uint64. */
 export function seedForImage(seed: bigint, index: number): bigint {
   return (seed + BigInt(index)) & maxSeed;
+}
+
+/** Editing strength: the fraction of the schedule that runs, in (0, 1]. */
+export function checkStrength(value: number): number {
+  if (typeof value !== 'number' || !(value > 0 && value <= 1)) fail('strength', value, `\`strength\` must be a number in (0, 1] (0.3 keeps most of the image, 1 repaints it), got ${value}`);
+  return value;
 }

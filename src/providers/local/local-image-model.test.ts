@@ -25,7 +25,7 @@ test('the record in the PNG names settings, model hash, runtime and the seed of 
   const record = JSON.parse(readPngText(result.images[1]!.bytes).pixelpipe!) as GenerationRecord;
   const unetHash = createHash('sha256').update(readFileSync(testData('fixtures', 'tiny-sd15', 'unet', 'model.onnx'))).digest('hex');
   assert.equal(record.model.hash, `sha256:${unetHash}`);
-  assert.deepEqual(record.settings, { prompt: 'a red cube', negativePrompt: 'blurry', seed: '8', steps: 2, guidance: 5, sampler: 'ddim', width: 64, height: 64 });
+  assert.deepEqual(record.settings, { prompt: 'a red cube', negativePrompt: 'blurry', seed: '8', steps: 2, guidance: 5, sampler: 'ddim', width: 64, height: 64, operation: 'text-to-image' });
   assert.equal(record.runtime.name, 'onnxruntime-node');
   assert.equal(record.runtime.executionProvider, 'cpu');
   assert.ok(record.timings.denoise! > 0);

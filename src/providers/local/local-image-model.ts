@@ -1,17 +1,23 @@
-// The local engine behind the ImageModel contract: validates options, runs text-to-image per seed, writes PNGs.
+// The local engine behind the ImageModel contract: validates options, runs the pipeline per seed, writes PNGs.
 import { createRequire } from 'node:module';
 import type { ImageModel } from '../../spec/image-model.js';
 import type { ImageModelCallOptions } from '../../spec/image-model-call-options.js';
-import type { GeneratedImage, ImageModelResult } from '../../spec/image-model-result.js';
+import type { GeneratedImage, ImageModelResult, ImageSettings } from '../../spec/image-model-result.js';
 import type { ImageModelWarning } from '../../spec/warning.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { StableDiffusionModel } from '../../engine/families/stable-diffusion.js';
 import { encodePng } from '../../engine/image/png.js';
+import { imageToImage } from '../../engine/pipelines/image-to-image.js';
+import { inpaint } from '../../engine/pipelines/inpaint.js';
 import { encodePrompts } from '../../engine/pipelines/prompt-conditioning.js';
-import { textToImage } from '../../engine/pipelines/text-to-image.js';
+import { textToImage, type PipelineOutput } from '../../engine/pipelines/text-to-image.js';
+import type { StepListener } from '../../engine/pipelines/denoise.js';
+import type { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
 import { samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
-import { checkDimension, checkGuidance, checkImageCount, checkSeed, checkSteps, seedForImage } from './local-call-validation.js';
+import { checkDimension, checkGuidance, checkImageCount, checkSeed, checkSteps, checkStrength, seedForImage } from './local-call-validation.js';
+import { finishEdit, prepareEdit, type PreparedEdit } from './local-edit-inputs.js';
+import { previewMaker } from './local-previews.js';
 import { a1111Parameters, type GenerationRecord } from './local-record.js';
 import { localImageOptionsSchema } from './local-image-options.js';
 
@@ -21,13 +27,19 @@ export interface LocalImageModelConfig {
   /** Loads (once) the model's sessions; called lazily on the first generation. */
   load: () => Promise<StableDiffusionModel>;
   executionProvider: string;
+  /** Largest input image or mask, in pixels, decoded for editing (default 4096 × 4096). */
+  maxInputPixels?: number;
+  /** A tiny latent decoder for step previews (SD 1.x/2.x latents); without it previews are a linear latent→RGB projection. */
+  previewDecoder?: () => Promise<PreviewDecoder>;
 }
 
-/** Defaults for a model family when the caller gives none. Turbo-style schedules get 1 step and no guidance. */
+/** Defaults for a model family when the caller gives none. Turbo-style schedules get 1 step and no guidance; SDXL diffusers' 5. */
 function defaultsFor(model: StableDiffusionModel): { steps: number; guidance: number } {
-  const trailing = model.schedulerConfig.timestep_spacing === 'trailing';
-  return trailing ? { steps: 1, guidance: 0 } : { steps: 25, guidance: 7.5 };
+  if (model.schedulerConfig.timestep_spacing === 'trailing') return { steps: 1, guidance: 0 };
+  return { steps: 25, guidance: model.family === 'stable-diffusion-xl' ? 5 : 7.5 };
 }
+
+export const defaultMaxInputPixels = 4096 * 4096;
 
 export class LocalImageModel implements ImageModel {
   readonly provider = 'local';
@@ -58,50 +70,74 @@ export class LocalImageModel implements ImageModel {
     const seed = checkSeed(options.seed);
     if (options.steps !== undefined) checkSteps(options.steps);
     if (options.guidance !== undefined) checkGuidance(options.guidance);
+    if (options.strength !== undefined) checkStrength(options.strength);
     if (options.sampler !== undefined && !(samplerNames as readonly string[]).includes(options.sampler)) {
       throw new InvalidArgumentError({ argument: 'sampler', value: options.sampler, message: `\`sampler\` must be one of ${samplerNames.join(', ')}, got ${JSON.stringify(options.sampler)}` });
     }
+    const prompt = options.prompt;
+    if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
     const model = await this.load();
+    const edit = await prepareEdit(options, { maxInputPixels: this.config.maxInputPixels ?? defaultMaxInputPixels, multiple: model.sizeMultiple });
+    const warnings: ImageModelWarning[] = [...(edit?.warnings ?? [])];
+    checkOperation(model, edit);
+
+    // Settings: what was asked, else the model's defaults; editing strength defaults as diffusers' pipelines do.
     const defaults = defaultsFor(model);
-    const width = checkDimension('width', options.width ?? model.defaultWidth, model.vaeScaleFactor);
-    const height = checkDimension('height', options.height ?? model.defaultHeight, model.vaeScaleFactor);
-    const steps = options.steps ?? defaults.steps;
+    const width = edit ? edit.image.width : checkDimension('width', options.width ?? model.defaultWidth, model.sizeMultiple);
+    const height = edit ? edit.image.height : checkDimension('height', options.height ?? model.defaultHeight, model.sizeMultiple);
+    const strength = edit ? (options.strength ?? (edit.operation === 'image-to-image' ? 0.8 : 1)) : undefined;
+    let steps = options.steps ?? defaults.steps;
+    if (strength !== undefined && options.steps === undefined && Math.floor(steps * strength) < 1) {
+      steps = Math.ceil(1 / strength);
+      warnings.push({ type: 'adjusted-setting', setting: 'steps', details: `the default ${defaults.steps} step(s) at strength ${strength} would run none; ran ${steps} (⌊steps × strength⌋ must be at least 1)` });
+    }
     const guidance = options.guidance ?? defaults.guidance;
     const sampler = (options.sampler as SamplerName | undefined) ?? samplerForSchedulerClass(model.schedulerClass, model.schedulerConfig) ?? 'euler';
-    const prompt = options.prompt;
-    const negativePrompt = options.negativePrompt ?? '';
-    if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
+    const negativePrompt = options.negativePrompt;
 
     // The prompts are the same for every image of the call: encode them once.
     const callTimer = new StageTimer();
     const encoded = await encodePrompts(model, prompt, negativePrompt, guidance, callTimer);
-    const warnings: ImageModelWarning[] = [];
     for (const setting of ['prompt', 'negativePrompt'] as const) {
       if (encoded.truncated[setting]) warnings.push({ type: 'adjusted-setting', setting, details: `\`${setting}\` is longer than the text encoder's ${model.tokenizer.maxLength} tokens; the rest was cut off` });
     }
     if (guidance > 1 && model.schedulerConfig.timestep_spacing === 'trailing' && steps <= 4) {
       warnings.push({ type: 'other', message: `guidance ${guidance} on a few-step (Turbo-style) model usually burns the image; Turbo models are trained for guidance 0` });
     }
+    const makePreview = options.previews ? previewMaker(model, this.config.previewDecoder) : undefined;
     const images: GeneratedImage[] = [];
     for (let index = 0; index < n; index++) {
       const timer = new StageTimer();
       const imageSeed = seedForImage(seed, index);
-      const output = await textToImage(model, {
-        prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer, encoded,
-        onStep: (step, total) => options.onProgress?.({ imageIndex: index, step, steps: total, elapsedMs: performance.now() - started }),
-      });
-      const settings = { prompt, negativePrompt, seed: imageSeed.toString(), steps, guidance, sampler, width, height };
+      const onStep: StepListener = async (step, total, latents, denoised) => {
+        if (!options.onProgress) return;
+        const preview = makePreview ? await timer.measure('preview', () => makePreview(denoised ?? latents, { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor })) : undefined;
+        options.onProgress({ imageIndex: index, step, steps: total, elapsedMs: performance.now() - started, ...(preview ? { preview } : {}) });
+      };
+      const common = { prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer, encoded, onStep };
+      let output: PipelineOutput;
+      if (!edit) output = await textToImage(model, common);
+      else if (edit.nothingToEdit) output = { rgb: edit.image.data, width, height, timesteps: [], notes: [] };
+      else if (edit.mask) output = await inpaint(model, { ...common, image: edit.image, mask: Float32Array.from(edit.mask, (value) => value / 255), strength: strength! });
+      else output = await imageToImage(model, { ...common, image: edit.image, strength: strength! });
+      const finished = edit ? finishEdit(edit, { data: output.rgb, width: output.width, height: output.height }) : { data: output.rgb, width: output.width, height: output.height };
+      for (const note of output.notes) if (!warnings.some((warning) => warning.type === 'other' && warning.message === note)) warnings.push({ type: 'other', message: note });
+
+      const settings: ImageSettings = {
+        prompt, ...(negativePrompt !== undefined ? { negativePrompt } : {}), seed: imageSeed.toString(), steps, guidance, sampler, width: finished.width, height: finished.height,
+        operation: edit?.operation ?? 'text-to-image', ...(edit ? { edit: { ...edit.settings, strength: strength! } } : {}),
+      };
       const record: GenerationRecord = {
         version: 1,
         settings,
-        model: { id: this.modelId, hash: `sha256:${model.unetHash}`, family: 'stable-diffusion' },
+        model: { id: this.modelId, hash: `sha256:${model.unetHash}`, family: model.family },
         runtime: { name: 'onnxruntime-node', version: runtimeVersion, executionProvider: this.config.executionProvider },
         timings: roundTimings(timer.stages),
         warnings,
         createdAt: new Date().toISOString(),
       };
       const bytes = await timer.measure('png', () =>
-        encodePng(output.rgb, output.width, output.height, [
+        encodePng(finished.data, finished.width, finished.height, [
           { keyword: 'parameters', text: a1111Parameters(record) },
           { keyword: 'pixelpipe', text: JSON.stringify(record), international: true },
         ]),
@@ -122,6 +158,13 @@ export class LocalImageModel implements ImageModel {
       },
     };
   }
+}
+
+/** Inpainting UNets need an image and a mask; the others cannot use a 9-channel input. */
+function checkOperation(model: StableDiffusionModel, edit: PreparedEdit | undefined): void {
+  if (model.unet.inputChannels === model.latentChannels) return;
+  if (!edit) throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give an input image and a \`mask\` (or \`extend\`)` });
+  if (!edit.mask) throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${model.name} is an inpainting model: give a \`mask\` (or \`extend\`) with the image; use an ordinary model for image-to-image` });
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;

@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { loadStableDiffusion, type WeightHashCache } from '../../engine/families/stable-diffusion.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
+import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { LocalImageModel } from './local-image-model.js';
 
 export interface LocalProviderSettings {
@@ -11,6 +12,10 @@ export interface LocalProviderSettings {
   threads?: number;
   /** Remembers UNet hashes between processes (the service keeps one beside the model cache). */
   hashCache?: WeightHashCache;
+  /** Largest input image or mask accepted for editing, in pixels (default 4096 × 4096). */
+  maxInputPixels?: number;
+  /** Path of a tiny latent decoder (ONNX, SD 1.x/2.x latents) for step previews; a linear projection without it. */
+  previewDecoder?: string;
 }
 
 export interface LocalProvider {
@@ -18,20 +23,28 @@ export interface LocalProvider {
    * The model in `folder` (Optimum ONNX layout). `modelId` is what records call it
    * (a hub id, or the folder's path when the caller gave a path).
    */
-  imageModel(modelId: string, options: { folder: string }): LocalImageModel;
+  imageModel(modelId: string, options: { folder: string; vaeDecoderFallback?: string }): LocalImageModel;
   /** Releases every loaded session. */
   close(): Promise<void>;
 }
 
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
-  const { executionProvider = 'cpu', threads, hashCache } = settings;
+  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath } = settings;
   const models = new Map<string, LocalImageModel>();
+  // One preview decoder for every model, loaded when previews are first asked for.
+  let previewDecoder: Promise<PreviewDecoder> | undefined;
+  const loadPreviewDecoder = previewDecoderPath === undefined ? undefined : () => (previewDecoder ??= PreviewDecoder.load(previewDecoderPath, { executionProvider, threads }));
   return {
-    imageModel(modelId, { folder }) {
-      const key = `${modelId}\0${resolve(folder)}`;
+    imageModel(modelId, { folder, vaeDecoderFallback }) {
+      const key = `${modelId}\0${resolve(folder)}\0${vaeDecoderFallback ?? ''}`;
       let model = models.get(key);
       if (!model) {
-        model = new LocalImageModel(modelId, { executionProvider, load: () => loadStableDiffusion(folder, { executionProvider, threads, hashCache }) });
+        model = new LocalImageModel(modelId, {
+          executionProvider,
+          maxInputPixels,
+          previewDecoder: loadPreviewDecoder,
+          load: () => loadStableDiffusion(folder, { executionProvider, threads, hashCache, vaeDecoderFallback }),
+        });
         models.set(key, model);
       }
       return model;
@@ -39,6 +52,9 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
     async close() {
       const loaded = [...models.values()];
       models.clear();
+      const decoder = previewDecoder;
+      previewDecoder = undefined;
+      await decoder?.then((value) => value.release(), () => undefined);
       await Promise.all(loaded.map(async (model) => {
         const sessions = await model.load().then((value) => value.sessions, () => []);
         await Promise.all(sessions.map((session) => session.release()));

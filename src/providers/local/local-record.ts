@@ -33,6 +33,8 @@ export function a1111Parameters(record: GenerationRecord): string {
     `CFG scale: ${settings.guidance}`,
     `Seed: ${settings.seed}`,
     `Size: ${settings.width}x${settings.height}`,
+    ...(settings.edit ? [`Denoising strength: ${settings.edit.strength}`] : []),
+    ...(settings.edit?.maskBlur ? [`Mask blur: ${settings.edit.maskBlur}`] : []),
     `Model hash: ${model.hash.replace(/^sha256:/, '').slice(0, 10)}`,
     `Model: ${model.id}`,
     `Version: pixelpipe`,

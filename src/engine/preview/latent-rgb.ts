@@ -1,0 +1,73 @@
+// Instant previews: a fixed linear map from the 4 latent channels to RGB, with no model to load or run.
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import type { LatentShape } from '../denoisers/unet.js';
+import type { RgbImage } from '../image/rgb-image.js';
+
+/** SD 1.x and 2.x share one VAE, hence one latent space; SDXL trained its own. */
+export type LatentSpace = 'sd1' | 'sdxl';
+
+export interface LatentRgbFactors {
+  /** One (R, G, B) row per latent channel. */
+  factors: readonly (readonly [number, number, number])[];
+  /** Added to every pixel after the channel sum. */
+  bias: readonly [number, number, number];
+  /** Where the numbers come from. */
+  source: string;
+}
+
+/**
+ * ComfyUI's `latent_rgb_factors` (+ `latent_rgb_factors_bias`), comfy/latent_formats.py at commit
+ * 040a3243468ecefd1f2802592d90458f1ce4d65f, classes `SD15` and `SDXL`. ComfyUI applies them to the
+ * latent the sampler holds, which is the VAE latent already multiplied by scaling_factor (what the UNet
+ * sees), and reads the result as roughly [-1, 1]. `SD15` defines no bias, so it is 0 here.
+ * (The older SD15-style numbers ComfyUI once also used for SDXL now live on `SDXL_Playground_2_5`.)
+ */
+export const latentRgbFactors: Record<LatentSpace, LatentRgbFactors> = {
+  sd1: {
+    factors: [
+      [0.3512, 0.2297, 0.3227],
+      [0.325, 0.4974, 0.235],
+      [-0.2829, 0.1762, 0.2721],
+      [-0.212, -0.2616, -0.7177],
+    ],
+    bias: [0, 0, 0],
+    source: 'ComfyUI comfy/latent_formats.py, class SD15 (latent_rgb_factors; no bias defined)',
+  },
+  sdxl: {
+    factors: [
+      [0.3651, 0.4232, 0.4341],
+      [-0.2533, -0.0042, 0.1068],
+      [0.1076, 0.1111, -0.0362],
+      [-0.3165, -0.2492, -0.2188],
+    ],
+    bias: [0.1084, -0.0175, -0.0011],
+    source: 'ComfyUI comfy/latent_formats.py, class SDXL (latent_rgb_factors, latent_rgb_factors_bias)',
+  },
+};
+
+/**
+ * Planar latents [1, C, h, w] in the diffusion model's space → an RGB image of w × h (one pixel per
+ * latent cell; scale it up for display). Bytes are rounded, where ComfyUI's uint8 cast truncates: the two
+ * differ by at most one level.
+ */
+export function latentToRgb(latents: Float32Array, shape: LatentShape, space: LatentSpace): RgbImage {
+  const { factors, bias } = latentRgbFactors[space];
+  const { channels, height, width } = shape;
+  if (channels !== factors.length) {
+    throw new InvalidArgumentError({ argument: 'shape.channels', value: channels, message: `\`shape.channels\` must be ${factors.length} for the ${space} latent space, got ${channels}` });
+  }
+  const pixels = height * width;
+  if (latents.length !== channels * pixels) {
+    throw new InvalidArgumentError({ argument: 'latents', value: latents.length, message: `\`latents\` must hold ${channels}×${height}×${width} = ${channels * pixels} values for that shape, got ${latents.length}` });
+  }
+  const data = new Uint8Array(pixels * 3);
+  for (let pixel = 0; pixel < pixels; pixel++) {
+    for (let color = 0; color < 3; color++) {
+      let value = bias[color]!;
+      for (let channel = 0; channel < channels; channel++) value += latents[channel * pixels + pixel]! * factors[channel]![color]!;
+      const unit = (value + 1) / 2;
+      data[pixel * 3 + color] = Math.round((unit < 0 ? 0 : unit > 1 ? 1 : unit) * 255);
+    }
+  }
+  return { data, width, height };
+}
