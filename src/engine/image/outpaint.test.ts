@@ -1,8 +1,8 @@
-// Tests for outpainting: parsing `extend`, canvas geometry, untouched original pixels and the multiple-of-8 growth.
+// Tests for outpainting: canvas geometry, untouched original pixels and the multiple-of-8 growth.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import { extendCanvas, parseExtension } from './outpaint.js';
+import { extendCanvas } from './outpaint.js';
 import type { RgbImage } from './rgb-image.js';
 
 function gradient(width: number, height: number): RgbImage {
@@ -26,28 +26,6 @@ function isInvalidArgument(argument: string, pattern: RegExp) {
     return true;
   };
 }
-
-test('parseExtension reads any subset of the sides', () => {
-  assert.deepEqual(parseExtension('left=128,right=128'), { left: 128, right: 128, top: 0, bottom: 0 });
-  assert.deepEqual(parseExtension(' bottom = 64 '), { left: 0, right: 0, top: 0, bottom: 64 });
-  assert.deepEqual(parseExtension('top=8,left=0,right=16,bottom=24'), { left: 0, right: 16, top: 8, bottom: 24 });
-});
-
-test('parseExtension names `extend` and the bad part', () => {
-  const cases: Array<[string, RegExp]> = [
-    ['', /is empty/],
-    ['left=128,left=64', /left is given twice/],
-    ['middle=10', /"middle" is not a side/],
-    ['left=-8', /left=-8 is not a whole number/],
-    ['left=1.5', /left=1.5 is not a whole number/],
-    ['left=abc', /left=abc is not a whole number/],
-    ['left=', /left= is not a whole number/],
-    ['left', /"left" is not side=pixels/],
-    ['left=8,', /"" is not side=pixels/],
-    ['left=0,top=0', /adds no pixels/],
-  ];
-  for (const [text, pattern] of cases) assert.throws(() => parseExtension(text), isInvalidArgument('extend', pattern), text);
-});
 
 test('extendCanvas places the original byte for byte and masks only the new area', async () => {
   const image = gradient(64, 48);

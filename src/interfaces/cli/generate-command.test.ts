@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readPngText } from '../../engine/image/png.js';
@@ -28,7 +28,8 @@ test.after(() => rmSync(work, { recursive: true, force: true }));
 function modelFolder(fixture: string, run: PipelineRun): string {
   const folder = join(work, `${fixture}-${run.id}`);
   cpSync(testData('fixtures', fixture), folder, { recursive: true, filter: (source) => !source.endsWith('.onnx') });
-  for (const part of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) {
+  for (const part of ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder', 'vae_encoder']) {
+    if (!existsSync(testData('fixtures', fixture, part))) continue;
     rmSync(join(folder, part, 'model.onnx'), { force: true });
     symlinkSync(testData('fixtures', fixture, part, 'model.onnx'), join(folder, part, 'model.onnx'));
   }
@@ -127,3 +128,59 @@ test('a corrupt ONNX file is named', async () => {
   assert.notEqual(result.code, 0);
   assert.match(result.stderr, /unet\/model\.onnx could not be loaded by ONNX Runtime/);
 });
+
+const initImage = testData('conformance', 'inputs', 'init_image.png');
+const maskImage = testData('conformance', 'inputs', 'mask_image.png');
+
+for (const [id, edit] of [['sdxl_euler_s4_g5', []], ['img2img_euler_s4_g7.5', ['--image', initImage, '--strength', '0.5']], ['inpaint_euler_s4_g7.5', ['--image', initImage, '--mask', maskImage, '--no-composite']]] as const) {
+  test(`CLI matches diffusers within 1/255: ${id}`, async (t) => {
+    const run = index.runs.find((candidate) => candidate.id === id)!;
+    const out = join(work, `${id}.png`);
+    const { call } = run;
+    const result = await runCli([
+      'generate', call.prompt, '--model', modelFolder(run.fixture, run), '--negative', call.negative_prompt, '--seed', String(index.defaults.seed),
+      '--steps', String(call.num_inference_steps), '--guidance', String(call.guidance_scale), '--sampler', samplerOf(run), ...edit, '--out', out,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const difference = await maxChannelDifference(out, testData('conformance', 'pipelines', run.files.png));
+    t.diagnostic(`max per-channel difference ${difference}/255`);
+    assert.ok(difference <= 1, `max difference ${difference}/255`);
+  });
+}
+
+test('CLI outpainting writes the grown canvas and previews of every step', async () => {
+  const out = join(work, 'outpaint.png');
+  const previews = join(work, 'previews');
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--image', initImage, '--extend', 'left=32,right=32', '--steps', '3', '--sampler', 'euler', '--seed', '5', '--preview-dir', previews, '--out', out]);
+  assert.equal(result.code, 0, result.stderr);
+  const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { width: number; height: number; operation: string } };
+  assert.deepEqual([record.settings.width, record.settings.height, record.settings.operation], [128, 64, 'outpaint']);
+  assert.deepEqual(readdirSync(previews).sort(), ['step-001.png', 'step-002.png', 'step-003.png']);
+});
+
+test('CLI SDXL: the model folder sets the default size; the mask convention detected is reported', async () => {
+  const out = join(work, 'sdxl.png');
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sdxl'), '--steps', '2', '--seed', '1', '--image', initImage, '--mask', maskImage, '--out', out]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, /warning: mask convention detected from the file: luminance/);
+  const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { width: number }; model: { family: string } };
+  assert.equal(record.model.family, 'stable-diffusion-xl');
+  assert.equal(record.settings.width, 64);
+});
+
+const badEdits = [
+  { name: 'strength 0', args: ['--image', initImage, '--strength', '0'], message: /`strength` must be a number in \(0, 1\]/ },
+  { name: 'strength above 1', args: ['--image', initImage, '--strength', '1.2'], message: /`strength` must be a number in \(0, 1\]/ },
+  { name: 'unreadable image', args: ['--image', join(work, 'missing.png')], message: /missing\.png/ },
+  { name: 'unknown mask convention', args: ['--image', initImage, '--mask', maskImage, '--mask-convention', 'red'], message: /`--mask-convention` must be one of luminance, alpha/ },
+  { name: 'bad --extend', args: ['--image', initImage, '--extend', 'middle=3'], message: /"middle" is not a side/ },
+  { name: 'mask without image', args: ['--mask', maskImage], message: /pass the image as `images`/ },
+];
+for (const { name, args, message } of badEdits) {
+  test(`bad editing input is a clear error: ${name}`, async () => {
+    const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--steps', '1', '--out', join(work, 'bad-edit.png'), ...args]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+  });
+}

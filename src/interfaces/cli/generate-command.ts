@@ -2,24 +2,42 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseExtension } from './extend-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
 import { createProgressPrinter } from './progress.js';
 
 export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--negative TEXT] [--seed N] [--steps N]
          [--guidance F] [--sampler NAME] [--width W] [--height H] [--n N] [--out PATH] [--json]
+         [--image PATH [--strength S] [--fit cover|contain|fill]]
+         [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
+         [--extend left=128,right=128] [--preview-dir DIR] [--vae-fallback PATH]
          [--execution-provider cpu|cuda] [--threads N]
 
   --model M      a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision];
                  without it the default model is pulled on first use
   --out PATH     file (image.png; with --n > 1 image-1.png, image-2.png, ...) or folder; default: .
-  --json         print the result as JSON on stdout`;
+  --json         print the result as JSON on stdout
+  --image PATH   edit this image (image-to-image; with --mask inpainting; with --extend outpainting)
+  --strength S   how much to change it, in (0, 1]; default 0.8 (inpainting and outpainting: 1)
+  --mask PATH    white = repaint (luminance) or transparent = repaint (alpha); detected and reported
+  --extend SIDES grow the canvas, e.g. left=128,right=128 (any of left, right, top, bottom)
+  --no-composite return the decoded result as is, instead of pasting the kept pixels back exactly
+  --preview-dir DIR  write a preview PNG after every step (PIXELPIPE_PREVIEW_DECODER for a tiny decoder)
+  --vae-fallback PATH  VAE decoder to use when the model's returns NaN/inf (fp16 SDXL VAEs)`;
 
 function number(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
   if (text.trim() === '' || Number.isNaN(value)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be a number, got ${JSON.stringify(text)}` });
   return value;
+}
+
+/** A flag limited to a few words; anything else names the flag and the choices. */
+function oneOf<const T extends string>(flag: string, text: string | undefined, choices: readonly T[]): T | undefined {
+  if (text === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(text)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be one of ${choices.join(', ')}, got ${JSON.stringify(text)}` });
+  return text as T;
 }
 
 /** Where image `index` of `count` goes. */
@@ -41,6 +59,9 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
       guidance: { type: 'string' }, sampler: { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
       n: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, 'execution-provider': { type: 'string' },
       threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      image: { type: 'string', multiple: true }, mask: { type: 'string' }, 'mask-convention': { type: 'string' }, strength: { type: 'string' },
+      fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
+      'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' },
     },
   });
   if (values.help) {
@@ -54,7 +75,11 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     throw new InvalidArgumentError({ argument: 'execution-provider', value: executionProvider, message: `\`--execution-provider\` must be cpu or cuda, got ${JSON.stringify(executionProvider)}` });
   }
   const pixelpipe = createPixelpipe({ executionProvider, threads: number('threads', values.threads), onNotice: (message) => process.stderr.write(`${message}\n`) });
+  const maskConvention = oneOf('mask-convention', values['mask-convention'], ['luminance', 'alpha'] as const);
+  const fit = oneOf('fit', values.fit, ['cover', 'contain', 'fill'] as const);
   const progress = createProgressPrinter(process.stderr, n);
+  const previewDir = values['preview-dir'] === undefined ? undefined : resolve(values['preview-dir']);
+  if (previewDir) mkdirSync(previewDir, { recursive: true });
   const result = await pixelpipe.generate({
     prompt: positionals[0]!,
     model: values.model,
@@ -66,7 +91,23 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     width: number('width', values.width),
     height: number('height', values.height),
     n,
-    onProgress: (event) => progress.update(event),
+    images: values.image,
+    mask: values.mask,
+    maskConvention,
+    strength: number('strength', values.strength),
+    fit,
+    extend: values.extend === undefined ? undefined : parseExtension(values.extend),
+    maskBlur: number('mask-blur', values['mask-blur']),
+    composite: values['no-composite'] ? false : undefined,
+    previews: previewDir !== undefined,
+    vaeDecoderFallback: values['vae-fallback'],
+    onProgress: (event) => {
+      progress.update(event);
+      if (previewDir && event.preview) {
+        const image = n > 1 ? `image-${event.imageIndex + 1}-` : '';
+        writeFileSync(join(previewDir, `${image}step-${String(event.step).padStart(3, '0')}.png`), event.preview.bytes);
+      }
+    },
   });
   progress.done();
   await pixelpipe.close();
