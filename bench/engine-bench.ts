@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { loadStableDiffusion, type StableDiffusionModel } from '../src/engine/families/stable-diffusion.js';
 import { encodePng } from '../src/engine/image/png.js';
 import { textToImage } from '../src/engine/pipelines/text-to-image.js';
+import { PreviewDecoder } from '../src/engine/preview/preview-decoder.js';
+import { previewMaker } from '../src/providers/local/local-previews.js';
 import type { OptimizationLevel } from '../src/engine/runtime/onnx-model.js';
 import { StageTimer } from '../src/engine/runtime/stage-timer.js';
 import type { SamplerName } from '../src/engine/schedulers/index.js';
@@ -19,6 +21,7 @@ const { values } = parseArgs({
   options: {
     only: { type: 'string' }, size: { type: 'string', default: '512' }, steps: { type: 'string', default: '2' },
     guidance: { type: 'string', default: '0' }, threads: { type: 'string' }, 'graph-level': { type: 'string', default: 'extended' }, 'bench-dir': { type: 'string', default: join(root, '.bench') },
+    previews: { type: 'string' },
   },
 });
 
@@ -70,13 +73,20 @@ async function bench(label: string, folder: string, options: { size: number; ste
   // One warm-up image would hide first-run allocation costs; a user's first image pays them, so none is done.
   const timer = new StageTimer();
   const started = performance.now();
-  const output = await textToImage(model, { prompt: 'an astronaut riding a horse on the moon', negativePrompt: '', width: options.size, height: options.size, steps: options.steps, guidance: options.guidance, sampler: options.sampler, seed: 42n, timer });
+  // --previews latent|decoder: make a step preview as the local provider does, timed as its own stage.
+  const previewDecoderPath = join(shared, 'fixtures', 'vaelight', 'VAEpreview.onnx');
+  // The decoder is loaded before the clock starts, as a server keeps it loaded between jobs.
+  const decoder = values.previews === 'decoder' ? await PreviewDecoder.load(previewDecoderPath, { threads }) : undefined;
+  const makePreview = values.previews === undefined ? undefined : previewMaker(model, decoder && (async () => decoder));
+  const shape = { channels: model.latentChannels, height: options.size / model.vaeScaleFactor, width: options.size / model.vaeScaleFactor };
+  const onStep = makePreview && ((_step: number, _steps: number, latents: Float32Array, denoised: Float32Array | undefined) => timer.measure('preview', () => makePreview(denoised ?? latents, shape)).then(() => undefined));
+  const output = await textToImage(model, { prompt: 'an astronaut riding a horse on the moon', negativePrompt: '', width: options.size, height: options.size, steps: options.steps, guidance: options.guidance, sampler: options.sampler, seed: 42n, timer, onStep });
   await timer.measure('png', () => encodePng(output.rgb, output.width, output.height, [{ keyword: 'parameters', text: 'bench' }]));
   const total = performance.now() - started;
 
   const runs = timer.runs;
   console.log('stage                     wall time');
-  for (const stage of ['tokenize', 'textEncoder', 'samplerMath', 'denoise', 'vae', 'toBytes', 'png']) console.log(`  ${stage.padEnd(20)}${milliseconds(timer.stages[stage] ?? 0)}`);
+  for (const stage of ['tokenize', 'textEncoder', 'samplerMath', 'denoise', 'preview', 'vae', 'toBytes', 'png']) console.log(`  ${stage.padEnd(20)}${milliseconds(timer.stages[stage] ?? 0)}`);
   (runs.unet ?? []).forEach((ms, call) => console.log(`    unet call ${String(call + 1).padEnd(11)}${milliseconds(ms)}  (session.run)`));
   console.log(`  session.run: textEncoder ${milliseconds(runs.textEncoder?.[0] ?? 0)}, vaeDecoder ${milliseconds(runs.vaeDecoder?.[0] ?? 0)}`);
   const sessionMs = timer.sessionMilliseconds;
@@ -86,8 +96,12 @@ async function bench(label: string, folder: string, options: { size: number; ste
   const vaeRun = runs.vaeDecoder?.[0] ?? 0;
   const unetStep = unetMs / Math.max(1, runs.unet?.length ?? 1);
   console.log(`VAE decode ÷ one UNet call: ${(vaeRun / unetStep).toFixed(2)}`);
+  if (timer.stages.preview !== undefined) {
+    const perStep = timer.stages.preview / (runs.unet?.length ?? 1);
+    console.log(`preview (${values.previews}) per step: ${milliseconds(perStep)}; ÷ one UNet call: ${(perStep / unetStep).toFixed(4)}`);
+  }
   console.log(`peak RSS so far: ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
-  await Promise.all(model.sessions.map((session) => session.release()));
+  await Promise.all([...model.sessions, ...(decoder ? [decoder] : [])].map((session) => session.release()));
 }
 
 const size = Number(values.size);
