@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { cropImage, fitImage, padToMultiple, readImage } from './image-input.js';
 import type { RgbImage } from './rgb-image.js';
+import { isInvalidArgument } from '../../testing/assertions.js';
 
 const limit = { field: 'image', maxPixels: 4096 * 4096 };
 
@@ -46,15 +46,6 @@ function pngChunk(type: string, data: Buffer): Buffer {
   const crc = Buffer.alloc(4);
   crc.writeUInt32BE(crc32(Buffer.concat([header.subarray(4), data])) >>> 0, 0);
   return Buffer.concat([header, data, crc]);
-}
-
-function isInvalidArgument(argument: string, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(InvalidArgumentError.isInstance(error), `expected InvalidArgumentError, got ${String(error)}`);
-    assert.equal(error.argument, argument);
-    assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 test('PNG decodes losslessly to RGB without an alpha channel', async () => {

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { binarizeMask, blurMask, compositeImages, maskCoverage, readMask } from './mask.js';
 import type { RgbImage } from './rgb-image.js';
+import { isInvalidArgument } from '../../testing/assertions.js';
 
 const size = { width: 16, height: 8, maxPixels: 1 << 20 };
 const conformanceMask = fileURLToPath(new URL('../../../test-data/conformance/inputs/mask_image.png', import.meta.url));
@@ -26,15 +26,6 @@ async function rgbaPng(grey: Uint8Array, alpha: Uint8Array, width: number, heigh
   const data = Buffer.alloc(width * height * 4);
   for (let index = 0; index < width * height; index++) data.set([grey[index], grey[index], grey[index], alpha[index]], index * 4);
   return sharp(data, { raw: { width, height, channels: 4 } }).png().toBuffer();
-}
-
-function isInvalidArgument(argument: string, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(InvalidArgumentError.isInstance(error), `expected InvalidArgumentError, got ${String(error)}`);
-    assert.equal(error.argument, argument);
-    assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 test('a one-channel grayscale PNG is read as luminance, byte for byte', async () => {

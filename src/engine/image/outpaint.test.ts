@@ -1,9 +1,9 @@
 // Tests for outpainting: canvas geometry, untouched original pixels and the multiple-of-8 growth.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { extendCanvas } from './outpaint.js';
 import type { RgbImage } from './rgb-image.js';
+import { isInvalidArgument } from '../../testing/assertions.js';
 
 function gradient(width: number, height: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
@@ -16,15 +16,6 @@ function gradient(width: number, height: number): RgbImage {
 function pixel(image: RgbImage, x: number, y: number): number[] {
   const offset = (y * image.width + x) * 3;
   return [...image.data.subarray(offset, offset + 3)];
-}
-
-function isInvalidArgument(argument: string, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(InvalidArgumentError.isInstance(error), `expected InvalidArgumentError, got ${String(error)}`);
-    assert.equal(error.argument, argument);
-    assert.match(error.message, pattern);
-    return true;
-  };
 }
 
 test('extendCanvas places the original byte for byte and masks only the new area', async () => {

@@ -36,3 +36,11 @@ test('every sampler runs image-to-image from the tail of its schedule, determini
     assert.ok(first.timesteps.length >= 2 && first.timesteps.length <= 3, `${sampler}: ran ${first.timesteps.length} timesteps`);
   }
 });
+
+test('an older export that samples inside its VAE encoder still edits, with a note that seeds do not reproduce it', async () => {
+  const model = await loadStableDiffusion(testData('fixtures', 'tiny-sd15-legacy-io'));
+  const output = await imageToImage(model, { prompt: 'a red cube', width: 64, height: 64, steps: 4, guidance: 7.5, sampler: 'euler', seed: 1n, image: await conformanceImage(), strength: 0.5 });
+  assert.equal(output.rgb.length, 64 * 64 * 3);
+  assert.equal(output.notes.length, 1);
+  assert.match(output.notes[0]!, /samples inside the graph/);
+});

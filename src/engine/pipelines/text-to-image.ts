@@ -1,4 +1,5 @@
 // Text-to-image for SD 1.x/2.x and SDXL: an explicit loop in diffusers' order, so the same seed gives the same image.
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { StableDiffusionModel } from '../families/stable-diffusion.js';
 import { StageTimer } from '../runtime/stage-timer.js';
 import { createScheduler, type SamplerName } from '../schedulers/index.js';
@@ -42,7 +43,7 @@ export async function textToImage(model: StableDiffusionModel, options: TextToIm
   const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents } = options;
   const timer = options.timer ?? new StageTimer();
   if (model.unet.inputChannels !== model.latentChannels) {
-    throw new Error(`${model.folder} has an inpainting UNet (${model.unet.inputChannels} input channels): give it an image and a mask`);
+    throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give an input image and a \`mask\`` });
   }
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
 

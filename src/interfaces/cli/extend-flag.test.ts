@@ -1,17 +1,8 @@
 // Tests for the --extend flag's parser.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { parseExtension } from './extend-flag.js';
-
-function isInvalidArgument(argument: string, pattern: RegExp) {
-  return (error: unknown) => {
-    assert.ok(InvalidArgumentError.isInstance(error), `expected InvalidArgumentError, got ${String(error)}`);
-    assert.equal(error.argument, argument);
-    assert.match(error.message, pattern);
-    return true;
-  };
-}
+import { isInvalidArgument } from '../../testing/assertions.js';
 
 test('parseExtension reads any subset of the sides', () => {
   assert.deepEqual(parseExtension('left=128,right=128'), { left: 128, right: 128, top: 0, bottom: 0 });
