@@ -166,3 +166,19 @@ test('a feathered mask blends inside the masked area only: kept pixels stay exac
   assert.ok(await maxChannelDifference(plain.images[0]!.bytes, feathered.images[0]!.bytes) > 0, 'the feather changes the masked side of the edge');
   assert.equal(feathered.images[0]!.settings.edit!.maskBlur, 4);
 });
+
+test('an OpenAI-style alpha mask (transparent = repaint) edits the same pixels as the white-means-edit mask', async () => {
+  const { data } = await sharp(maskImage).grayscale().raw().toBuffer({ resolveWithObject: true });
+  const rgba = Buffer.alloc(64 * 64 * 4);
+  const input = await rawRgb(initImage);
+  for (let i = 0; i < 64 * 64; i++) {
+    rgba.set(input.data.subarray(i * 3, i * 3 + 3), i * 4); // the image itself, as OpenAI's edits API is often given
+    rgba[i * 4 + 3] = 255 - data[i]!;
+  }
+  const alphaMask = new Uint8Array(await sharp(rgba, { raw: { width: 64, height: 64, channels: 4 } }).png().toBuffer());
+  const viaAlpha = await inpainting.doGenerate({ ...base, images: [initImage], mask: alphaMask });
+  const viaLuminance = await inpainting.doGenerate({ ...base, images: [initImage], mask: maskImage });
+  assert.equal(await maxChannelDifference(viaAlpha.images[0]!.bytes, viaLuminance.images[0]!.bytes), 0);
+  assert.equal(viaAlpha.images[0]!.settings.edit!.maskConvention, 'alpha');
+  assert.equal(viaAlpha.images[0]!.settings.edit!.maskConventionDetected, true);
+});
