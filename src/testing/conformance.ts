@@ -42,7 +42,8 @@ export async function conformanceMask(): Promise<Float32Array> {
   return Float32Array.from(data, (value) => value / 255);
 }
 
-function maxRelativeError(actual: Float32Array, expected: ArrayLike<number>): number {
+/** Largest absolute difference, relative to the reference's largest magnitude. */
+export function maxRelativeError(actual: Float32Array, expected: ArrayLike<number>): number {
   let scale = 0;
   let error = 0;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));

@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { cropImage, fitImage, padToMultiple, readImage } from './image-input.js';
+import { pngChunk } from './png.js';
 import type { RgbImage } from './rgb-image.js';
 import { isInvalidArgument } from '../../testing/assertions.js';
 
@@ -37,15 +38,6 @@ function raw(image: RgbImage) {
 function pixel(image: RgbImage, x: number, y: number): number[] {
   const offset = (y * image.width + x) * 3;
   return [...image.data.subarray(offset, offset + 3)];
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const header = Buffer.alloc(8);
-  header.writeUInt32BE(data.length, 0);
-  header.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([header.subarray(4), data])) >>> 0, 0);
-  return Buffer.concat([header, data, crc]);
 }
 
 test('PNG decodes losslessly to RGB without an alpha channel', async () => {

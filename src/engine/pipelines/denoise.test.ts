@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadStableDiffusion } from '../families/stable-diffusion.js';
 import { createScheduler } from '../schedulers/index.js';
+import { isInvalidArgument } from '../../testing/assertions.js';
 import { buildOnnxModel } from '../../testing/onnx-builder.js';
 import { pipelineIndex, pipelineRun, referenceChecker } from '../../testing/conformance.js';
 import { testData } from '../../testing/paths.js';
@@ -47,7 +48,7 @@ test('a VAE decoder that overflows to NaN/∞ falls back to the configured repla
 
 test('image-to-image schedules are the tail of the full schedule, as diffusers get_timesteps', () => {
   const config = pipelineRun('img2img_euler_s4_g7.5').scheduler_config;
-  const cases: [string, number, number, number][] = [['euler', 4, 0.5, 2], ['euler', 10, 0.75, 7], ['ddim', 20, 0.3, 6], ['dpmpp_2m', 4, 1, 4], ['euler', 3, 0.2, 0]];
+  const cases: [string, number, number, number][] = [['euler', 4, 0.5, 2], ['euler', 10, 0.75, 7], ['ddim', 20, 0.3, 6], ['dpmpp_2m', 4, 1, 4]];
   for (const [sampler, steps, strength, expected] of cases) {
     const full = createScheduler(sampler as 'euler', config);
     full.setTimesteps(steps);
@@ -56,4 +57,6 @@ test('image-to-image schedules are the tail of the full schedule, as diffusers g
     assert.equal(tail.length, expected, `${sampler} ${steps} steps at ${strength}`);
     assert.deepEqual(tail, full.timesteps.slice(steps - expected));
   }
+  // ⌊3 × 0.2⌋ = 0: diffusers would run nothing and fail on an empty schedule; here the error names the fix.
+  assert.throws(() => scheduleForStrength(createScheduler('euler', config), 3, 0.2), isInvalidArgument('strength', /runs no step.*at least 5/));
 });

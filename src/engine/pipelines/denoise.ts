@@ -1,5 +1,6 @@
 // The denoising loop shared by text-to-image, image-to-image and inpainting, and the decode after it.
 import { AbortedError } from '../../spec/errors/aborted-error.js';
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import type { LatentShape, UNetConditioning } from '../denoisers/unet.js';
 import type { StableDiffusionModel } from '../families/stable-diffusion.js';
@@ -47,7 +48,10 @@ export interface DenoiseOptions {
 export function scheduleForStrength(scheduler: Scheduler, steps: number, strength: number): number[] {
   scheduler.setTimesteps(steps);
   const initial = Math.min(Math.floor(steps * strength), steps);
-  const start = Math.max(steps - initial, 0);
+  if (initial === 0) {
+    throw new InvalidArgumentError({ argument: 'strength', value: strength, message: `\`strength\` ${strength} with ${steps} steps runs no step (⌊steps × strength⌋ = 0); raise \`steps\` to at least ${Math.ceil(1 / strength)} or raise \`strength\`` });
+  }
+  const start = steps - initial;
   // Every sampler here has diffusers' `order` 1, so the skipped count is `start` timesteps.
   scheduler.setBeginIndex(start);
   return scheduler.timesteps.slice(start);

@@ -6,7 +6,7 @@ import { StageTimer } from '../runtime/stage-timer.js';
 import { createScheduler } from '../schedulers/index.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
-import { rgbToModelInput } from '../vae/vae-encoder.js';
+import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
 import { decodeLatents, denoise, scheduleForStrength, unetConditioning } from './denoise.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import type { PipelineOutput, TextToImageOptions } from './text-to-image.js';
@@ -29,9 +29,6 @@ export async function imageToImage(model: StableDiffusionModel, options: ImageTo
   // Schedule: skip the first steps so that `strength` of it runs.
   const scheduler = createScheduler(sampler, model.schedulerConfig);
   const timesteps = scheduleForStrength(scheduler, steps, strength);
-  if (timesteps.length === 0) {
-    throw new InvalidArgumentError({ argument: 'strength', value: strength, message: `\`strength\` ${strength} with ${steps} steps runs no step (⌊steps × strength⌋ = 0); raise \`steps\` to at least ${Math.ceil(1 / strength)} or raise \`strength\`` });
-  }
 
   // Prepare latents: the image's latents (posterior sampled from the generator), then noise from the same generator.
   const shape = { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor };
@@ -47,7 +44,7 @@ export async function imageToImage(model: StableDiffusionModel, options: ImageTo
 
   // Decode.
   const notes: string[] = [];
-  if (encoder.samplesInGraph) notes.push('this model\'s VAE encoder samples inside the graph (an Optimum ≤ 1.23 export), so the same seed does not give the same image; re-export it with a current Optimum for reproducible edits');
+  if (encoder.samplesInGraph) notes.push(inGraphSamplingNote);
   const decoded = await decodeLatents(model, final, shape, timer, notes);
   const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
   return { rgb, width: decoded.width, height: decoded.height, timesteps, notes };

@@ -1,11 +1,10 @@
 // Inpainting: regenerate the masked region, with a 9-channel inpainting UNet or by re-noising the kept region (diffusers' order).
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { StableDiffusionModel } from '../families/stable-diffusion.js';
 import { StageTimer } from '../runtime/stage-timer.js';
 import { createScheduler } from '../schedulers/index.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
-import { rgbToModelInput } from '../vae/vae-encoder.js';
+import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
 import { decodeLatents, denoise, scheduleForStrength, unetConditioning, type KnownRegion } from './denoise.js';
 import type { ImageToImageOptions } from './image-to-image.js';
 import { encodePrompts } from './prompt-conditioning.js';
@@ -22,9 +21,6 @@ export async function inpaint(model: StableDiffusionModel, options: InpaintOptio
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
   const scheduler = createScheduler(sampler, model.schedulerConfig);
   const timesteps = scheduleForStrength(scheduler, steps, strength);
-  if (timesteps.length === 0) {
-    throw new InvalidArgumentError({ argument: 'strength', value: strength, message: `\`strength\` ${strength} with ${steps} steps runs no step (⌊steps × strength⌋ = 0); raise \`steps\` to at least ${Math.ceil(1 / strength)} or raise \`strength\`` });
-  }
 
   // Prepare the mask: binary at pixel resolution, nearest-sampled to the latent grid (torch's F.interpolate default).
   const factor = model.vaeScaleFactor;
@@ -65,7 +61,7 @@ export async function inpaint(model: StableDiffusionModel, options: InpaintOptio
   const conditioning = { ...unetConditioning(model, encoded, width, height), concat };
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep, knownRegion });
   const notes: string[] = [];
-  if (encoder.samplesInGraph) notes.push('this model\'s VAE encoder samples inside the graph (an Optimum ≤ 1.23 export), so the same seed does not give the same image; re-export it with a current Optimum for reproducible edits');
+  if (encoder.samplesInGraph) notes.push(inGraphSamplingNote);
   const decoded = await decodeLatents(model, final, shape, timer, notes);
   const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
   return { rgb, width: decoded.width, height: decoded.height, timesteps, notes };

@@ -5,15 +5,7 @@ import { readNpy } from '../../testing/npy.js';
 import { testData } from '../../testing/paths.js';
 import { textToImage } from './text-to-image.js';
 import { encodePrompts } from './prompt-conditioning.js';
-import { pipelineIndex, pipelineRun, referenceChecker, referenceSamplers } from '../../testing/conformance.js';
-
-function maxRelativeError(actual: Float32Array, expected: ArrayLike<number>): number {
-  let scale = 0;
-  let error = 0;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
-  for (let i = 0; i < expected.length; i++) error = Math.max(error, Math.abs(actual[i]! - expected[i]!));
-  return error / scale;
-}
+import { maxRelativeError, pipelineIndex, pipelineRun, referenceChecker, referenceSamplers } from '../../testing/conformance.js';
 
 for (const fixture of ['tiny-sd15', 'tiny-sd15-legacy-io']) {
   const loaded = loadStableDiffusion(testData('fixtures', fixture));

@@ -16,6 +16,9 @@ export function rgbToModelInput({ data, width, height }: RgbImage): Float32Array
   return planes;
 }
 
+/** What a pipeline tells the caller when the encoder is one of those (`samplesInGraph`). */
+export const inGraphSamplingNote = "this model's VAE encoder samples inside the graph (an Optimum ≤ 1.23 export), so the same seed does not give the same image; re-export it with a current Optimum for reproducible edits";
+
 export class VaeEncoder {
   /**
    * Optimum ≤ 1.23 exports sample the posterior inside the graph (`latent_sample`) with ONNX Runtime's

@@ -7,20 +7,11 @@ import { readPngText } from '../../engine/image/png.js';
 import { runCli } from '../../testing/cli.js';
 import { maxChannelDifference } from '../../testing/images.js';
 import { testData } from '../../testing/paths.js';
+import { pipelineIndex, pipelineRun, referenceSamplers, type PipelineRun } from '../../testing/conformance.js';
 
-interface PipelineRun {
-  id: string;
-  fixture: string;
-  pipeline: string;
-  scheduler: string;
-  call: { num_inference_steps: number; guidance_scale: number; width: number; height: number; prompt: string; negative_prompt: string };
-  scheduler_config: Record<string, unknown>;
-  files: { png: string };
-}
-
-const index = JSON.parse(readFileSync(testData('conformance', 'pipelines', 'index.json'), 'utf8')) as { defaults: { seed: number }; runs: PipelineRun[] };
+const index = pipelineIndex;
 const textToImageRuns = index.runs.filter((run) => run.pipeline === 'StableDiffusionPipeline');
-const samplerOf = (run: PipelineRun) => ({ euler: 'euler', euler_ancestral: 'euler_a', ddim: 'ddim', dpmpp_2m_karras: 'dpmpp_2m_karras' })[run.scheduler.split(' ')[0]!]!;
+const samplerOf = (run: PipelineRun) => referenceSamplers[run.scheduler.split(' ')[0]!]!;
 const work = mkdtempSync(join(tmpdir(), 'pixelpipe-cli-'));
 test.after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -134,7 +125,7 @@ const maskImage = testData('conformance', 'inputs', 'mask_image.png');
 
 for (const [id, edit] of [['sdxl_euler_s4_g5', []], ['img2img_euler_s4_g7.5', ['--image', initImage, '--strength', '0.5']], ['inpaint_euler_s4_g7.5', ['--image', initImage, '--mask', maskImage, '--no-composite']]] as const) {
   test(`CLI matches diffusers within 1/255: ${id}`, async (t) => {
-    const run = index.runs.find((candidate) => candidate.id === id)!;
+    const run = pipelineRun(id);
     const out = join(work, `${id}.png`);
     const { call } = run;
     const result = await runCli([

@@ -6,6 +6,7 @@ import type { GeneratedImage, ImageModelResult, ImageSettings } from '../../spec
 import type { ImageModelWarning } from '../../spec/warning.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { StableDiffusionModel } from '../../engine/families/stable-diffusion.js';
+import { binarizeMask } from '../../engine/image/mask.js';
 import { encodePng } from '../../engine/image/png.js';
 import { imageToImage } from '../../engine/pipelines/image-to-image.js';
 import { inpaint } from '../../engine/pipelines/inpaint.js';
@@ -118,7 +119,7 @@ export class LocalImageModel implements ImageModel {
       let output: PipelineOutput;
       if (!edit) output = await textToImage(model, common);
       else if (edit.nothingToEdit) output = { rgb: edit.image.data, width, height, timesteps: [], notes: [] };
-      else if (edit.mask) output = await inpaint(model, { ...common, image: edit.image, mask: Float32Array.from(edit.mask, (value) => value / 255), strength: strength! });
+      else if (edit.mask) output = await inpaint(model, { ...common, image: edit.image, mask: binarizeMask(edit.mask), strength: strength! });
       else output = await imageToImage(model, { ...common, image: edit.image, strength: strength! });
       const finished = edit ? finishEdit(edit, { data: output.rgb, width: output.width, height: output.height }) : { data: output.rgb, width: output.width, height: output.height };
       for (const note of output.notes) if (!warnings.some((warning) => warning.type === 'other' && warning.message === note)) warnings.push({ type: 'other', message: note });
