@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadSettings, type Settings } from '../config/settings.js';
-import { checkSeed } from '../providers/local/local-call-validation.js';
+import { checkSeed } from '../providers/shared/call-validation.js';
 import { createLocal } from '../providers/local/local-provider.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';

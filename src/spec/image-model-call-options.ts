@@ -54,6 +54,8 @@ export interface ImageModelCallOptions {
   width?: number;
   /** Height in pixels; the model's default (or the input image's height) when omitted. */
   height?: number;
+  /** Aspect ratio as `W:H` (e.g. `16:9`) for models sized by ratio rather than pixels; derived from width × height when omitted. */
+  aspectRatio?: string;
   /** Seed of the first image, 0 to 2^64-1. Random when omitted; results report the seed used. */
   seed?: number | bigint;
   /** Denoising steps; the model's default when omitted. */
@@ -82,7 +84,7 @@ export interface ImageModelCallOptions {
   previews?: boolean;
   /** Settings only one provider understands, keyed by provider name. */
   providerOptions?: Record<string, Record<string, unknown>>;
-  /** Stops the call; local models stop at the next step boundary. */
+  /** Stops the call; local models stop at the next step boundary, hosted jobs are cancelled at the provider where it can. */
   abortSignal?: AbortSignal;
   /** Called after each step with the call's progress. */
   onProgress?: (progress: ImageModelProgress) => void;

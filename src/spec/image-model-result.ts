@@ -1,4 +1,5 @@
 // What any image model returns for one call: the images, their settings, warnings and timings.
+import type { ImageModelAttempt, ImageModelCost, ImageModelRouting, ImageModelUsage } from './image-model-usage.js';
 import type { ImageModelWarning } from './warning.js';
 
 /** The settings an image was actually made with, after defaults were filled in. */
@@ -29,13 +30,15 @@ export interface ImageSettings {
 export interface EditSettings {
   /** sha256 of the input image file, `sha256:…`. */
   image: string;
+  /** sha256 of every further input image, for models that take several (e.g. gpt-image-1 edits). */
+  moreImages?: string[];
   /** sha256 of the mask file, when one was given. */
   mask?: string;
   /** The mask convention used, and whether it was detected from the file rather than given. */
   maskConvention?: 'luminance' | 'alpha';
   maskConventionDetected?: boolean;
-  /** How much of the input was changed. */
-  strength: number;
+  /** How much of the input was changed; absent when the provider has no such setting. */
+  strength?: number;
   /** How the input was fitted to the output size, when it had to be. */
   fit?: string;
   /** Pixels added per side (outpainting), after rounding to the model's multiple. */
@@ -48,9 +51,9 @@ export interface EditSettings {
 
 /** One generated image with everything needed to trace and reproduce it. */
 export interface GeneratedImage {
-  /** Encoded image bytes. */
+  /** Encoded image bytes, exactly as the model or provider returned them. */
   bytes: Uint8Array;
-  /** Media type of `bytes`, e.g. `image/png`. */
+  /** Media type of `bytes` (`image/png`, `image/jpeg` or `image/webp`), read from the bytes themselves. */
   mediaType: string;
   /** The settings this image was made with. */
   settings: ImageSettings;
@@ -70,8 +73,12 @@ export interface ImageModelResponseInfo {
   runtime?: string;
   /** When the call finished. */
   timestamp: Date;
-  /** Milliseconds spent per stage (e.g. `textEncoder`, `denoise`, `vae`). */
+  /** Milliseconds spent per stage (e.g. `textEncoder`, `denoise`, `vae`; `queue`, `download` for hosted models). */
   timings: Record<string, number>;
+  /** The provider's id for the request or prediction, for its support and logs. */
+  requestId?: string;
+  /** Anything else the provider reported that is worth keeping (finish reason, moderation result). */
+  providerMetadata?: Record<string, unknown>;
 }
 
 export interface ImageModelResult {
@@ -81,4 +88,12 @@ export interface ImageModelResult {
   warnings: ImageModelWarning[];
   /** Which model made them, and how long it took. */
   response: ImageModelResponseInfo;
+  /** What the call consumed, where the provider says (hosted models). */
+  usage?: ImageModelUsage;
+  /** Estimated cost from the price table, when the model has an entry. */
+  cost?: ImageModelCost;
+  /** Every request tried, including retries and a router's fallbacks; absent for local models. */
+  attempts?: ImageModelAttempt[];
+  /** How a routing model chose the model that answered. */
+  routing?: ImageModelRouting;
 }
