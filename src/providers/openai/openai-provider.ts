@@ -1,6 +1,6 @@
 // Factory for OpenAI image models: API key from OPENAI_API_KEY, base URL settable for proxies and gateways.
 import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { OpenAIImageModel, readOpenAIError, type OpenAIImageModelId } from './openai-image-model.js';
 
 export interface OpenAIProviderSettings extends HostedProviderSettings {
@@ -21,7 +21,7 @@ export function createOpenAI(settings: OpenAIProviderSettings = {}): OpenAIProvi
   const { apiKey, baseURL, headers, organization, project, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
   const client = new ApiClient({
     provider: 'openai',
-    baseURL: resolveBaseUrl('openai', baseURL, 'https://api.openai.com/v1'),
+    baseURL: resolveBaseUrl('openai', baseURL, openaiProviderInfo.defaultBaseUrl),
     apiKeyVariable: openaiApiKeyVariable,
     headers: () => ({
       authorization: `Bearer ${loadApiKey({ provider: 'openai', apiKey, variable: openaiApiKeyVariable })}`,
@@ -42,3 +42,11 @@ export function createOpenAI(settings: OpenAIProviderSettings = {}): OpenAIProvi
 
 /** A default instance reading OPENAI_API_KEY when first used. */
 export const openai = createOpenAI();
+
+export const openaiProviderInfo: HostedProviderInfo = {
+  name: 'openai',
+  apiKeyVariables: [openaiApiKeyVariable],
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  exampleModels: ['gpt-image-1', 'dall-e-3', 'dall-e-2'],
+  documentation: 'https://platform.openai.com/docs/api-reference/images',
+};

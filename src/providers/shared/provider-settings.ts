@@ -63,3 +63,17 @@ export function loadApiKey(
   }
   return key.trim();
 }
+
+/** What `pixelpipe models --providers` shows about a hosted provider, and how the registry finds its key. */
+export interface HostedProviderInfo {
+  /** The `PROVIDER` in `PROVIDER:MODEL`. */
+  name: string;
+  /** Environment variables that configure it (the first is the API key, when it has one). */
+  apiKeyVariables: string[];
+  /** Base URL used when neither the settings nor PIXELPIPE_<PROVIDER>_BASE_URL give one. */
+  defaultBaseUrl: string;
+  /** Model ids to show as examples. */
+  exampleModels: string[];
+  /** Documentation page of its image API. */
+  documentation: string;
+}
