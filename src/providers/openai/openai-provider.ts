@@ -17,6 +17,14 @@ export interface OpenAIProvider {
 
 export const openaiApiKeyVariable = 'OPENAI_API_KEY';
 
+export const openaiProviderInfo: HostedProviderInfo = {
+  name: 'openai',
+  apiKeyVariables: [openaiApiKeyVariable],
+  defaultBaseUrl: 'https://api.openai.com/v1',
+  exampleModels: ['gpt-image-1', 'dall-e-3', 'dall-e-2'],
+  documentation: 'https://platform.openai.com/docs/api-reference/images',
+};
+
 export function createOpenAI(settings: OpenAIProviderSettings = {}): OpenAIProvider {
   const { apiKey, baseURL, headers, organization, project, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
   const client = new ApiClient({
@@ -42,11 +50,3 @@ export function createOpenAI(settings: OpenAIProviderSettings = {}): OpenAIProvi
 
 /** A default instance reading OPENAI_API_KEY when first used. */
 export const openai = createOpenAI();
-
-export const openaiProviderInfo: HostedProviderInfo = {
-  name: 'openai',
-  apiKeyVariables: [openaiApiKeyVariable],
-  defaultBaseUrl: 'https://api.openai.com/v1',
-  exampleModels: ['gpt-image-1', 'dall-e-3', 'dall-e-2'],
-  documentation: 'https://platform.openai.com/docs/api-reference/images',
-};
