@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { ImageModel } from '../../spec/image-model.js';
 import type { ImageModelCallOptions } from '../../spec/image-model-call-options.js';
 import type { EditSettings, GeneratedImage, ImageModelResult, ImageSettings } from '../../spec/image-model-result.js';
-import type { ImageModelAttempt, ImageModelUsage } from '../../spec/image-model-usage.js';
+import type { ImageModelAttempt, ImageModelCost, ImageModelUsage } from '../../spec/image-model-usage.js';
 import type { ImageModelWarning } from '../../spec/warning.js';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -190,7 +190,7 @@ export abstract class HostedImageModel<Options> implements ImageModel {
     const generated: GeneratedImage[] = [];
     const timings: Record<string, number> = {};
     const usage: ImageModelUsage = { images: 0 };
-    let cost: ImageModelResult['cost'];
+    const prices: ImageModelCost[] = [];
     for (const { response, request } of responses) {
       for (const [index, image] of response.images.entries()) {
         const mediaType = detectImageMediaType(image.bytes);
@@ -210,8 +210,8 @@ export abstract class HostedImageModel<Options> implements ImageModel {
           ...(edit ? { edit } : {}),
         };
         generated.push({ bytes: image.bytes, mediaType, settings, ...(image.revisedPrompt !== undefined ? { revisedPrompt: image.revisedPrompt } : {}) });
-        const estimate = estimateCost({ provider: this.provider, modelId: this.modelId, images: 1, width, height, variant: response.priceVariant });
-        if (estimate) cost = cost ? { ...estimate, amountUsd: Math.round((cost.amountUsd + estimate.amountUsd) * 1e6) / 1e6, basis: `${generated.length} images, ${estimate.basis.replace(/^1 × /, 'each ')}` } : estimate;
+        const price = estimateCost({ provider: this.provider, modelId: this.modelId, images: 1, width, height, variant: response.priceVariant });
+        if (price) prices.push(price);
       }
       usage.images += response.images.length;
       for (const key of ['inputTokens', 'outputTokens'] as const) if (response.usage?.[key] !== undefined) usage[key] = (usage[key] ?? 0) + response.usage[key]!;
@@ -224,8 +224,19 @@ export abstract class HostedImageModel<Options> implements ImageModel {
       warnings,
       response: { provider: this.provider, modelId: this.modelId, timestamp: new Date(), timings, ...(last.requestId ? { requestId: responses.map(({ response }) => response.requestId).join(',') } : {}), ...(last.metadata ? { providerMetadata: last.metadata } : {}) },
       usage,
-      ...(cost ? { cost } : {}),
+      ...(prices.length === generated.length && prices.length > 0 ? { cost: sumCosts(prices) } : {}),
       attempts,
     };
   }
+}
+
+/** One cost for the call: the per-image estimates summed, their bases counted (`2 × $0.011 (low 1024x1024)`). */
+function sumCosts(prices: ImageModelCost[]): ImageModelCost {
+  const counts = new Map<string, number>();
+  for (const price of prices) {
+    const each = price.basis.replace(/^1 × /, '');
+    counts.set(each, (counts.get(each) ?? 0) + 1);
+  }
+  const amountUsd = Math.round(prices.reduce((sum, price) => sum + price.amountUsd, 0) * 1e6) / 1e6;
+  return { amountUsd, basis: [...counts].map(([each, count]) => `${count} × ${each}`).join(' + '), source: prices[0]!.source, priceDate: prices[0]!.priceDate };
 }
