@@ -42,6 +42,8 @@ export interface HostedRequest<Options> {
   seed?: bigint;
   /** Index of this request's first image within the call. */
   firstImageIndex: number;
+  /** `performance.now()` when the call began, for progress events' `elapsedMs`. */
+  started: number;
   images: InputImage[];
   mask?: InputMask;
   /** Add a warning for the record (sizes rounded, options dropped). */
@@ -116,7 +118,7 @@ export abstract class HostedImageModel<Options> implements ImageModel {
     const responses: { response: HostedResponse; request: HostedRequest<Options> }[] = [];
     try {
       for (let first = 0; first < n; first += perRequest) {
-        const request: HostedRequest<Options> = { context, options, providerOptions, n: Math.min(perRequest, n - first), seed: seed === undefined ? undefined : (seed + BigInt(first)) % ((support.maxSeed ?? 2n ** 32n - 1n) + 1n), firstImageIndex: first, images, mask, warnings };
+        const request: HostedRequest<Options> = { context, options, providerOptions, n: Math.min(perRequest, n - first), seed: seed === undefined ? undefined : (seed + BigInt(first)) % ((support.maxSeed ?? 2n ** 32n - 1n) + 1n), firstImageIndex: first, started, images, mask, warnings };
         const response = await this.generate(request);
         if (response.images.length === 0) throw new InvalidResponseError({ provider, message: `${provider}:${modelId} answered without any image` });
         responses.push({ response, request });

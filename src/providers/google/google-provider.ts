@@ -1,0 +1,49 @@
+// Factory for Google's image models on the Gemini API: API key from GEMINI_API_KEY (or GOOGLE_API_KEY) sent as `x-goog-api-key`.
+import { ApiClient } from '../shared/api-client.js';
+import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { GoogleImageModel, googleErrorReader, type GoogleImageModelId } from './google-image-model.js';
+
+export type GoogleProviderSettings = HostedProviderSettings;
+
+export interface GoogleProvider {
+  (modelId: GoogleImageModelId): GoogleImageModel;
+  imageModel(modelId: GoogleImageModelId): GoogleImageModel;
+}
+
+export const googleApiKeyVariable = 'GEMINI_API_KEY';
+/** The other name Google's own libraries read; when both are set it wins, as it does there (https://ai.google.dev/gemini-api/docs/api-key). */
+export const googleAlternateApiKeyVariable = 'GOOGLE_API_KEY';
+
+export const googleProviderInfo: HostedProviderInfo = {
+  name: 'google',
+  apiKeyVariables: [googleApiKeyVariable],
+  defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
+  exampleModels: ['imagen-4.0-generate-001', 'imagen-4.0-ultra-generate-001', 'imagen-4.0-fast-generate-001', 'gemini-2.5-flash-image'],
+  documentation: 'https://ai.google.dev/gemini-api/docs/image-generation',
+};
+
+export function createGoogle(settings: GoogleProviderSettings = {}): GoogleProvider {
+  const { apiKey, baseURL, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
+  const key = () => {
+    const alternate = process.env[googleAlternateApiKeyVariable]?.trim();
+    return loadApiKey({ provider: 'google', apiKey: apiKey ?? (alternate ? alternate : undefined), variable: googleApiKeyVariable, description: `API key (${googleApiKeyVariable} or ${googleAlternateApiKeyVariable})` });
+  };
+  const client = new ApiClient({
+    provider: 'google',
+    baseURL: resolveBaseUrl('google', baseURL, googleProviderInfo.defaultBaseUrl),
+    apiKeyVariable: googleApiKeyVariable,
+    // The key goes in a header, never in a `?key=` query string that proxies and logs keep.
+    headers: () => ({ 'x-goog-api-key': key(), ...headers }),
+    fetch,
+    maxRetries,
+    retryDelayMs,
+    sleep,
+    random,
+    readError: googleErrorReader(googleApiKeyVariable),
+  });
+  const imageModel = (modelId: GoogleImageModelId) => new GoogleImageModel(modelId, { client, timeoutMs });
+  return Object.assign(imageModel, { imageModel });
+}
+
+/** A default instance reading GEMINI_API_KEY (or GOOGLE_API_KEY) when first used. */
+export const google = createGoogle();
