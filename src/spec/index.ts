@@ -18,4 +18,5 @@ export { InvalidRequestError } from './errors/invalid-request-error.js';
 export { ProviderUnavailableError } from './errors/provider-unavailable-error.js';
 export { InvalidResponseError } from './errors/invalid-response-error.js';
 export { TimeoutError } from './errors/timeout-error.js';
+export { GenerationFailedError } from './errors/generation-failed-error.js';
 export { RouterExhaustedError } from './errors/router-exhausted-error.js';

@@ -5,7 +5,7 @@ import { AuthenticationError } from '../../spec/errors/authentication-error.js';
 import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidRequestError } from '../../spec/errors/invalid-request-error.js';
 import { InvalidResponseError } from '../../spec/errors/invalid-response-error.js';
-import { ProviderCallError } from '../../spec/errors/provider-call-error.js';
+import { GenerationFailedError } from '../../spec/errors/generation-failed-error.js';
 import { TimeoutError } from '../../spec/errors/timeout-error.js';
 import type { ImageModelProgress } from '../../spec/image-model-call-options.js';
 import type { ImageModelAttempt } from '../../spec/image-model-usage.js';
@@ -205,7 +205,7 @@ describe('bfl failures', () => {
   test('status Error is a non-retryable failure that carries the details', async () => {
     const { server, provider } = await fresh();
     server.route('GET', '/v1/get_result', { json: { id: 'task-1', status: 'Error', details: { error: 'input image could not be decoded' } } });
-    await assert.rejects(provider('flux-kontext-pro').doGenerate({ prompt: 'x', n: 1 }), (error: unknown) => ProviderCallError.isInstance(error) && !error.isRetryable && /could not be decoded/.test(error.message));
+    await assert.rejects(provider('flux-kontext-pro').doGenerate({ prompt: 'x', n: 1 }), (error: unknown) => GenerationFailedError.isInstance(error) && !error.isRetryable && /could not be decoded/.test(error.message));
     assert.equal(submissions(server, 'flux-kontext-pro').length, 1);
   });
 

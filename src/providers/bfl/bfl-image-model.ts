@@ -4,7 +4,7 @@ import type { ImageModelWarning } from '../../spec/warning.js';
 import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidResponseError } from '../../spec/errors/invalid-response-error.js';
 import { InvalidRequestError } from '../../spec/errors/invalid-request-error.js';
-import { ProviderCallError } from '../../spec/errors/provider-call-error.js';
+import { GenerationFailedError } from '../../spec/errors/generation-failed-error.js';
 import type { ErrorReader } from '../shared/http-errors.js';
 import { HostedImageModel, type HostedModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
 import { pollUntilDone } from '../shared/polling.js';
@@ -199,7 +199,7 @@ export class BflImageModel extends HostedImageModel<BflImageOptions> {
       throw new ContentPolicyError({ ...common, message: `bfl moderated ${what} of task ${taskId} (${data.status})${details}; change the prompt or input image, or raise providerOptions.bfl.safetyTolerance` });
     }
     if (data.status === 'Error') {
-      throw new ProviderCallError('ProviderCallError', false, { ...common, message: `bfl task ${taskId} failed (status Error)${details || ' without details'}` });
+      throw new GenerationFailedError({ ...common, message: `bfl task ${taskId} failed (status Error)${details || ' without details'}` });
     }
     if (data.status === 'Task not found') {
       throw new InvalidRequestError({ ...common, message: `bfl has no task ${taskId} at ${url} (Task not found): it expired, or was polled at another region's host` });

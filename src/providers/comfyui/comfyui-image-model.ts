@@ -86,7 +86,7 @@ export class ComfyUIImageModel extends HostedImageModel<ComfyUIImageOptions> {
     super(modelId, config);
     // What the provider's template has a place for; a call's own template is checked when it runs.
     const { inputs } = config.template;
-    this.support = { negativePrompt: inputs.negativePrompt !== undefined, seed: inputs.seed !== undefined, steps: inputs.steps !== undefined, guidance: inputs.guidance !== undefined, sampler: inputs.sampler !== undefined, maxSeed };
+    this.support = { negativePrompt: inputs.negativePrompt !== undefined, seed: inputs.seed !== undefined, steps: inputs.steps !== undefined, guidance: inputs.guidance !== undefined, sampler: inputs.sampler !== undefined, previews: true, maxSeed };
   }
 
   protected override cancelNote(): string {
@@ -95,9 +95,6 @@ export class ComfyUIImageModel extends HostedImageModel<ComfyUIImageOptions> {
 
   protected async generate(request: HostedRequest<ComfyUIImageOptions>): Promise<HostedResponse> {
     const { options, providerOptions, warnings } = request;
-    // ComfyUI sends previews over its websocket, so the generic "previews unsupported" warning does not apply.
-    const previewsWarning = warnings.findIndex((warning) => warning.type === 'unsupported-setting' && warning.setting === 'previews');
-    if (previewsWarning >= 0) warnings.splice(previewsWarning, 1);
     const template = this.templateFor(providerOptions);
     const values = this.values(request, template);
     const batch = providerOptions.batch === true || request.n === 1;

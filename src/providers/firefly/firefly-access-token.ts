@@ -1,14 +1,8 @@
-// Firefly's server-to-server OAuth (an IMS token from the client ID and secret, cached until shortly before it
-// expires) and the raw-body POST that both the token request and image uploads need.
-import type { z } from 'zod';
+// Firefly's server-to-server OAuth: an IMS token from the client ID and secret, cached until shortly before it expires.
 import { AuthenticationError } from '../../spec/errors/authentication-error.js';
-import { InvalidResponseError } from '../../spec/errors/invalid-response-error.js';
-import { PixelpipeError } from '../../spec/errors/pixelpipe-error.js';
-import { ProviderUnavailableError } from '../../spec/errors/provider-unavailable-error.js';
 import type { ApiClient, CallContext } from '../shared/api-client.js';
-import { errorFromResponse, type ErrorReader } from '../shared/http-errors.js';
+import type { ErrorReader } from '../shared/http-errors.js';
 import { loadApiKey } from '../shared/provider-settings.js';
-import { backoffDelay, isRetryable } from '../shared/retry.js';
 import { fireflyTokenSchema, imsErrorSchema } from './firefly-api.js';
 
 export const fireflyClientIdVariable = 'FIREFLY_SERVICES_CLIENT_ID';
@@ -19,55 +13,6 @@ export const fireflyDefaultScope = 'openid,AdobeID,session,additional_info,read_
 
 /** A token is replaced this long before IMS says it expires (at most a tenth of its life), so no call starts with one about to lapse. */
 const refreshMarginMs = 5 * 60_000;
-
-/**
- * POSTs a body the shared ApiClient cannot send (form-encoded text, raw image bytes) with the same
- * retries, attempt records and typed errors as its JSON requests.
- */
-export async function postRawBody<T>(
-  client: ApiClient,
-  context: CallContext,
-  { url, body, contentType, headers, schema, readError = client.config.readError, apiKeyVariable = client.config.apiKeyVariable }: { url: string; body: string | Uint8Array; contentType: string; headers: Record<string, string>; schema: z.ZodType<T>; readError?: ErrorReader; apiKeyVariable?: string },
-): Promise<T> {
-  const { provider, maxRetries, sleep } = client.config;
-  const label = `POST ${new URL(url).pathname}`;
-  for (let retries = 0; ; retries += 1) {
-    const started = performance.now();
-    const record = (entry: { outcome: 'succeeded' | 'failed'; statusCode?: number; error?: unknown; retryDelayMs?: number }) => {
-      const failure = entry.error === undefined ? undefined : { name: (entry.error as Error)?.name ?? 'Error', message: (entry.error as Error)?.message ?? String(entry.error), isRetryable: isRetryable(entry.error) };
-      context.attempts.push({ provider, modelId: context.modelId, request: label, outcome: entry.outcome, statusCode: entry.statusCode, ...(failure ? { error: failure } : {}), retryDelayMs: entry.retryDelayMs, durationMs: Math.round(performance.now() - started) });
-    };
-    try {
-      let response: Response;
-      try {
-        response = await (client.config.fetch ?? fetch)(url, { method: 'POST', headers: { ...headers, 'content-type': contentType }, body, signal: context.signal });
-      } catch (cause) {
-        if (context.signal.aborted) throw cause;
-        throw new ProviderUnavailableError({ provider, url, cause, message: `${provider} could not be reached at ${url}: ${(cause as Error)?.message ?? cause}` });
-      }
-      const text = await response.text();
-      if (!response.ok) throw errorFromResponse({ provider, status: response.status, headers: response.headers, text, url, apiKeyVariable, readError });
-      let parsed: z.ZodSafeParseResult<T>;
-      try {
-        parsed = schema.safeParse(JSON.parse(text));
-      } catch (cause) {
-        throw new InvalidResponseError({ provider, statusCode: response.status, url, responseBody: text, cause, message: `${provider} answered ${label} with malformed JSON (HTTP ${response.status}): ${text.slice(0, 200)}` });
-      }
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new InvalidResponseError({ provider, statusCode: response.status, url, responseBody: text, cause: parsed.error, message: `${provider} answered ${label} without the expected \`${issue.path.join('.')}\` (${issue.message}); the API may have changed` });
-      }
-      record({ outcome: 'succeeded', statusCode: response.status });
-      return parsed.data;
-    } catch (error) {
-      const again = !context.signal.aborted && isRetryable(error) && retries < maxRetries;
-      const retryDelayMs = again ? backoffDelay(retries, error, client.config) : undefined;
-      record({ outcome: 'failed', statusCode: PixelpipeError.isInstance(error) ? (error as { statusCode?: number }).statusCode : undefined, error, retryDelayMs });
-      if (retryDelayMs === undefined) throw error;
-      await sleep(retryDelayMs, context.signal);
-    }
-  }
-}
 
 /** IMS says `invalid_client` (or similar) for a wrong ID or secret: that is an authentication failure, whatever the status. */
 const readImsError: ErrorReader = ({ body, status, text, url }) => {
@@ -110,7 +55,7 @@ export class FireflyAccessToken {
   private async token(client: ApiClient, context: CallContext, clientId: string, clientSecret: string): Promise<string> {
     if (this.cached && this.cached.clientId === clientId && Date.now() < this.cached.renewAt) return this.cached.token;
     const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: this.settings.scope });
-    const answer = await postRawBody(client, context, { url: this.settings.tokenURL, body: form.toString(), contentType: 'application/x-www-form-urlencoded', headers: {}, schema: fireflyTokenSchema, readError: readImsError, apiKeyVariable: fireflyClientSecretVariable });
+    const { data: answer } = await client.request(context, { path: this.settings.tokenURL, raw: { body: form.toString(), contentType: 'application/x-www-form-urlencoded' }, authenticated: false, schema: fireflyTokenSchema, readError: readImsError, apiKeyVariable: fireflyClientSecretVariable });
     const lifetimeMs = answer.expires_in * 1000;
     this.cached = { token: answer.access_token, renewAt: Date.now() + lifetimeMs - Math.min(refreshMarginMs, lifetimeMs / 10), clientId };
     return answer.access_token;

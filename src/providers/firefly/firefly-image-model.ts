@@ -14,7 +14,7 @@ import { HostedImageModel, type HostedModelConfig, type HostedRequest, type Host
 import { encodeMask, type InputImage } from '../shared/image-data.js';
 import { pollUntilDone } from '../shared/polling.js';
 import { nearestSize } from '../shared/sizes.js';
-import { postRawBody, type FireflyAccessToken } from './firefly-access-token.js';
+import type { FireflyAccessToken } from './firefly-access-token.js';
 import { contentPolicyCodes, fireflyErrorSchema, fireflyJobAcceptedSchema, fireflyJobStatusSchema, fireflyUploadSchema, type FireflyJobStatus } from './firefly-api.js';
 import { fireflyImageOptionsSchema, type FireflyImageOptions } from './firefly-image-options.js';
 
@@ -158,9 +158,8 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
   }
 
   private async upload(context: CallContext, auth: Record<string, string>, bytes: Uint8Array, mediaType: string): Promise<string> {
-    const { client } = this.config;
-    const answer = await postRawBody(client, context, { url: client.url('/v2/storage/image'), body: bytes, contentType: mediaType, headers: { ...client.config.headers(), ...auth }, schema: fireflyUploadSchema });
-    return answer.images[0]!.id;
+    const { data } = await this.config.client.request(context, { path: '/v2/storage/image', raw: { body: bytes, contentType: mediaType }, headers: auth, schema: fireflyUploadSchema });
+    return data.images[0]!.id;
   }
 
   /** Polls the job's status URL until it succeeds; an abort or the deadline cancels it through its cancel URL. */

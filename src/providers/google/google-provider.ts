@@ -17,6 +17,7 @@ export const googleAlternateApiKeyVariable = 'GOOGLE_API_KEY';
 export const googleProviderInfo: HostedProviderInfo = {
   name: 'google',
   apiKeyVariables: [googleApiKeyVariable],
+  alternateVariables: { [googleApiKeyVariable]: [googleAlternateApiKeyVariable] },
   defaultBaseUrl: 'https://generativelanguage.googleapis.com/v1beta',
   exampleModels: ['imagen-4.0-generate-001', 'imagen-4.0-ultra-generate-001', 'imagen-4.0-fast-generate-001', 'gemini-2.5-flash-image'],
   documentation: 'https://ai.google.dev/gemini-api/docs/image-generation',

@@ -195,7 +195,7 @@ describe('replicate failures', () => {
   test('any other failed prediction is a non-retryable error carrying the model\'s message', async () => {
     const { server, provider } = await fresh();
     server.route('POST', schnell, { status: 201, json: prediction(server, 'oom1', { status: 'failed', error: 'CUDA out of memory' }) });
-    await assert.rejects(provider('black-forest-labs/flux-schnell').doGenerate({ prompt: 'a cat', n: 1 }), (error: unknown) => (error as Error).name === 'ProviderCallError' && !(error as { isRetryable: boolean }).isRetryable && /oom1 failed: CUDA out of memory/.test((error as Error).message));
+    await assert.rejects(provider('black-forest-labs/flux-schnell').doGenerate({ prompt: 'a cat', n: 1 }), (error: unknown) => (error as Error).name === 'GenerationFailedError' && !(error as { isRetryable: boolean }).isRetryable && /oom1 failed: CUDA out of memory/.test((error as Error).message));
   });
 
   test('a prediction canceled elsewhere ends the call with AbortedError', async () => {

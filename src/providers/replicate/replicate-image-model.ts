@@ -6,7 +6,7 @@ import { AbortedError } from '../../spec/errors/aborted-error.js';
 import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { InvalidResponseError } from '../../spec/errors/invalid-response-error.js';
-import { ProviderCallError } from '../../spec/errors/provider-call-error.js';
+import { GenerationFailedError } from '../../spec/errors/generation-failed-error.js';
 import type { CallContext } from '../shared/api-client.js';
 import type { ErrorReader } from '../shared/http-errors.js';
 import { HostedImageModel, type HostedModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
@@ -171,7 +171,7 @@ export class ReplicateImageModel extends HostedImageModel<ReplicateImageOptions>
       const said = typeof prediction.error === 'string' ? prediction.error : JSON.stringify(prediction.error ?? 'no error message');
       const common = { provider: this.provider, url: prediction.urls.get, responseBody: prediction.logs ?? undefined };
       if (contentPolicyWording.test(said)) throw new ContentPolicyError({ ...common, message: `${label} was refused by the model's safety checker: ${said}; change the prompt or input image` });
-      throw new ProviderCallError('ProviderCallError', false, { ...common, message: `${label} failed: ${said}` });
+      throw new GenerationFailedError({ ...common, message: `${label} failed: ${said}` });
     }
     if (prediction.status === 'canceled' || prediction.status === 'aborted') {
       throw new AbortedError({ message: `${label} was ${prediction.status === 'aborted' ? 'aborted before it started' : 'canceled'} at replicate (not by this call)` });

@@ -40,6 +40,12 @@ export interface ApiRequest<T> {
   json?: unknown;
   /** Multipart body. */
   form?: FormData;
+  /** Any other body (form-encoded text, raw image bytes) with its content type. */
+  raw?: { body: string | Uint8Array; contentType: string };
+  /** Reads this request's error bodies instead of the client's reader (e.g. a token endpoint of another service). */
+  readError?: ErrorReader;
+  /** The variable an authentication failure of this request names, instead of the client's. */
+  apiKeyVariable?: string;
   headers?: Record<string, string>;
   /** Only the fields we read; anything missing or mistyped is an InvalidResponseError. */
   schema: z.ZodType<T>;
@@ -64,12 +70,12 @@ export class ApiClient {
 
   /** Sends a request and parses the JSON answer with `schema`. */
   async request<T>(context: CallContext, request: ApiRequest<T>): Promise<ApiResponse<T>> {
-    const { method = request.json === undefined && request.form === undefined ? 'GET' : 'POST', schema } = request;
+    const { method = request.json === undefined && request.form === undefined && request.raw === undefined ? 'GET' : 'POST', schema } = request;
     const url = this.url(request.path);
     return this.withRetries(context, `${method} ${new URL(url).pathname}`, request.retry ?? true, async () => {
       const response = await this.send(context, url, method, request);
       const text = await response.text();
-      if (!response.ok) throw this.failure(response, text, url);
+      if (!response.ok) throw this.failure(response, text, url, request);
       let json: unknown;
       try {
         json = text === '' ? {} : JSON.parse(text);
@@ -100,13 +106,17 @@ export class ApiClient {
     });
   }
 
-  private async send(context: CallContext, url: string, method: string, request: { json?: unknown; form?: FormData; headers?: Record<string, string>; authenticated?: boolean }): Promise<Response> {
+  private async send(context: CallContext, url: string, method: string, request: Pick<ApiRequest<unknown>, 'json' | 'form' | 'raw' | 'headers' | 'authenticated'>): Promise<Response> {
     const headers: Record<string, string> = { ...(request.authenticated === false ? {} : this.config.headers()), ...request.headers };
-    let body: string | FormData | undefined;
+    let body: string | Uint8Array | FormData | undefined;
     if (request.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(request.json);
     } else if (request.form !== undefined) body = request.form;
+    else if (request.raw !== undefined) {
+      headers['content-type'] = request.raw.contentType;
+      body = request.raw.body;
+    }
     try {
       return await (this.config.fetch ?? fetch)(url, { method, headers, body, signal: context.signal });
     } catch (cause) {
@@ -115,8 +125,9 @@ export class ApiClient {
     }
   }
 
-  private failure(response: Response, text: string, url: string): PixelpipeError {
-    return errorFromResponse({ provider: this.config.provider, status: response.status, headers: response.headers, text, url, apiKeyVariable: this.config.apiKeyVariable, readError: this.config.readError });
+  private failure(response: Response, text: string, url: string, request: Pick<ApiRequest<unknown>, 'readError' | 'apiKeyVariable'> = {}): PixelpipeError {
+    const { apiKeyVariable = this.config.apiKeyVariable, readError = this.config.readError } = request;
+    return errorFromResponse({ provider: this.config.provider, status: response.status, headers: response.headers, text, url, apiKeyVariable, readError });
   }
 
   /** Runs `attempt` until it succeeds, fails for good, or the retries are spent; records each try. */

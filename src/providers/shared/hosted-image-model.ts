@@ -26,6 +26,8 @@ export interface HostedSupport {
   mask?: boolean;
   strength?: boolean;
   extend?: boolean;
+  /** Step previews reach `onProgress` (ComfyUI's websocket sends them). */
+  previews?: boolean;
   /** Largest seed the API accepts (default 2^32 − 1). */
   maxSeed?: bigint;
 }
@@ -159,7 +161,7 @@ export abstract class HostedImageModel<Options> implements ImageModel {
     const { support } = this;
     const checks: [keyof ImageModelCallOptions, boolean | undefined][] = [
       ['negativePrompt', support.negativePrompt], ['seed', support.seed], ['steps', support.steps], ['guidance', support.guidance],
-      ['sampler', support.sampler], ['strength', support.strength], ['extend', support.extend], ['previews', false],
+      ['sampler', support.sampler], ['strength', support.strength], ['extend', support.extend], ['previews', support.previews],
       ['fit', false], ['maskBlur', false], ['composite', false],
     ];
     return checks

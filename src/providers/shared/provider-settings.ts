@@ -68,8 +68,10 @@ export function loadApiKey(
 export interface HostedProviderInfo {
   /** The `PROVIDER` in `PROVIDER:MODEL`. */
   name: string;
-  /** Environment variables that configure it (the first is the API key, when it has one). */
+  /** Environment variables that configure it, all needed (the first is the API key, when it has one). */
   apiKeyVariables: string[];
+  /** Other names a variable may be set under, e.g. GOOGLE_API_KEY for GEMINI_API_KEY. */
+  alternateVariables?: Record<string, string[]>;
   /** Base URL used when neither the settings nor PIXELPIPE_<PROVIDER>_BASE_URL give one. */
   defaultBaseUrl: string;
   /** Model ids to show as examples. */
