@@ -1,10 +1,11 @@
-// The library's front door: resolve a model (folder, cache or hub), keep its sessions warm, generate.
+// The library's front door: resolve a model (local folder, cache or hub; or a hosted PROVIDER:MODEL), keep sessions warm, generate.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { checkSeed } from '../providers/shared/call-validation.js';
 import { createLocal } from '../providers/local/local-provider.js';
+import { createProviderRegistry, type ProviderRegistry, type ProviderRegistrySettings, type ProviderStatus } from '../providers/registry.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';
 import { listCachedModels, parseModelRef, resolveCachedModel, type CachedModel } from './models/model-cache.js';
@@ -13,8 +14,10 @@ import { defaultModelId, findRegistryEntry, modelRegistry, type RegistryEntry } 
 import { pullModel, type PullProgress, type PullResult } from './models/pull-model.js';
 
 export interface PixelpipeOptions extends Partial<Settings> {
-  /** Injected fetch for hub requests (proxies, tests). */
+  /** Injected fetch for hub and hosted-provider requests (proxies, tests). */
   fetch?: typeof fetch;
+  /** Settings per hosted provider (API keys, base URLs, retries, timeouts); keys and URLs otherwise come from the environment. */
+  providers?: ProviderRegistrySettings['providers'];
   /** Messages worth telling a person, e.g. "pulling the default model". */
   onNotice?: (message: string) => void;
   /** Download progress while a model is pulled. */
@@ -22,7 +25,11 @@ export interface PixelpipeOptions extends Partial<Settings> {
 }
 
 export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed'> {
-  /** Model folder, hub repo id (`owner/name[@revision]`) or registry alias; the default model when omitted. */
+  /**
+   * Local: a model folder, hub repo id (`owner/name[@revision]`) or registry alias, optionally as `local:…`.
+   * Hosted: `PROVIDER:MODEL`, e.g. `openai:gpt-image-1`. Several, comma-separated: tried in order until one succeeds.
+   * The default local model when omitted.
+   */
   model?: string;
   /** Number of images (default 1). */
   n?: number;
@@ -33,12 +40,13 @@ export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed
 }
 
 export interface ResolvedModel {
-  /** What records call the model: the repo id, or the folder path. */
+  /** What records call the model: the repo id or folder path (local), or `PROVIDER:MODEL` as given (hosted). */
   id: string;
-  folder: string;
+  /** The local model's folder; absent for hosted models. */
+  folder?: string;
   /** Commit sha for hub models. */
   revision?: string;
-  source: 'folder' | 'cache' | 'pulled';
+  source: 'folder' | 'cache' | 'pulled' | 'hosted';
 }
 
 export interface GenerateResult extends ImageModelResult {
@@ -51,6 +59,8 @@ export interface Pixelpipe {
   resolveModel(reference?: string): Promise<ResolvedModel>;
   pullModel(reference: string): Promise<PullResult>;
   listModels(): Promise<{ cached: CachedModel[]; registry: readonly RegistryEntry[] }>;
+  /** Hosted providers and whether each is configured (its API key variables set). */
+  listProviders(): ProviderStatus[];
   /** Releases loaded sessions. */
   close(): Promise<void>;
 }
@@ -61,7 +71,7 @@ function looksLikePath(reference: string): boolean {
 }
 
 export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
-  const { fetch, onNotice = () => {}, onDownloadProgress, ...overrides } = options;
+  const { fetch, providers, onNotice = () => {}, onDownloadProgress, ...overrides } = options;
   let settings: Settings | undefined;
   const currentSettings = () => (settings ??= loadSettings(overrides));
   let local: ReturnType<typeof createLocal> | undefined;
@@ -92,15 +102,29 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     return { id: ref.repoId, folder: pulled.folder, revision: pulled.revision, source: 'pulled' };
   }
 
+  const registry: ProviderRegistry = createProviderRegistry({
+    providers,
+    defaults: { fetch },
+    local: async (reference) => {
+      const model = await resolveModel(reference);
+      return localProvider().imageModel(model.id, { folder: model.folder! });
+    },
+  });
+
   return {
     resolveModel,
     pullModel: pull,
     async generate({ model: reference, n = 1, seed, vaeDecoderFallback, ...callOptions }) {
+      const call = { ...callOptions, n, seed: typeof seed === 'string' ? checkSeed(seed) : seed };
+      if (reference !== undefined && registry.isHosted(reference)) {
+        const result = await (await registry.imageModel(reference)).doGenerate(call);
+        return { ...result, model: { id: reference, source: 'hosted' } };
+      }
       const model = await resolveModel(reference);
-      const imageModel = localProvider().imageModel(model.id, { folder: model.folder, vaeDecoderFallback });
-      const result = await imageModel.doGenerate({ ...callOptions, n, seed: typeof seed === 'string' ? checkSeed(seed) : seed });
-      return { ...result, model };
+      const imageModel = localProvider().imageModel(model.id, { folder: model.folder!, vaeDecoderFallback });
+      return { ...(await imageModel.doGenerate(call)), model };
     },
+    listProviders: () => registry.providers(),
     async listModels() {
       return { cached: await listCachedModels(currentSettings().cacheDir), registry: modelRegistry };
     },
@@ -113,8 +137,8 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
 
 /** One-off generation with a default instance; prefer `createPixelpipe()` to keep sessions between calls. */
 export async function generate(options: GenerateOptions & PixelpipeOptions): Promise<GenerateResult> {
-  const { cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, onNotice, onDownloadProgress, ...generateOptions } = options;
-  const pixelpipe = createPixelpipe({ cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, onNotice, onDownloadProgress });
+  const { cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, providers, onNotice, onDownloadProgress, ...generateOptions } = options;
+  const pixelpipe = createPixelpipe({ cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, providers, onNotice, onDownloadProgress });
   try {
     return await pixelpipe.generate(generateOptions);
   } finally {

@@ -4,6 +4,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseExtension } from './extend-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { encodeForPath, extensionOfMediaType } from '../../service/image-files.js';
 import type { Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
 import { createProgressPrinter } from './progress.js';
 
@@ -12,11 +13,15 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
          [--image PATH [--strength S] [--fit cover|contain|fill]]
          [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
          [--extend left=128,right=128] [--preview-dir DIR] [--vae-fallback PATH]
-         [--execution-provider cpu|cuda] [--threads N]
+         [--max-cost USD] [--execution-provider cpu|cuda] [--threads N]
 
-  --model M      a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision];
-                 without it the default model is pulled on first use
+  --model M      local: a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision],
+                 optionally as local:M; without it the default model is pulled on first use.
+                 hosted: PROVIDER:MODEL, e.g. openai:gpt-image-1 (see \`pixelpipe models --providers\`).
+                 several, comma-separated: tried in order until one succeeds
+  --max-cost USD with several models: skip those whose estimated cost is above USD
   --out PATH     file (image.png; with --n > 1 image-1.png, image-2.png, ...) or folder; default: .
+                 the file's format follows its name (.png, .jpg, .webp), converted when needed
   --json         print the result as JSON on stdout
   --image PATH   edit this image (image-to-image; with --mask inpainting; with --extend outpainting)
   --strength S   how much to change it, in (0, 1]; default 0.8 (inpainting and outpainting: 1)
@@ -40,13 +45,13 @@ function oneOf<const T extends string>(flag: string, text: string | undefined, c
   return text as T;
 }
 
-/** Where image `index` of `count` goes. */
-export function outputPath(out: string | undefined, seed: string, index: number, count: number): string {
+/** Where image `index` of `count` goes; in a folder, named by seed with the image's own extension. */
+export function outputPath(out: string | undefined, seed: string, index: number, count: number, ownExtension = '.png'): string {
   const target = resolve(out ?? '.');
   const isFolder = out === undefined || out.endsWith('/') || (() => { try { return statSync(target).isDirectory(); } catch { return false; } })();
-  if (isFolder) return join(target, `pixelpipe-${seed}.png`);
+  if (isFolder) return join(target, `pixelpipe-${seed}${ownExtension}`);
   if (count === 1) return target;
-  const extension = extname(target) || '.png';
+  const extension = extname(target) || ownExtension;
   return `${target.slice(0, target.length - extname(target).length)}-${index + 1}${extension}`;
 }
 
@@ -61,7 +66,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
       threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string', multiple: true }, mask: { type: 'string' }, 'mask-convention': { type: 'string' }, strength: { type: 'string' },
       fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
-      'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' },
+      'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' }, 'max-cost': { type: 'string' },
     },
   });
   if (values.help) {
@@ -101,6 +106,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     composite: values['no-composite'] ? false : undefined,
     previews: previewDir !== undefined,
     vaeDecoderFallback: values['vae-fallback'],
+    providerOptions: values['max-cost'] === undefined ? undefined : { router: { maxCostUsd: number('max-cost', values['max-cost']) } },
     onProgress: (event) => {
       progress.update(event);
       if (previewDir && event.preview) {
@@ -111,16 +117,22 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   });
   progress.done();
   await pixelpipe.close();
-  const written = result.images.map((image, index) => {
-    const path = outputPath(values.out, image.settings.seed ?? String(index), index, result.images.length);
+  const written = [];
+  for (const [index, image] of result.images.entries()) {
+    const path = outputPath(values.out, image.settings.seed ?? `${Date.now()}-${index + 1}`, index, result.images.length, extensionOfMediaType[image.mediaType]);
+    const file = await encodeForPath(image, path);
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, image.bytes);
-    return { path, seed: image.settings.seed, settings: image.settings };
-  });
+    writeFileSync(path, file.bytes);
+    // The record keeps what the model returned; the file may be a conversion of it.
+    written.push({ path, seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
+  }
   for (const warning of result.warnings) process.stderr.write(`warning: ${'message' in warning ? warning.message : `${warning.setting}: ${warning.details ?? 'not supported'}`}\n`);
+  if (result.routing) process.stderr.write(`routed (${result.routing.rule}): ${result.routing.chosen}${result.attempts?.some((attempt) => attempt.outcome === 'failed' && !attempt.request) ? ` after ${result.attempts.filter((attempt) => attempt.outcome === 'failed' && !attempt.request).map((attempt) => `${attempt.provider}:${attempt.modelId} failed (${attempt.error?.name})`).join(', ')}` : ''}\n`);
+  if (result.cost) process.stderr.write(`estimated cost: $${result.cost.amountUsd} (${result.cost.basis}; list price of ${result.cost.priceDate})\n`);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ model: result.model, images: written, warnings: result.warnings, response: result.response }, null, 2)}\n`);
+    const { model, warnings, response, usage, cost, attempts, routing } = result;
+    process.stdout.write(`${JSON.stringify({ model, images: written, warnings, response, usage, cost, attempts, routing }, null, 2)}\n`);
   } else {
-    for (const { path, seed } of written) process.stdout.write(`${path}  seed ${seed}\n`);
+    for (const { path, seed, writtenAs, mediaType } of written) process.stdout.write(`${path}${seed === undefined ? '' : `  seed ${seed}`}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`);
   }
 }

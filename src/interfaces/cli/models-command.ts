@@ -1,16 +1,21 @@
-// `pixelpipe models pull ID` and `pixelpipe models list`: the model cache and the registry of known-good exports.
+// `pixelpipe models pull ID`, `models list` and `models --providers`: the model cache, known-good exports, hosted providers.
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
 
 export const modelsUsage = `usage: pixelpipe models pull ID[@REVISION]   download an ONNX export (resumable, SHA-256 checked)
-       pixelpipe models list                 cached models and known-good exports`;
+       pixelpipe models list                 cached models and known-good exports
+       pixelpipe models --providers          hosted providers (use as --model PROVIDER:MODEL) and whether each is configured`;
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 export async function modelsCommand(argv: string[], createPixelpipe: (options: PixelpipeOptions) => Pixelpipe): Promise<void> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, providers: { type: 'boolean' } } });
   const [action, id, ...extra] = positionals;
+  if (values.providers) {
+    printProviders(createPixelpipe({}).listProviders(), values.json === true);
+    return;
+  }
   if (values.help || action === undefined) {
     process.stdout.write(`${modelsUsage}\n`);
     return;
@@ -52,4 +57,20 @@ export async function modelsCommand(argv: string[], createPixelpipe: (options: P
   } finally {
     await pixelpipe.close();
   }
+}
+
+function printProviders(providers: ReturnType<Pixelpipe['listProviders']>, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(providers, null, 2)}\n`);
+    return;
+  }
+  process.stdout.write('hosted providers (--model PROVIDER:MODEL):\n');
+  for (const provider of providers) {
+    const missing = provider.variables.filter((variable) => !variable.set).map((variable) => variable.name);
+    const state = provider.configured ? 'configured' : `not configured: set ${missing.join(' and ')}`;
+    process.stdout.write(`  ${provider.name.padEnd(10)} ${state}\n`);
+    process.stdout.write(`  ${''.padEnd(10)} ${provider.baseUrl} (${provider.baseUrlVariable} overrides)\n`);
+    process.stdout.write(`  ${''.padEnd(10)} e.g. ${provider.exampleModels.map((model) => `${provider.name}:${model}`).join(', ')}\n`);
+  }
+  process.stdout.write('local models: local:MODEL or a bare folder, hub id or alias (pixelpipe models list)\n');
 }

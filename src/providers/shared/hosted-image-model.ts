@@ -190,6 +190,7 @@ export abstract class HostedImageModel<Options> implements ImageModel {
       ...(images.length > 1 ? { moreImages: images.slice(1).map((image) => image.sha256) } : {}),
       ...(mask ? { mask: mask.sha256, maskConvention: mask.convention, maskConventionDetected: mask.detected } : {}),
       ...(this.support.strength && options.strength !== undefined ? { strength: options.strength } : {}),
+      ...(this.support.extend && options.extend ? { extend: { left: 0, right: 0, top: 0, bottom: 0, ...options.extend } } : {}),
     };
     const generated: GeneratedImage[] = [];
     const timings: Record<string, number> = {};
@@ -223,9 +224,11 @@ export abstract class HostedImageModel<Options> implements ImageModel {
     }
     timings.total = Math.round(performance.now() - started);
     const last = responses.at(-1)!.response;
+    // Requests of one call often repeat the same warning; the record keeps each once.
+    const uniqueWarnings = warnings.filter((warning, index) => warnings.findIndex((other) => JSON.stringify(other) === JSON.stringify(warning)) === index);
     return {
       images: generated,
-      warnings,
+      warnings: uniqueWarnings,
       response: { provider: this.provider, modelId: this.modelId, timestamp: new Date(), timings, ...(last.requestId ? { requestId: responses.map(({ response }) => response.requestId).join(',') } : {}), ...(last.metadata ? { providerMetadata: last.metadata } : {}) },
       usage,
       ...(prices.length === generated.length && prices.length > 0 ? { cost: sumCosts(prices) } : {}),

@@ -1,0 +1,42 @@
+// Factory for Ideogram image models: API key from IDEOGRAM_API_KEY sent as `Api-Key`, base URL settable for gateways.
+import { ApiClient } from '../shared/api-client.js';
+import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { IdeogramImageModel, readIdeogramError, type IdeogramImageModelId } from './ideogram-image-model.js';
+
+export type IdeogramProviderSettings = HostedProviderSettings;
+
+export interface IdeogramProvider {
+  (modelId: IdeogramImageModelId): IdeogramImageModel;
+  imageModel(modelId: IdeogramImageModelId): IdeogramImageModel;
+}
+
+export const ideogramApiKeyVariable = 'IDEOGRAM_API_KEY';
+
+export const ideogramProviderInfo: HostedProviderInfo = {
+  name: 'ideogram',
+  apiKeyVariables: [ideogramApiKeyVariable],
+  defaultBaseUrl: 'https://api.ideogram.ai',
+  exampleModels: ['V_3'],
+  documentation: 'https://developer.ideogram.ai/api-reference/api-reference/generate-v3',
+};
+
+export function createIdeogram(settings: IdeogramProviderSettings = {}): IdeogramProvider {
+  const { apiKey, baseURL, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
+  const client = new ApiClient({
+    provider: 'ideogram',
+    baseURL: resolveBaseUrl('ideogram', baseURL, ideogramProviderInfo.defaultBaseUrl),
+    apiKeyVariable: ideogramApiKeyVariable,
+    headers: () => ({ 'api-key': loadApiKey({ provider: 'ideogram', apiKey, variable: ideogramApiKeyVariable }), ...headers }),
+    fetch,
+    maxRetries,
+    retryDelayMs,
+    sleep,
+    random,
+    readError: readIdeogramError,
+  });
+  const imageModel = (modelId: IdeogramImageModelId) => new IdeogramImageModel(modelId, { client, timeoutMs });
+  return Object.assign(imageModel, { imageModel });
+}
+
+/** A default instance reading IDEOGRAM_API_KEY when first used. */
+export const ideogram = createIdeogram();

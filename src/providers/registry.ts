@@ -1,0 +1,114 @@
+// Finds a model by `PROVIDER:MODEL` across every provider; a comma-separated list becomes a fallback router.
+import type { ImageModel } from '../spec/image-model.js';
+import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
+import { createBfl, bflProviderInfo } from './bfl/index.js';
+import { createComfyUI, comfyuiProviderInfo } from './comfyui/index.js';
+import { createFal, falProviderInfo } from './fal/index.js';
+import { createFirefly, fireflyProviderInfo } from './firefly/index.js';
+import { createGoogle, googleProviderInfo } from './google/index.js';
+import { createIdeogram, ideogramProviderInfo } from './ideogram/index.js';
+import { createOpenAI, openaiProviderInfo } from './openai/index.js';
+import { createReplicate, replicateProviderInfo } from './replicate/index.js';
+import { createRouter } from './router/index.js';
+import { baseUrlVariable, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from './shared/provider-settings.js';
+import { createStability, stabilityProviderInfo } from './stability/index.js';
+
+type HostedFactory = (settings: HostedProviderSettings) => (modelId: string) => ImageModel;
+
+/** Every hosted provider: its listing and its factory. */
+export const hostedProviders: readonly { info: HostedProviderInfo; create: HostedFactory }[] = [
+  { info: openaiProviderInfo, create: createOpenAI },
+  { info: replicateProviderInfo, create: createReplicate },
+  { info: falProviderInfo, create: createFal },
+  { info: stabilityProviderInfo, create: createStability },
+  { info: bflProviderInfo, create: createBfl },
+  { info: googleProviderInfo, create: createGoogle },
+  { info: ideogramProviderInfo, create: createIdeogram },
+  { info: fireflyProviderInfo, create: createFirefly },
+  { info: comfyuiProviderInfo, create: createComfyUI },
+];
+
+export type HostedProviderName = 'openai' | 'replicate' | 'fal' | 'stability' | 'bfl' | 'google' | 'ideogram' | 'firefly' | 'comfyui';
+
+export interface ProviderRegistrySettings {
+  /** Makes the local model for a reference (folder, hub id, alias); the service supplies it because it owns the model cache. */
+  local: (reference: string) => Promise<ImageModel>;
+  /** Settings per hosted provider (keys, base URLs, retries). */
+  providers?: Partial<Record<HostedProviderName, HostedProviderSettings>>;
+  /** Settings every hosted provider gets unless its own say otherwise (a shared fetch, retries, timeout). */
+  defaults?: HostedProviderSettings;
+}
+
+export interface ProviderStatus {
+  name: string;
+  /** True when every environment variable it needs is set (or the settings give the key). */
+  configured: boolean;
+  /** Its variables, and whether each is set. */
+  variables: { name: string; set: boolean }[];
+  baseUrl: string;
+  /** The variable that overrides the base URL. */
+  baseUrlVariable: string;
+  exampleModels: string[];
+  documentation: string;
+}
+
+export interface ProviderRegistry {
+  /** `openai:gpt-image-1`, `local:sd-turbo` (or a bare local reference), or several joined by commas (tried in order). */
+  imageModel(id: string): Promise<ImageModel>;
+  /** Is `id` served by a hosted provider (or a list)? Local references are not. */
+  isHosted(id: string): boolean;
+  /** Every hosted provider and whether it is configured. */
+  providers(environment?: NodeJS.ProcessEnv): ProviderStatus[];
+}
+
+/** Splits `PROVIDER:MODEL`; anything whose prefix is not a provider's name (a path, a hub id) is a local reference. */
+export function parseModelId(id: string): { provider: string; modelId: string } {
+  const colon = id.indexOf(':');
+  const prefix = colon > 0 ? id.slice(0, colon) : '';
+  if (prefix === 'local' || hostedProviders.some(({ info }) => info.name === prefix)) return { provider: prefix, modelId: id.slice(colon + 1) };
+  return { provider: 'local', modelId: id };
+}
+
+export function createProviderRegistry({ local, providers = {}, defaults = {} }: ProviderRegistrySettings): ProviderRegistry {
+  const factories = new Map<string, (modelId: string) => ImageModel>();
+  const hosted = (name: string) => {
+    let factory = factories.get(name);
+    if (!factory) {
+      const entry = hostedProviders.find(({ info }) => info.name === name)!;
+      factory = entry.create({ ...defaults, ...providers[name as HostedProviderName] });
+      factories.set(name, factory);
+    }
+    return factory;
+  };
+  const single = async (id: string): Promise<ImageModel> => {
+    const { provider, modelId } = parseModelId(id.trim());
+    if (modelId === '') throw new InvalidArgumentError({ argument: 'model', value: id, message: `\`model\` ${JSON.stringify(id)} names no model after the provider; write PROVIDER:MODEL, e.g. openai:gpt-image-1` });
+    return provider === 'local' ? local(modelId) : hosted(provider)(modelId);
+  };
+  return {
+    async imageModel(id) {
+      const parts = id.split(',').map((part) => part.trim()).filter(Boolean);
+      if (parts.length <= 1) return single(parts[0] ?? id);
+      return createRouter({ name: parts.join(','), fallback: await Promise.all(parts.map(single)) });
+    },
+    isHosted(id) {
+      return id.includes(',') || parseModelId(id).provider !== 'local';
+    },
+    providers(environment = process.env) {
+      return hostedProviders.map(({ info }) => {
+        const given = providers[info.name as HostedProviderName];
+        const isSet = (name: string) => Boolean(environment[name]?.trim());
+        const variables = info.apiKeyVariables.map((name) => ({ name, set: isSet(name) || (info.alternateVariables?.[name] ?? []).some(isSet) }));
+        return {
+          name: info.name,
+          configured: given?.apiKey !== undefined || variables.every((variable) => variable.set),
+          variables,
+          baseUrl: resolveBaseUrl(info.name, given?.baseURL, info.defaultBaseUrl, environment),
+          baseUrlVariable: baseUrlVariable(info.name),
+          exampleModels: info.exampleModels,
+          documentation: info.documentation,
+        };
+      });
+    },
+  };
+}
