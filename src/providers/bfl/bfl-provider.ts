@@ -1,6 +1,6 @@
 // Factory for Black Forest Labs FLUX models: API key from BFL_API_KEY sent as `x-key`, base URL settable for regions and gateways.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { BflImageModel, readBflError, type BflImageModelId } from './bfl-image-model.js';
 
 export type BflProviderSettings = HostedProviderSettings;
@@ -21,20 +21,8 @@ export const bflProviderInfo: HostedProviderInfo = {
 };
 
 export function createBfl(settings: BflProviderSettings = {}): BflProvider {
-  const { apiKey, baseURL, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, pollIntervalMs = hostedDefaults.pollIntervalMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'bfl',
-    baseURL: resolveBaseUrl('bfl', baseURL, bflProviderInfo.defaultBaseUrl),
-    apiKeyVariable: bflApiKeyVariable,
-    headers: () => ({ 'x-key': loadApiKey({ provider: 'bfl', apiKey, variable: bflApiKeyVariable }), accept: 'application/json', ...headers }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
-    readError: readBflError,
-  });
-  const imageModel = (modelId: BflImageModelId) => new BflImageModel(modelId, { client, timeoutMs, pollIntervalMs, sleep });
+  const { client, ...config } = createHostedClient(settings, { info: bflProviderInfo, readError: readBflError, authenticate: (key) => ({ 'x-key': key(), accept: 'application/json' }) });
+  const imageModel = (modelId: BflImageModelId) => new BflImageModel(modelId, { client, ...config });
   return Object.assign(imageModel, { imageModel });
 }
 

@@ -1,8 +1,8 @@
 // Factory for ComfyUI image models: a server URL (no API key), and optionally a workflow template with its input mapping.
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import type { ApiWorkflow } from './comfyui-api.js';
 import { defaultWorkflow, defaultWorkflowInputs } from './comfyui-default-workflow.js';
 import { ComfyUIImageModel, readComfyUIError, type ComfyUIImageModelId } from './comfyui-image-model.js';
@@ -47,20 +47,10 @@ function resolveTemplate(workflow: string | ApiWorkflow | undefined, inputs: Wor
 }
 
 export function createComfyUI(settings: ComfyUIProviderSettings = {}): ComfyUIProvider {
-  const { baseURL, headers, workflow, inputs, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, pollIntervalMs = hostedDefaults.pollIntervalMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'comfyui',
-    baseURL: resolveBaseUrl('comfyui', baseURL, comfyuiProviderInfo.defaultBaseUrl),
-    headers: () => ({ ...headers }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
-    readError: readComfyUIError,
-  });
+  const { workflow, inputs } = settings;
+  const { client, ...config } = createHostedClient(settings, { info: comfyuiProviderInfo, readError: readComfyUIError });
   const template = resolveTemplate(workflow, inputs);
-  const imageModel = (modelId: ComfyUIImageModelId) => new ComfyUIImageModel(modelId, { client, timeoutMs, template, pollIntervalMs, sleep });
+  const imageModel = (modelId: ComfyUIImageModelId) => new ComfyUIImageModel(modelId, { client, ...config, template });
   return Object.assign(imageModel, { imageModel });
 }
 

@@ -1,6 +1,6 @@
 // Factory for fal models: key from FAL_KEY, queue base URL settable for proxies and gateways.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { FalImageModel, readFalError, type FalImageModelId } from './fal-image-model.js';
 
 export type FalProviderSettings = HostedProviderSettings;
@@ -21,21 +21,9 @@ export const falProviderInfo: HostedProviderInfo = {
 };
 
 export function createFal(settings: FalProviderSettings = {}): FalProvider {
-  const { apiKey, baseURL, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, pollIntervalMs = hostedDefaults.pollIntervalMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'fal',
-    baseURL: resolveBaseUrl('fal', baseURL, falProviderInfo.defaultBaseUrl),
-    apiKeyVariable: falApiKeyVariable,
-    // fal's scheme is `Key`, not `Bearer` (https://docs.fal.ai/model-endpoints/queue).
-    headers: () => ({ authorization: `Key ${loadApiKey({ provider: 'fal', apiKey, variable: falApiKeyVariable })}`, ...headers }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
-    readError: readFalError,
-  });
-  const imageModel = (modelId: FalImageModelId) => new FalImageModel(modelId, { client, timeoutMs, pollIntervalMs, sleep });
+  // fal's scheme is `Key`, not `Bearer` (https://docs.fal.ai/model-endpoints/queue).
+  const { client, ...config } = createHostedClient(settings, { info: falProviderInfo, readError: readFalError, authenticate: (key) => ({ authorization: `Key ${key()}` }) });
+  const imageModel = (modelId: FalImageModelId) => new FalImageModel(modelId, { client, ...config });
   return Object.assign(imageModel, { imageModel });
 }
 

@@ -1,6 +1,6 @@
 // Factory for Adobe Firefly image models: client ID and secret from FIREFLY_SERVICES_CLIENT_ID/_SECRET, IMS token cached.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { FireflyAccessToken, fireflyClientIdVariable, fireflyClientSecretVariable, fireflyDefaultScope } from './firefly-access-token.js';
 import { FireflyImageModel, readFireflyError, type FireflyImageModelId } from './firefly-image-model.js';
 
@@ -36,22 +36,11 @@ export const fireflyProviderInfo: HostedProviderInfo = {
 };
 
 export function createFirefly(settings: FireflyProviderSettings = {}): FireflyProvider {
-  const { apiKey, clientId = apiKey, clientSecret, baseURL, tokenURL, scope = fireflyDefaultScope, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, pollIntervalMs = hostedDefaults.pollIntervalMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'firefly',
-    baseURL: resolveBaseUrl('firefly', baseURL, fireflyProviderInfo.defaultBaseUrl),
-    apiKeyVariable: fireflyClientIdVariable,
-    // The bearer token is fetched asynchronously, so each request adds it (with `x-api-key`) itself.
-    headers: () => ({ ...headers }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
-    readError: readFireflyError,
-  });
+  const { apiKey, clientId = apiKey, clientSecret, tokenURL, scope = fireflyDefaultScope } = settings;
+  // The bearer token is fetched asynchronously, so each request adds it (with `x-api-key`) itself.
+  const { client, ...config } = createHostedClient({ ...settings, apiKey: undefined }, { info: fireflyProviderInfo, readError: readFireflyError });
   const credentials = new FireflyAccessToken({ clientId, clientSecret, scope, tokenURL: tokenURL ?? process.env[fireflyTokenUrlVariable] ?? fireflyDefaultTokenUrl });
-  const imageModel = (modelId: FireflyImageModelId) => new FireflyImageModel(modelId, { client, timeoutMs, credentials, pollIntervalMs, sleep });
+  const imageModel = (modelId: FireflyImageModelId) => new FireflyImageModel(modelId, { client, ...config, credentials });
   return Object.assign(imageModel, { imageModel });
 }
 

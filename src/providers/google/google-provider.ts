@@ -1,6 +1,6 @@
 // Factory for Google's image models on the Gemini API: API key from GEMINI_API_KEY (or GOOGLE_API_KEY) sent as `x-goog-api-key`.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { loadApiKey, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { GoogleImageModel, googleErrorReader, type GoogleImageModelId } from './google-image-model.js';
 
 export type GoogleProviderSettings = HostedProviderSettings;
@@ -24,25 +24,14 @@ export const googleProviderInfo: HostedProviderInfo = {
 };
 
 export function createGoogle(settings: GoogleProviderSettings = {}): GoogleProvider {
-  const { apiKey, baseURL, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
+  const { apiKey } = settings;
   const key = () => {
     const alternate = process.env[googleAlternateApiKeyVariable]?.trim();
     return loadApiKey({ provider: 'google', apiKey: apiKey ?? (alternate ? alternate : undefined), variable: googleApiKeyVariable, description: `API key (${googleApiKeyVariable} or ${googleAlternateApiKeyVariable})` });
   };
-  const client = new ApiClient({
-    provider: 'google',
-    baseURL: resolveBaseUrl('google', baseURL, googleProviderInfo.defaultBaseUrl),
-    apiKeyVariable: googleApiKeyVariable,
-    // The key goes in a header, never in a `?key=` query string that proxies and logs keep.
-    headers: () => ({ 'x-goog-api-key': key(), ...headers }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
-    readError: googleErrorReader(googleApiKeyVariable),
-  });
-  const imageModel = (modelId: GoogleImageModelId) => new GoogleImageModel(modelId, { client, timeoutMs });
+  // The key goes in a header, never in a `?key=` query string that proxies and logs keep.
+  const { client, ...config } = createHostedClient(settings, { info: googleProviderInfo, readError: googleErrorReader(googleApiKeyVariable), authenticate: () => ({ 'x-goog-api-key': key() }) });
+  const imageModel = (modelId: GoogleImageModelId) => new GoogleImageModel(modelId, { client, ...config });
   return Object.assign(imageModel, { imageModel });
 }
 

@@ -42,12 +42,6 @@ export const readIdeogramError: ErrorReader = ({ body, status, text, url }) => {
   return parsed.success ? { message: parsed.data.error } : undefined;
 };
 
-/** Adds a warning unless the same one is already there (a call of more than 8 images runs `generate` more than once). */
-function warnOnce(warnings: ImageModelWarning[], warning: ImageModelWarning): void {
-  const key = JSON.stringify(warning);
-  if (!warnings.some((existing) => JSON.stringify(existing) === key)) warnings.push(warning);
-}
-
 export class IdeogramImageModel extends HostedImageModel<IdeogramImageOptions> {
   readonly provider = 'ideogram';
   /** `num_images` is 1–8. */
@@ -132,7 +126,7 @@ export class IdeogramImageModel extends HostedImageModel<IdeogramImageOptions> {
     } else if (image !== undefined) {
       result = { aspect_ratio: nearestAspectRatio(aspectRatios, { width: image.width, height: image.height }, [], label)?.replace(':', 'x') };
     }
-    for (const warning of found) warnOnce(warnings, warning);
+    warnings.push(...found);
     return result;
   }
 
@@ -141,9 +135,9 @@ export class IdeogramImageModel extends HostedImageModel<IdeogramImageOptions> {
     if (operation !== 'edit') return;
     const label = `ideogram:${this.modelId} (edit)`;
     for (const setting of ['negativePrompt', 'strength', 'aspectRatio'] as const) {
-      if (options[setting] !== undefined) warnOnce(warnings, { type: 'unsupported-setting', setting, details: `${label} has no ${setting} setting; it was ignored` });
+      if (options[setting] !== undefined) warnings.push({ type: 'unsupported-setting', setting, details: `${label} has no ${setting} setting; it was ignored` });
     }
-    if (options.width !== undefined || options.height !== undefined) warnOnce(warnings, { type: 'unsupported-setting', setting: 'size', details: `${label} keeps the size of the input image; width and height were ignored` });
+    if (options.width !== undefined || options.height !== undefined) warnings.push({ type: 'unsupported-setting', setting: 'size', details: `${label} keeps the size of the input image; width and height were ignored` });
   }
 }
 

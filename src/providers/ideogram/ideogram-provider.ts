@@ -1,6 +1,6 @@
 // Factory for Ideogram image models: API key from IDEOGRAM_API_KEY sent as `Api-Key`, base URL settable for gateways.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { IdeogramImageModel, readIdeogramError, type IdeogramImageModelId } from './ideogram-image-model.js';
 
 export type IdeogramProviderSettings = HostedProviderSettings;
@@ -21,20 +21,8 @@ export const ideogramProviderInfo: HostedProviderInfo = {
 };
 
 export function createIdeogram(settings: IdeogramProviderSettings = {}): IdeogramProvider {
-  const { apiKey, baseURL, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'ideogram',
-    baseURL: resolveBaseUrl('ideogram', baseURL, ideogramProviderInfo.defaultBaseUrl),
-    apiKeyVariable: ideogramApiKeyVariable,
-    headers: () => ({ 'api-key': loadApiKey({ provider: 'ideogram', apiKey, variable: ideogramApiKeyVariable }), ...headers }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
-    readError: readIdeogramError,
-  });
-  const imageModel = (modelId: IdeogramImageModelId) => new IdeogramImageModel(modelId, { client, timeoutMs });
+  const { client, ...config } = createHostedClient(settings, { info: ideogramProviderInfo, readError: readIdeogramError, authenticate: (key) => ({ 'api-key': key() }) });
+  const imageModel = (modelId: IdeogramImageModelId) => new IdeogramImageModel(modelId, { client, ...config });
   return Object.assign(imageModel, { imageModel });
 }
 

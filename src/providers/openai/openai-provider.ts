@@ -1,6 +1,6 @@
 // Factory for OpenAI image models: API key from OPENAI_API_KEY, base URL settable for proxies and gateways.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { OpenAIImageModel, readOpenAIError, type OpenAIImageModelId } from './openai-image-model.js';
 
 export interface OpenAIProviderSettings extends HostedProviderSettings {
@@ -26,25 +26,13 @@ export const openaiProviderInfo: HostedProviderInfo = {
 };
 
 export function createOpenAI(settings: OpenAIProviderSettings = {}): OpenAIProvider {
-  const { apiKey, baseURL, headers, organization, project, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'openai',
-    baseURL: resolveBaseUrl('openai', baseURL, openaiProviderInfo.defaultBaseUrl),
-    apiKeyVariable: openaiApiKeyVariable,
-    headers: () => ({
-      authorization: `Bearer ${loadApiKey({ provider: 'openai', apiKey, variable: openaiApiKeyVariable })}`,
-      ...(organization ? { 'openai-organization': organization } : {}),
-      ...(project ? { 'openai-project': project } : {}),
-      ...headers,
-    }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
+  const { organization, project } = settings;
+  const { client, ...config } = createHostedClient(settings, {
+    info: openaiProviderInfo,
     readError: readOpenAIError,
+    authenticate: (key) => ({ authorization: `Bearer ${key()}`, ...(organization ? { 'openai-organization': organization } : {}), ...(project ? { 'openai-project': project } : {}) }),
   });
-  const imageModel = (modelId: OpenAIImageModelId) => new OpenAIImageModel(modelId, { client, timeoutMs });
+  const imageModel = (modelId: OpenAIImageModelId) => new OpenAIImageModel(modelId, { client, ...config });
   return Object.assign(imageModel, { imageModel });
 }
 

@@ -1,6 +1,6 @@
 // Factory for Replicate models: API token from REPLICATE_API_TOKEN, base URL settable for proxies and gateways.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { ReplicateImageModel, readReplicateError, type ReplicateImageModelId } from './replicate-image-model.js';
 
 export type ReplicateProviderSettings = HostedProviderSettings;
@@ -21,20 +21,8 @@ export const replicateProviderInfo: HostedProviderInfo = {
 };
 
 export function createReplicate(settings: ReplicateProviderSettings = {}): ReplicateProvider {
-  const { apiKey, baseURL, headers, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, pollIntervalMs = hostedDefaults.pollIntervalMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'replicate',
-    baseURL: resolveBaseUrl('replicate', baseURL, replicateProviderInfo.defaultBaseUrl),
-    apiKeyVariable: replicateApiKeyVariable,
-    headers: () => ({ authorization: `Bearer ${loadApiKey({ provider: 'replicate', apiKey, variable: replicateApiKeyVariable, description: 'API token' })}`, ...headers }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
-    readError: readReplicateError,
-  });
-  const imageModel = (modelId: ReplicateImageModelId) => new ReplicateImageModel(modelId, { client, timeoutMs, pollIntervalMs, sleep });
+  const { client, ...config } = createHostedClient(settings, { info: replicateProviderInfo, keyDescription: 'API token', readError: readReplicateError, authenticate: (key) => ({ authorization: `Bearer ${key()}` }) });
+  const imageModel = (modelId: ReplicateImageModelId) => new ReplicateImageModel(modelId, { client, ...config });
   return Object.assign(imageModel, { imageModel });
 }
 

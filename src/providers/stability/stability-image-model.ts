@@ -50,12 +50,6 @@ export const readStabilityError: ErrorReader = ({ body, status, text, url }) => 
   return { message: said === undefined ? name : `${name ? `${name}: ` : ''}${said}`, field: field === 'body' ? undefined : field };
 };
 
-/** Adds a warning unless the same one is already there (a call of n images runs `generate` n times). */
-function warnOnce(warnings: ImageModelWarning[], warning: ImageModelWarning): void {
-  const key = JSON.stringify(warning);
-  if (!warnings.some((existing) => JSON.stringify(existing) === key)) warnings.push(warning);
-}
-
 export class StabilityImageModel extends HostedImageModel<StabilityImageOptions> {
   readonly provider = 'stability';
   /** Every endpoint makes one image per request. */
@@ -174,7 +168,7 @@ export class StabilityImageModel extends HostedImageModel<StabilityImageOptions>
       const made = this.modelId === 'core' ? undefined : oneMegapixelSizes[ratio];
       if (made !== `${width}x${height}`) found.push({ type: 'adjusted-setting', setting: 'size', details: `${label} is sized by aspect ratio and makes ${made ?? 'about 1.5 MP'} at ${ratio}; ${width}x${height} was sent as ${ratio}` });
     }
-    for (const warning of found) warnOnce(warnings, warning);
+    warnings.push(...found);
     return ratio;
   }
 
@@ -182,7 +176,7 @@ export class StabilityImageModel extends HostedImageModel<StabilityImageOptions>
   private cfgScaleOf(guidance: number | undefined, warnings: ImageModelWarning[]): number | undefined {
     if (guidance === undefined || !this.support.guidance) return undefined;
     const clamped = Math.min(cfgScale.max, Math.max(cfgScale.min, guidance));
-    if (clamped !== guidance) warnOnce(warnings, { type: 'adjusted-setting', setting: 'guidance', details: `stability:${this.modelId} takes cfg_scale from ${cfgScale.min} to ${cfgScale.max}; ${guidance} was sent as ${clamped}` });
+    if (clamped !== guidance) warnings.push({ type: 'adjusted-setting', setting: 'guidance', details: `stability:${this.modelId} takes cfg_scale from ${cfgScale.min} to ${cfgScale.max}; ${guidance} was sent as ${clamped}` });
     return clamped;
   }
 
@@ -197,11 +191,11 @@ export class StabilityImageModel extends HostedImageModel<StabilityImageOptions>
     if (operation === 'outpaint' && options.negativePrompt !== undefined) unused.push('negativePrompt');
     if (providerOptions.growMask !== undefined && operation !== 'inpaint') unused.push('providerOptions.stability.growMask');
     if (providerOptions.creativity !== undefined && operation !== 'outpaint') unused.push('providerOptions.stability.creativity');
-    for (const setting of unused) warnOnce(warnings, { type: 'unsupported-setting', setting, details: `${label} has no ${setting} setting; it was ignored` });
+    for (const setting of unused) warnings.push({ type: 'unsupported-setting', setting, details: `${label} has no ${setting} setting; it was ignored` });
     if (operation !== 'text-to-image') {
       const output = operation === 'outpaint' ? 'the input image grown by `extend`' : operation === 'inpaint' ? 'the size of the input image' : 'the aspect ratio of the input image';
-      if (options.aspectRatio !== undefined) warnOnce(warnings, { type: 'unsupported-setting', setting: 'aspectRatio', details: `${label} makes ${output}; aspectRatio was ignored` });
-      if (options.width !== undefined || options.height !== undefined) warnOnce(warnings, { type: 'unsupported-setting', setting: 'size', details: `${label} makes ${output}; width and height were ignored` });
+      if (options.aspectRatio !== undefined) warnings.push({ type: 'unsupported-setting', setting: 'aspectRatio', details: `${label} makes ${output}; aspectRatio was ignored` });
+      if (options.width !== undefined || options.height !== undefined) warnings.push({ type: 'unsupported-setting', setting: 'size', details: `${label} makes ${output}; width and height were ignored` });
     }
   }
 }

@@ -1,6 +1,6 @@
 // Factory for Stability AI image models: API key from STABILITY_API_KEY sent as a bearer token, base URL settable for gateways.
-import { ApiClient } from '../shared/api-client.js';
-import { hostedDefaults, loadApiKey, resolveBaseUrl, type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
+import { createHostedClient } from '../shared/hosted-client.js';
+import { type HostedProviderInfo, type HostedProviderSettings } from '../shared/provider-settings.js';
 import { readStabilityError, StabilityImageModel, type StabilityImageModelId } from './stability-image-model.js';
 
 export interface StabilityProviderSettings extends HostedProviderSettings {
@@ -24,24 +24,13 @@ export const stabilityProviderInfo: HostedProviderInfo = {
 };
 
 export function createStability(settings: StabilityProviderSettings = {}): StabilityProvider {
-  const { apiKey, baseURL, headers, clientId, fetch, maxRetries = hostedDefaults.maxRetries, retryDelayMs = hostedDefaults.retryDelayMs, timeoutMs = hostedDefaults.timeoutMs, sleep = hostedDefaults.sleep, random = hostedDefaults.random } = settings;
-  const client = new ApiClient({
-    provider: 'stability',
-    baseURL: resolveBaseUrl('stability', baseURL, stabilityProviderInfo.defaultBaseUrl),
-    apiKeyVariable: stabilityApiKeyVariable,
-    headers: () => ({
-      authorization: `Bearer ${loadApiKey({ provider: 'stability', apiKey, variable: stabilityApiKeyVariable })}`,
-      ...(clientId ? { 'stability-client-id': clientId } : {}),
-      ...headers,
-    }),
-    fetch,
-    maxRetries,
-    retryDelayMs,
-    sleep,
-    random,
+  const { clientId } = settings;
+  const { client, ...config } = createHostedClient(settings, {
+    info: stabilityProviderInfo,
     readError: readStabilityError,
+    authenticate: (key) => ({ authorization: `Bearer ${key()}`, ...(clientId ? { 'stability-client-id': clientId } : {}) }),
   });
-  const imageModel = (modelId: StabilityImageModelId) => new StabilityImageModel(modelId, { client, timeoutMs });
+  const imageModel = (modelId: StabilityImageModelId) => new StabilityImageModel(modelId, { client, ...config });
   return Object.assign(imageModel, { imageModel });
 }
 
