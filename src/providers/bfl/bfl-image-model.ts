@@ -6,7 +6,7 @@ import { InvalidResponseError } from '../../spec/errors/invalid-response-error.j
 import { InvalidRequestError } from '../../spec/errors/invalid-request-error.js';
 import { GenerationFailedError } from '../../spec/errors/generation-failed-error.js';
 import type { ErrorReader } from '../shared/http-errors.js';
-import { HostedImageModel, type HostedModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
+import { HostedImageModel, type PollingModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
 import { pollUntilDone } from '../shared/polling.js';
 import { nearestAspectRatio, parseAspectRatio } from '../shared/sizes.js';
 import { bflResultResponseSchema, bflSubmitResponseSchema, bflValidationErrorSchema, type BflResultResponse } from './bfl-api.js';
@@ -16,11 +16,6 @@ export type BflImageModelId =
   | 'flux-2-pro' | 'flux-2-max' | 'flux-2-flex' | 'flux-2-klein-4b' | 'flux-2-klein-9b'
   | 'flux-kontext-pro' | 'flux-kontext-max' | 'flux-pro-1.1' | 'flux-pro-1.1-ultra' | 'flux-dev'
   | (string & {});
-
-export interface BflModelConfig extends HostedModelConfig {
-  pollIntervalMs: number;
-  sleep: (milliseconds: number, signal?: AbortSignal) => Promise<void>;
-}
 
 interface Range {
   min: number;
@@ -116,7 +111,7 @@ export class BflImageModel extends HostedImageModel<BflImageOptions> {
   private readonly traits: BflTraits;
   protected readonly support: HostedSupport;
 
-  constructor(modelId: BflImageModelId, protected override readonly config: BflModelConfig) {
+  constructor(modelId: BflImageModelId, protected override readonly config: PollingModelConfig) {
     super(modelId, config);
     this.traits = bflTraits(modelId);
     this.support = { seed: true, steps: this.traits.steps !== undefined, guidance: this.traits.guidance !== undefined, images: this.traits.images };

@@ -9,7 +9,7 @@ import { InvalidResponseError } from '../../spec/errors/invalid-response-error.j
 import { ProviderUnavailableError } from '../../spec/errors/provider-unavailable-error.js';
 import type { CallContext } from '../shared/api-client.js';
 import type { ErrorReader } from '../shared/http-errors.js';
-import { HostedImageModel, type HostedImage, type HostedModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
+import { HostedImageModel, type HostedImage, type PollingModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
 import { cancelOnAbort, pollUntilDone } from '../shared/polling.js';
 import { parseAspectRatio } from '../shared/sizes.js';
 import { historySchema, nodeErrorsSchema, promptQueuedSchema, promptRefusedSchema, queueSchema, type ApiWorkflow } from './comfyui-api.js';
@@ -61,11 +61,9 @@ export const readComfyUIError: ErrorReader = ({ body }) => {
   return { message: [said, nodes?.message].filter(Boolean).join('; ') || undefined, field: nodes?.field };
 };
 
-export interface ComfyUIModelConfig extends HostedModelConfig {
+export interface ComfyUIModelConfig extends PollingModelConfig {
   /** The provider's workflow and where each setting goes in it. */
   template: { workflow: ApiWorkflow; inputs: WorkflowInputs };
-  pollIntervalMs: number;
-  sleep: (milliseconds: number, signal?: AbortSignal) => Promise<void>;
 }
 
 type Template = ComfyUIModelConfig['template'] & { argument: string };

@@ -6,7 +6,7 @@ import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { CallContext } from '../shared/api-client.js';
 import type { ErrorReader } from '../shared/http-errors.js';
-import { HostedImageModel, type HostedModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
+import { HostedImageModel, type PollingModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
 import { decodeBase64 } from '../shared/image-data.js';
 import { pollUntilDone } from '../shared/polling.js';
 import { nearestAspectRatio } from '../shared/sizes.js';
@@ -48,11 +48,6 @@ export const readFalError: ErrorReader = ({ body, status, text, url }) => {
   return { message, field: location?.slice(1).join('.') };
 };
 
-export interface FalModelConfig extends HostedModelConfig {
-  pollIntervalMs: number;
-  sleep: (milliseconds: number, signal?: AbortSignal) => Promise<void>;
-}
-
 export class FalImageModel extends HostedImageModel<FalImageOptions> {
   readonly provider = 'fal';
   protected readonly optionsSchema = falImageOptionsSchema;
@@ -65,7 +60,7 @@ export class FalImageModel extends HostedImageModel<FalImageOptions> {
     guidance: this.flux?.guidance === true,
   };
 
-  constructor(modelId: string, private readonly polling: FalModelConfig) {
+  constructor(modelId: string, private readonly polling: PollingModelConfig) {
     super(modelId, polling);
   }
 

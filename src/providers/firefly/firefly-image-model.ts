@@ -10,7 +10,7 @@ import { InvalidResponseError } from '../../spec/errors/invalid-response-error.j
 import { ProviderUnavailableError } from '../../spec/errors/provider-unavailable-error.js';
 import type { CallContext } from '../shared/api-client.js';
 import type { ErrorReader } from '../shared/http-errors.js';
-import { HostedImageModel, type HostedModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
+import { HostedImageModel, type PollingModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
 import { encodeMask, type InputImage } from '../shared/image-data.js';
 import { pollUntilDone } from '../shared/polling.js';
 import { nearestSize } from '../shared/sizes.js';
@@ -48,10 +48,8 @@ export const readFireflyError: ErrorReader = ({ body, status, text, url, headers
   return { message: message || undefined, field };
 };
 
-export interface FireflyModelConfig extends HostedModelConfig {
+export interface FireflyModelConfig extends PollingModelConfig {
   credentials: FireflyAccessToken;
-  pollIntervalMs: number;
-  sleep: (milliseconds: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
@@ -113,9 +111,7 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
 
   private async submitGenerate(request: HostedRequest<FireflyImageOptions>, auth: Record<string, string>, seeds: number[]) {
     const { options, providerOptions, warnings, context } = request;
-    const sizeWarnings: ImageModelWarning[] = [];
-    const size = nearestSize(this.modelId.startsWith('image3') ? image3Sizes : image4Sizes, options, sizeWarnings, `firefly:${this.modelId}`);
-    addOnce(warnings, sizeWarnings);
+    const size = nearestSize(this.modelId.startsWith('image3') ? image3Sizes : image4Sizes, options, warnings, `firefly:${this.modelId}`);
     const style = providerOptions.stylePresets || providerOptions.styleStrength !== undefined ? { presets: providerOptions.stylePresets, strength: providerOptions.styleStrength } : undefined;
     const body = compact({
       prompt: options.prompt,
@@ -138,9 +134,7 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
   private async submitFill(request: HostedRequest<FireflyImageOptions>, auth: Record<string, string>, seeds: number[], image: InputImage) {
     const { options, providerOptions, warnings, context } = request;
     const asked = options.width !== undefined || options.height !== undefined || options.aspectRatio !== undefined;
-    const sizeWarnings: ImageModelWarning[] = [];
-    const size = nearestSize(fillSizes, asked ? options : { width: image.width, height: image.height }, sizeWarnings, `firefly:${this.modelId} (fill)`);
-    addOnce(warnings, sizeWarnings);
+    const size = nearestSize(fillSizes, asked ? options : { width: image.width, height: image.height }, warnings, `firefly:${this.modelId} (fill)`);
     const imageId = await this.upload(context, auth, image.mediaType === 'image/gif' ? new Uint8Array(await sharp(image.bytes).png().toBuffer()) : image.bytes, image.mediaType === 'image/gif' ? 'image/png' : image.mediaType);
     const maskId = await this.upload(context, auth, await encodeMask(request.mask!, 'white-edits'), 'image/png');
     const body = compact({
@@ -193,11 +187,6 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
     if (status.error_code === 'validation_error' || status.error_code === 'bad_request') return new InvalidRequestError({ ...common, message: `firefly refused job ${job.jobId} (${said})` });
     return new ProviderUnavailableError({ ...common, message: `firefly job ${job.jobId} ended ${status.status} (${said})` });
   }
-}
-
-/** Adds warnings not given yet: a call split into several jobs sizes each of them alike. */
-function addOnce(warnings: ImageModelWarning[], added: ImageModelWarning[]): void {
-  for (const warning of added) if (!warnings.some((given) => JSON.stringify(given) === JSON.stringify(warning))) warnings.push(warning);
 }
 
 function sizeObject(size: string): { width: number; height: number } {

@@ -9,7 +9,7 @@ import { InvalidResponseError } from '../../spec/errors/invalid-response-error.j
 import { GenerationFailedError } from '../../spec/errors/generation-failed-error.js';
 import type { CallContext } from '../shared/api-client.js';
 import type { ErrorReader } from '../shared/http-errors.js';
-import { HostedImageModel, type HostedModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
+import { HostedImageModel, type PollingModelConfig, type HostedRequest, type HostedResponse, type HostedSupport } from '../shared/hosted-image-model.js';
 import { decodeBase64, toDataUri } from '../shared/image-data.js';
 import { pollUntilDone } from '../shared/polling.js';
 import { nearestAspectRatio, requestedRatio } from '../shared/sizes.js';
@@ -87,11 +87,6 @@ export const readReplicateError: ErrorReader = ({ body, status, text, url }) => 
   return { message, field: invalidFields.find((field) => field.field)?.field };
 };
 
-export interface ReplicateModelConfig extends HostedModelConfig {
-  pollIntervalMs: number;
-  sleep: (milliseconds: number, signal?: AbortSignal) => Promise<void>;
-}
-
 export class ReplicateImageModel extends HostedImageModel<ReplicateImageOptions> {
   readonly provider = 'replicate';
   protected readonly optionsSchema = replicateImageOptionsSchema;
@@ -106,7 +101,7 @@ export class ReplicateImageModel extends HostedImageModel<ReplicateImageOptions>
     strength: this.flux?.editing === true,
   };
 
-  constructor(modelId: string, private readonly polling: ReplicateModelConfig) {
+  constructor(modelId: string, private readonly polling: PollingModelConfig) {
     super(modelId, polling);
   }
 

@@ -78,6 +78,12 @@ export interface HostedModelConfig {
   maxInputPixels?: number;
 }
 
+/** For providers that run jobs and poll them. */
+export interface PollingModelConfig extends HostedModelConfig {
+  pollIntervalMs: number;
+  sleep: (milliseconds: number, signal?: AbortSignal) => Promise<void>;
+}
+
 export abstract class HostedImageModel<Options> implements ImageModel {
   abstract readonly provider: string;
   abstract readonly maxImagesPerCall: number | undefined;
