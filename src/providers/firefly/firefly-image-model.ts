@@ -1,7 +1,6 @@
 // Adobe Firefly's image models behind the ImageModel contract: text to image and generative fill, as v3 async jobs.
 import sharp from 'sharp';
 import { z } from 'zod';
-import type { ImageModelWarning } from '../../spec/warning.js';
 import { AuthenticationError } from '../../spec/errors/authentication-error.js';
 import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
