@@ -113,15 +113,10 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
     const size = nearestSize(this.modelId.startsWith('image3') ? image3Sizes : image4Sizes, options, warnings, `firefly:${this.modelId}`);
     const style = providerOptions.stylePresets || providerOptions.styleStrength !== undefined ? { presets: providerOptions.stylePresets, strength: providerOptions.styleStrength } : undefined;
     const body = compact({
-      prompt: options.prompt,
-      negativePrompt: this.support.negativePrompt ? options.negativePrompt : undefined,
-      numVariations: request.n,
-      seeds,
-      size: size ? sizeObject(size) : undefined,
+      ...this.commonFields(request, seeds, size),
       contentClass: providerOptions.contentClass,
       visualIntensity: providerOptions.visualIntensity,
       style: style ? compact(style) : undefined,
-      promptBiasingLocaleCode: providerOptions.locale,
       customModelId: providerOptions.customModelId,
       upsamplerType: providerOptions.upsamplerType,
     });
@@ -131,7 +126,7 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
 
   /** Generative fill: the image and a white-is-fill mask are uploaded first, then referenced by upload id. */
   private async submitFill(request: HostedRequest<FireflyImageOptions>, auth: Record<string, string>, seeds: number[], image: InputImage) {
-    const { options, providerOptions, warnings, context } = request;
+    const { options, warnings, context } = request;
     const asked = options.width !== undefined || options.height !== undefined || options.aspectRatio !== undefined;
     const size = nearestSize(fillSizes, asked ? options : { width: image.width, height: image.height }, warnings, `firefly:${this.modelId} (fill)`);
     const imageId = await this.upload(context, auth, image.mediaType === 'image/gif' ? new Uint8Array(await sharp(image.bytes).png().toBuffer()) : image.bytes, image.mediaType === 'image/gif' ? 'image/png' : image.mediaType);
@@ -139,15 +134,22 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
     const body = compact({
       image: { source: { uploadId: imageId } },
       mask: { source: { uploadId: maskId } },
-      prompt: options.prompt,
-      negativePrompt: this.support.negativePrompt ? options.negativePrompt : undefined,
-      numVariations: request.n,
-      seeds,
-      size: size ? sizeObject(size) : undefined,
-      promptBiasingLocaleCode: providerOptions.locale,
+      ...this.commonFields(request, seeds, size),
     });
     const { data } = await this.config.client.request(context, { path: '/v3/images/fill-async', json: body, schema: fireflyJobAcceptedSchema, headers: auth });
     return data;
+  }
+
+  /** The fields text-to-image and fill requests share. */
+  private commonFields(request: HostedRequest<FireflyImageOptions>, seeds: number[], size: string | undefined) {
+    return {
+      prompt: request.options.prompt,
+      negativePrompt: this.support.negativePrompt ? request.options.negativePrompt : undefined,
+      numVariations: request.n,
+      seeds,
+      size: size ? sizeObject(size) : undefined,
+      promptBiasingLocaleCode: request.providerOptions.locale,
+    };
   }
 
   private async upload(context: CallContext, auth: Record<string, string>, bytes: Uint8Array, mediaType: string): Promise<string> {
