@@ -1,0 +1,115 @@
+// The embedded backend: the shared conformance suite in memory, plus what only PGlite has (data directory, one connection).
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { isInvalidArgument } from '../../testing/assertions.js';
+import { createDatabase, defaultDatabaseConfig, type DatabaseConfig } from './create-database.js';
+import { databaseConformance } from './database.case.js';
+import { lockFileName } from './data-directory-lock.js';
+import { migrate } from './migrations.js';
+import { PGliteDatabase } from './pglite-database.js';
+
+// Starting PGlite costs about a second (initdb), so the tests share one in-memory database, emptied
+// before each conformance test.
+let shared: Promise<PGliteDatabase> | undefined;
+const sharedDatabase = () => (shared ??= PGliteDatabase.open());
+after(async () => (await shared)?.close());
+
+databaseConformance({
+  name: 'pglite',
+  kind: 'pglite',
+  async open() {
+    const database = await sharedDatabase();
+    await database.exec('DROP SCHEMA IF EXISTS pixelpipe CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public;');
+    return { database, connectAgain: async () => database, close: async () => undefined };
+  },
+});
+
+describe('pglite database', () => {
+  const withDirectory = async (body: (dataDir: string) => Promise<void>) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-pglite-'));
+    try {
+      await body(dataDir);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  };
+
+  test('data in a data directory survives close and reopen, and the lock file goes with the holder', async () => {
+    await withDirectory(async (dataDir) => {
+      const first = await PGliteDatabase.open({ dataDir });
+      assert.equal(first.dataDir, dataDir);
+      assert.deepEqual(JSON.parse(await readFile(join(dataDir, lockFileName), 'utf8')), { pid: process.pid, host: hostname() });
+      await migrate(first);
+      await first.query(`INSERT INTO pixelpipe.api_keys (name, hash) VALUES ('ci', 'sha256:abc')`);
+      await first.close();
+      await assert.rejects(readFile(join(dataDir, lockFileName)), { code: 'ENOENT' });
+
+      const second = await PGliteDatabase.open({ dataDir });
+      try {
+        assert.deepEqual(await second.query('SELECT name FROM pixelpipe.api_keys'), [{ name: 'ci' }]);
+        assert.deepEqual((await migrate(second)).applied, []);
+      } finally {
+        await second.close();
+      }
+    });
+  });
+
+  test('a data directory open in this process or held by a live process is refused, naming `dataDir`', async () => {
+    await withDirectory(async (dataDir) => {
+      const holder = await PGliteDatabase.open({ dataDir });
+      try {
+        await assert.rejects(PGliteDatabase.open({ dataDir }), isInvalidArgument('dataDir', /in use by another database in this process.*PIXELPIPE_DATABASE_URL/));
+      } finally {
+        await holder.close();
+      }
+      // The test runner that started this process is alive on this host.
+      await writeFile(join(dataDir, lockFileName), JSON.stringify({ pid: process.ppid, host: hostname() }));
+      await assert.rejects(createDatabase({ type: 'pglite', dataDir }), isInvalidArgument('dataDir', new RegExp(`in use by process ${process.ppid}.*delete`)));
+    });
+  });
+
+  test('a lock file left by a process that died, or cut short, is taken over', async () => {
+    await withDirectory(async (dataDir) => {
+      const leftovers = [
+        JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }),
+        '{"pid":',
+        // An earlier process that had this pid (a restarted container).
+        JSON.stringify({ pid: process.pid, host: hostname() }),
+      ];
+      for (const leftover of leftovers) {
+        await writeFile(join(dataDir, lockFileName), leftover);
+        const database = await PGliteDatabase.open({ dataDir });
+        await database.close();
+      }
+    });
+  });
+
+  test('using the database directly inside its own transaction is refused instead of waiting forever', async () => {
+    const database = await sharedDatabase();
+    await assert.rejects(
+      database.transaction(async () => {
+        await database.query('SELECT 1');
+      }),
+      /inside its own transaction/,
+    );
+    assert.deepEqual(await database.query('SELECT 1 AS one'), [{ one: 1 }]);
+  });
+
+  test('close waits for queued statements, and a closed database refuses new ones', async () => {
+    const database = await PGliteDatabase.open();
+    const pending = database.query<{ value: number }>('SELECT 41 + 1 AS value');
+    await database.close();
+    assert.deepEqual(await pending, [{ value: 42 }]);
+    await assert.rejects(database.query('SELECT 1'), /closed/);
+    await database.close();
+  });
+
+  test('createDatabase picks PGlite by default and refuses an unknown type, listing the known ones', async () => {
+    assert.deepEqual(defaultDatabaseConfig({ dataDirectory: '/srv/pixelpipe' }), { type: 'pglite', dataDir: join('/srv/pixelpipe', 'database') });
+    assert.deepEqual(defaultDatabaseConfig({ dataDirectory: '/srv/pixelpipe', url: 'postgres://db/pixelpipe' }), { type: 'postgres', url: 'postgres://db/pixelpipe' });
+    await assert.rejects(createDatabase({ type: 'sqlite' } as unknown as DatabaseConfig), isInvalidArgument('type', /one of pglite, postgres, got "sqlite"/));
+  });
+});

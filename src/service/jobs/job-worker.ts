@@ -1,0 +1,268 @@
+// Takes jobs from pg-boss and runs them: slots that fetch, a watch that aborts cancelled jobs, and settling each attempt exactly once.
+import type PgBoss from 'pg-boss';
+import { AbortedError } from '../../spec/errors/aborted-error.js';
+import type { Database } from '../database/database.js';
+import { describeError, type JobData } from './job-status.js';
+import type { JobHandler, StopOptions } from './job-types.js';
+
+/** Settings a worker runs with, resolved by the queue. */
+export interface JobWorkerSettings {
+  /** The started pg-boss instance jobs are fetched and settled through. */
+  boss: PgBoss;
+  /** The database pg-boss runs on; settling and the cancellation watch query it directly. */
+  database: Database;
+  /** Schema of pg-boss's tables. */
+  schema: string;
+  /** The queue to take jobs from. */
+  queueName: string;
+  /** Runs one attempt at a job. */
+  handler: JobHandler;
+  /** Jobs run at once. */
+  concurrency: number;
+  /** Wait between polls of an idle slot, in milliseconds. */
+  pollingMs: number;
+  /** How long a handler may keep its slot after its signal aborts, in milliseconds. */
+  abortGraceMs: number;
+  /** Interval of the cancellation watch, in milliseconds. */
+  cancellationCheckMs: number;
+  /** Told about errors no caller waits for. */
+  onError: (error: Error) => void;
+}
+
+type FetchedJob = PgBoss.JobWithMetadata<JobData>;
+
+// How one attempt ended. The first three came from the handler or its clock and are written to
+// the job; `cancelled` and `lost` mean the job is no longer this attempt's to write.
+type Outcome =
+  | { kind: 'succeeded'; output: unknown }
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'expired' }
+  | { kind: 'stopped' }
+  | { kind: 'cancelled' }
+  | { kind: 'lost' };
+
+interface Run {
+  job: FetchedJob;
+  controller: AbortController;
+  expiry?: NodeJS.Timeout;
+  settlement?: Promise<void>;
+}
+
+// Resolves after `milliseconds` or when `until` settles, whichever is first, leaving no timer behind.
+async function waitAtMost(until: Promise<unknown>, milliseconds: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([until, new Promise<void>((resolve) => (timer = setTimeout(resolve, milliseconds)))]);
+  clearTimeout(timer);
+}
+
+function abortMessage(job: FetchedJob, kind: Outcome['kind']): string {
+  switch (kind) {
+    case 'cancelled':
+      return `job ${job.id} was cancelled`;
+    case 'expired':
+      return `job ${job.id} ran past its expiry of ${Number(job.expireInSeconds)} s and goes back to the queue`;
+    case 'stopped':
+      return `the worker stopped while job ${job.id} ran; it goes back to the queue`;
+    default:
+      return `job ${job.id} was taken back by the queue (it expired, or another worker holds it now)`;
+  }
+}
+
+/** The worker behind `JobQueue.work`: `concurrency` slots, each running one job at a time. */
+export class JobWorker {
+  readonly #settings: JobWorkerSettings;
+  readonly #running = new Map<string, Run>();
+  readonly #wakers = new Set<() => void>();
+  readonly #fetching = new Set<Promise<unknown>>();
+  #slots: Promise<void>[] = [];
+  #stopping = false;
+  #abandoning = false;
+  #stopped = false;
+  #watchTimer: NodeJS.Timeout | undefined;
+  #watching: Promise<void> | undefined;
+
+  constructor(settings: JobWorkerSettings) {
+    this.#settings = settings;
+  }
+
+  /** Starts the slots; each takes one job at a time. */
+  start(): void {
+    this.#slots = Array.from({ length: this.#settings.concurrency }, () => this.#slot());
+  }
+
+  /** Wakes idle slots now, instead of at their next poll: a job was just submitted. */
+  notify(): void {
+    for (const wake of this.#wakers) wake();
+  }
+
+  /** Ids of the jobs this worker runs now. */
+  runningIds(): string[] {
+    return [...this.#running.keys()];
+  }
+
+  /** Takes no new jobs; waits for running ones when graceful, then aborts what still runs and puts it back in the queue. */
+  async stop({ graceful = true, timeoutSeconds = 30 }: StopOptions = {}): Promise<void> {
+    this.#stopping = true;
+    this.notify();
+    if (graceful) await waitAtMost(Promise.all(this.#slots), timeoutSeconds * 1000);
+    // Whatever still runs goes back to the queue now, rather than when its expiry runs out.
+    this.#abandoning = true;
+    await Promise.all([...this.#running.values()].map((run) => this.#finish(run, { kind: 'stopped' })));
+    // A fetch in flight may still hand over a job; it is put back before the fetch settles.
+    await Promise.all(this.#fetching);
+    // The watch runs to the end: jobs finishing during a graceful stop can still be cancelled.
+    this.#stopped = true;
+    clearTimeout(this.#watchTimer);
+    await this.#watching;
+  }
+
+  async #slot(): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        const job = await this.#fetch();
+        if (job) await this.#run(job);
+        else if (!this.#stopping) await this.#sleep();
+      } catch (error) {
+        // Nothing above should throw; if something does, the slot keeps serving after a pause.
+        this.#settings.onError(error as Error);
+        await this.#sleep();
+      }
+    }
+  }
+
+  #fetch(): Promise<FetchedJob | undefined> {
+    const { boss, queueName } = this.#settings;
+    const fetching = (async () => {
+      // pg-boss's fetch swallows database errors and gives no jobs; the slot just polls again.
+      const [job] = await boss.fetch<JobData>(queueName, { includeMetadata: true, batchSize: 1 });
+      if (job && this.#abandoning) {
+        await this.#finish({ job, controller: new AbortController() }, { kind: 'stopped' });
+        return undefined;
+      }
+      return job;
+    })();
+    this.#fetching.add(fetching);
+    return fetching.finally(() => this.#fetching.delete(fetching));
+  }
+
+  #sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, this.#settings.pollingMs);
+      this.#wakers.add(wake);
+    });
+  }
+
+  async #run(job: FetchedJob): Promise<void> {
+    const run: Run = { job, controller: new AbortController() };
+    this.#running.set(job.id, run);
+    this.#scheduleWatch();
+    // Expiry is pg-boss's bound on an attempt; ending the attempt here puts the job back at once
+    // instead of when a maintenance pass notices it.
+    run.expiry = setTimeout(() => void this.#finish(run, { kind: 'expired' }), Number(job.expireInSeconds) * 1000);
+    const { request, apiKeyId } = job.data ?? { request: undefined };
+    const handled = (async (): Promise<Outcome> => {
+      try {
+        return { kind: 'succeeded', output: await this.#settings.handler({ id: job.id, request, apiKeyId, attempt: job.retryCount + 1, signal: run.controller.signal }) };
+      } catch (error) {
+        return { kind: 'failed', error };
+      }
+    })();
+    // A handler that ignores its aborted signal keeps its slot only for the grace period.
+    const outcome = await Promise.race([handled, this.#graceAfterAbort(run.controller.signal)]);
+    if (outcome === 'abandoned') {
+      this.#settings.onError(new Error(`the handler of job ${job.id} did not stop within ${this.#settings.abortGraceMs / 1000} s of its signal aborting; its slot takes new work while it still runs`));
+    } else {
+      await this.#finish(run, outcome);
+    }
+    this.#running.delete(job.id);
+  }
+
+  #graceAfterAbort(signal: AbortSignal): Promise<'abandoned'> {
+    return new Promise((resolve) => {
+      const start = () => setTimeout(() => resolve('abandoned'), this.#settings.abortGraceMs).unref();
+      if (signal.aborted) start();
+      else signal.addEventListener('abort', start, { once: true });
+    });
+  }
+
+  // The first outcome of an attempt wins; later ones (the handler returning after an abort) change nothing.
+  #finish(run: Run, outcome: Outcome): Promise<void> {
+    run.settlement ??= (async () => {
+      // Once an outcome is known, the expiry clock must not keep the process alive.
+      clearTimeout(run.expiry);
+      if (outcome.kind !== 'succeeded' && outcome.kind !== 'failed') {
+        run.controller.abort(new AbortedError({ message: abortMessage(run.job, outcome.kind) }));
+      }
+      if (outcome.kind === 'cancelled' || outcome.kind === 'lost') return;
+      try {
+        await this.#settle(run.job, outcome);
+      } catch (error) {
+        this.#settings.onError(error as Error);
+      }
+    })();
+    return run.settlement;
+  }
+
+  // Writes the attempt's outcome only while the job is still this attempt's: active, with the retry
+  // count it was fetched with. The row lock keeps a cancel or pg-boss's expiry from slipping in between.
+  async #settle(job: FetchedJob, outcome: Exclude<Outcome, { kind: 'cancelled' | 'lost' }>): Promise<void> {
+    const { boss, database, schema, queueName } = this.#settings;
+    await database.transaction(async (transaction) => {
+      const [row] = await transaction.query<{ state: string; retryCount: number }>(
+        `SELECT state::text AS state, retry_count AS "retryCount" FROM ${schema}.job WHERE name = $1 AND id = $2 FOR UPDATE`,
+        [queueName, job.id],
+      );
+      if (row?.state !== 'active' || row.retryCount !== job.retryCount) return;
+      const db = transaction.pgBossAdapter();
+      if (outcome.kind === 'succeeded') {
+        await boss.complete(queueName, job.id, { output: outcome.output }, { db });
+        return;
+      }
+      const error = outcome.kind === 'failed' ? describeError(outcome.error) : { name: 'AbortedError', message: abortMessage(job, outcome.kind), isRetryable: true };
+      if (outcome.kind === 'failed' && (outcome.error as { isRetryable?: unknown } | null)?.isRetryable === false) {
+        // pg-boss retries while retry_count < retry_limit; closing that gap makes its fail final.
+        await transaction.query(`UPDATE ${schema}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [queueName, job.id]);
+      }
+      await boss.fail(queueName, job.id, { error }, { db });
+    });
+  }
+
+  // While jobs run, one query every `cancellationCheckMs` checks them all: a cancelled job aborts
+  // its handler, and so does one that is no longer this attempt's (expired and retaken).
+  #scheduleWatch(): void {
+    if (this.#watchTimer || this.#stopped) return;
+    this.#watchTimer = setTimeout(() => {
+      this.#watching = this.#watch();
+    }, this.#settings.cancellationCheckMs);
+    this.#watchTimer.unref();
+  }
+
+  async #watch(): Promise<void> {
+    const { database, schema, queueName } = this.#settings;
+    const runs = [...this.#running.values()].filter((run) => !run.settlement);
+    try {
+      if (runs.length > 0) {
+        const rows = await database.query<{ id: string; state: string; retryCount: number }>(
+          `SELECT id, state::text AS state, retry_count AS "retryCount" FROM ${schema}.job WHERE name = $1 AND id = ANY($2::uuid[])`,
+          [queueName, runs.map((run) => run.job.id)],
+        );
+        const byId = new Map(rows.map((row) => [row.id, row]));
+        for (const run of runs) {
+          const row = byId.get(run.job.id);
+          if (row?.state === 'cancelled') void this.#finish(run, { kind: 'cancelled' });
+          else if (row?.state !== 'active' || row.retryCount !== run.job.retryCount) void this.#finish(run, { kind: 'lost' });
+        }
+      }
+    } catch (error) {
+      if (!this.#stopped) this.#settings.onError(error as Error);
+    } finally {
+      this.#watchTimer = undefined;
+      if (this.#running.size > 0) this.#scheduleWatch();
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// Where Postgres tests find their server, and a throwaway database per test file so parallel files never collide.
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import pg from 'pg';
+
+/** The variable CI sets (scripts/test-postgres.sh prints the URL of a local server). */
+export const testDatabaseUrlVariable = 'PIXELPIPE_TEST_DATABASE_URL';
+
+/**
+ * URL of the PostgreSQL server tests may use. In CI (`CI=true`) a missing URL fails the test;
+ * elsewhere the test is skipped with a loud message saying it was not run.
+ * Returns undefined when the caller should return early.
+ */
+export function testDatabaseUrl(t: TestContext): string | undefined {
+  const url = process.env[testDatabaseUrlVariable];
+  if (url) return url;
+  if (process.env.CI === 'true') throw new Error(`${testDatabaseUrlVariable} is not set in CI; run scripts/test-postgres.sh and export the URL it prints`);
+  const message = `NOT RUN: ${testDatabaseUrlVariable} is not set, so this test did not touch PostgreSQL (set it to a server's URL, e.g. the one scripts/test-postgres.sh prints)`;
+  console.warn(`\n!!! ${message}\n`);
+  t.skip(message);
+  return undefined;
+}
+
+/** A database made for one test file. */
+export interface TestDatabase {
+  /** URL of the new database (the server's URL with the database name replaced). */
+  url: string;
+  /** Its name, `pixelpipe_test_<random>`. */
+  name: string;
+  /** Drops it, ending any connections still open to it. */
+  drop(): Promise<void>;
+}
+
+async function onServer<T>(serverUrl: string, body: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    return await body(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates an empty database on the server `serverUrl` points to; the role needs CREATEDB. */
+export async function createTestDatabase(serverUrl: string): Promise<TestDatabase> {
+  const name = `pixelpipe_test_${randomBytes(6).toString('hex')}`;
+  await onServer(serverUrl, async (client) => {
+    try {
+      await client.query(`CREATE DATABASE ${name}`);
+    } catch (error) {
+      throw new Error(`could not create test database ${name} on ${testDatabaseUrlVariable}: ${(error as Error).message} (each Postgres test file makes its own database, so the role needs CREATEDB)`, { cause: error });
+    }
+  });
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    // WITH (FORCE) (PostgreSQL 13+) ends connections a failed test left open.
+    drop: () => onServer(serverUrl, async (client) => void (await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+  };
+}
