@@ -3,6 +3,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 
+// A yes/no setting: a boolean from code, or `true`/`false`/`1`/`0` from the environment.
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
+
 const settingsSchema = z.object({
   /** Where pulled models live. */
   cacheDir: z.string().min(1),
@@ -18,9 +21,40 @@ const settingsSchema = z.object({
   maxInputPixels: z.coerce.number().int().positive().default(4096 * 4096),
   /** A tiny latent decoder (ONNX) for step previews, e.g. VAElight's VAEpreview.onnx; a linear projection without it. */
   previewDecoder: z.string().min(1).optional(),
+  /** The service's data directory: the embedded database and the default blob store live here. */
+  dataDir: z.string().min(1),
+  /** A PostgreSQL server for jobs and records; embedded PGlite in the data directory without it. */
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://').optional(),
+  /** An S3-compatible bucket for image bytes; the data directory's `blobs` folder without it. */
+  s3Bucket: z.string().min(1).optional(),
+  /** The S3 endpoint (MinIO, R2, a test server); AWS's own without it. */
+  s3Endpoint: z.string().url().optional(),
+  /** The bucket's region. */
+  s3Region: z.string().min(1).default('us-east-1'),
+  /** Key prefix inside the bucket. */
+  s3Prefix: z.string().default(''),
+  /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need. */
+  s3ForcePathStyle: flag.optional(),
+  /** Secret webhook signatures are made with; one is generated into the data directory without it. */
+  webhookSecret: z.string().min(16).optional(),
+  /** Webhook destinations on private, loopback or link-local addresses are allowed (tests, trusted networks). */
+  webhookAllowPrivate: flag.default(false),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
+
+// The service's variables, named in error messages.
+const serviceVariables: Record<string, string> = {
+  dataDir: 'PIXELPIPE_DATA_DIR',
+  databaseUrl: 'PIXELPIPE_DATABASE_URL',
+  s3Bucket: 'PIXELPIPE_S3_BUCKET',
+  s3Endpoint: 'PIXELPIPE_S3_ENDPOINT',
+  s3Region: 'PIXELPIPE_S3_REGION',
+  s3Prefix: 'PIXELPIPE_S3_PREFIX',
+  s3ForcePathStyle: 'PIXELPIPE_S3_FORCE_PATH_STYLE',
+  webhookSecret: 'PIXELPIPE_WEBHOOK_SECRET',
+  webhookAllowPrivate: 'PIXELPIPE_WEBHOOK_ALLOW_PRIVATE',
+};
 
 /** Reads the environment lazily, when a command needs it. Explicit values win over the environment. */
 export function loadSettings(overrides: Partial<Settings> = {}, environment: NodeJS.ProcessEnv = process.env): Settings {
@@ -32,13 +66,22 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     threads: environment.PIXELPIPE_THREADS || undefined,
     maxInputPixels: environment.PIXELPIPE_MAX_INPUT_PIXELS || undefined,
     previewDecoder: environment.PIXELPIPE_PREVIEW_DECODER || undefined,
+    dataDir: environment.PIXELPIPE_DATA_DIR || join(environment.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'pixelpipe'),
+    databaseUrl: environment.PIXELPIPE_DATABASE_URL || undefined,
+    s3Bucket: environment.PIXELPIPE_S3_BUCKET || undefined,
+    s3Endpoint: environment.PIXELPIPE_S3_ENDPOINT || undefined,
+    s3Region: environment.PIXELPIPE_S3_REGION || environment.AWS_REGION || undefined,
+    s3Prefix: environment.PIXELPIPE_S3_PREFIX || undefined,
+    s3ForcePathStyle: environment.PIXELPIPE_S3_FORCE_PATH_STYLE || undefined,
+    webhookSecret: environment.PIXELPIPE_WEBHOOK_SECRET || undefined,
+    webhookAllowPrivate: environment.PIXELPIPE_WEBHOOK_ALLOW_PRIVATE || undefined,
     ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
   };
   const parsed = settingsSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0]);
-    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER' }[field] ?? field;
+    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER', ...serviceVariables }[field] ?? field;
     throw new Error(`setting \`${field}\` (${variable}) is invalid: ${issue.message}, got ${JSON.stringify((candidate as Record<string, unknown>)[field])}`);
   }
   return parsed.data;

@@ -1,0 +1,23 @@
+// A job, record, blob or key that does not exist (or belongs to another API key, which looks the same from outside).
+import { PixelpipeError } from '../../spec/errors/pixelpipe-error.js';
+
+const marker = 'pixelpipe.error.not-found';
+const symbol = Symbol.for(marker);
+
+export class NotFoundError extends PixelpipeError {
+  private readonly [symbol] = true;
+  /** What was looked for: `job`, `record`, `blob`, `key`. */
+  readonly resource: string;
+  /** The id or key asked for. */
+  readonly id: string;
+
+  constructor({ resource, id }: { resource: string; id: string }) {
+    super({ name: 'NotFoundError', message: `no ${resource} ${JSON.stringify(id)} exists`, isRetryable: false });
+    this.resource = resource;
+    this.id = id;
+  }
+
+  static override isInstance(error: unknown): error is NotFoundError {
+    return PixelpipeError.hasMarker(error, marker);
+  }
+}

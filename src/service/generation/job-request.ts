@@ -1,0 +1,75 @@
+// What a generation or edit job asks for: one zod schema that checks every request, from HTTP or code, before it is queued.
+import { z } from 'zod';
+
+/** An input image already in blob storage (uploads are stored first, so jobs stay small). */
+export const blobReferenceSchema = z.strictObject({
+  /** The blob's key, e.g. `sha256/ab/cd/<hex>.png`. */
+  blobKey: z.string().regex(/^sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}\.[a-z0-9]+$/, 'must be a blob key such as sha256/ab/cd/<64 hex>.png'),
+});
+
+/** Limits a service puts on requests; every one can be changed when the service is made. */
+export interface RequestLimits {
+  /** Most images per job. Default 8. */
+  maxImages: number;
+  /** Most denoising steps. Default 150. */
+  maxSteps: number;
+  /** Most output pixels (width × height). Default 2048 × 2048. */
+  maxPixels: number;
+  /** Longest prompt, in characters. Default 10 000. */
+  maxPromptLength: number;
+}
+
+/** The limits used when none are given. */
+export const defaultRequestLimits: RequestLimits = { maxImages: 8, maxSteps: 150, maxPixels: 2048 * 2048, maxPromptLength: 10_000 };
+
+/** Builds the schema of a job request under `limits`. */
+export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
+  const side = z.number().int().min(64).max(8192);
+  return z
+    .strictObject({
+      /** `PROVIDER:MODEL`, a local model, or a comma-separated fallback list; the service's default model when absent. */
+      model: z.string().min(1).max(500).optional(),
+      prompt: z.string().min(1).max(limits.maxPromptLength),
+      negativePrompt: z.string().max(limits.maxPromptLength).optional(),
+      n: z.number().int().min(1).max(limits.maxImages).default(1),
+      width: side.optional(),
+      height: side.optional(),
+      aspectRatio: z.string().regex(/^\d{1,3}:\d{1,3}$/, 'must look like 16:9').optional(),
+      /** Seed of the first image: 0 to 2^64−1, as a number or a decimal string (exact beyond 2^53). */
+      seed: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,20}$/, 'must be a decimal string')]).optional(),
+      steps: z.number().int().min(1).max(limits.maxSteps).optional(),
+      guidance: z.number().min(0).max(50).optional(),
+      sampler: z.string().min(1).max(50).optional(),
+      /** Input images, stored in blob storage first. */
+      images: z.array(blobReferenceSchema).min(1).max(16).optional(),
+      mask: blobReferenceSchema.optional(),
+      maskConvention: z.enum(['luminance', 'alpha']).optional(),
+      strength: z.number().gt(0).max(1).optional(),
+      fit: z.enum(['cover', 'contain', 'fill']).optional(),
+      extend: z.strictObject({ left: z.number().int().min(0).max(4096).optional(), right: z.number().int().min(0).max(4096).optional(), top: z.number().int().min(0).max(4096).optional(), bottom: z.number().int().min(0).max(4096).optional() }).optional(),
+      maskBlur: z.number().min(0).max(256).optional(),
+      composite: z.boolean().optional(),
+      /** Send step previews with progress events, where the model makes them. */
+      previews: z.boolean().optional(),
+      /** The record this edit starts from, kept as the new records' parent. */
+      parentRecordId: z.uuid().optional(),
+      providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+      /** Where to POST the job's outcome (signed; see docs/service.md). */
+      webhook: z.strictObject({ url: z.url({ protocol: /^https?$/ }) }).optional(),
+    })
+    .superRefine((request, context) => {
+      const width = request.width ?? 0;
+      const height = request.height ?? 0;
+      if (width * height > limits.maxPixels) {
+        context.addIssue({ code: 'custom', path: ['width'], message: `width × height must be at most ${limits.maxPixels} pixels, got ${width} × ${height} = ${width * height}` });
+      }
+      if ((request.mask || request.strength !== undefined || request.extend) && !request.images) {
+        context.addIssue({ code: 'custom', path: ['images'], message: 'an edit (mask, strength or extend) needs an input image in `images`' });
+      }
+    });
+}
+
+/** A checked job request, as queued and as kept in the records. */
+export type JobRequest = z.output<ReturnType<typeof jobRequestSchema>>;
+/** A job request as callers write it (`n` may be left out). */
+export type JobRequestInput = z.input<ReturnType<typeof jobRequestSchema>>;

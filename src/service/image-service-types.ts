@@ -1,0 +1,199 @@
+// What the service offers its interfaces (HTTP, CLI): jobs, their events, records, uploads, keys, health and metrics.
+import type { ImageModelCost, ImageModelWarning, ImageSettings } from '../spec/index.js';
+import type { JobError, JobState } from './jobs/job-types.js';
+import type { JobRequest, RequestLimits } from './generation/job-request.js';
+import type { BlobStorage } from './storage/blob-storage.js';
+
+/** Everything kept about one generated image: enough to trace it and make it again. */
+export interface ImageRecord {
+  /** The record's id (a UUID). */
+  id: string;
+  /** The job that made it; absent for images made outside the queue. */
+  jobId?: string;
+  /** Which image of its job (0-based). */
+  imageIndex: number;
+  /** The record an edit started from. */
+  parentId?: string;
+  /** The API key that asked for it. */
+  apiKeyId?: string;
+  /** When it was stored (ISO 8601). */
+  createdAt: string;
+  /** The job request as checked and queued. */
+  request: JobRequest;
+  /** The settings the image was made with, after defaults were filled in. */
+  settings: ImageSettings;
+  /** Provider that made it, e.g. `local` or `openai`. */
+  provider: string;
+  /** Model id as the provider knows it. */
+  modelId: string;
+  /** Content hash of the model's weights, when known. */
+  modelHash?: string;
+  /** The image's seed as a decimal string, when the model uses seeds. */
+  seed?: string;
+  /** The prompt the provider actually used, when it rewrote it. */
+  revisedPrompt?: string;
+  /** Settings the model could not honour as given. */
+  warnings: ImageModelWarning[];
+  /** Milliseconds per stage. */
+  timings: Record<string, number>;
+  /** Estimated cost of the job's call, when priced. */
+  cost?: ImageModelCost;
+  /** Where the bytes are in blob storage. */
+  blobKey: string;
+  /** SHA-256 of the bytes, `sha256:<hex>`. */
+  sha256: string;
+  /** Media type of the bytes. */
+  mediaType: string;
+  width: number;
+  height: number;
+}
+
+/** A job as clients see it. */
+export interface JobView {
+  id: string;
+  state: JobState;
+  /** 1 for the next job a worker takes; only while queued. */
+  position?: number;
+  priority: number;
+  /** ISO 8601 times. */
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Attempts started so far, and the most it may have. */
+  attempts: number;
+  maxAttempts: number;
+  /** The request as queued. */
+  request: JobRequest;
+  /** Why it failed (or why its last attempt failed while it waits to retry). */
+  error?: JobError;
+  /** The latest step reported by the running attempt. */
+  progress?: { imageIndex: number; step: number; steps: number };
+  /** The images it made, once it succeeded. */
+  records: ImageRecord[];
+}
+
+/** What a job's event stream carries. `done`, `error` and `cancelled` end it. */
+export type JobEventType = 'queued' | 'position' | 'running' | 'step' | 'done' | 'error' | 'cancelled';
+
+/** One event of a job, numbered so a client can resume after the last one it saw. */
+export interface JobEvent {
+  /** Increases within a job; resume with `after`. */
+  sequence: number;
+  jobId: string;
+  type: JobEventType;
+  /** ISO 8601. */
+  at: string;
+  /**
+   * queued: `{ position }`; position: `{ position }`; running: `{ attempt }`;
+   * step: `{ imageIndex, step, steps, elapsedMs, preview?: { mediaType, width, height, base64 } }`;
+   * done: `{ records: ImageRecord[] }`; error: `{ error: JobError }`; cancelled: `{}`.
+   */
+  data: Record<string, unknown>;
+}
+
+/** Filters of `listRecords`; every one optional. */
+export interface RecordFilter {
+  apiKeyId?: string;
+  jobId?: string;
+  provider?: string;
+  /** Exact model id. */
+  model?: string;
+  /** Records whose prompt contains this text (case-insensitive). */
+  prompt?: string;
+  since?: Date;
+  until?: Date;
+  /** 1 to 100; default 20. */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of records, newest first. */
+export interface RecordPage {
+  records: ImageRecord[];
+  /** Pass as `cursor` for the next page; absent on the last. */
+  nextCursor?: string;
+}
+
+/** An uploaded image after it was decoded within the limits and stored. */
+export interface StoredUpload {
+  blobKey: string;
+  sha256: string;
+  mediaType: string;
+  width: number;
+  height: number;
+  size: number;
+}
+
+/** An API key as listed; the secret itself is shown once, at creation, and never kept. */
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  /** The secret's first characters, to tell keys apart (`pp_ab12cd`). */
+  prefix: string;
+  createdAt: string;
+  revokedAt?: string;
+  /** Requests per minute this key may make; unlimited when absent. */
+  rateLimitPerMinute?: number;
+  /** Images per UTC day this key may ask for; unlimited when absent. */
+  dailyImageQuota?: number;
+  /** Jobs of this key that may run at once across all workers; the service default when absent. */
+  maxConcurrentJobs?: number;
+}
+
+/** Limits of the service: those of each request and those of its HTTP input. */
+export interface ServiceLimits extends RequestLimits {
+  /** Largest request body, in bytes. Default 50 MiB. */
+  maxBodyBytes: number;
+  /** Largest uploaded image or mask, in pixels; larger ones are refused before they are decoded. Default 4096 × 4096. */
+  maxInputPixels: number;
+}
+
+/** Options of `submit`. */
+export interface SubmitJobOptions {
+  apiKey?: ApiKeyInfo;
+  /** Higher runs first. Default 0. */
+  priority?: number;
+  /** The same key (per API key) gives back the same job. */
+  idempotencyKey?: string;
+}
+
+/** The service behind `pixelpipe serve`: one per process; workers may run in it or elsewhere. */
+export interface ImageService {
+  readonly limits: ServiceLimits;
+  /** Where image bytes are kept. */
+  readonly storage: BlobStorage;
+  /** The model used when a request names none. */
+  readonly defaultModel: string | undefined;
+  /**
+   * Checks and queues a request. Throws `InvalidArgumentError` (with `argument` naming the field)
+   * for bad input, `QuotaExceededError` when the key's daily images are spent.
+   */
+  submit(request: unknown, options?: SubmitJobOptions): Promise<{ job: JobView; created: boolean }>;
+  /** A job, or undefined when unknown or (with `apiKeyId`) another key's. */
+  getJob(id: string, options?: { apiKeyId?: string }): Promise<JobView | undefined>;
+  /** Cancels a queued or running job; gives it back afterwards, or undefined when unknown. */
+  cancelJob(id: string, options?: { apiKeyId?: string }): Promise<JobView | undefined>;
+  /** Resolves when the job has succeeded, failed or been cancelled. */
+  waitForJob(id: string, options?: { signal?: AbortSignal }): Promise<JobView>;
+  /** The job's events after sequence `after` (0: all), live until the job ends or `signal` aborts. */
+  events(id: string, options?: { after?: number; signal?: AbortSignal }): AsyncIterable<JobEvent>;
+  getRecord(id: string, options?: { apiKeyId?: string }): Promise<ImageRecord | undefined>;
+  listRecords(filter?: RecordFilter): Promise<RecordPage>;
+  /** Decodes an uploaded image within `maxInputPixels` and stores it; `field` names it in errors. */
+  storeUpload(bytes: Uint8Array, options: { field: string }): Promise<StoredUpload>;
+  /** Models a client may name: the default local model, cached local models, configured hosted ones. */
+  listModels(): Promise<{ id: string; ownedBy: string }[]>;
+  /** The key a secret belongs to; `revoked` for a revoked key; undefined for an unknown secret. */
+  authenticate(secret: string): Promise<ApiKeyInfo | 'revoked' | undefined>;
+  /** Whether any unrevoked API key exists (without keys the server only listens on loopback). */
+  hasApiKeys(): Promise<boolean>;
+  /** Takes one request from the key's per-minute allowance. */
+  checkRateLimit(key: ApiKeyInfo): { allowed: boolean; retryAfterMs: number };
+  /** Whether the database and blob store answer, and how many workers run in this process. */
+  health(): Promise<{ database: boolean; storage: boolean; workers: number }>;
+  /** Prometheus text exposition: queue depth, job latency, per-stage time. */
+  metrics(): Promise<string>;
+  /** Stops this process's workers (finishing or requeuing running jobs) and closes everything. */
+  close(): Promise<void>;
+}
