@@ -119,13 +119,14 @@ export class JobQueue {
   }
 
   /** Adds a job; with an idempotency key already used (by the same API key), gives the earlier job back instead. */
-  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId }: SubmitOptions = {}): Promise<SubmitResult> {
+  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent }: SubmitOptions = {}): Promise<SubmitResult> {
     await this.#ready('submit');
     checkWhole('priority', priority, { min: -1_000_000, max: 1_000_000 });
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 255)) {
       throw new InvalidArgumentError({ argument: 'idempotencyKey', value: idempotencyKey, message: `\`idempotencyKey\` must be 1 to 255 characters, got ${JSON.stringify(idempotencyKey)}` });
     }
-    const data: JobData = apiKeyId === undefined ? { request } : { request, apiKeyId };
+    if (maxConcurrent !== undefined) checkWhole('maxConcurrent', maxConcurrent, { min: 1, max: 1_000_000 });
+    const data: JobData = { request, ...(apiKeyId === undefined ? {} : { apiKeyId }), ...(maxConcurrent === undefined ? {} : { maxConcurrent }) };
     const send = async (id: string, db?: PgBoss.Db) => {
       const sent = await this.#boss.send(this.queueName, data, { ...this.#sendOptions, id, priority, ...(db ? { db } : {}) });
       if (sent !== id) throw new Error(`pg-boss did not create job ${id} in queue ${this.queueName}`);
@@ -187,7 +188,7 @@ export class JobQueue {
   }
 
   /** Runs `handler` on jobs from the queue, `concurrency` at a time, until `stop`. One worker per queue instance. */
-  async work(handler: JobHandler, { concurrency = 1, pollingIntervalSeconds = 2, abortGraceSeconds = 10 }: WorkOptions = {}): Promise<void> {
+  async work(handler: JobHandler, { concurrency = 1, pollingIntervalSeconds = 2, abortGraceSeconds = 10, onSettled }: WorkOptions = {}): Promise<void> {
     await this.#ready('work');
     if (this.#worker) throw new Error(`this queue instance already works on ${this.queueName}; make another instance for a second worker`);
     this.#worker = new JobWorker({
@@ -196,6 +197,7 @@ export class JobQueue {
       schema: this.#schema,
       queueName: this.queueName,
       handler,
+      onSettled,
       concurrency: checkWhole('concurrency', concurrency, { min: 1, max: 1000 }),
       pollingMs: checkPositive('pollingIntervalSeconds', pollingIntervalSeconds) * 1000,
       abortGraceMs: checkPositive('abortGraceSeconds', abortGraceSeconds) * 1000,

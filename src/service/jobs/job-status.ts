@@ -20,6 +20,8 @@ export interface JobData {
   request: unknown;
   /** The API key that submitted it, where one did. */
   apiKeyId?: string;
+  /** Jobs of that key that may run at once across all workers; no limit when absent. */
+  maxConcurrent?: number;
 }
 
 interface JobRow {

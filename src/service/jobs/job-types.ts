@@ -1,4 +1,5 @@
 // What the job queue takes and gives: job states, status, submit and work options, the handler contract.
+import type { DatabaseTransaction } from '../database/database.js';
 
 /**
  * Where a job stands. `queued`: waiting for a worker (also between attempts while it waits out a
@@ -56,6 +57,8 @@ export interface SubmitOptions {
   idempotencyKey?: string;
   /** The API key submitting; idempotency keys are kept apart per API key. */
   apiKeyId?: string;
+  /** Jobs of `apiKeyId` that may run at once, across every worker; workers pass over its jobs while that many run. */
+  maxConcurrent?: number;
 }
 
 /** What `submit` gives back. */
@@ -93,8 +96,22 @@ export interface JobContext {
  */
 export type JobHandler = (job: JobContext) => Promise<unknown>;
 
+/** How an attempt ended, as told to `onSettled`. */
+export type JobSettlement =
+  | { state: 'succeeded'; output: unknown }
+  | { state: 'failed'; error: JobError; final: boolean };
+
+/**
+ * Runs inside the transaction that writes an attempt's outcome, so what it writes (records,
+ * events, webhooks) commits exactly when the outcome does. For a success it may give back the
+ * output to store instead of the handler's. Not called for attempts whose job was cancelled or taken back.
+ */
+export type JobSettleHook = (transaction: DatabaseTransaction, job: Omit<JobContext, 'signal'>, settlement: JobSettlement) => Promise<unknown>;
+
 /** Options of `work`. */
 export interface WorkOptions {
+  /** Runs inside the transaction that writes each attempt's outcome. */
+  onSettled?: JobSettleHook;
   /** Jobs this process runs at once. Default 1. */
   concurrency?: number;
   /** How long an idle worker waits before asking for work again, in seconds; a submit in this process wakes it at once. Default 2. */

@@ -3,7 +3,7 @@ import type PgBoss from 'pg-boss';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import type { Database } from '../database/database.js';
 import { describeError, type JobData } from './job-status.js';
-import type { JobHandler, StopOptions } from './job-types.js';
+import type { JobHandler, JobSettleHook, StopOptions } from './job-types.js';
 
 /** Settings a worker runs with, resolved by the queue. */
 export interface JobWorkerSettings {
@@ -17,6 +17,8 @@ export interface JobWorkerSettings {
   queueName: string;
   /** Runs one attempt at a job. */
   handler: JobHandler;
+  /** Runs inside the transaction that writes each attempt's outcome. */
+  onSettled?: JobSettleHook;
   /** Jobs run at once. */
   concurrency: number;
   /** Wait between polls of an idle slot, in milliseconds. */
@@ -29,7 +31,42 @@ export interface JobWorkerSettings {
   onError: (error: Error) => void;
 }
 
-type FetchedJob = PgBoss.JobWithMetadata<JobData>;
+/** The columns of a fetched job the worker reads. */
+interface FetchedJob {
+  id: string;
+  data: JobData | null;
+  retryCount: number;
+  expireInSeconds: number;
+}
+
+// pg-boss's own fetch (src/plans.js fetchNextJob, pinned at 10.3.3) with one more condition: a job
+// whose API key already has `maxConcurrent` jobs running is passed over, so one client's backlog
+// cannot take every worker. The count and the claim are one statement; two workers claiming at the
+// same instant may still both pass a key at its limit by one, which the next fetch corrects.
+function fairFetchSql(schema: string): string {
+  return `
+    WITH next AS (
+      SELECT j.id
+      FROM ${schema}.job j
+      WHERE j.name = $1
+        AND j.state < 'active'
+        AND j.start_after < now()
+        AND (
+          j.data->>'maxConcurrent' IS NULL
+          OR (SELECT count(*) FROM ${schema}.job a WHERE a.name = $1 AND a.state = 'active' AND a.data->>'apiKeyId' = j.data->>'apiKeyId') < (j.data->>'maxConcurrent')::int
+        )
+      ORDER BY j.priority DESC, j.created_on, j.id
+      LIMIT 1
+      FOR UPDATE SKIP LOCKED
+    )
+    UPDATE ${schema}.job j SET
+      state = 'active',
+      started_on = now(),
+      retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
+    FROM next
+    WHERE j.name = $1 AND j.id = next.id
+    RETURNING j.id, j.data, j.retry_count AS "retryCount", EXTRACT(epoch FROM j.expire_in)::float8 AS "expireInSeconds"`;
+}
 
 // How one attempt ended. The first three came from the handler or its clock and are written to
 // the job; `cancelled` and `lost` mean the job is no longer this attempt's to write.
@@ -131,10 +168,9 @@ export class JobWorker {
   }
 
   #fetch(): Promise<FetchedJob | undefined> {
-    const { boss, queueName } = this.#settings;
+    const { database, schema, queueName } = this.#settings;
     const fetching = (async () => {
-      // pg-boss's fetch swallows database errors and gives no jobs; the slot just polls again.
-      const [job] = await boss.fetch<JobData>(queueName, { includeMetadata: true, batchSize: 1 });
+      const [job] = await database.query<FetchedJob>(fairFetchSql(schema), [queueName]);
       if (job && this.#abandoning) {
         await this.#finish({ job, controller: new AbortController() }, { kind: 'stopped' });
         return undefined;
@@ -211,23 +247,27 @@ export class JobWorker {
   // Writes the attempt's outcome only while the job is still this attempt's: active, with the retry
   // count it was fetched with. The row lock keeps a cancel or pg-boss's expiry from slipping in between.
   async #settle(job: FetchedJob, outcome: Exclude<Outcome, { kind: 'cancelled' | 'lost' }>): Promise<void> {
-    const { boss, database, schema, queueName } = this.#settings;
+    const { boss, database, schema, queueName, onSettled } = this.#settings;
     await database.transaction(async (transaction) => {
-      const [row] = await transaction.query<{ state: string; retryCount: number }>(
-        `SELECT state::text AS state, retry_count AS "retryCount" FROM ${schema}.job WHERE name = $1 AND id = $2 FOR UPDATE`,
+      const [row] = await transaction.query<{ state: string; retryCount: number; retryLimit: number }>(
+        `SELECT state::text AS state, retry_count AS "retryCount", retry_limit AS "retryLimit" FROM ${schema}.job WHERE name = $1 AND id = $2 FOR UPDATE`,
         [queueName, job.id],
       );
       if (row?.state !== 'active' || row.retryCount !== job.retryCount) return;
       const db = transaction.pgBossAdapter();
+      const context = { id: job.id, request: job.data?.request, apiKeyId: job.data?.apiKeyId, attempt: job.retryCount + 1 };
       if (outcome.kind === 'succeeded') {
-        await boss.complete(queueName, job.id, { output: outcome.output }, { db });
+        const output = onSettled ? await onSettled(transaction, context, { state: 'succeeded', output: outcome.output }) : outcome.output;
+        await boss.complete(queueName, job.id, { output: output ?? outcome.output }, { db });
         return;
       }
       const error = outcome.kind === 'failed' ? describeError(outcome.error) : { name: 'AbortedError', message: abortMessage(job, outcome.kind), isRetryable: true };
-      if (outcome.kind === 'failed' && (outcome.error as { isRetryable?: unknown } | null)?.isRetryable === false) {
+      const final = (outcome.kind === 'failed' && (outcome.error as { isRetryable?: unknown } | null)?.isRetryable === false) || row.retryCount >= row.retryLimit;
+      if (final && row.retryCount < row.retryLimit) {
         // pg-boss retries while retry_count < retry_limit; closing that gap makes its fail final.
         await transaction.query(`UPDATE ${schema}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [queueName, job.id]);
       }
+      await onSettled?.(transaction, context, { state: 'failed', error, final });
       await boss.fail(queueName, job.id, { error }, { db });
     });
   }

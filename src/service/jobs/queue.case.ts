@@ -69,6 +69,32 @@ export function queueConformance(queueCase: QueueCase): void {
         assert.deepEqual(order, expected);
       }));
 
+    test('a key at its concurrency limit is passed over, so another key\'s job runs beside its backlog', (t) =>
+      run(t, async (make) => {
+        const queue = await make();
+        const greedy = await Promise.all(Array.from({ length: 4 }, (_, index) => queue.submit({ prompt: `greedy ${index}` }, { apiKeyId: 'greedy', maxConcurrent: 1 })));
+        const polite = await queue.submit({ prompt: 'polite' }, { apiKeyId: 'polite', maxConcurrent: 1 });
+        const release = gate();
+        const running = new Set<string>();
+        let mostGreedyAtOnce = 0;
+        await queue.work(async (job) => {
+          running.add(job.id);
+          mostGreedyAtOnce = Math.max(mostGreedyAtOnce, greedy.filter(({ id }) => running.has(id)).length);
+          await release.promise;
+          running.delete(job.id);
+          return null;
+        }, { ...fastWork, concurrency: 3 });
+        // Three slots, four greedy jobs first in line: one greedy job and the polite one run, the third slot waits.
+        await until(queue, polite.id, 'running');
+        await delay(300);
+        assert.equal(running.size, 2);
+        assert.equal(mostGreedyAtOnce, 1);
+        release.open();
+        for (const { id } of greedy) await until(queue, id, 'succeeded');
+        assert.equal(mostGreedyAtOnce, 1);
+        await assert.rejects(queue.submit({ prompt: 'x' }, { maxConcurrent: 0 }), isInvalidArgument('maxConcurrent', /whole number/));
+      }));
+
     test('an idempotency key gives the same job back, however many submit it at once', (t) =>
       run(t, async (make) => {
         const queue = await make();
