@@ -40,8 +40,13 @@ export interface ImageRecord {
   cost?: ImageModelCost;
   /** Where the bytes are in blob storage. */
   blobKey: string;
-  /** SHA-256 of the bytes, `sha256:<hex>`. */
+  /** SHA-256 of the file's bytes, `sha256:<hex>`. */
   sha256: string;
+  /**
+   * SHA-256 of the decoded pixels (8-bit RGBA, row by row), `sha256:<hex>`. A rerun with the same
+   * seed gives the same pixels, while the file differs in the timings and time it carries.
+   */
+  pixelSha256?: string;
   /** Media type of the bytes. */
   mediaType: string;
   width: number;

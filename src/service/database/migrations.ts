@@ -3,12 +3,14 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import type { Database, Queryable } from './database.js';
 import { recordsMigration } from './migrations/001-records.js';
 import { idempotencyKeysMigration } from './migrations/002-idempotency-keys.js';
+import { apiKeyLimitsMigration } from './migrations/003-api-key-limits.js';
+import { jobEventsMigration } from './migrations/004-job-events.js';
 import type { Migration } from './migrations/migration.js';
 
 export type { Migration } from './migrations/migration.js';
 
 /** Every migration pixelpipe ships, in order. */
-export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration];
+export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration, apiKeyLimitsMigration, jobEventsMigration];
 
 /** What `migrate` did. */
 export interface MigrationReport {

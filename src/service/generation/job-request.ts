@@ -55,7 +55,7 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       parentRecordId: z.uuid().optional(),
       providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
       /** Where to POST the job's outcome (signed; see docs/service.md). */
-      webhook: z.strictObject({ url: z.url({ protocol: /^https?$/ }) }).optional(),
+      webhook: z.strictObject({ url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) }).optional(),
     })
     .superRefine((request, context) => {
       const width = request.width ?? 0;

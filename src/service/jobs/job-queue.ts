@@ -1,7 +1,7 @@
 // The durable generation queue: jobs in pg-boss on the service's database, submitted by servers and run by workers.
 import PgBoss from 'pg-boss';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import type { Database } from '../database/database.js';
+import type { Database, DatabaseTransaction, Queryable } from '../database/database.js';
 import { migrate } from '../database/migrations.js';
 import { createJobId } from './job-id.js';
 import { isJobId, readJobStatus, type JobData } from './job-status.js';
@@ -119,7 +119,7 @@ export class JobQueue {
   }
 
   /** Adds a job; with an idempotency key already used (by the same API key), gives the earlier job back instead. */
-  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent }: SubmitOptions = {}): Promise<SubmitResult> {
+  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent, transaction, onCreated }: SubmitOptions = {}): Promise<SubmitResult> {
     await this.#ready('submit');
     checkWhole('priority', priority, { min: -1_000_000, max: 1_000_000 });
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 255)) {
@@ -131,15 +131,23 @@ export class JobQueue {
       const sent = await this.#boss.send(this.queueName, data, { ...this.#sendOptions, id, priority, ...(db ? { db } : {}) });
       if (sent !== id) throw new Error(`pg-boss did not create job ${id} in queue ${this.queueName}`);
     };
+    if (transaction !== undefined && idempotencyKey !== undefined) {
+      throw new InvalidArgumentError({ argument: 'transaction', value: idempotencyKey, message: 'a submit inside a caller\'s `transaction` cannot take an `idempotencyKey` (the key is claimed in a transaction of its own); leave one of them out' });
+    }
     if (idempotencyKey === undefined) {
       const id = createJobId();
-      await send(id);
+      const create = async (inside: DatabaseTransaction) => {
+        await send(id, inside.pgBossAdapter());
+        await onCreated?.(inside, id);
+      };
+      if (transaction) await create(transaction);
+      else await this.#database.transaction(create);
       this.#worker?.notify();
       return { id, state: 'queued', created: true };
     }
     const scope = apiKeyId ?? '';
     for (let attempt = 0; ; attempt += 1) {
-      const found = await this.#submitOnce(idempotencyKey, scope, send);
+      const found = await this.#submitOnce(idempotencyKey, scope, send, onCreated);
       const status = found.created ? undefined : await this.get(found.id);
       if (found.created || status) {
         this.#worker?.notify();
@@ -153,7 +161,7 @@ export class JobQueue {
 
   // Claiming the key and creating the job commit together, so a key never names a job that was not made.
   // A second submit with the same key waits on the first one's row lock, then finds its job.
-  #submitOnce(key: string, scope: string, send: (id: string, db: PgBoss.Db) => Promise<void>): Promise<{ id: string; created: boolean }> {
+  #submitOnce(key: string, scope: string, send: (id: string, db: PgBoss.Db) => Promise<void>, onCreated: SubmitOptions['onCreated']): Promise<{ id: string; created: boolean }> {
     return this.#database.transaction(async (transaction) => {
       const id = createJobId();
       const claimed = await transaction.query('INSERT INTO pixelpipe.idempotency_keys (scope, key, job_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING job_id', [scope, key, id]);
@@ -162,14 +170,15 @@ export class JobQueue {
         return { id: existing!.job_id, created: false };
       }
       await send(id, transaction.pgBossAdapter());
+      await onCreated?.(transaction, id);
       return { id, created: true };
     });
   }
 
-  /** Everything known about a job, from the queue or pg-boss's archive; undefined for an unknown id. */
-  async get(id: string): Promise<JobStatus | undefined> {
+  /** Everything known about a job, from the queue or pg-boss's archive; undefined for an unknown id. Pass `queryable` to read inside a transaction. */
+  async get(id: string, queryable: Queryable = this.#database): Promise<JobStatus | undefined> {
     await this.#ready('get');
-    return await readJobStatus(this.#database, { schema: this.#schema, queueName: this.queueName, id });
+    return await readJobStatus(queryable, { schema: this.#schema, queueName: this.queueName, id });
   }
 
   /** Cancels a queued or running job (a running job's handler sees its signal abort); false when it had already finished or does not exist. */

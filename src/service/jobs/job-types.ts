@@ -59,6 +59,10 @@ export interface SubmitOptions {
   apiKeyId?: string;
   /** Jobs of `apiKeyId` that may run at once, across every worker; workers pass over its jobs while that many run. */
   maxConcurrent?: number;
+  /** Creates the job inside this open transaction, so it exists only if the transaction commits. */
+  transaction?: DatabaseTransaction;
+  /** Runs in the transaction that creates a new job, before any worker can see it (e.g. to write its first event). */
+  onCreated?: (transaction: DatabaseTransaction, id: string) => Promise<void>;
 }
 
 /** What `submit` gives back. */

@@ -1,0 +1,135 @@
+// Runs one attempt at a generation job: checks the request, generates, stores the bytes, and hands back the records to write.
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import type { ImageModelProgress } from '../../spec/image-model-call-options.js';
+import type { GeneratedImage } from '../../spec/image-model-result.js';
+import type { Database } from '../database/database.js';
+import type { JobContext, JobHandler } from '../jobs/job-types.js';
+import { pixelSha256 } from '../pixel-hash.js';
+import type { Pixelpipe } from '../pixelpipe.js';
+import type { RecordDraft } from '../records/record-store.js';
+import { describeBlob } from '../storage/blob-key.js';
+import type { BlobStorage } from '../storage/blob-storage.js';
+import { deleteJobBlobs, noteJobBlob } from './job-blobs.js';
+import type { JobEventLog } from './job-events.js';
+import { jobRequestSchema, type JobRequest, type RequestLimits } from './job-request.js';
+
+/** What a successful attempt hands to the settle hook (stored as the job's output once records are written). */
+export interface GenerationOutput {
+  records: RecordDraft[];
+  /** Milliseconds per stage of the call, for the metrics. */
+  timings: Record<string, number>;
+}
+
+/** What the handler needs. */
+export interface GenerationHandlerConfig {
+  database: Database;
+  storage: BlobStorage;
+  pixelpipe: Pixelpipe;
+  events: JobEventLog;
+  limits: RequestLimits;
+  /** The model used when a request names none. */
+  defaultModel?: string;
+  /** Told about errors no caller waits for (a progress event that could not be written). */
+  onError?: (error: Error) => void;
+}
+
+/** Checks a queued request again: it comes back from the database, and limits may have changed since. */
+export function parseJobRequest(request: unknown, limits: RequestLimits): JobRequest {
+  const parsed = jobRequestSchema(limits).safeParse(request);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...issue.path, issue.keys[0]].join('.');
+    throw new InvalidArgumentError({ argument: field, value: request, message: `\`${field}\` is not a request field; leave it out (known fields: see /openapi.json)` });
+  }
+  const field = issue.path.join('.') || 'request';
+  const value = issue.path.reduce<unknown>((object, key) => (object as Record<PropertyKey, unknown> | undefined)?.[key], request);
+  throw new InvalidArgumentError({ argument: field, value, message: `\`${field}\` ${issue.message}, got ${JSON.stringify(value)}` });
+}
+
+async function readInput(storage: BlobStorage, blobKey: string, field: string): Promise<Uint8Array> {
+  const blob = await storage.get(blobKey);
+  if (!blob) throw new InvalidArgumentError({ argument: field, value: blobKey, message: `\`${field}\` names blob ${blobKey}, which is not in storage (upload the image again)` });
+  return blob.bytes;
+}
+
+// A job's cost is the call's; each record carries its share, so summing records gives the bill.
+function shareOfCost(cost: GeneratedImageCost, count: number): GeneratedImageCost {
+  if (!cost || count <= 1) return cost;
+  return { ...cost, amountUsd: cost.amountUsd / count, basis: `${cost.basis}, 1/${count} per image` };
+}
+type GeneratedImageCost = RecordDraft['cost'];
+
+/** Makes the job handler the service's workers run. */
+export function createGenerationHandler({ database, storage, pixelpipe, events, limits, defaultModel, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+  return async (job: JobContext) => {
+    const request = parseJobRequest(job.request, limits);
+    // An earlier attempt that died may have stored blobs no record will name.
+    if (job.attempt > 1) await deleteJobBlobs(database, storage, job.id);
+    await events.append(job.id, 'running', { attempt: job.attempt });
+    try {
+      return await generate(job, request);
+    } catch (error) {
+      await deleteJobBlobs(database, storage, job.id).catch((cleanup: Error) => onError(cleanup));
+      throw error;
+    }
+  };
+
+  async function generate(job: JobContext, request: JobRequest): Promise<GenerationOutput> {
+    const images = request.images ? await Promise.all(request.images.map((image, index) => readInput(storage, image.blobKey, `images.${index}`))) : undefined;
+    const mask = request.mask ? await readInput(storage, request.mask.blobKey, 'mask') : undefined;
+    // Progress events are written in order, one at a time; a slow database drops none but never blocks the model.
+    let progressChain = Promise.resolve();
+    const onProgress = (progress: ImageModelProgress) => {
+      const { imageIndex, step, steps, elapsedMs, preview } = progress;
+      const data = { imageIndex, step, steps, elapsedMs, ...(preview ? { preview: { mediaType: preview.mediaType, width: preview.width, height: preview.height, method: preview.method, base64: Buffer.from(preview.bytes).toString('base64') } } : {}) };
+      progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
+    };
+    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, ...options } = request;
+    const result = await pixelpipe.generate({
+      ...options,
+      model: model ?? defaultModel,
+      ...(images ? { images } : {}),
+      ...(mask ? { mask } : {}),
+      abortSignal: job.signal,
+      onProgress,
+    });
+    await progressChain;
+    const records: RecordDraft[] = [];
+    for (const [index, image] of result.images.entries()) {
+      job.signal.throwIfAborted();
+      records.push(await storeImage(job, request, image, index, result));
+    }
+    return { records, timings: result.response.timings };
+  }
+
+  async function storeImage(job: JobContext, request: JobRequest, image: GeneratedImage, index: number, result: Awaited<ReturnType<Pixelpipe['generate']>>): Promise<RecordDraft> {
+    const described = describeBlob(image.bytes, image.mediaType);
+    await noteJobBlob(database, job.id, described.key);
+    const stored = await storage.put(image.bytes, { mediaType: image.mediaType });
+    const { pixelSha256: pixels, width, height } = await pixelSha256(image.bytes);
+    const draft: RecordDraft = {
+      jobId: job.id,
+      imageIndex: index,
+      parentId: request.parentRecordId,
+      apiKeyId: job.apiKeyId,
+      request,
+      settings: image.settings,
+      provider: result.response.provider,
+      modelId: result.response.modelId,
+      modelHash: result.response.modelHash,
+      seed: image.settings.seed,
+      revisedPrompt: image.revisedPrompt,
+      warnings: result.warnings,
+      timings: result.response.timings,
+      cost: shareOfCost(result.cost, result.images.length),
+      blobKey: stored.key,
+      sha256: stored.sha256,
+      pixelSha256: pixels,
+      mediaType: stored.mediaType,
+      width,
+      height,
+    };
+    return Object.fromEntries(Object.entries(draft).filter(([, value]) => value !== undefined)) as RecordDraft;
+  }
+}

@@ -1,0 +1,300 @@
+// The service behind `pixelpipe serve` and `pixelpipe worker`: database, blob store, queue, workers, records, keys, webhooks and metrics in one object.
+import sharp from 'sharp';
+import { loadSettings, type Settings } from '../config/settings.js';
+import { AbortedError } from '../spec/errors/aborted-error.js';
+import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
+import { createDatabase, defaultDatabaseConfig } from './database/create-database.js';
+import type { Database, DatabaseTransaction } from './database/database.js';
+import { createGenerationHandler, parseJobRequest, type GenerationOutput } from './generation/generation-handler.js';
+import { deleteJobBlobs, forgetJobBlobs } from './generation/job-blobs.js';
+import { finalEventTypes, JobEventLog } from './generation/job-events.js';
+import { defaultRequestLimits, type JobRequest } from './generation/job-request.js';
+import type { ApiKeyInfo, ImageService, JobEvent, JobView, ServiceLimits, StoredUpload } from './image-service-types.js';
+import { submittedAtMs, toJobView } from './job-views.js';
+import { JobQueue, type JobQueueConfig } from './jobs/job-queue.js';
+import type { JobSettleHook } from './jobs/job-types.js';
+import { ApiKeyStore } from './keys/api-key-store.js';
+import { RateLimiter } from './keys/rate-limiter.js';
+import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelpipe.js';
+import { RecordStore } from './records/record-store.js';
+import { ServiceMetrics } from './service-metrics.js';
+import { serviceSecret } from './service-secrets.js';
+import { storageConfigFromSettings } from './open-service-stores.js';
+import { createStorage } from './storage/create-storage.js';
+import type { BlobStorage } from './storage/blob-storage.js';
+import { checkWebhookDestination } from './webhooks/webhook-destination.js';
+import { WebhookDispatcher, type WebhookEvent } from './webhooks/webhook-dispatcher.js';
+
+/** How to make a service; everything has a default that runs embedded in one process. */
+export interface ImageServiceConfig {
+  /** Overrides of the environment's settings (data directory, database URL, S3, webhooks). */
+  settings?: Partial<Settings>;
+  /** A database to use instead of the one the settings name; left open on close. */
+  database?: Database;
+  /** A blob store to use instead of the one the settings name; left open on close. */
+  storage?: BlobStorage;
+  /** Options of the generator (hosted provider settings, injected fetch). */
+  pixelpipe?: PixelpipeOptions;
+  /** The model used when a request names none. */
+  defaultModel?: string;
+  /** Request and input limits. */
+  limits?: Partial<ServiceLimits>;
+  /** Jobs this process runs at once; 0 runs none here (submit-only servers). Default 1. */
+  workers?: number;
+  /** Queue settings: retries, expiry, polling. */
+  queue?: Partial<Omit<JobQueueConfig, 'database'>>;
+  /** How often an idle worker asks for work, in seconds. Default 1. */
+  pollingIntervalSeconds?: number;
+  /** Jobs of one API key that may run at once across all workers, for keys without their own limit. Default 4. */
+  maxConcurrentJobsPerKey?: number;
+  /** Webhook delivery retries and the like. */
+  webhooks?: { retryLimit?: number; retryDelaySeconds?: number; timeoutMs?: number };
+  /** Told about errors no caller waits for; default: stderr. */
+  onError?: (error: Error) => void;
+}
+
+/** The service, plus what the process that made it needs to serve HTTP. */
+export interface RunningImageService extends ImageService {
+  /** Secret for signed blob URLs, shared by every process of the service. */
+  readonly urlSigningSecret: string;
+  /** The database's kind, for the start-up message. */
+  readonly databaseKind: Database['kind'];
+  /** The API key store (for `pixelpipe keys` and tests). */
+  readonly keys: ApiKeyStore;
+}
+
+const defaultServiceLimits: ServiceLimits = { ...defaultRequestLimits, maxBodyBytes: 50 * 2 ** 20, maxInputPixels: 4096 * 4096 };
+
+/** Opens (and migrates) everything and, unless `workers` is 0, starts this process's workers. */
+export async function createImageService(config: ImageServiceConfig = {}): Promise<RunningImageService> {
+  const settings = loadSettings(config.settings);
+  const onError = config.onError ?? ((error: Error) => console.error(`pixelpipe: ${error.message}`));
+  const limits: ServiceLimits = { ...defaultServiceLimits, ...config.limits };
+  const database = config.database ?? (await createDatabase(defaultDatabaseConfig({ dataDirectory: settings.dataDir, url: settings.databaseUrl })));
+  const storage = config.storage ?? createStorage(storageConfigFromSettings(settings));
+  const queue = new JobQueue({ database, onError, ...config.queue });
+  await queue.start();
+  const pixelpipe: Pixelpipe = createPixelpipe({ ...config.pixelpipe, maxInputPixels: limits.maxInputPixels });
+  const records = new RecordStore(database);
+  const events = new JobEventLog(database);
+  const keys = new ApiKeyStore(database);
+  const rateLimiter = new RateLimiter();
+  const webhookSecret = settings.webhookSecret ?? (await serviceSecret(database, 'webhook-signing'));
+  const webhooks = new WebhookDispatcher({ database, secret: webhookSecret, allowPrivate: settings.webhookAllowPrivate, onError, ...config.webhooks });
+  await webhooks.start();
+  const workers = config.workers ?? 1;
+  const metrics = new ServiceMetrics({ queueDepth: () => queue.depth(), running: () => queue.runningJobIds().length });
+  const maxConcurrentJobsPerKey = config.maxConcurrentJobsPerKey ?? 4;
+
+  const view = (status: NonNullable<Awaited<ReturnType<JobQueue['get']>>>) => toJobView(status, { database, records });
+
+  async function notifyWebhook(transaction: DatabaseTransaction | undefined, request: unknown, jobId: string, event: WebhookEvent, payload: Record<string, unknown>) {
+    const url = (request as Partial<JobRequest> | undefined)?.webhook?.url;
+    if (url) await webhooks.enqueue({ jobId, event, url, payload }, { transaction });
+  }
+
+  // Records, the final event and the webhook commit with the job's outcome: a job that completes has them, exactly once.
+  const onSettled: JobSettleHook = async (transaction, job, settlement) => {
+    if (settlement.state === 'succeeded') {
+      const output = settlement.output as GenerationOutput;
+      const stored = await records.insert(transaction, output.records);
+      await forgetJobBlobs(transaction, job.id);
+      await events.append(job.id, 'done', { records: stored }, transaction);
+      await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', records: stored });
+      metrics.jobEnded('succeeded', submittedAtMs(job.id), output.timings);
+      return { recordIds: stored.map((record) => record.id) };
+    }
+    if (!settlement.final) return undefined;
+    await events.append(job.id, 'error', { error: settlement.error }, transaction);
+    await notifyWebhook(transaction, job.request, job.id, 'job.failed', { jobId: job.id, state: 'failed', error: settlement.error });
+    metrics.jobEnded('failed', submittedAtMs(job.id));
+    return undefined;
+  };
+
+  if (workers > 0) {
+    const handler = createGenerationHandler({ database, storage, pixelpipe, events, limits, defaultModel: config.defaultModel, onError });
+    await queue.work(handler, { concurrency: workers, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onSettled });
+    await webhooks.work();
+  }
+
+  async function getJob(id: string, { apiKeyId }: { apiKeyId?: string } = {}): Promise<JobView | undefined> {
+    const status = await queue.get(id);
+    if (!status || (apiKeyId !== undefined && status.apiKeyId !== apiKeyId)) return undefined;
+    return await view(status);
+  }
+
+  async function blobDimensions(blobKey: string, field: string): Promise<{ width: number; height: number }> {
+    const blob = await storage.get(blobKey);
+    if (!blob) throw new InvalidArgumentError({ argument: field, value: blobKey, message: `\`${field}\` names blob ${blobKey}, which is not in storage (upload the image first)` });
+    const { width = 0, height = 0 } = await sharp(blob.bytes, { limitInputPixels: limits.maxInputPixels }).metadata();
+    return { width, height };
+  }
+
+  // What can be checked before queueing is checked now, so a bad request is a 400, not a failed job.
+  async function checkReferences(request: JobRequest): Promise<void> {
+    if (request.webhook) await checkWebhookDestination(request.webhook.url, { allowPrivate: settings.webhookAllowPrivate });
+    const image = request.images ? await blobDimensions(request.images[0]!.blobKey, 'images.0') : undefined;
+    for (const [index, extra] of (request.images ?? []).slice(1).entries()) await blobDimensions(extra.blobKey, `images.${index + 1}`);
+    if (request.mask && image) {
+      const mask = await blobDimensions(request.mask.blobKey, 'mask');
+      if (mask.width !== image.width || mask.height !== image.height) {
+        throw new InvalidArgumentError({ argument: 'mask', value: `${mask.width}x${mask.height}`, message: `\`mask\` must be the size of the image (${image.width}x${image.height}), got ${mask.width}x${mask.height}` });
+      }
+    }
+    if (request.parentRecordId && !(await records.get(request.parentRecordId))) {
+      throw new InvalidArgumentError({ argument: 'parentRecordId', value: request.parentRecordId, message: `\`parentRecordId\` names record ${request.parentRecordId}, which does not exist` });
+    }
+  }
+
+  const service: RunningImageService = {
+    limits,
+    storage,
+    defaultModel: config.defaultModel,
+    urlSigningSecret: await serviceSecret(database, 'blob-url-signing'),
+    databaseKind: database.kind,
+    keys,
+
+    async submit(input, { apiKey, priority, idempotencyKey } = {}) {
+      const request = parseJobRequest(input, limits);
+      // The default model is written into the request, so every worker makes the same image.
+      if (request.model === undefined && config.defaultModel !== undefined) request.model = config.defaultModel;
+      await checkReferences(request);
+      if (apiKey) await keys.reserveImages(apiKey, request.n);
+      let submitted;
+      try {
+        submitted = await queue.submit(request, {
+          priority,
+          idempotencyKey,
+          apiKeyId: apiKey?.id,
+          maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined,
+          // The first event is written with the job, so no worker's `running` can come before it.
+          onCreated: async (transaction, id) => events.append(id, 'queued', { position: (await queue.get(id, transaction))?.position ?? null }, transaction),
+        });
+      } catch (error) {
+        if (apiKey) await keys.releaseImages(apiKey, request.n);
+        throw error;
+      }
+      if (submitted.created) metrics.submitted.inc();
+      else if (apiKey) {
+        await keys.releaseImages(apiKey, request.n);
+      }
+      return { job: (await getJob(submitted.id))!, created: submitted.created };
+    },
+
+    getJob,
+
+    async cancelJob(id, options = {}) {
+      const job = await getJob(id, options);
+      if (!job) return undefined;
+      if (await queue.cancel(id)) {
+        await events.append(id, 'cancelled', {});
+        await deleteJobBlobs(database, storage, id);
+        await notifyWebhook(undefined, job.request, id, 'job.cancelled', { jobId: id, state: 'cancelled' });
+        metrics.jobEnded('cancelled', submittedAtMs(id));
+      }
+      return await getJob(id, options);
+    },
+
+    async waitForJob(id, { signal } = {}) {
+      for (;;) {
+        signal?.throwIfAborted();
+        const job = await getJob(id);
+        if (!job) throw new InvalidArgumentError({ argument: 'id', value: id, message: `no job ${JSON.stringify(id)} exists` });
+        if (job.state === 'succeeded' || job.state === 'failed' || job.state === 'cancelled') return job;
+        await events.waitForEvent(id, 200, signal);
+        if (signal?.aborted) throw new AbortedError({ message: `stopped waiting for job ${id}` });
+      }
+    },
+
+    events: (id, options = {}) => followEvents(id, options),
+    getRecord: (id, options) => records.get(id, options),
+    listRecords: (filter) => records.list(filter),
+
+    async storeUpload(bytes, { field }): Promise<StoredUpload> {
+      let metadata;
+      try {
+        metadata = await sharp(bytes, { limitInputPixels: limits.maxInputPixels }).metadata();
+      } catch (error) {
+        throw new InvalidArgumentError({ argument: field, value: `${bytes.length} bytes`, message: `\`${field}\` is not an image sharp can read (PNG, JPEG or WebP): ${(error as Error).message}`, cause: error });
+      }
+      const { width = 0, height = 0, format } = metadata;
+      const mediaType = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' }[format as string];
+      if (!mediaType) throw new InvalidArgumentError({ argument: field, value: format, message: `\`${field}\` must be a PNG, JPEG or WebP image, got ${format ?? 'an unknown format'}` });
+      // The header's size is checked before any pixel is decoded: a small file may claim a huge image.
+      if (width * height > limits.maxInputPixels) {
+        throw new InvalidArgumentError({ argument: field, value: `${width}x${height}`, message: `\`${field}\` is ${width}x${height} = ${width * height} pixels; at most ${limits.maxInputPixels} are accepted (scale it down first)` });
+      }
+      try {
+        await sharp(bytes, { limitInputPixels: limits.maxInputPixels }).raw().toBuffer();
+      } catch (error) {
+        throw new InvalidArgumentError({ argument: field, value: `${bytes.length} bytes`, message: `\`${field}\` could not be decoded (truncated or corrupt?): ${(error as Error).message}`, cause: error });
+      }
+      const stored = await storage.put(bytes, { mediaType });
+      return { blobKey: stored.key, sha256: stored.sha256, mediaType: stored.mediaType, width, height, size: stored.size };
+    },
+
+    async listModels() {
+      const { cached } = await pixelpipe.listModels();
+      const ids = new Map<string, string>();
+      if (config.defaultModel) ids.set(config.defaultModel, 'local');
+      for (const model of cached) ids.set(model.repoId, 'local');
+      for (const provider of pixelpipe.listProviders()) {
+        if (provider.configured) for (const example of provider.exampleModels) ids.set(example, provider.name);
+      }
+      return [...ids].map(([id, ownedBy]) => ({ id, ownedBy }));
+    },
+
+    authenticate: (secret) => keys.authenticate(secret),
+    hasApiKeys: () => keys.hasKeys(),
+    checkRateLimit: (key: ApiKeyInfo) => (key.rateLimitPerMinute === undefined ? { allowed: true, retryAfterMs: 0 } : rateLimiter.take(key.id, key.rateLimitPerMinute)),
+
+    async health() {
+      const answers = async (check: () => Promise<unknown>) => check().then(() => true, () => false);
+      return {
+        database: await answers(() => database.query('SELECT 1')),
+        storage: await answers(() => storage.head(`sha256/00/00/${'0'.repeat(64)}.png`)),
+        workers,
+      };
+    },
+
+    metrics: () => metrics.text(),
+
+    async close() {
+      await queue.stop({ graceful: true, timeoutSeconds: 30 });
+      await webhooks.stop();
+      await pixelpipe.close();
+      if (!config.storage) await storage.close();
+      if (!config.database) await database.close();
+    },
+  };
+
+  // Stored events first, then live ones; a queued job also hears when its position changes.
+  async function* followEvents(id: string, { after = 0, signal }: { after?: number; signal?: AbortSignal }): AsyncGenerator<JobEvent> {
+    let last = after;
+    let position: number | undefined;
+    while (!signal?.aborted) {
+      for (const event of await events.read(id, last)) {
+        last = event.sequence;
+        if (event.type === 'queued') position = (event.data.position as number | null) ?? undefined;
+        yield event;
+        if (finalEventTypes.has(event.type)) return;
+      }
+      const status = await queue.get(id);
+      if (!status) return;
+      if (status.state === 'queued' && status.position !== position) {
+        position = status.position;
+        yield { sequence: last, jobId: id, type: 'position', at: new Date().toISOString(), data: { position } };
+      }
+      // A job that ended without a final event (cancelled from outside, expired for good) still ends the stream.
+      if (status.state === 'cancelled' || status.state === 'failed') {
+        const again = await events.read(id, last);
+        if (again.length > 0) continue;
+        yield { sequence: last, jobId: id, type: status.state === 'failed' ? 'error' : 'cancelled', at: new Date().toISOString(), data: status.state === 'failed' ? { error: status.error } : {} };
+        return;
+      }
+      await events.waitForEvent(id, 250, signal);
+    }
+  }
+
+  return service;
+}

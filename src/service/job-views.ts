@@ -1,0 +1,41 @@
+// Turns the queue's view of a job, its records and its latest step into what clients see.
+import type { Queryable } from './database/database.js';
+import type { JobRequest } from './generation/job-request.js';
+import type { ImageRecord, JobView } from './image-service-types.js';
+import type { JobStatus } from './jobs/job-types.js';
+import type { RecordStore } from './records/record-store.js';
+
+/** When a job was submitted, read from its id (UUID v7 starts with the millisecond time). */
+export function submittedAtMs(jobId: string): number {
+  return Number.parseInt(jobId.replace(/-/g, '').slice(0, 12), 16);
+}
+
+async function latestStep(database: Queryable, jobId: string): Promise<JobView['progress']> {
+  const [row] = await database.query<{ data: { imageIndex: number; step: number; steps: number } }>(
+    `SELECT data FROM pixelpipe.job_events WHERE job_id = $1 AND type = 'step' ORDER BY sequence DESC LIMIT 1`,
+    [jobId],
+  );
+  return row ? { imageIndex: row.data.imageIndex, step: row.data.step, steps: row.data.steps } : undefined;
+}
+
+/** The client's view of `status`: times as ISO strings, records once it succeeded, progress while it runs. */
+export async function toJobView(status: JobStatus, { database, records }: { database: Queryable; records: RecordStore }): Promise<JobView> {
+  const stored: ImageRecord[] = status.state === 'succeeded' ? await records.forJob(status.id) : [];
+  const progress = status.state === 'running' ? await latestStep(database, status.id) : undefined;
+  const view: JobView = {
+    id: status.id,
+    state: status.state,
+    position: status.position,
+    priority: status.priority,
+    createdAt: status.createdAt.toISOString(),
+    startedAt: status.startedAt?.toISOString(),
+    finishedAt: status.finishedAt?.toISOString(),
+    attempts: status.attempts,
+    maxAttempts: status.maxAttempts,
+    request: status.request as JobRequest,
+    error: status.error,
+    progress,
+    records: stored,
+  };
+  return Object.fromEntries(Object.entries(view).filter(([, value]) => value !== undefined)) as JobView;
+}

@@ -1,0 +1,153 @@
+// Image records in the service database: written once per job image, read one by one, by job, or as filtered pages.
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import type { Queryable } from '../database/database.js';
+import type { ImageRecord, RecordFilter, RecordPage } from '../image-service-types.js';
+
+/** A record before it is stored: everything but the id and time the database gives it. */
+export type RecordDraft = Omit<ImageRecord, 'id' | 'createdAt'>;
+
+interface RecordRow {
+  id: string;
+  job_id: string | null;
+  image_index: number;
+  parent_id: string | null;
+  api_key_id: string | null;
+  created_at: Date | string;
+  request: ImageRecord['request'];
+  settings: ImageRecord['settings'];
+  provider: string;
+  model_id: string;
+  model_hash: string | null;
+  seed: string | null;
+  revised_prompt: string | null;
+  warnings: ImageRecord['warnings'];
+  timings: ImageRecord['timings'];
+  cost: ImageRecord['cost'] | null;
+  blob_key: string;
+  sha256: string;
+  pixel_sha256: string | null;
+  media_type: string;
+  width: number;
+  height: number;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function toRecord(row: RecordRow): ImageRecord {
+  const optional = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
+  const record: ImageRecord = {
+    id: row.id,
+    jobId: optional(row.job_id),
+    imageIndex: row.image_index,
+    parentId: optional(row.parent_id),
+    apiKeyId: optional(row.api_key_id),
+    createdAt: new Date(row.created_at).toISOString(),
+    request: row.request,
+    settings: row.settings,
+    provider: row.provider,
+    modelId: row.model_id,
+    modelHash: optional(row.model_hash),
+    seed: optional(row.seed),
+    revisedPrompt: optional(row.revised_prompt),
+    warnings: row.warnings,
+    timings: row.timings,
+    cost: optional(row.cost),
+    blobKey: row.blob_key,
+    sha256: row.sha256,
+    pixelSha256: optional(row.pixel_sha256),
+    mediaType: row.media_type,
+    width: row.width,
+    height: row.height,
+  };
+  // Absent, not undefined-valued, so records compare and serialise cleanly.
+  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as ImageRecord;
+}
+
+/** Reads and writes `pixelpipe.records`. */
+export class RecordStore {
+  readonly #database: Queryable;
+
+  constructor(database: Queryable) {
+    this.#database = database;
+  }
+
+  /**
+   * Stores a job's records through `queryable` (pass the transaction that completes the job). A
+   * record already stored for the same job and image index is kept, not doubled: a retried job
+   * writes each image once. Gives back the job's records in image order.
+   */
+  async insert(queryable: Queryable, drafts: RecordDraft[]): Promise<ImageRecord[]> {
+    for (const draft of drafts) {
+      await queryable.query(
+        `INSERT INTO pixelpipe.records (job_id, image_index, parent_id, api_key_id, request, settings, provider, model_id, model_hash, seed, revised_prompt, warnings, timings, cost, blob_key, sha256, pixel_sha256, media_type, width, height)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+         ON CONFLICT (job_id, image_index) DO NOTHING`,
+        [
+          draft.jobId ?? null, draft.imageIndex, draft.parentId ?? null, draft.apiKeyId ?? null,
+          JSON.stringify(draft.request), JSON.stringify(draft.settings), draft.provider, draft.modelId, draft.modelHash ?? null,
+          draft.seed ?? null, draft.revisedPrompt ?? null, JSON.stringify(draft.warnings), JSON.stringify(draft.timings),
+          draft.cost === undefined ? null : JSON.stringify(draft.cost), draft.blobKey, draft.sha256, draft.pixelSha256 ?? null, draft.mediaType, draft.width, draft.height,
+        ],
+      );
+    }
+    const jobIds = [...new Set(drafts.map((draft) => draft.jobId).filter((id) => id !== undefined))];
+    if (jobIds.length === 1) return await this.forJob(jobIds[0]!, queryable);
+    return [];
+  }
+
+  /** One record; undefined when unknown, or (with `apiKeyId`) another key's. */
+  async get(id: string, { apiKeyId }: { apiKeyId?: string } = {}): Promise<ImageRecord | undefined> {
+    if (!uuidPattern.test(id)) return undefined;
+    const rows = await this.#database.query<RecordRow>(
+      `SELECT * FROM pixelpipe.records WHERE id = $1 AND ($2::uuid IS NULL OR api_key_id = $2::uuid)`,
+      [id, apiKeyId ?? null],
+    );
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  /** A job's records in image order. */
+  async forJob(jobId: string, queryable: Queryable = this.#database): Promise<ImageRecord[]> {
+    const rows = await queryable.query<RecordRow>('SELECT * FROM pixelpipe.records WHERE job_id = $1 ORDER BY image_index', [jobId]);
+    return rows.map(toRecord);
+  }
+
+  /** Records newest first, filtered; `nextCursor` continues after the last one. */
+  async list(filter: RecordFilter = {}): Promise<RecordPage> {
+    const limit = filter.limit ?? 20;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new InvalidArgumentError({ argument: 'limit', value: limit, message: `\`limit\` must be a whole number from 1 to 100, got ${limit}` });
+    }
+    const conditions: string[] = [];
+    const values: unknown[] = [];
+    const add = (condition: (placeholder: string) => string, value: unknown) => {
+      values.push(value);
+      conditions.push(condition(`$${values.length}`));
+    };
+    for (const [field, value] of [['apiKeyId', filter.apiKeyId], ['jobId', filter.jobId], ['cursor', filter.cursor]] as const) {
+      if (value !== undefined && !uuidPattern.test(value)) {
+        throw new InvalidArgumentError({ argument: field, value, message: `\`${field}\` must be a UUID${field === 'cursor' ? ' (the nextCursor of a previous page)' : ''}, got ${JSON.stringify(value)}` });
+      }
+    }
+    if (filter.apiKeyId !== undefined) add((p) => `api_key_id = ${p}::uuid`, filter.apiKeyId);
+    if (filter.jobId !== undefined) add((p) => `job_id = ${p}::uuid`, filter.jobId);
+    if (filter.provider !== undefined) add((p) => `provider = ${p}`, filter.provider);
+    if (filter.model !== undefined) add((p) => `model_id = ${p}`, filter.model);
+    if (filter.prompt !== undefined) add((p) => `request->>'prompt' ILIKE '%' || ${p} || '%'`, filter.prompt.replace(/[\\%_]/g, (character) => `\\${character}`));
+    for (const [field, value] of [['since', filter.since], ['until', filter.until]] as const) {
+      if (value !== undefined && Number.isNaN(value.getTime())) {
+        throw new InvalidArgumentError({ argument: field, value, message: `\`${field}\` must be a date (ISO 8601, e.g. 2026-11-21T00:00:00Z)` });
+      }
+    }
+    if (filter.since !== undefined) add((p) => `created_at >= ${p}`, filter.since.toISOString());
+    if (filter.until !== undefined) add((p) => `created_at < ${p}`, filter.until.toISOString());
+    // Keyset paging on (created_at, id), read from the cursor's own row so no precision is lost.
+    if (filter.cursor !== undefined) add((p) => `(created_at, id) < (SELECT created_at, id FROM pixelpipe.records WHERE id = ${p}::uuid)`, filter.cursor);
+    values.push(limit + 1);
+    const rows = await this.#database.query<RecordRow>(
+      `SELECT * FROM pixelpipe.records ${conditions.length ? `WHERE ${conditions.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
+      values,
+    );
+    const records = rows.slice(0, limit).map(toRecord);
+    return rows.length > limit ? { records, nextCursor: records.at(-1)!.id } : { records };
+  }
+}

@@ -1,0 +1,59 @@
+// Makes a record's image again from what the record kept, and says whether the bytes are the same.
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
+import type { GeneratedImage } from '../spec/image-model-result.js';
+import type { ImageRecord } from './image-service-types.js';
+import { pixelSha256 } from './pixel-hash.js';
+import type { Pixelpipe } from './pixelpipe.js';
+import type { BlobStorage } from './storage/blob-storage.js';
+
+/** What reproducing a record found. */
+export interface Reproduction {
+  record: ImageRecord;
+  /** The new image. */
+  image: GeneratedImage;
+  /** SHA-256 of the new bytes, `sha256:<hex>`. */
+  sha256: string;
+  /** SHA-256 of the new image's decoded pixels. */
+  pixelSha256: string;
+  /** True when the new pixels are the record's (files differ anyway in the timings and time they carry). */
+  matches: boolean;
+  /** True when even the file bytes are the same. */
+  bytesMatch: boolean;
+  /** The model's weight hash now; differs from the record's when the weights changed. */
+  modelHash?: string;
+}
+
+async function input(storage: BlobStorage, key: string, field: string): Promise<Uint8Array> {
+  const blob = await storage.get(key);
+  if (!blob) throw new InvalidArgumentError({ argument: field, value: key, message: `the record's ${field} (${key}) is no longer in blob storage, so the edit cannot be repeated` });
+  return blob.bytes;
+}
+
+/**
+ * Generates the record's image again: the same model, prompt and request, with the settings the
+ * record says were used (the image's own seed, steps, guidance, sampler, size) and n = 1.
+ */
+export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal }): Promise<Reproduction> {
+  const { request, settings } = record;
+  const { webhook: _webhook, parentRecordId: _parent, images, mask, n: _n, seed: _seed, aspectRatio: _aspectRatio, ...options } = request;
+  const result = await pixelpipe.generate({
+    ...options,
+    model: request.model ?? record.modelId,
+    n: 1,
+    ...(settings.seed === undefined ? {} : { seed: settings.seed }),
+    ...(settings.steps === undefined ? {} : { steps: settings.steps }),
+    ...(settings.guidance === undefined ? {} : { guidance: settings.guidance }),
+    ...(settings.sampler === undefined ? {} : { sampler: settings.sampler }),
+    ...(request.images ? {} : { width: settings.width, height: settings.height }),
+    ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),
+    ...(mask ? { mask: await input(storage, mask.blobKey, 'mask') } : {}),
+    abortSignal: signal,
+  });
+  const image = result.images[0]!;
+  const sha256 = `sha256:${createHash('sha256').update(image.bytes).digest('hex')}`;
+  const pixels = (await pixelSha256(image.bytes)).pixelSha256;
+  // Records made before pixel hashes were kept can only be compared by file.
+  const matches = record.pixelSha256 === undefined ? sha256 === record.sha256 : pixels === record.pixelSha256;
+  return { record, image, sha256, pixelSha256: pixels, matches, bytesMatch: sha256 === record.sha256, modelHash: result.response.modelHash };
+}
