@@ -151,7 +151,7 @@ export function databaseConformance(databaseCase: DatabaseCase): void {
         assert.deepEqual(recorded.map(({ version, name }) => ({ version, name })), migrations.map(({ version, name }) => ({ version, name })));
         assert.ok(recorded.every((row) => row.applied_at instanceof Date));
         const tables = await database.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'pixelpipe' ORDER BY table_name`);
-        assert.deepEqual(tables.map((row) => row.table_name), ['api_keys', 'idempotency_keys', 'records', 'schema_migrations', 'webhook_deliveries']);
+        assert.deepEqual(tables.map((row) => row.table_name), ['api_key_usage', 'api_keys', 'idempotency_keys', 'job_blobs', 'job_events', 'records', 'schema_migrations', 'service_secrets', 'webhook_deliveries']);
       }));
 
     test('the records table refuses a second record for the same image of the same job', (t) =>
@@ -185,12 +185,13 @@ export function databaseConformance(databaseCase: DatabaseCase): void {
 
     test('a migration that fails rolls back whole, is not recorded, and stops the run', (t) =>
       run(t, async (database) => {
-        const broken: Migration = { version: 3, name: 'broken', sql: 'CREATE TABLE pixelpipe.half_done (x int); SELECT 1/0;' };
-        const later: Migration = { version: 4, name: 'later', sql: 'CREATE TABLE pixelpipe.never (x int);' };
+        const latest = migrations.at(-1)!.version;
+        const broken: Migration = { version: latest + 1, name: 'broken', sql: 'CREATE TABLE pixelpipe.half_done (x int); SELECT 1/0;' };
+        const later: Migration = { version: latest + 2, name: 'later', sql: 'CREATE TABLE pixelpipe.never (x int);' };
         await assert.rejects(migrate(database, { migrations: [...migrations, broken, later] }), /division by zero/);
         const tables = await database.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'pixelpipe' AND table_name IN ('half_done', 'never')`);
         assert.deepEqual(tables, []);
-        assert.deepEqual(await migrate(database), { applied: [], version: 2 });
+        assert.deepEqual(await migrate(database), { applied: [], version: latest });
         await assert.rejects(migrate(database, { migrations: [later, broken] }), isInvalidArgument('migrations', /rising versions/));
       }));
   });
