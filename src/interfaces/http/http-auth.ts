@@ -1,0 +1,57 @@
+// Bearer-key authentication and per-key rate limits for /v1/*; open only while no API key has ever existed (and then `serve` listens on loopback).
+import type { MiddlewareHandler } from 'hono';
+import type { HttpAppOptions, HttpEnv } from './http-env.js';
+import { HttpError } from './http-error.js';
+
+/** How long the answer of `hasApiKeys` is reused, so each request does not ask the database. */
+const keysCacheMilliseconds = 2000;
+
+/** Whether a request carries a blob URL signature; such requests are checked by the blob route instead. */
+export function isSignedBlobRequest(path: string, query: Record<string, string>): boolean {
+  return path.startsWith('/v1/blobs/') && query.signature !== undefined;
+}
+
+/** Puts the caller's key on `c.var.apiKey`, or answers 401, 403 or 429 in the one error shape. */
+export function apiKeyAuth({ service, now = Date.now }: HttpAppOptions): MiddlewareHandler<HttpEnv> {
+  let cached: { value: boolean; until: number } | undefined;
+  // Once a key has been seen the server stays closed: revoking every key must not open it to anyone who can reach it.
+  let keyed = false;
+  const keysExist = async (): Promise<boolean> => {
+    if (keyed) return true;
+    const time = now();
+    if (!cached || time >= cached.until) cached = { value: await service.hasApiKeys(), until: time + keysCacheMilliseconds };
+    keyed = cached.value;
+    return keyed;
+  };
+
+  return async (context, next) => {
+    context.set('apiKey', undefined);
+    if (!(await keysExist())) return next();
+    if (isSignedBlobRequest(context.req.path, context.req.query())) return next();
+
+    const header = context.req.header('authorization');
+    const secret = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+    if (!secret) {
+      const message = header === undefined
+        ? 'this server needs an API key: send `Authorization: Bearer <key>` (create one with `pixelpipe keys create`)'
+        : 'the `Authorization` header must be `Bearer <key>`';
+      throw new HttpError(401, { message, type: 'authentication_error', param: 'Authorization', code: 'missing_api_key' }, { 'WWW-Authenticate': 'Bearer' });
+    }
+    const key = await service.authenticate(secret);
+    if (key === undefined) {
+      const message = `the API key ${secret.slice(0, 10)}… is not known to this server; check it, or create one with \`pixelpipe keys create\``;
+      throw new HttpError(401, { message, type: 'authentication_error', param: 'Authorization', code: 'invalid_api_key' }, { 'WWW-Authenticate': 'Bearer' });
+    }
+    if (key === 'revoked') {
+      throw new HttpError(403, { message: `the API key ${secret.slice(0, 10)}… was revoked; use another key`, type: 'permission_error', param: 'Authorization', code: 'api_key_revoked' });
+    }
+    const limit = service.checkRateLimit(key);
+    if (!limit.allowed) {
+      const seconds = Math.max(1, Math.ceil(limit.retryAfterMs / 1000));
+      const message = `the API key ${key.prefix} may make ${key.rateLimitPerMinute} requests a minute and has made them; retry in ${seconds} s`;
+      throw new HttpError(429, { message, type: 'rate_limit_error', code: 'rate_limit_exceeded' }, { 'Retry-After': String(seconds) });
+    }
+    context.set('apiKey', key);
+    return next();
+  };
+}

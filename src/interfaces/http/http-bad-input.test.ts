@@ -1,0 +1,102 @@
+// Malformed requests, one row each: the status, the error code and field, and a server that still answers afterwards.
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { decompressionBombPng, errorOf, pngBase64, startTestServer } from './http-test-harness.js';
+
+interface BadInput {
+  name: string;
+  /** Default POST /v1/jobs. */
+  path?: string;
+  method?: string;
+  /** A string is sent as is; anything else as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+  status: number;
+  code: string;
+  param: string | null;
+}
+
+const maxBodyBytes = 256 * 1024;
+let image64: string;
+let mask32: string;
+
+before(async () => {
+  image64 = await pngBase64(64, 64);
+  mask32 = await pngBase64(32, 32);
+});
+
+const unknownBlobKey = `sha256/ab/cd/abcd${'0'.repeat(60)}.png`;
+
+function rows(): BadInput[] {
+  const invalid = (name: string, body: unknown, param: string | null): BadInput => ({ name, body, status: 400, code: 'invalid_argument', param });
+  return [
+    { name: 'JSON cut short', body: '{"prompt": "a cat", ', status: 400, code: 'invalid_json', param: null },
+    { name: 'not JSON at all', body: 'prompt=a cat', status: 400, code: 'invalid_json', param: null },
+    { name: 'text/plain body', body: '{"prompt":"a"}', headers: { 'content-type': 'text/plain' }, status: 415, code: 'unsupported_media_type', param: null },
+    invalid('an array instead of an object', [1, 2], null),
+    invalid('no prompt', {}, 'prompt'),
+    invalid('prompt is a number', { prompt: 5 }, 'prompt'),
+    invalid('prompt over maxPromptLength', { prompt: 'x'.repeat(10_001) }, 'prompt'),
+    invalid('n = 0', { prompt: 'a', n: 0 }, 'n'),
+    invalid('n = 1000', { prompt: 'a', n: 1000 }, 'n'),
+    invalid('n is a string', { prompt: 'a', n: '2' }, 'n'),
+    invalid('width 100000', { prompt: 'a', width: 100_000 }, 'width'),
+    invalid('width not whole', { prompt: 'a', width: 64.5 }, 'width'),
+    invalid('width × height over maxPixels (checked by the service)', { prompt: 'a', width: 4096, height: 4096 }, 'width'),
+    invalid('steps 0', { prompt: 'a', steps: 0 }, 'steps'),
+    invalid('guidance negative', { prompt: 'a', guidance: -1 }, 'guidance'),
+    invalid('an unknown field', { prompt: 'a', colour: 'red' }, 'colour'),
+    invalid('an unknown field in an image', { prompt: 'a', images: [{ url: 'http://x/y.png' }] }, 'images.0.url'),
+    invalid('seed not a number', { prompt: 'a', seed: 'abc' }, 'seed'),
+    invalid('seed negative', { prompt: 'a', seed: -1 }, 'seed'),
+    invalid('priority not whole', { prompt: 'a', priority: 1.5 }, 'priority'),
+    invalid('priority a word', { prompt: 'a', priority: 'high' }, 'priority'),
+    invalid('priority too high', { prompt: 'a', priority: 10_000_000 }, 'priority'),
+    invalid('webhook URL not http', { prompt: 'a', webhook: { url: 'ftp://example.com/hook' } }, 'webhook.url'),
+    invalid('webhook URL not a URL', { prompt: 'a', webhook: { url: 'not a url' } }, 'webhook.url'),
+    invalid('images empty', { prompt: 'a', images: [] }, 'images'),
+    invalid('image with both b64_json and blobKey', { prompt: 'a', images: [{ b64_json: 'aGk=', blobKey: unknownBlobKey }] }, 'images.0'),
+    invalid('image blobKey malformed', { prompt: 'a', images: [{ blobKey: '../../etc/passwd' }] }, 'images.0.blobKey'),
+    { name: 'image blobKey unknown', body: { prompt: 'a', images: [{ blobKey: unknownBlobKey }] }, status: 400, code: 'blob_not_found', param: 'images.0.blobKey' },
+    { name: 'bad base64', body: { prompt: 'a', images: [{ b64_json: '!!! not base64 !!!' }] }, status: 400, code: 'invalid_base64', param: 'images.0.b64_json' },
+    invalid('base64 of bytes that are no image', { prompt: 'a', images: [{ b64_json: Buffer.from('hello, world').toString('base64') }] }, 'images.0'),
+    invalid('a decompression bomb (20000 × 20000 PNG)', { prompt: 'a', images: [{ b64_json: decompressionBombPng().toString('base64') }] }, 'images.0'),
+    invalid('a bomb as the mask', { prompt: 'a', images: [{ b64_json: image64 }], mask: { b64_json: decompressionBombPng().toString('base64') } }, 'mask'),
+    invalid('mask of the wrong size', { prompt: 'a', images: [{ b64_json: image64 }], mask: { b64_json: mask32 } }, 'mask'),
+    invalid('strength without an image (checked by the service)', { prompt: 'a', strength: 0.5 }, 'images'),
+    invalid('strength above 1', { prompt: 'a', images: [{ b64_json: image64 }], strength: 1.5 }, 'strength'),
+    invalid('Idempotency-Key of 300 characters', { prompt: 'a' }, 'idempotency-key'),
+    { name: 'body over maxBodyBytes', body: { prompt: 'x'.repeat(maxBodyBytes) }, status: 413, code: 'body_too_large', param: null },
+    { name: 'records limit 0', path: '/v1/records?limit=0', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },
+    { name: 'records limit not a number', path: '/v1/records?limit=ten', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },
+    { name: 'records since not a date', path: '/v1/records?since=yesterday', method: 'GET', status: 400, code: 'invalid_argument', param: 'since' },
+    { name: 'records since after until', path: '/v1/records?since=2030-01-02&until=2030-01-01', method: 'GET', status: 400, code: 'invalid_argument', param: 'since' },
+    { name: 'records unknown query', path: '/v1/records?colour=red', method: 'GET', status: 400, code: 'invalid_argument', param: 'colour' },
+    { name: 'records cursor garbage', path: '/v1/records?cursor=%25%25%25', method: 'GET', status: 400, code: 'invalid_argument', param: 'cursor' },
+    { name: 'events after=-1', path: '/v1/jobs/any/events?after=-1', method: 'GET', status: 400, code: 'invalid_argument', param: 'after' },
+    { name: 'events Last-Event-ID not a number', path: '/v1/jobs/any/events', method: 'GET', headers: { 'last-event-id': 'abc' }, status: 400, code: 'invalid_argument', param: 'last-event-id' },
+  ];
+}
+
+test('malformed requests get a 4xx in the one error shape naming the field, and the server keeps answering', async (t) => {
+  const { request } = await startTestServer(t, { fake: { autoComplete: false, limits: { maxBodyBytes } } });
+  const table = rows();
+  assert.ok(table.length >= 15);
+  for (const row of table) {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...row.headers };
+    if (row.name.startsWith('Idempotency-Key')) headers['idempotency-key'] = 'k'.repeat(300);
+    const body = row.body === undefined ? undefined : typeof row.body === 'string' ? row.body : JSON.stringify(row.body);
+    const response = await request(row.path ?? '/v1/jobs', { method: row.method ?? 'POST', headers, body }).catch((error: Error) => {
+      throw new Error(`${row.name}: ${error.message}`, { cause: error });
+    });
+    const text = await response.text();
+    let parsed: unknown;
+    assert.doesNotThrow(() => (parsed = JSON.parse(text)), `${row.name}: the body is JSON, got ${text.slice(0, 200)}`);
+    const error = errorOf(parsed);
+    assert.deepEqual({ status: response.status, code: error.code, param: error.param }, { status: row.status, code: row.code, param: row.param }, `${row.name}: ${error.message}`);
+    assert.equal(error.type, 'invalid_request_error', row.name);
+    if (row.param) assert.ok(error.message.includes(`\`${row.param}\``), `${row.name}: the message names \`${row.param}\`: ${error.message}`);
+    assert.equal((await request('/healthz')).status, 200, `${row.name}: the server still answers`);
+    if (process.env.SHOW_MESSAGES) console.log(`${row.name} -> ${response.status} ${error.code} ${error.param}: ${error.message}`);
+  }
+});

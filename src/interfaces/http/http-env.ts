@@ -1,0 +1,24 @@
+// What every route of the HTTP API shares: the service, the caller's API key, and the server's options.
+import type { ApiKeyInfo, ImageService } from '../../service/image-service-types.js';
+
+/** Options of the HTTP app. */
+export interface HttpAppOptions {
+  /** The service the routes call. */
+  service: ImageService;
+  /** Secret blob download URLs are signed with (`response_format: url` without S3 presigning). */
+  urlSigningSecret: string;
+  /** The URL clients reach this server at, for URLs in responses; from the request's Host header when absent. */
+  publicUrl?: string;
+  /** How long signed blob URLs stay valid, in seconds. Default 3600. */
+  urlExpirySeconds?: number;
+  /** Injected clock (ms since epoch), for tests of expiry. */
+  now?: () => number;
+}
+
+/** Hono's environment type for this app: what middleware puts on the context. */
+export interface HttpEnv {
+  Variables: {
+    /** The authenticated key; absent when the server runs without keys. */
+    apiKey: ApiKeyInfo | undefined;
+  };
+}

@@ -1,0 +1,126 @@
+// The zod schemas of the native HTTP API: what routes check, and what /openapi.json is generated from.
+import { z } from '@hono/zod-openapi';
+import { blobReferenceSchema, jobRequestSchema, type RequestLimits } from '../../service/generation/job-request.js';
+
+/** The one error body (see http-error.ts). */
+export const errorSchema = z
+  .object({
+    error: z.object({
+      message: z.string(),
+      type: z.string().openapi({ example: 'invalid_request_error' }),
+      param: z.string().nullable().openapi({ example: 'width' }),
+      code: z.string().openapi({ example: 'invalid_argument' }),
+    }),
+  })
+  .openapi('Error');
+
+/** An input image in a request body: new bytes as base64, or a blob stored before. */
+export const inputImageSchema = z
+  .strictObject({
+    b64_json: z.string().min(1).optional().openapi({ description: 'The image file (PNG, JPEG, WebP) as base64.' }),
+    blobKey: blobReferenceSchema.shape.blobKey.optional().openapi({ description: 'A blob already stored, e.g. from an earlier upload or record.' }),
+  })
+  .refine((image) => (image.b64_json === undefined) !== (image.blobKey === undefined), { message: 'must have exactly one of `b64_json` or `blobKey`' })
+  .openapi('InputImage');
+
+/**
+ * The body of `POST /v1/jobs`: the job request's own fields, with input images that may be inline,
+ * and the queue priority. The service checks the whole request again (pixel limits, edits needing
+ * an image) once the images are stored.
+ */
+export function jobSubmitSchema(limits: RequestLimits) {
+  return z
+    .strictObject({
+      ...jobRequestSchema(limits).shape,
+      images: z.array(inputImageSchema).min(1).max(16).optional(),
+      mask: inputImageSchema.optional(),
+      priority: z.number().int().min(-1_000_000).max(1_000_000).optional().openapi({ description: 'Higher runs first; default 0.' }),
+    })
+    .openapi('JobSubmit');
+}
+
+const warningSchema = z.object({ type: z.string(), setting: z.string().optional(), details: z.string().optional(), message: z.string().optional() });
+
+/** A stored image and how it was made. */
+export const imageRecordSchema = z
+  .object({
+    id: z.string(),
+    jobId: z.string().optional(),
+    imageIndex: z.number().int(),
+    parentId: z.string().optional(),
+    apiKeyId: z.string().optional(),
+    createdAt: z.string(),
+    request: jobRequestSchema(),
+    settings: z.record(z.string(), z.unknown()),
+    provider: z.string(),
+    modelId: z.string(),
+    modelHash: z.string().optional(),
+    seed: z.string().optional(),
+    revisedPrompt: z.string().optional(),
+    warnings: z.array(warningSchema),
+    timings: z.record(z.string(), z.number()),
+    cost: z.record(z.string(), z.unknown()).optional(),
+    blobKey: z.string(),
+    sha256: z.string(),
+    mediaType: z.string(),
+    width: z.number().int(),
+    height: z.number().int(),
+  })
+  .openapi('ImageRecord');
+
+/** A job as clients see it. */
+export const jobViewSchema = z
+  .object({
+    id: z.string(),
+    state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+    position: z.number().int().optional(),
+    priority: z.number().int(),
+    createdAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+    attempts: z.number().int(),
+    maxAttempts: z.number().int(),
+    request: jobRequestSchema(),
+    error: z.object({ name: z.string(), message: z.string(), isRetryable: z.boolean().optional() }).optional(),
+    progress: z.object({ imageIndex: z.number().int(), step: z.number().int(), steps: z.number().int() }).optional(),
+    records: z.array(imageRecordSchema),
+  })
+  .openapi('Job');
+
+/** Path parameter of the job and record routes. */
+export const idParamsSchema = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: 'id', in: 'path' } }) });
+
+const dateSchema = z
+  .string()
+  .refine((text) => /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) && !Number.isNaN(Date.parse(text)), 'must be an ISO 8601 date or time such as 2030-01-31 or 2030-01-31T12:00:00Z');
+
+/** Query of `GET /v1/records`. */
+export const recordQuerySchema = z.strictObject({
+  job_id: z.string().min(1).optional(),
+  provider: z.string().min(1).optional(),
+  model: z.string().min(1).optional(),
+  prompt: z.string().min(1).max(1000).optional().openapi({ description: 'Text the prompt contains (case-insensitive).' }),
+  since: dateSchema.optional().openapi({ description: 'ISO 8601 date or time; records made at or after it.' }),
+  until: dateSchema.optional().openapi({ description: 'ISO 8601 date or time; records made at or before it.' }),
+  limit: z.coerce.number().int().min(1).max(100).optional().openapi({ type: 'integer', description: '1 to 100; default 20.' }),
+  cursor: z.string().min(1).max(500).optional().openapi({ description: '`next_cursor` of the previous page.' }),
+});
+
+/** One page of records. */
+export const recordPageSchema = z.object({ data: z.array(imageRecordSchema), next_cursor: z.string().nullable() }).openapi('RecordPage');
+
+/** JSON error answers, for a route's `responses`. */
+export function errorResponses(...statuses: number[]) {
+  const descriptions: Record<number, string> = {
+    400: 'The request is malformed; `param` names the field.',
+    401: 'No API key, or an unknown one.',
+    403: 'The API key was revoked, or a signed URL is invalid or expired.',
+    404: 'No such job, record or blob (or another key owns it).',
+    409: 'The job has already ended.',
+    413: 'The body is larger than the service allows.',
+    416: 'The range lies outside the blob.',
+    429: 'Too many requests for this key, or its daily quota is spent; see `Retry-After`.',
+    503: 'The database or blob store does not answer.',
+  };
+  return Object.fromEntries(statuses.map((status) => [status, { description: descriptions[status] ?? 'Error', content: { 'application/json': { schema: errorSchema } } }]));
+}

@@ -1,0 +1,149 @@
+// POST /v1/jobs, GET and DELETE /v1/jobs/{id}: submit with inline or stored images, look up, cancel.
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import sharp from 'sharp';
+import type { JobView } from '../../service/image-service-types.js';
+import type { HttpAppOptions, HttpEnv } from './http-env.js';
+import { HttpError } from './http-error.js';
+import { errorResponses, idParamsSchema, jobSubmitSchema, jobViewSchema } from './http-schemas.js';
+
+const bearer = [{ bearer: [] }];
+const finished = new Set(['succeeded', 'failed', 'cancelled']);
+const base64Pattern = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** An input image once stored, with its size where it is known without reading it again. */
+interface ResolvedImage {
+  blobKey: string;
+  field: string;
+  width?: number;
+  height?: number;
+}
+
+export function registerJobRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAppOptions): void {
+  const jobResponse = (description: string) => ({ description, content: { 'application/json': { schema: jobViewSchema } } });
+
+  const submitRoute = createRoute({
+    method: 'post',
+    path: '/v1/jobs',
+    summary: 'Queue a generation or edit job.',
+    security: bearer,
+    request: {
+      headers: z.object({ 'idempotency-key': z.string().min(1).max(255).optional().openapi({ description: 'Sending the same key again gives back the first job.' }) }),
+      body: { required: true, content: { 'application/json': { schema: jobSubmitSchema(service.limits) } } },
+    },
+    responses: {
+      202: { ...jobResponse('Queued; `Location` points at the job.'), headers: { Location: { schema: { type: 'string' } } } },
+      200: jobResponse('The job an earlier request with the same `Idempotency-Key` made (`Idempotent-Replayed: true`).'),
+      ...errorResponses(400, 401, 403, 413, 429),
+    },
+  });
+
+  app.openapi(submitRoute, async (context) => {
+    const { priority, images, mask, ...fields } = context.req.valid('json');
+    const idempotencyKey = context.req.valid('header')['idempotency-key'];
+    // Sequential, so one request never holds several decoded images at once.
+    const storedImages: ResolvedImage[] = [];
+    for (const [index, image] of (images ?? []).entries()) storedImages.push(await resolveImage(image, `images.${index}`));
+    const storedMask = mask ? await resolveImage(mask, 'mask') : undefined;
+    if (storedMask && storedImages[0]) await checkMaskSize(storedMask, storedImages[0]);
+
+    const request = {
+      ...fields,
+      ...(images ? { images: storedImages.map(({ blobKey }) => ({ blobKey })) } : {}),
+      ...(storedMask ? { mask: { blobKey: storedMask.blobKey } } : {}),
+    };
+    const { job, created } = await service.submit(request, { apiKey: context.var.apiKey, priority, idempotencyKey });
+    context.header('Location', `/v1/jobs/${job.id}`);
+    if (!created) {
+      context.header('Idempotent-Replayed', 'true');
+      return context.json(job as JobView, 200);
+    }
+    return context.json(job as JobView, 202);
+  });
+
+  const getRoute = createRoute({
+    method: 'get',
+    path: '/v1/jobs/{id}',
+    summary: 'A job: its state, position, progress and, once done, its records.',
+    security: bearer,
+    request: { params: idParamsSchema },
+    responses: { 200: jobResponse('The job.'), ...errorResponses(401, 403, 404, 429) },
+  });
+
+  app.openapi(getRoute, async (context) => {
+    const { id } = context.req.valid('param');
+    const job = await service.getJob(id, { apiKeyId: context.var.apiKey?.id });
+    if (!job) throw jobNotFound(id);
+    return context.json(job, 200);
+  });
+
+  const cancelRoute = createRoute({
+    method: 'delete',
+    path: '/v1/jobs/{id}',
+    summary: 'Cancel a queued or running job.',
+    security: bearer,
+    request: { params: idParamsSchema },
+    responses: { 200: jobResponse('The job, now cancelled.'), ...errorResponses(401, 403, 404, 409, 429) },
+  });
+
+  app.openapi(cancelRoute, async (context) => {
+    const { id } = context.req.valid('param');
+    const apiKeyId = context.var.apiKey?.id;
+    const before = await service.getJob(id, { apiKeyId });
+    if (!before) throw jobNotFound(id);
+    if (finished.has(before.state)) throw jobFinished(before);
+    const job = await service.cancelJob(id, { apiKeyId });
+    if (!job) throw jobNotFound(id);
+    // It may have ended on its own between the two calls.
+    if (job.state !== 'cancelled') throw jobFinished(job);
+    return context.json(job, 200);
+  });
+
+  async function resolveImage(image: { b64_json?: string; blobKey?: string }, field: string): Promise<ResolvedImage> {
+    if (image.blobKey !== undefined) {
+      if (!(await service.storage.head(image.blobKey))) {
+        throw new HttpError(400, { message: `\`${field}.blobKey\` names no stored blob (${image.blobKey}); upload the image as \`b64_json\` instead`, type: 'invalid_request_error', param: `${field}.blobKey`, code: 'blob_not_found' });
+      }
+      return { blobKey: image.blobKey, field };
+    }
+    const bytes = decodeBase64(image.b64_json ?? '', `${field}.b64_json`);
+    const stored = await service.storeUpload(bytes, { field });
+    return { blobKey: stored.blobKey, field, width: stored.width, height: stored.height };
+  }
+
+  async function checkMaskSize(mask: ResolvedImage, image: ResolvedImage): Promise<void> {
+    const [maskSize, imageSize] = [await sizeOf(mask), await sizeOf(image)];
+    if (maskSize.width !== imageSize.width || maskSize.height !== imageSize.height) {
+      const message = `\`mask\` must be the size of \`images.0\` (${imageSize.width} × ${imageSize.height}), got ${maskSize.width} × ${maskSize.height}; resize the mask`;
+      throw new HttpError(400, { message, type: 'invalid_request_error', param: 'mask', code: 'invalid_argument' });
+    }
+  }
+
+  async function sizeOf(image: ResolvedImage): Promise<{ width: number; height: number }> {
+    if (image.width !== undefined && image.height !== undefined) return { width: image.width, height: image.height };
+    const content = await service.storage.get(image.blobKey);
+    // Only the header is read; the blob was checked within the pixel limit when it was uploaded.
+    const metadata = content ? await sharp(content.bytes, { limitInputPixels: false }).metadata().catch(() => undefined) : undefined;
+    if (!metadata?.width || !metadata.height) {
+      throw new HttpError(400, { message: `\`${image.field}\` is not an image that can be read`, type: 'invalid_request_error', param: image.field, code: 'invalid_argument' });
+    }
+    return { width: metadata.width, height: metadata.height };
+  }
+}
+
+/** The bytes of a base64 (or base64url) string, optionally a `data:` URL; a 400 naming `field` otherwise. */
+export function decodeBase64(text: string, field: string): Uint8Array {
+  const payload = text.replace(/^data:[\w/+.-]+;base64,/, '').replace(/\s+/g, '');
+  if (payload.length === 0 || payload.length % 4 === 1 || !base64Pattern.test(payload)) {
+    const shown = text.length > 20 ? `${JSON.stringify(text.slice(0, 20))}… (${text.length} characters)` : JSON.stringify(text);
+    throw new HttpError(400, { message: `\`${field}\` must be an image file encoded as base64, got ${shown}`, type: 'invalid_request_error', param: field, code: 'invalid_base64' });
+  }
+  return new Uint8Array(Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64'));
+}
+
+function jobNotFound(id: string): HttpError {
+  return new HttpError(404, { message: `no job ${JSON.stringify(id)} exists (or it belongs to another API key)`, type: 'not_found_error', param: 'id', code: 'job_not_found' });
+}
+
+function jobFinished(job: JobView): HttpError {
+  return new HttpError(409, { message: `job ${job.id} has already ended (${job.state}) and cannot be cancelled`, type: 'invalid_request_error', param: 'id', code: 'job_finished' });
+}

@@ -1,0 +1,117 @@
+// The official openai client against `pixelpipe serve` end to end: the real service on embedded PGlite, in-process workers, the tiny engine fixtures.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import OpenAI, { toFile } from 'openai';
+import type { ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming } from 'openai/resources/images';
+import sharp from 'sharp';
+import { createImageService, type RunningImageService } from '../../service/image-service.js';
+import { rawRgb } from '../../testing/images.js';
+import { testData } from '../../testing/paths.js';
+import { createHttpApp } from './http-app.js';
+import { startHttpServer, type HttpServer } from './http-server.js';
+
+const initImage = testData('conformance', 'inputs', 'init_image.png');
+/** Luminance convention: white regenerates. */
+const luminanceMask = testData('conformance', 'inputs', 'mask_image.png');
+
+/** The luminance mask as OpenAI wants it: a PNG whose transparent pixels are the ones to repaint. */
+async function alphaMask(): Promise<Buffer> {
+  const { data, info } = await sharp(luminanceMask).grayscale().raw().toBuffer({ resolveWithObject: true });
+  const rgba = Buffer.alloc(info.width * info.height * 4);
+  for (let pixel = 0; pixel < info.width * info.height; pixel++) rgba[pixel * 4 + 3] = data[pixel]! >= 128 ? 0 : 255;
+  return sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toBuffer();
+}
+
+/** The PNG without its text chunks. */
+function withoutText(png: Buffer): Buffer {
+  const kept = [png.subarray(0, 8)];
+  for (let offset = 8; offset < png.length; ) {
+    const end = offset + 12 + png.readUInt32BE(offset);
+    if (!['tEXt', 'iTXt', 'zTXt'].includes(png.toString('latin1', offset + 4, offset + 8))) kept.push(png.subarray(offset, end));
+    offset = end;
+  }
+  return Buffer.concat(kept);
+}
+
+function decode(response: OpenAI.ImagesResponse, index = 0): Buffer {
+  const b64 = response.data?.[index]?.b64_json;
+  assert.ok(b64, `image ${index} has no b64_json`);
+  return Buffer.from(b64, 'base64');
+}
+
+describe('the openai client against pixelpipe serve (real service, PGlite, tiny model)', () => {
+  let dataDir: string;
+  let service: RunningImageService;
+  let server: HttpServer;
+  let client: OpenAI;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-openai-client-'));
+    service = await createImageService({
+      settings: { dataDir },
+      defaultModel: testData('fixtures', 'tiny-sd15'),
+      pollingIntervalSeconds: 0.1,
+      queue: { retryLimit: 0, queueName: `openai-client-${Math.random().toString(36).slice(2, 10)}` },
+    });
+    server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }) });
+    client = new OpenAI({ apiKey: 'unused-without-keys', baseURL: `${server.url}/v1`, maxRetries: 0 });
+  });
+
+  after(async () => {
+    await server?.close();
+    await service?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('generates a 64×64 PNG, and the same seed gives the same image again', async () => {
+    const body = { prompt: 'a red cube on a table', size: '64x64', steps: 2, seed: 7 } as ImageGenerateParamsNonStreaming;
+    const first = await client.images.generate(body);
+    const png = decode(first);
+    const metadata = await sharp(png).metadata();
+    assert.deepEqual([metadata.format, metadata.width, metadata.height], ['png', 64, 64]);
+    const again = decode(await client.images.generate(body));
+    assert.deepEqual((await rawRgb(again)).data, (await rawRgb(png)).data, 'same seed, same pixels');
+    // The embedded generation record holds timings and a time, so only the image chunks can match byte for byte.
+    assert.ok(withoutText(again).equals(withoutText(png)), 'same seed, same encoded image bytes');
+  });
+
+  it('gives each of n images its own seed', async () => {
+    const response = await client.images.generate({ prompt: 'a blue sphere', size: '64x64', n: 2, steps: 2, seed: 11 } as ImageGenerateParamsNonStreaming);
+    assert.equal(response.data?.length, 2);
+    assert.notDeepEqual((await rawRgb(decode(response, 0))).data, (await rawRgb(decode(response, 1))).data);
+  });
+
+  it('inpaints through /v1/images/edits: transparent mask pixels are repainted, opaque ones kept exactly', async () => {
+    const response = await client.images.edit({
+      image: await toFile(await readFile(initImage), 'init.png', { type: 'image/png' }),
+      mask: await toFile(await alphaMask(), 'mask.png', { type: 'image/png' }),
+      prompt: 'a red cube',
+      model: testData('fixtures', 'tiny-sd15-inpaint'),
+      steps: 2,
+      seed: 42,
+    } as ImageEditParamsNonStreaming);
+    const output = await rawRgb(decode(response));
+    const input = await rawRgb(initImage);
+    assert.deepEqual([output.width, output.height], [64, 64]);
+    const { data: mask } = await sharp(luminanceMask).grayscale().raw().toBuffer({ resolveWithObject: true });
+    let kept = 0;
+    let changed = 0;
+    for (let pixel = 0; pixel < 64 * 64; pixel++) {
+      const same = [0, 1, 2].every((channel) => output.data[pixel * 3 + channel] === input.data[pixel * 3 + channel]);
+      if (mask[pixel]! < 128) {
+        assert.ok(same, `pixel ${pixel} is outside the mask's transparent area and must be kept`);
+        kept++;
+      } else if (!same) changed++;
+    }
+    assert.ok(kept > 0 && changed > 0, `kept ${kept}, repainted ${changed}`);
+  });
+
+  it('lists the default model', async () => {
+    const ids = [];
+    for await (const model of client.models.list()) ids.push(model.id);
+    assert.ok(ids.includes(testData('fixtures', 'tiny-sd15')), ids.join(', '));
+  });
+});
