@@ -35,7 +35,7 @@ const settingsSchema = z.object({
   s3Prefix: z.string().default(''),
   /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need. */
   s3ForcePathStyle: flag.optional(),
-  /** Secret webhook signatures are made with; one is generated into the data directory without it. */
+  /** Secret webhook signatures are made with; without it one is generated once and kept in the database (receivers then cannot know it, so set it). */
   webhookSecret: z.string().min(16).optional(),
   /** Webhook destinations on private, loopback or link-local addresses are allowed (tests, trusted networks). */
   webhookAllowPrivate: flag.default(false),

@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { AbortedError } from '../spec/errors/aborted-error.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
+import { NotFoundError } from './errors/not-found-error.js';
 import { createDatabase, defaultDatabaseConfig } from './database/create-database.js';
 import type { Database, DatabaseTransaction } from './database/database.js';
 import { createGenerationHandler, parseJobRequest, type GenerationOutput } from './generation/generation-handler.js';
@@ -113,7 +114,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
 
   if (workers > 0) {
     const handler = createGenerationHandler({ database, storage, pixelpipe, events, limits, defaultModel: config.defaultModel, onError });
-    await queue.work(handler, { concurrency: workers, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onSettled });
+    await queue.work(handler, { concurrency: workers, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onSettled, afterSettled: (job) => events.wake(job.id) });
     await webhooks.work();
   }
 
@@ -196,12 +197,13 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     },
 
     async waitForJob(id, { signal } = {}) {
+      // A cheap state lookup per poll; this process's workers and cancels wake the wait at once, other processes' are seen within a second.
       for (;;) {
         signal?.throwIfAborted();
-        const job = await getJob(id);
-        if (!job) throw new InvalidArgumentError({ argument: 'id', value: id, message: `no job ${JSON.stringify(id)} exists` });
-        if (job.state === 'succeeded' || job.state === 'failed' || job.state === 'cancelled') return job;
-        await events.waitForEvent(id, 200, signal);
+        const state = await queue.state(id);
+        if (!state) throw new NotFoundError({ resource: 'job', id });
+        if (state === 'succeeded' || state === 'failed' || state === 'cancelled') return (await getJob(id))!;
+        await events.waitForEvent(id, 1000, signal);
         if (signal?.aborted) throw new AbortedError({ message: `stopped waiting for job ${id}` });
       }
     },

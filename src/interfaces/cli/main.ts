@@ -5,13 +5,22 @@ import { PixelpipeError } from '../../spec/errors/pixelpipe-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { createPixelpipe } from '../../service/pixelpipe.js';
 import { generateCommand, generateUsage } from './generate-command.js';
+import { historyCommand, historyUsage, reproduceCommand } from './history-command.js';
+import { keysCommand, keysUsage } from './keys-command.js';
 import { modelsCommand, modelsUsage } from './models-command.js';
+import { serveCommand, serveUsage, workerCommand } from './serve-command.js';
 
 const usage = `pixelpipe — self-hosted image generation
 
 ${generateUsage}
 
 ${modelsUsage}
+
+${serveUsage}
+
+${historyUsage}
+
+${keysUsage}
 
   pixelpipe --version`;
 
@@ -22,6 +31,16 @@ async function main(argv: string[]): Promise<void> {
       return generateCommand(rest, createPixelpipe);
     case 'models':
       return modelsCommand(rest, createPixelpipe);
+    case 'serve':
+      return serveCommand(rest);
+    case 'worker':
+      return workerCommand(rest);
+    case 'history':
+      return historyCommand(rest);
+    case 'reproduce':
+      return reproduceCommand(rest);
+    case 'keys':
+      return keysCommand(rest);
     case '--version':
     case '-v': {
       const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -35,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${usage}\n`);
       return;
     default:
-      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, models\n\n${usage}` });
+      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, models, serve, worker, history, reproduce, keys\n\n${usage}` });
   }
 }
 

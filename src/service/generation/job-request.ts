@@ -54,7 +54,7 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       /** The record this edit starts from, kept as the new records' parent. */
       parentRecordId: z.uuid().optional(),
       providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
-      /** Where to POST the job's outcome (signed; see docs/service.md). */
+      /** Where to POST the job's outcome (signed; see docs/webhooks.md). */
       webhook: z.strictObject({ url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) }).optional(),
     })
     .superRefine((request, context) => {

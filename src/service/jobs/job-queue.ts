@@ -4,8 +4,8 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import type { Database, DatabaseTransaction, Queryable } from '../database/database.js';
 import { migrate } from '../database/migrations.js';
 import { createJobId } from './job-id.js';
-import { isJobId, readJobStatus, type JobData } from './job-status.js';
-import type { JobHandler, JobStatus, StopOptions, SubmitOptions, SubmitResult, WorkOptions } from './job-types.js';
+import { isJobId, readJobState, readJobStatus, type JobData } from './job-status.js';
+import type { JobHandler, JobState, JobStatus, StopOptions, SubmitOptions, SubmitResult, WorkOptions } from './job-types.js';
 import { JobWorker } from './job-worker.js';
 
 /** Name of the pg-boss queue generation jobs go to. */
@@ -181,6 +181,12 @@ export class JobQueue {
     return await readJobStatus(queryable, { schema: this.#schema, queueName: this.queueName, id });
   }
 
+  /** Just where the job stands (no position, no output): cheap enough to poll; undefined for an unknown id. */
+  async state(id: string): Promise<JobState | undefined> {
+    await this.#ready('state');
+    return await readJobState(this.#database, { schema: this.#schema, queueName: this.queueName, id });
+  }
+
   /** Cancels a queued or running job (a running job's handler sees its signal abort); false when it had already finished or does not exist. */
   async cancel(id: string): Promise<boolean> {
     await this.#ready('cancel');
@@ -197,7 +203,7 @@ export class JobQueue {
   }
 
   /** Runs `handler` on jobs from the queue, `concurrency` at a time, until `stop`. One worker per queue instance. */
-  async work(handler: JobHandler, { concurrency = 1, pollingIntervalSeconds = 2, abortGraceSeconds = 10, onSettled }: WorkOptions = {}): Promise<void> {
+  async work(handler: JobHandler, { concurrency = 1, pollingIntervalSeconds = 2, abortGraceSeconds = 10, onSettled, afterSettled }: WorkOptions = {}): Promise<void> {
     await this.#ready('work');
     if (this.#worker) throw new Error(`this queue instance already works on ${this.queueName}; make another instance for a second worker`);
     this.#worker = new JobWorker({
@@ -207,6 +213,7 @@ export class JobQueue {
       queueName: this.queueName,
       handler,
       onSettled,
+      afterSettled,
       concurrency: checkWhole('concurrency', concurrency, { min: 1, max: 1000 }),
       pollingMs: checkPositive('pollingIntervalSeconds', pollingIntervalSeconds) * 1000,
       abortGraceMs: checkPositive('abortGraceSeconds', abortGraceSeconds) * 1000,

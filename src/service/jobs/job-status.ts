@@ -86,6 +86,16 @@ function selectJob(schema: string, table: 'job' | 'archive'): string {
     WHERE j.name = $1 AND j.id = $2`;
 }
 
+/** Only the state of job `id`: one primary-key lookup per table, for callers that poll. */
+export async function readJobState(queryable: Queryable, { schema, queueName, id }: { schema: string; queueName: string; id: string }): Promise<JobState | undefined> {
+  if (!isJobId(id)) return undefined;
+  const [row] = await queryable.query<{ state: PgBossState }>(
+    `SELECT state::text AS state FROM ${schema}.job WHERE name = $1 AND id = $2 UNION ALL SELECT state::text FROM ${schema}.archive WHERE name = $1 AND id = $2`,
+    [queueName, id],
+  );
+  return row ? stateOfPgBoss[row.state] : undefined;
+}
+
 /** The status of job `id` in queue `queueName`, looking in pg-boss's archive too; undefined when there is no such job. */
 export async function readJobStatus(queryable: Queryable, { schema, queueName, id }: { schema: string; queueName: string; id: string }): Promise<JobStatus | undefined> {
   if (!isJobId(id)) return undefined;

@@ -116,6 +116,8 @@ export type JobSettleHook = (transaction: DatabaseTransaction, job: Omit<JobCont
 export interface WorkOptions {
   /** Runs inside the transaction that writes each attempt's outcome. */
   onSettled?: JobSettleHook;
+  /** Runs after that transaction committed (e.g. to wake whoever waits for the job in this process). */
+  afterSettled?: (job: Omit<JobContext, 'signal'>, settlement: JobSettlement) => void;
   /** Jobs this process runs at once. Default 1. */
   concurrency?: number;
   /** How long an idle worker waits before asking for work again, in seconds; a submit in this process wakes it at once. Default 2. */

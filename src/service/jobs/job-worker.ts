@@ -3,7 +3,7 @@ import type PgBoss from 'pg-boss';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import type { Database } from '../database/database.js';
 import { describeError, type JobData } from './job-status.js';
-import type { JobHandler, JobSettleHook, StopOptions } from './job-types.js';
+import type { JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
 
 /** Settings a worker runs with, resolved by the queue. */
 export interface JobWorkerSettings {
@@ -19,6 +19,8 @@ export interface JobWorkerSettings {
   handler: JobHandler;
   /** Runs inside the transaction that writes each attempt's outcome. */
   onSettled?: JobSettleHook;
+  /** Runs after that transaction committed. */
+  afterSettled?: WorkOptions['afterSettled'];
   /** Jobs run at once. */
   concurrency: number;
   /** Wait between polls of an idle slot, in milliseconds. */
@@ -41,8 +43,7 @@ interface FetchedJob {
 
 // pg-boss's own fetch (src/plans.js fetchNextJob, pinned at 10.3.3) with one more condition: a job
 // whose API key already has `maxConcurrent` jobs running is passed over, so one client's backlog
-// cannot take every worker. The count and the claim are one statement; two workers claiming at the
-// same instant may still both pass a key at its limit by one, which the next fetch corrects.
+// cannot take every worker. The count and the claim are one statement, run under a lock per queue.
 function fairFetchSql(schema: string): string {
   return `
     WITH next AS (
@@ -170,7 +171,12 @@ export class JobWorker {
   #fetch(): Promise<FetchedJob | undefined> {
     const { database, schema, queueName } = this.#settings;
     const fetching = (async () => {
-      const [job] = await database.query<FetchedJob>(fairFetchSql(schema), [queueName]);
+      // Claims are taken one at a time per queue: a concurrent claim would not see this one's
+      // uncommitted row and could pass a key at its limit. The lock ends with the transaction.
+      const [job] = await database.transaction(async (transaction) => {
+        await transaction.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pixelpipe-fetch:${schema}.${queueName}`]);
+        return await transaction.query<FetchedJob>(fairFetchSql(schema), [queueName]);
+      });
       if (job && this.#abandoning) {
         await this.#finish({ job, controller: new AbortController() }, { kind: 'stopped' });
         return undefined;
@@ -247,7 +253,8 @@ export class JobWorker {
   // Writes the attempt's outcome only while the job is still this attempt's: active, with the retry
   // count it was fetched with. The row lock keeps a cancel or pg-boss's expiry from slipping in between.
   async #settle(job: FetchedJob, outcome: Exclude<Outcome, { kind: 'cancelled' | 'lost' }>): Promise<void> {
-    const { boss, database, schema, queueName, onSettled } = this.#settings;
+    const { boss, database, schema, queueName, onSettled, afterSettled } = this.#settings;
+    let settled: { context: Parameters<NonNullable<WorkOptions['afterSettled']>>[0]; settlement: JobSettlement } | undefined;
     await database.transaction(async (transaction) => {
       const [row] = await transaction.query<{ state: string; retryCount: number; retryLimit: number }>(
         `SELECT state::text AS state, retry_count AS "retryCount", retry_limit AS "retryLimit" FROM ${schema}.job WHERE name = $1 AND id = $2 FOR UPDATE`,
@@ -259,6 +266,7 @@ export class JobWorker {
       if (outcome.kind === 'succeeded') {
         const output = onSettled ? await onSettled(transaction, context, { state: 'succeeded', output: outcome.output }) : outcome.output;
         await boss.complete(queueName, job.id, { output: output ?? outcome.output }, { db });
+        settled = { context, settlement: { state: 'succeeded', output: output ?? outcome.output } };
         return;
       }
       const error = outcome.kind === 'failed' ? describeError(outcome.error) : { name: 'AbortedError', message: abortMessage(job, outcome.kind), isRetryable: true };
@@ -269,7 +277,9 @@ export class JobWorker {
       }
       await onSettled?.(transaction, context, { state: 'failed', error, final });
       await boss.fail(queueName, job.id, { error }, { db });
+      settled = { context, settlement: { state: 'failed', error, final } };
     });
+    if (settled) afterSettled?.(settled.context, settled.settlement);
   }
 
   // While jobs run, one query every `cancellationCheckMs` checks them all: a cancelled job aborts
