@@ -103,6 +103,10 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       assert.equal(next.nextCursor, undefined);
       assert.deepEqual(await service.getRecord(first!.id), first);
 
+      const models = (await service.listModels()).map((model) => model.id);
+      assert.equal(models[0], tinyModel);
+      assert.ok(models.every((id) => id === tinyModel || /^[a-z]+:/.test(id) || !id.includes('.safetensors')), `hosted models are listed as PROVIDER:MODEL: ${models.join(', ')}`);
+
       const metrics = await service.metrics();
       assert.match(metrics, /pixelpipe_queue_depth 0/);
       assert.match(metrics, /pixelpipe_jobs_finished_total\{state="succeeded"\} 1/);

@@ -240,8 +240,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       const ids = new Map<string, string>();
       if (config.defaultModel) ids.set(config.defaultModel, 'local');
       for (const model of cached) ids.set(model.repoId, 'local');
+      // Hosted models are named as requests name them (`openai:gpt-image-1`); a provider that needs no key (ComfyUI) is listed only when its server is set.
       for (const provider of pixelpipe.listProviders()) {
-        if (provider.configured) for (const example of provider.exampleModels) ids.set(example, provider.name);
+        const configured = provider.variables.length > 0 ? provider.configured : process.env[provider.baseUrlVariable] !== undefined;
+        if (configured) for (const example of provider.exampleModels) ids.set(`${provider.name}:${example}`, provider.name);
       }
       return [...ids].map(([id, ownedBy]) => ({ id, ownedBy }));
     },

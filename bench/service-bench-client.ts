@@ -1,0 +1,125 @@
+// The client side of `bench/service-bench.ts`: submits jobs over HTTP with bounded concurrency, watches them finish, reads their times back.
+
+/** One `POST /v1/jobs` as the client saw it. */
+export interface Submission {
+  /** Order of submission, from 0. */
+  index: number;
+  /** The job's id; absent when the request failed. */
+  id?: string;
+  /** HTTP status, or 0 when no response came. */
+  status: number;
+  /** Wall-clock time the request was sent (epoch ms), comparable with the database's timestamps. */
+  sentAt: number;
+  /** From sending the request to having read the whole response, in ms. */
+  latencyMs: number;
+  /** Why it failed, when it did. */
+  error?: string;
+}
+
+/** A finished job as read back from `GET /v1/jobs/:id`. */
+export interface JobOutcome {
+  id: string;
+  state: string;
+  attempts: number;
+  /** Database times (epoch ms) of the worker taking the job and of its outcome being written. */
+  startedAt: number;
+  finishedAt: number;
+  /** Time the provider call took, from the record's `timings.total`. */
+  generationMs: number;
+}
+
+/** What the completion watcher saw. */
+export interface CompletionWatch {
+  succeeded: number;
+  failed: number;
+  /** Largest `pixelpipe_queue_depth` seen while waiting. */
+  maxQueueDepth: number;
+  /** Scrapes of /metrics made while waiting. */
+  polls: number;
+}
+
+/** Runs `task(0) … task(count - 1)`, at most `concurrency` at a time, in index order. */
+export async function forEachLimited(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+}
+
+/** Submits `count` jobs, `concurrency` in flight; each request's body comes from `body(index)`. */
+export async function submitJobs(url: string, { count, concurrency, body, firstIndex = 0 }: { count: number; concurrency: number; body: (index: number) => unknown; firstIndex?: number }): Promise<Submission[]> {
+  const submissions: Submission[] = new Array(count);
+  await forEachLimited(count, concurrency, async (offset) => {
+    const index = firstIndex + offset;
+    const payload = JSON.stringify(body(index));
+    const sentAt = Date.now();
+    const started = performance.now();
+    try {
+      const response = await fetch(`${url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+      const answer = (await response.json()) as { id?: string; error?: { message?: string } };
+      const latencyMs = performance.now() - started;
+      submissions[offset] = response.status === 202
+        ? { index, id: answer.id, status: response.status, sentAt, latencyMs }
+        : { index, status: response.status, sentAt, latencyMs, error: answer.error?.message ?? JSON.stringify(answer) };
+    } catch (error) {
+      submissions[offset] = { index, status: 0, sentAt, latencyMs: performance.now() - started, error: (error as Error).message };
+    }
+  });
+  return submissions;
+}
+
+/** Jobs finished (by state) and the queue depth, from the service's Prometheus text. */
+export function readMetrics(text: string): { succeeded: number; failed: number; queueDepth: number } {
+  const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
+  return {
+    succeeded: value(/^pixelpipe_jobs_finished_total\{state="succeeded"\} (\d+)/m),
+    failed: value(/^pixelpipe_jobs_finished_total\{state="failed"\} (\d+)/m),
+    queueDepth: value(/^pixelpipe_queue_depth (\d+)/m),
+  };
+}
+
+/**
+ * Waits until `target` jobs have ended, reading /metrics every `intervalMs`.
+ *
+ * Why this way: the finished-jobs counter lives in the server's memory, so one scrape costs the
+ * server one small count (the queue-depth gauge), whatever the number of jobs; polling each job
+ * would cost a request per job per poll and become the load being measured. The per-job times the
+ * report uses come from the database's own timestamps, read after the run, so this polling's
+ * granularity only decides when the after-run memory snapshot is taken, not any latency figure.
+ * It starts with the submissions, so the queue depth is seen while it builds up; `target` gives
+ * undefined until the last submission is answered and the number of jobs made is known.
+ * Gives up when nothing finishes for `stallMs`.
+ */
+export async function waitForFinished(url: string, { target, intervalMs = 250, stallMs = 120_000 }: { target: () => number | undefined; intervalMs?: number; stallMs?: number }): Promise<CompletionWatch> {
+  const watch: CompletionWatch = { succeeded: 0, failed: 0, maxQueueDepth: 0, polls: 0 };
+  let lastProgress = Date.now();
+  for (;;) {
+    const metrics = readMetrics(await (await fetch(`${url}/metrics`)).text());
+    watch.polls += 1;
+    watch.maxQueueDepth = Math.max(watch.maxQueueDepth, metrics.queueDepth);
+    if (metrics.succeeded + metrics.failed > watch.succeeded + watch.failed) lastProgress = Date.now();
+    [watch.succeeded, watch.failed] = [metrics.succeeded, metrics.failed];
+    const wanted = target();
+    if (wanted !== undefined && watch.succeeded + watch.failed >= wanted) return watch;
+    if (Date.now() - lastProgress > stallMs) {
+      throw new Error(`no job finished for ${stallMs / 1000} s: ${watch.succeeded} succeeded and ${watch.failed} failed of ${wanted ?? 'a number not known yet'}, queue depth ${metrics.queueDepth}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Reads every job back after the run: its state, attempts, database times and generation time. */
+export async function readJobOutcomes(url: string, ids: string[], concurrency: number): Promise<JobOutcome[]> {
+  const outcomes: JobOutcome[] = new Array(ids.length);
+  await forEachLimited(ids.length, concurrency, async (index) => {
+    const response = await fetch(`${url}/v1/jobs/${ids[index]}`);
+    if (response.status !== 200) throw new Error(`GET /v1/jobs/${ids[index]} answered ${response.status}: ${await response.text()}`);
+    const job = (await response.json()) as { id: string; state: string; attempts: number; startedAt?: string; finishedAt?: string; records: { timings: Record<string, number> }[] };
+    const timings = job.records[0]?.timings ?? {};
+    // `total` spans the whole provider call and already contains the other stages; sum them only when it is missing.
+    const generationMs = timings.total ?? Object.values(timings).reduce((sum, milliseconds) => sum + milliseconds, 0);
+    outcomes[index] = { id: job.id, state: job.state, attempts: job.attempts, startedAt: Date.parse(job.startedAt ?? ''), finishedAt: Date.parse(job.finishedAt ?? ''), generationMs };
+  });
+  return outcomes;
+}

@@ -1,0 +1,169 @@
+// Turns what one run of `bench/service-bench.ts` saw into figures, and prints them: one block per run, then a summary table.
+import type { CompletionWatch, JobOutcome, Submission } from './service-bench-client.js';
+import type { MemorySnapshot } from './service-bench-server.js';
+
+/** Everything measured in one run. */
+export interface RunMeasurements {
+  database: string;
+  model: string;
+  workers: number;
+  concurrency: number;
+  warmupJobs: number;
+  submissions: Submission[];
+  /** The accepted jobs read back, in submission order. */
+  outcomes: JobOutcome[];
+  watch: CompletionWatch;
+  /** Seconds spent reading the jobs back after the run (not part of any figure). */
+  readBackSeconds: number;
+  memory: { start: MemorySnapshot; warmedUp: MemorySnapshot; after: MemorySnapshot };
+}
+
+/** The figures of one run. */
+export interface RunFigures {
+  measurements: RunMeasurements;
+  jobs: number;
+  accepted: number;
+  submissionsPerSecond: number;
+  submitSeconds: number;
+  accept: Percentiles;
+  /** Median accept latency of each tenth of the submissions, in submission order. */
+  acceptByTenth: number[];
+  completionsPerSecond: number;
+  completionSeconds: number;
+  generation: Percentiles;
+  submitToSucceeded: Percentiles;
+  overhead: Percentiles;
+  waitForWorker: Percentiles;
+  inWorker: Percentiles;
+  /** Median in-worker overhead of each tenth of the jobs, in the order they finished. */
+  inWorkerByTenth: number[];
+  notSucceeded: number;
+  retried: number;
+}
+
+export interface Percentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentile: the smallest value with at least `fraction` of the values at or below it. */
+export function percentile(values: readonly number[], fraction: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1))]!;
+}
+
+function percentiles(values: readonly number[]): Percentiles {
+  return { p50: percentile(values, 0.5), p90: percentile(values, 0.9), p99: percentile(values, 0.99), max: percentile(values, 1) };
+}
+
+function mediansByTenth(values: readonly number[]): number[] {
+  return Array.from({ length: 10 }, (_, tenth) => percentile(values.slice(Math.floor((tenth * values.length) / 10), Math.floor(((tenth + 1) * values.length) / 10)), 0.5));
+}
+
+export function computeFigures(measurements: RunMeasurements): RunFigures {
+  const { submissions, outcomes } = measurements;
+  const accepted = submissions.filter((submission) => submission.status === 202);
+  const firstSent = Math.min(...submissions.map((submission) => submission.sentAt));
+  const submitSeconds = Math.max(...submissions.map((submission) => submission.sentAt + submission.latencyMs)) / 1000 - firstSent / 1000;
+  const sentAtById = new Map(accepted.map((submission) => [submission.id!, submission.sentAt]));
+  const succeeded = outcomes.filter((outcome) => outcome.state === 'succeeded');
+  const lastFinished = Math.max(...succeeded.map((outcome) => outcome.finishedAt));
+  const completionSeconds = (lastFinished - firstSent) / 1000;
+  const byFinish = [...succeeded].sort((a, b) => a.finishedAt - b.finishedAt);
+  const inWorker = (outcome: JobOutcome) => outcome.finishedAt - outcome.startedAt - outcome.generationMs;
+  return {
+    measurements,
+    jobs: submissions.length,
+    accepted: accepted.length,
+    submissionsPerSecond: accepted.length / submitSeconds,
+    submitSeconds,
+    accept: percentiles(accepted.map((submission) => submission.latencyMs)),
+    acceptByTenth: mediansByTenth(accepted.map((submission) => submission.latencyMs)),
+    completionsPerSecond: succeeded.length / completionSeconds,
+    completionSeconds,
+    generation: percentiles(succeeded.map((outcome) => outcome.generationMs)),
+    submitToSucceeded: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)!)),
+    overhead: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)! - outcome.generationMs)),
+    waitForWorker: percentiles(succeeded.map((outcome) => outcome.startedAt - sentAtById.get(outcome.id)!)),
+    inWorker: percentiles(succeeded.map(inWorker)),
+    inWorkerByTenth: mediansByTenth(byFinish.map(inWorker)),
+    notSucceeded: outcomes.length - succeeded.length,
+    retried: outcomes.filter((outcome) => outcome.attempts !== 1).length,
+  };
+}
+
+const grouped = new Intl.NumberFormat('en-US');
+const oneDecimal = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const count = (value: number) => grouped.format(value);
+const ms = (value: number) => `${oneDecimal.format(value)} ms`;
+const mib = (bytes: number) => `${oneDecimal.format(bytes / 2 ** 20)} MiB`;
+const ratio = (value: number) => `×${value.toFixed(2)}`;
+const row = (cells: string[], widths: number[]) => cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  ');
+
+function percentileRow(label: string, values: Percentiles): string {
+  return row([label, ms(values.p50), ms(values.p90), ms(values.p99), ms(values.max)], [44, 12, 12, 12, 12]);
+}
+
+// Medians of each tenth of a run, to show whether a cost grows as the queue and the tables fill.
+function tenthsRow(label: string, medians: number[]): string {
+  return `${label.padEnd(44)}${medians.map((value) => value.toFixed(1).padStart(8)).join('')}   last/first ${ratio(medians[9]! / medians[0]!)}`;
+}
+
+export function printRunBlock(figures: RunFigures): void {
+  const { measurements: run } = figures;
+  const { start, warmedUp, after } = run.memory;
+  const lines = [
+    `\n== ${count(figures.jobs)} jobs · ${run.database} · ${run.model} · ${run.workers} worker(s) · client concurrency ${run.concurrency}`,
+    `submit       ${count(figures.accepted)} of ${count(figures.jobs)} answered 202 in ${figures.submitSeconds.toFixed(2)} s → ${oneDecimal.format(figures.submissionsPerSecond)} submissions/s`,
+    ...run.submissions.filter((submission) => submission.status !== 202).slice(0, 3).map((submission) => `  refused: #${submission.index} status ${submission.status}: ${submission.error}`),
+    `complete     ${count(figures.accepted - figures.notSucceeded)} succeeded, ${figures.notSucceeded} not, ${figures.retried} with more than one attempt; last one ${figures.completionSeconds.toFixed(2)} s after the first submit → ${oneDecimal.format(figures.completionsPerSecond)} completions/s`,
+    `queue        deepest ${count(run.watch.maxQueueDepth)} waiting (pixelpipe_queue_depth, ${run.watch.polls} scrapes of /metrics at 250 ms); read-back of every job afterwards took ${run.readBackSeconds.toFixed(1)} s (not counted)`,
+    row(['', 'p50', 'p90', 'p99', 'max'], [44, 12, 12, 12, 12]),
+    percentileRow('accept latency (POST /v1/jobs → 202)', figures.accept),
+    percentileRow('generation (record timings.total)', figures.generation),
+    percentileRow('submit → succeeded', figures.submitToSucceeded),
+    percentileRow('queue overhead (submit → succeeded − gen.)', figures.overhead),
+    percentileRow('  of which: submit → worker took it', figures.waitForWorker),
+    percentileRow('  of which: in the worker, beyond gen.', figures.inWorker),
+    tenthsRow('accept p50 by tenth of submissions, ms', figures.acceptByTenth),
+    tenthsRow('in-worker p50 by tenth of completions, ms', figures.inWorkerByTenth),
+    row(['server memory (child process, after forced GC)', 'RSS', 'heap used'], [44, 12, 12]),
+    row(['  at start, no job yet', mib(start.rss), mib(start.heapUsed)], [44, 12, 12]),
+    row([`  after ${run.warmupJobs} warm-up jobs`, mib(warmedUp.rss), mib(warmedUp.heapUsed)], [44, 12, 12]),
+    row([`  after ${count(figures.jobs)} jobs`, mib(after.rss), mib(after.heapUsed)], [44, 12, 12]),
+    row(['  peak during the run (sampled, no GC)', mib(after.peakRss), mib(after.peakHeapUsed)], [44, 12, 12]),
+    row(['  after the run / after warm-up', ratio(after.rss / warmedUp.rss), ratio(after.heapUsed / warmedUp.heapUsed)], [44, 12, 12]),
+    ...(after.serviceErrors > 0 ? [`service errors reported: ${after.serviceErrors}`] : []),
+  ];
+  console.log(lines.join('\n'));
+}
+
+export function printSummary(runs: RunFigures[]): void {
+  const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 21, 21];
+  const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'RSS start → after', 'heap start → after'];
+  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = worker time beyond generation)', row(header, widths)];
+  for (const figures of runs) {
+    const { start, after } = figures.measurements.memory;
+    const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+    lines.push(row([
+      figures.measurements.database, count(figures.jobs), oneDecimal.format(figures.submissionsPerSecond),
+      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond].map((value) => oneDecimal.format(value)),
+      `${megabytes(start.rss)} → ${megabytes(after.rss)} MiB`, `${megabytes(start.heapUsed)} → ${megabytes(after.heapUsed)} MiB`,
+    ], widths));
+  }
+  // Each run has its own server, so the larger run's figures over the smaller's show what grows with the job count.
+  const [smallest, largest] = [runs[0], runs.at(-1)];
+  if (smallest && largest && largest !== smallest) {
+    const label = `${count(largest.jobs)} / ${count(smallest.jobs)} jobs`;
+    const [small, large] = [smallest.measurements.memory.after, largest.measurements.memory.after];
+    lines.push(
+      `${label}: memory after the run RSS ${ratio(large.rss / small.rss)}, heap ${ratio(large.heapUsed / small.heapUsed)}; ` +
+        `accept p50 ${ratio(largest.accept.p50 / smallest.accept.p50)}, p99 ${ratio(largest.accept.p99 / smallest.accept.p99)}; ` +
+        `in-worker p50 ${ratio(largest.inWorker.p50 / smallest.inWorker.p50)}; subm/s ${ratio(largest.submissionsPerSecond / smallest.submissionsPerSecond)}, compl/s ${ratio(largest.completionsPerSecond / smallest.completionsPerSecond)}`,
+    );
+  }
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,105 @@
+// The server side of `bench/service-bench.ts`: one image service behind real HTTP in a child process, so its memory is measured alone.
+import { createHttpApp } from '../src/interfaces/http/http-app.js';
+import { startHttpServer } from '../src/interfaces/http/http-server.js';
+import { createImageService } from '../src/service/image-service.js';
+
+/** What the benchmark asks the child to start. */
+export interface BenchServerConfig {
+  dataDir: string;
+  /** A PostgreSQL database; embedded PGlite in `dataDir` without it. */
+  databaseUrl?: string;
+  workers: number;
+  defaultModel: string;
+  /** Base URL of the mock OpenAI API, for hosted models. */
+  openaiBaseUrl?: string;
+  pollingIntervalSeconds: number;
+}
+
+/** The server's memory after a forced full collection, in bytes, and the peaks seen since the previous snapshot. */
+export interface MemorySnapshot {
+  rss: number;
+  heapUsed: number;
+  /** Largest RSS and heap sampled (every 50 ms, no forced collection) since the last snapshot. */
+  peakRss: number;
+  peakHeapUsed: number;
+  /** Errors the service reported that no request waited for, since it started. */
+  serviceErrors: number;
+}
+
+/** Parent → child. */
+export type BenchServerRequest = { type: 'start'; config: BenchServerConfig } | { type: 'memory' } | { type: 'close' };
+
+/** Child → parent. */
+export type BenchServerReply =
+  | { type: 'ready'; url: string; databaseKind: string }
+  | { type: 'memory'; memory: MemorySnapshot }
+  | { type: 'service-error'; message: string }
+  | { type: 'closed' }
+  | { type: 'failed'; message: string };
+
+const send = (reply: BenchServerReply) => process.send!(reply);
+
+if (!process.send) throw new Error('bench/service-bench-server.ts is started by bench/service-bench.ts (it talks to it over IPC), not by hand');
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+if (!collectGarbage) throw new Error('bench/service-bench-server.ts needs node --expose-gc, so its memory figures follow a full collection');
+
+let serviceErrors = 0;
+let peakRss = 0;
+let peakHeapUsed = 0;
+// Peaks between snapshots show what a run holds while the backlog is large, which a collected snapshot after the run hides.
+const sampler = setInterval(() => {
+  const { rss, heapUsed } = process.memoryUsage();
+  peakRss = Math.max(peakRss, rss);
+  peakHeapUsed = Math.max(peakHeapUsed, heapUsed);
+}, 50);
+sampler.unref();
+
+async function memorySnapshot(): Promise<MemorySnapshot> {
+  // Two passes with a turn of the event loop between: the first runs finalizers whose objects the second frees.
+  collectGarbage!();
+  await new Promise((resolve) => setImmediate(resolve));
+  collectGarbage!();
+  const { rss, heapUsed } = process.memoryUsage();
+  const snapshot = { rss, heapUsed, peakRss: Math.max(peakRss, rss), peakHeapUsed: Math.max(peakHeapUsed, heapUsed), serviceErrors };
+  [peakRss, peakHeapUsed] = [rss, heapUsed];
+  return snapshot;
+}
+
+async function start(config: BenchServerConfig): Promise<() => Promise<void>> {
+  const service = await createImageService({
+    settings: { dataDir: config.dataDir, databaseUrl: config.databaseUrl },
+    workers: config.workers,
+    defaultModel: config.defaultModel,
+    pollingIntervalSeconds: config.pollingIntervalSeconds,
+    ...(config.openaiBaseUrl ? { pixelpipe: { providers: { openai: { apiKey: 'bench-key', baseURL: config.openaiBaseUrl } } } } : {}),
+    queue: { queueName: `bench-${Math.random().toString(36).slice(2, 10)}` },
+    onError: (error) => {
+      serviceErrors += 1;
+      // The first few are enough to say what went wrong; thousands would drown the report.
+      if (serviceErrors <= 5) send({ type: 'service-error', message: error.message });
+    },
+  });
+  const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0 });
+  send({ type: 'ready', url: server.url, databaseKind: service.databaseKind });
+  return async () => {
+    await server.close();
+    await service.close();
+  };
+}
+
+let close: (() => Promise<void>) | undefined;
+process.on('message', async (request: BenchServerRequest) => {
+  try {
+    if (request.type === 'start') close = await start(request.config);
+    else if (request.type === 'memory') send({ type: 'memory', memory: await memorySnapshot() });
+    else {
+      await close?.();
+      send({ type: 'closed' });
+      process.disconnect();
+    }
+  } catch (error) {
+    send({ type: 'failed', message: (error as Error).stack ?? String(error) });
+  }
+});
+// The parent going away (Ctrl-C, a crash) must not leave a server holding the database.
+process.on('disconnect', () => setTimeout(() => process.exit(0), 100));

@@ -1,0 +1,166 @@
+// `npm run bench:service`: how fast the service accepts and finishes a burst of jobs over real HTTP, what each job costs beyond
+// generation, and whether the server's memory stays flat from 1,000 to 10,000 jobs. A benchmark, not a test: it asserts nothing.
+//
+//   node --import tsx bench/service-bench.ts [--jobs 1000,10000] [--database pglite|postgres] [--concurrency 64]
+//                                            [--model openai:gpt-image-1|local] [--workers N] [--warmup 16]
+//
+// Each run gets a fresh server in a child process (node --expose-gc, so its memory is measured alone and after a full
+// collection), a fresh data directory and, on PostgreSQL, a fresh database. This process is the HTTP client and, for the
+// hosted model, also the mock OpenAI API, so neither the client's nor the mock's memory is in the server's figures.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { insertTextChunks } from '../src/engine/image/png.js';
+import { startMockApiServer, testImage } from '../src/testing/mock-api-server.js';
+import { testData } from '../src/testing/paths.js';
+import { createTestDatabase } from '../src/testing/postgres.js';
+import { readJobOutcomes, submitJobs, waitForFinished } from './service-bench-client.js';
+import { computeFigures, printRunBlock, printSummary, type RunFigures } from './service-bench-report.js';
+import type { BenchServerConfig, BenchServerReply, BenchServerRequest, MemorySnapshot } from './service-bench-server.js';
+
+const hostedModel = 'openai:gpt-image-1';
+const localModel = 'local';
+const databases = ['pglite', 'postgres'];
+
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string' },
+    database: { type: 'string', default: 'pglite' },
+    concurrency: { type: 'string', default: '64' },
+    model: { type: 'string', default: hostedModel },
+    workers: { type: 'string' },
+    warmup: { type: 'string', default: '16' },
+  },
+});
+
+function wholeNumber(option: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new Error(`\`--${option}\` must be a whole number of at least ${min}, got ${JSON.stringify(text)}`);
+  return value;
+}
+
+if (!databases.includes(values.database!)) throw new Error(`\`--database\` must be one of ${databases.join(', ')}, got ${JSON.stringify(values.database)}`);
+if (values.model !== hostedModel && values.model !== localModel) throw new Error(`\`--model\` must be ${hostedModel} (answered by a local mock API) or ${localModel} (the tiny engine fixture), got ${JSON.stringify(values.model)}`);
+const isLocal = values.model === localModel;
+// The tiny engine runs on the CPU the server shares with everything else, so it gets fewer jobs and one worker, as `pixelpipe serve` has.
+const jobCounts = (values.jobs ?? (isLocal ? '100,1000' : '1000,10000')).split(',').map((text) => wholeNumber('jobs', text.trim(), 1));
+const concurrency = wholeNumber('concurrency', values.concurrency!, 1);
+const workers = wholeNumber('workers', values.workers ?? (isLocal ? '1' : '8'), 1);
+const warmupJobs = wholeNumber('warmup', values.warmup!, 0);
+const serverDatabaseUrl = process.env.PIXELPIPE_DATABASE_URL;
+if (values.database === 'postgres' && !serverDatabaseUrl) {
+  throw new Error('`--database postgres` needs PIXELPIPE_DATABASE_URL, the URL of a server whose role may CREATE DATABASE (e.g. postgres://pixelpipe:pixelpipe@127.0.0.1:5432/pixelpipe_test); each run makes its own database there and drops it after');
+}
+
+/** The server child, spoken to one request at a time. */
+interface ServerProcess {
+  url: string;
+  databaseKind: string;
+  memory(): Promise<MemorySnapshot>;
+  close(): Promise<void>;
+}
+
+async function startServer(config: BenchServerConfig): Promise<ServerProcess> {
+  // The child must not find a database URL in its environment: on PGlite runs it would silently win.
+  const { PIXELPIPE_DATABASE_URL: _ignored, ...environment } = process.env;
+  const child: ChildProcess = fork(join(import.meta.dirname, 'service-bench-server.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc'], env: environment, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting: { type: BenchServerReply['type']; resolve: (reply: BenchServerReply) => void; reject: (error: Error) => void }[] = [];
+  child.on('message', (reply: BenchServerReply) => {
+    if (reply.type === 'service-error') return console.error(`server reported: ${reply.message}`);
+    const next = waiting.shift();
+    if (reply.type === 'failed') next?.reject(new Error(`the server child failed: ${reply.message}`));
+    else if (next?.type === reply.type) next.resolve(reply);
+    else next?.reject(new Error(`the server child answered ${reply.type} where ${next.type} was expected`));
+  });
+  child.on('exit', (code, signal) => {
+    for (const next of waiting.splice(0)) next.reject(new Error(`the server child exited (code ${code}, signal ${signal}) before answering ${next.type}`));
+  });
+  const ask = <T extends BenchServerReply['type']>(request: BenchServerRequest, type: T) =>
+    new Promise<Extract<BenchServerReply, { type: T }>>((resolve, reject) => {
+      waiting.push({ type, resolve: resolve as (reply: BenchServerReply) => void, reject });
+      child.send(request);
+    });
+  const ready = await ask({ type: 'start', config }, 'ready');
+  return {
+    url: ready.url,
+    databaseKind: ready.databaseKind,
+    memory: async () => (await ask({ type: 'memory' }, 'memory')).memory,
+    async close() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await ask({ type: 'close' }, 'closed');
+      await exited;
+    },
+  };
+}
+
+/** A hosted-model mock that answers every generation with a small PNG made distinct by a text chunk, so no two jobs share a blob. */
+async function startMockOpenAi(): Promise<{ baseUrl: string; close: () => Promise<void> }> {
+  const api = await startMockApiServer();
+  const png = Buffer.from(await testImage('png', 16, 16));
+  api.route('POST', '/v1/images/generations', (_request, hit) => ({
+    json: { created: 1, data: [{ b64_json: insertTextChunks(png, [{ keyword: 'bench-job', text: String(hit) }]).toString('base64') }] },
+  }));
+  return { baseUrl: `${api.url}/v1`, close: () => api.close() };
+}
+
+const requestBody = (index: number) => (isLocal ? { prompt: `bench job ${index}`, width: 64, height: 64, steps: 2 } : { prompt: `bench job ${index}` });
+
+async function runOnce(jobs: number): Promise<RunFigures> {
+  // Undone in reverse order whatever happens, so a failed run leaves no database, directory or child behind.
+  const cleanups: (() => Promise<unknown>)[] = [];
+  try {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-service-bench-'));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    let databaseUrl: string | undefined;
+    if (values.database === 'postgres') {
+      const database = await createTestDatabase(serverDatabaseUrl!);
+      cleanups.push(() => database.drop());
+      databaseUrl = database.url;
+    }
+    const mock = isLocal ? undefined : await startMockOpenAi();
+    if (mock) cleanups.push(() => mock.close());
+    const server = await startServer({ dataDir, databaseUrl, workers, defaultModel: isLocal ? testData('fixtures', 'tiny-sd15') : hostedModel, openaiBaseUrl: mock?.baseUrl, pollingIntervalSeconds: 1 });
+    cleanups.push(() => server.close());
+
+    const start = await server.memory();
+    // A few jobs first, so lazily loaded code and first-query plans are paid before the figures start.
+    const warmup = await submitJobs(server.url, { count: warmupJobs, concurrency, body: requestBody });
+    await waitForFinished(server.url, { target: () => warmup.filter((submission) => submission.status === 202).length });
+    const warmedUp = await server.memory();
+
+    let target: number | undefined;
+    const watching = waitForFinished(server.url, { target: () => target });
+    // Its failure is reported when it is awaited below; until then it must not count as unhandled.
+    watching.catch(() => undefined);
+    const submissions = await submitJobs(server.url, { count: jobs, concurrency, body: requestBody, firstIndex: warmupJobs });
+    const ids = submissions.flatMap((submission) => (submission.id ? [submission.id] : []));
+    target = warmup.filter((submission) => submission.status === 202).length + ids.length;
+    const watch = await watching;
+    const after = await server.memory();
+
+    const readStarted = performance.now();
+    const outcomes = await readJobOutcomes(server.url, ids, concurrency);
+    const readBackSeconds = (performance.now() - readStarted) / 1000;
+    const database = server.databaseKind === 'pglite' ? 'PGlite' : server.databaseKind === 'postgres' ? 'Postgres' : server.databaseKind;
+    const model = isLocal ? 'local tiny-sd15 64×64, 2 steps' : `${hostedModel} (local mock API)`;
+    return computeFigures({ database, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after } });
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => console.error(`cleanup failed: ${error.message}`));
+  }
+}
+
+const processor = cpus();
+console.log(`pixelpipe service benchmark: node ${process.version}, ${processor.length} × ${processor[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
+console.log(`server: a child process per run (node --expose-gc, HTTP on 127.0.0.1); client (fetch, keep-alive, ${concurrency} in flight)${isLocal ? '' : ' and mock OpenAI API'} in this process`);
+console.log('completion: /metrics finished-jobs counter polled every 250 ms; per-job times from the database timestamps (startedAt, finishedAt) read back after the run;');
+console.log('  generation time = the record\'s timings.total (the provider\'s own clock around its call); queue overhead = finishedAt − client send time − generation');
+const results: RunFigures[] = [];
+for (const jobs of jobCounts) {
+  const figures = await runOnce(jobs);
+  printRunBlock(figures);
+  results.push(figures);
+}
+printSummary(results);
