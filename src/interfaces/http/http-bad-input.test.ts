@@ -1,6 +1,13 @@
 // Malformed requests, one row each: the status, the error code and field, and a server that still answers afterwards.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import { createImageService } from '../../service/image-service.js';
+import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../testing/postgres.js';
+import { createHttpApp } from './http-app.js';
+import { startHttpServer } from './http-server.js';
 import { decompressionBombPng, errorOf, pngBase64, startTestServer } from './http-test-harness.js';
 
 interface BadInput {
@@ -78,8 +85,9 @@ function rows(): BadInput[] {
   ];
 }
 
-test('malformed requests get a 4xx in the one error shape naming the field, and the server keeps answering', async (t) => {
-  const { request } = await startTestServer(t, { fake: { autoComplete: false, limits: { maxBodyBytes } } });
+type Request = (path: string, init?: RequestInit) => Promise<Response>;
+
+async function checkTable(request: Request): Promise<void> {
   const table = rows();
   assert.ok(table.length >= 15);
   for (const row of table) {
@@ -99,4 +107,34 @@ test('malformed requests get a 4xx in the one error shape naming the field, and 
     assert.equal((await request('/healthz')).status, 200, `${row.name}: the server still answers`);
     if (process.env.SHOW_MESSAGES) console.log(`${row.name} -> ${response.status} ${error.code} ${error.param}: ${error.message}`);
   }
+}
+
+test('malformed requests get a 4xx in the one error shape naming the field, and the server keeps answering (fake service)', async (t) => {
+  const { request } = await startTestServer(t, { fake: { autoComplete: false, limits: { maxBodyBytes } } });
+  await checkTable(request);
+});
+
+// The same table against the real service, on each database: what it checks beyond the schema must answer the same way.
+async function realServer(t: TestContext, databaseUrl: string | undefined): Promise<Request> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-bad-input-'));
+  const service = await createImageService({ settings: { dataDir, databaseUrl }, workers: 0, limits: { maxBodyBytes }, queue: { queueName: `bad-input-${Math.random().toString(36).slice(2, 10)}` } });
+  const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0, closeTimeoutMs: 2000 });
+  t.after(async () => {
+    await server.close();
+    await service.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return (path, init) => fetch(`${server.url}${path}`, init);
+}
+
+let postgres: TestDatabase | undefined;
+after(async () => void (await postgres?.drop()));
+
+test('the bad-input table against the real service on PGlite', async (t) => checkTable(await realServer(t, undefined)));
+
+test('the bad-input table against the real service on PostgreSQL', async (t) => {
+  const serverUrl = testDatabaseUrl(t);
+  if (!serverUrl) return;
+  postgres = await createTestDatabase(serverUrl);
+  await checkTable(await realServer(t, postgres.url));
 });

@@ -1,4 +1,4 @@
-// The official openai client against `pixelpipe serve` end to end: the real service on embedded PGlite, in-process workers, the tiny engine fixtures.
+// The official openai client against `pixelpipe serve` end to end: the real service on PGlite and on PostgreSQL, in-process workers, the tiny engine fixtures.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { createImageService, type RunningImageService } from '../../service/image-service.js';
 import { rawRgb } from '../../testing/images.js';
 import { testData } from '../../testing/paths.js';
+import { createTestDatabase, testDatabaseUrlVariable, type TestDatabase } from '../../testing/postgres.js';
 import { createHttpApp } from './http-app.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 
@@ -42,76 +43,91 @@ function decode(response: OpenAI.ImagesResponse, index = 0): Buffer {
   return Buffer.from(b64, 'base64');
 }
 
-describe('the openai client against pixelpipe serve (real service, PGlite, tiny model)', () => {
-  let dataDir: string;
-  let service: RunningImageService;
-  let server: HttpServer;
-  let client: OpenAI;
+const serverUrl = process.env[testDatabaseUrlVariable];
+let postgres: TestDatabase | undefined;
+after(async () => void (await postgres?.drop()));
 
-  before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-openai-client-'));
-    service = await createImageService({
-      settings: { dataDir },
-      defaultModel: testData('fixtures', 'tiny-sd15'),
-      pollingIntervalSeconds: 0.1,
-      queue: { retryLimit: 0, queueName: `openai-client-${Math.random().toString(36).slice(2, 10)}` },
+// The same suite on embedded PGlite and on a PostgreSQL server (skipped loudly without one, except in CI where that fails).
+for (const backend of ['pglite', 'postgres'] as const) {
+  const skip = backend === 'postgres' && !serverUrl && process.env.CI !== 'true' ? `NOT RUN: ${testDatabaseUrlVariable} is not set, so the openai client was not run against PostgreSQL` : false;
+  if (skip) console.warn(`\n!!! ${skip}\n`);
+  describe(`the openai client against pixelpipe serve (real service, ${backend}, tiny model)`, { skip }, () => {
+    let dataDir: string;
+    let service: RunningImageService;
+    let server: HttpServer;
+    let client: OpenAI;
+
+    before(async () => {
+      dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-openai-client-'));
+      let databaseUrl: string | undefined;
+      if (backend === 'postgres') {
+        if (!serverUrl) throw new Error(`${testDatabaseUrlVariable} is not set in CI; run scripts/test-postgres.sh and export the URL it prints`);
+        postgres = await createTestDatabase(serverUrl);
+        databaseUrl = postgres.url;
+      }
+      service = await createImageService({
+        settings: { dataDir, databaseUrl },
+        defaultModel: testData('fixtures', 'tiny-sd15'),
+        pollingIntervalSeconds: 0.1,
+        queue: { retryLimit: 0, queueName: `openai-client-${Math.random().toString(36).slice(2, 10)}` },
+      });
+      server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }) });
+      client = new OpenAI({ apiKey: 'unused-without-keys', baseURL: `${server.url}/v1`, maxRetries: 0 });
     });
-    server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }) });
-    client = new OpenAI({ apiKey: 'unused-without-keys', baseURL: `${server.url}/v1`, maxRetries: 0 });
-  });
 
-  after(async () => {
-    await server?.close();
-    await service?.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+    after(async () => {
+      await server?.close();
+      await service?.close();
+      await rm(dataDir, { recursive: true, force: true });
+    });
 
-  it('generates a 64×64 PNG, and the same seed gives the same image again', async () => {
-    const body = { prompt: 'a red cube on a table', size: '64x64', steps: 2, seed: 7 } as ImageGenerateParamsNonStreaming;
-    const first = await client.images.generate(body);
-    const png = decode(first);
-    const metadata = await sharp(png).metadata();
-    assert.deepEqual([metadata.format, metadata.width, metadata.height], ['png', 64, 64]);
-    const again = decode(await client.images.generate(body));
-    assert.deepEqual((await rawRgb(again)).data, (await rawRgb(png)).data, 'same seed, same pixels');
-    // The embedded generation record holds timings and a time, so only the image chunks can match byte for byte.
-    assert.ok(withoutText(again).equals(withoutText(png)), 'same seed, same encoded image bytes');
-  });
+    it('generates a 64×64 PNG, and the same seed gives the same image again', async () => {
+      const body = { prompt: 'a red cube on a table', size: '64x64', steps: 2, seed: 7 } as ImageGenerateParamsNonStreaming;
+      const first = await client.images.generate(body);
+      const png = decode(first);
+      const metadata = await sharp(png).metadata();
+      assert.deepEqual([metadata.format, metadata.width, metadata.height], ['png', 64, 64]);
+      const again = decode(await client.images.generate(body));
+      assert.deepEqual((await rawRgb(again)).data, (await rawRgb(png)).data, 'same seed, same pixels');
+      // The embedded generation record holds timings and a time, so only the image chunks can match byte for byte.
+      assert.ok(withoutText(again).equals(withoutText(png)), 'same seed, same encoded image bytes');
+    });
 
-  it('gives each of n images its own seed', async () => {
-    const response = await client.images.generate({ prompt: 'a blue sphere', size: '64x64', n: 2, steps: 2, seed: 11 } as ImageGenerateParamsNonStreaming);
-    assert.equal(response.data?.length, 2);
-    assert.notDeepEqual((await rawRgb(decode(response, 0))).data, (await rawRgb(decode(response, 1))).data);
-  });
+    it('gives each of n images its own seed', async () => {
+      const response = await client.images.generate({ prompt: 'a blue sphere', size: '64x64', n: 2, steps: 2, seed: 11 } as ImageGenerateParamsNonStreaming);
+      assert.equal(response.data?.length, 2);
+      assert.notDeepEqual((await rawRgb(decode(response, 0))).data, (await rawRgb(decode(response, 1))).data);
+    });
 
-  it('inpaints through /v1/images/edits: transparent mask pixels are repainted, opaque ones kept exactly', async () => {
-    const response = await client.images.edit({
-      image: await toFile(await readFile(initImage), 'init.png', { type: 'image/png' }),
-      mask: await toFile(await alphaMask(), 'mask.png', { type: 'image/png' }),
-      prompt: 'a red cube',
-      model: testData('fixtures', 'tiny-sd15-inpaint'),
-      steps: 2,
-      seed: 42,
-    } as ImageEditParamsNonStreaming);
-    const output = await rawRgb(decode(response));
-    const input = await rawRgb(initImage);
-    assert.deepEqual([output.width, output.height], [64, 64]);
-    const { data: mask } = await sharp(luminanceMask).grayscale().raw().toBuffer({ resolveWithObject: true });
-    let kept = 0;
-    let changed = 0;
-    for (let pixel = 0; pixel < 64 * 64; pixel++) {
-      const same = [0, 1, 2].every((channel) => output.data[pixel * 3 + channel] === input.data[pixel * 3 + channel]);
-      if (mask[pixel]! < 128) {
-        assert.ok(same, `pixel ${pixel} is outside the mask's transparent area and must be kept`);
-        kept++;
-      } else if (!same) changed++;
-    }
-    assert.ok(kept > 0 && changed > 0, `kept ${kept}, repainted ${changed}`);
-  });
+    it('inpaints through /v1/images/edits: transparent mask pixels are repainted, opaque ones kept exactly', async () => {
+      const response = await client.images.edit({
+        image: await toFile(await readFile(initImage), 'init.png', { type: 'image/png' }),
+        mask: await toFile(await alphaMask(), 'mask.png', { type: 'image/png' }),
+        prompt: 'a red cube',
+        model: testData('fixtures', 'tiny-sd15-inpaint'),
+        steps: 2,
+        seed: 42,
+      } as ImageEditParamsNonStreaming);
+      const output = await rawRgb(decode(response));
+      const input = await rawRgb(initImage);
+      assert.deepEqual([output.width, output.height], [64, 64]);
+      const { data: mask } = await sharp(luminanceMask).grayscale().raw().toBuffer({ resolveWithObject: true });
+      let kept = 0;
+      let changed = 0;
+      for (let pixel = 0; pixel < 64 * 64; pixel++) {
+        const same = [0, 1, 2].every((channel) => output.data[pixel * 3 + channel] === input.data[pixel * 3 + channel]);
+        if (mask[pixel]! < 128) {
+          assert.ok(same, `pixel ${pixel} is outside the mask's transparent area and must be kept`);
+          kept++;
+        } else if (!same) changed++;
+      }
+      assert.ok(kept > 0 && changed > 0, `kept ${kept}, repainted ${changed}`);
+    });
 
-  it('lists the default model', async () => {
-    const ids = [];
-    for await (const model of client.models.list()) ids.push(model.id);
-    assert.ok(ids.includes(testData('fixtures', 'tiny-sd15')), ids.join(', '));
+    it('lists the default model', async () => {
+      const ids = [];
+      for await (const model of client.models.list()) ids.push(model.id);
+      assert.ok(ids.includes(testData('fixtures', 'tiny-sd15')), ids.join(', '));
+    });
   });
-});
+}
