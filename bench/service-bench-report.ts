@@ -4,7 +4,9 @@ import type { MemorySnapshot } from './service-bench-server.js';
 
 /** Everything measured in one run. */
 export interface RunMeasurements {
+  /** Short name for the summary table, and the version and settings for the run's block. */
   database: string;
+  databaseDetail: string;
   model: string;
   workers: number;
   concurrency: number;
@@ -30,6 +32,12 @@ export interface RunFigures {
   acceptByTenth: number[];
   completionsPerSecond: number;
   completionSeconds: number;
+  /** Completions/s while submissions were still arriving, and after the last one was answered (workers alone on the database). */
+  completionsWhileSubmitting: number;
+  completionsAfterSubmitting: number;
+  /** The longest time no submission was answered, and no job finished; a stall shows here before it shows in a percentile. */
+  longestAcceptPause: Gap;
+  longestFinishPause: Gap;
   generation: Percentiles;
   submitToSucceeded: Percentiles;
   overhead: Percentiles;
@@ -39,6 +47,12 @@ export interface RunFigures {
   inWorkerByTenth: number[];
   notSucceeded: number;
   retried: number;
+}
+
+/** A stretch with nothing happening: its length and where it started, in ms from the first submit. */
+export interface Gap {
+  lengthMs: number;
+  startMs: number;
 }
 
 export interface Percentiles {
@@ -63,11 +77,22 @@ function mediansByTenth(values: readonly number[]): number[] {
   return Array.from({ length: 10 }, (_, tenth) => percentile(values.slice(Math.floor((tenth * values.length) / 10), Math.floor(((tenth + 1) * values.length) / 10)), 0.5));
 }
 
+function longestGap(times: readonly number[], origin: number): Gap {
+  const sorted = [...times].sort((a, b) => a - b);
+  let gap: Gap = { lengthMs: 0, startMs: 0 };
+  for (let index = 1; index < sorted.length; index += 1) {
+    if (sorted[index]! - sorted[index - 1]! > gap.lengthMs) gap = { lengthMs: sorted[index]! - sorted[index - 1]!, startMs: sorted[index - 1]! - origin };
+  }
+  return gap;
+}
+
 export function computeFigures(measurements: RunMeasurements): RunFigures {
   const { submissions, outcomes } = measurements;
   const accepted = submissions.filter((submission) => submission.status === 202);
   const firstSent = Math.min(...submissions.map((submission) => submission.sentAt));
-  const submitSeconds = Math.max(...submissions.map((submission) => submission.sentAt + submission.latencyMs)) / 1000 - firstSent / 1000;
+  const answeredAt = accepted.map((submission) => submission.sentAt + submission.latencyMs);
+  const lastAnswered = Math.max(...answeredAt);
+  const submitSeconds = (lastAnswered - firstSent) / 1000;
   const sentAtById = new Map(accepted.map((submission) => [submission.id!, submission.sentAt]));
   const succeeded = outcomes.filter((outcome) => outcome.state === 'succeeded');
   const lastFinished = Math.max(...succeeded.map((outcome) => outcome.finishedAt));
@@ -84,6 +109,10 @@ export function computeFigures(measurements: RunMeasurements): RunFigures {
     acceptByTenth: mediansByTenth(accepted.map((submission) => submission.latencyMs)),
     completionsPerSecond: succeeded.length / completionSeconds,
     completionSeconds,
+    completionsWhileSubmitting: succeeded.filter((outcome) => outcome.finishedAt <= lastAnswered).length / submitSeconds,
+    completionsAfterSubmitting: succeeded.filter((outcome) => outcome.finishedAt > lastAnswered).length / Math.max(0.001, (lastFinished - lastAnswered) / 1000),
+    longestAcceptPause: longestGap(answeredAt, firstSent),
+    longestFinishPause: longestGap(succeeded.map((outcome) => outcome.finishedAt), firstSent),
     generation: percentiles(succeeded.map((outcome) => outcome.generationMs)),
     submitToSucceeded: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)!)),
     overhead: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)! - outcome.generationMs)),
@@ -101,6 +130,7 @@ const count = (value: number) => grouped.format(value);
 const ms = (value: number) => `${oneDecimal.format(value)} ms`;
 const mib = (bytes: number) => `${oneDecimal.format(bytes / 2 ** 20)} MiB`;
 const ratio = (value: number) => `×${value.toFixed(2)}`;
+const seconds = (gap: Gap) => `${(gap.lengthMs / 1000).toFixed(2)} s (from ${(gap.startMs / 1000).toFixed(1)} s)`;
 const row = (cells: string[], widths: number[]) => cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  ');
 
 function percentileRow(label: string, values: Percentiles): string {
@@ -116,20 +146,23 @@ export function printRunBlock(figures: RunFigures): void {
   const { measurements: run } = figures;
   const { start, warmedUp, after } = run.memory;
   const lines = [
-    `\n== ${count(figures.jobs)} jobs · ${run.database} · ${run.model} · ${run.workers} worker(s) · client concurrency ${run.concurrency}`,
+    `\n== ${count(figures.jobs)} jobs · ${run.databaseDetail} · ${run.model} · ${run.workers} worker(s) · client concurrency ${run.concurrency}`,
     `submit       ${count(figures.accepted)} of ${count(figures.jobs)} answered 202 in ${figures.submitSeconds.toFixed(2)} s → ${oneDecimal.format(figures.submissionsPerSecond)} submissions/s`,
     ...run.submissions.filter((submission) => submission.status !== 202).slice(0, 3).map((submission) => `  refused: #${submission.index} status ${submission.status}: ${submission.error}`),
     `complete     ${count(figures.accepted - figures.notSucceeded)} succeeded, ${figures.notSucceeded} not, ${figures.retried} with more than one attempt; last one ${figures.completionSeconds.toFixed(2)} s after the first submit → ${oneDecimal.format(figures.completionsPerSecond)} completions/s`,
+    `             ${oneDecimal.format(figures.completionsWhileSubmitting)} completions/s while submissions arrived, ${oneDecimal.format(figures.completionsAfterSubmitting)} completions/s after the last was answered`,
+    `stalls       longest time with no 202 answered ${seconds(figures.longestAcceptPause)}; with no job finishing ${seconds(figures.longestFinishPause)}`,
     `queue        deepest ${count(run.watch.maxQueueDepth)} waiting (pixelpipe_queue_depth, ${run.watch.polls} scrapes of /metrics at 250 ms); read-back of every job afterwards took ${run.readBackSeconds.toFixed(1)} s (not counted)`,
     row(['', 'p50', 'p90', 'p99', 'max'], [44, 12, 12, 12, 12]),
     percentileRow('accept latency (POST /v1/jobs → 202)', figures.accept),
     percentileRow('generation (record timings.total)', figures.generation),
     percentileRow('submit → succeeded', figures.submitToSucceeded),
     percentileRow('queue overhead (submit → succeeded − gen.)', figures.overhead),
-    percentileRow('  of which: submit → worker took it', figures.waitForWorker),
-    percentileRow('  of which: in the worker, beyond gen.', figures.inWorker),
+    percentileRow('  of which: submit → claim began (startedAt)', figures.waitForWorker),
+    percentileRow('  of which: claim began → succeeded − gen.', figures.inWorker),
     tenthsRow('accept p50 by tenth of submissions, ms', figures.acceptByTenth),
     tenthsRow('in-worker p50 by tenth of completions, ms', figures.inWorkerByTenth),
+    '  (in-worker = claim began → succeeded − generation: waiting for the claim lock, the claim query, the handler\'s own work up to settling)',
     row(['server memory (child process, after forced GC)', 'RSS', 'heap used'], [44, 12, 12]),
     row(['  at start, no job yet', mib(start.rss), mib(start.heapUsed)], [44, 12, 12]),
     row([`  after ${run.warmupJobs} warm-up jobs`, mib(warmedUp.rss), mib(warmedUp.heapUsed)], [44, 12, 12]),
@@ -144,7 +177,7 @@ export function printRunBlock(figures: RunFigures): void {
 export function printSummary(runs: RunFigures[]): void {
   const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 21, 21];
   const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'RSS start → after', 'heap start → after'];
-  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = worker time beyond generation)', row(header, widths)];
+  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = claim began → succeeded − generation)', row(header, widths)];
   for (const figures of runs) {
     const { start, after } = figures.measurements.memory;
     const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);

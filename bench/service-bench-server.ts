@@ -92,7 +92,7 @@ process.on('message', async (request: BenchServerRequest) => {
   try {
     if (request.type === 'start') close = await start(request.config);
     else if (request.type === 'memory') send({ type: 'memory', memory: await memorySnapshot() });
-    else {
+    else if (request.type === 'close') {
       await close?.();
       send({ type: 'closed' });
       process.disconnect();

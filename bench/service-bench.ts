@@ -7,16 +7,17 @@
 // Each run gets a fresh server in a child process (node --expose-gc, so its memory is measured alone and after a full
 // collection), a fresh data directory and, on PostgreSQL, a fresh database. This process is the HTTP client and, for the
 // hosted model, also the mock OpenAI API, so neither the client's nor the mock's memory is in the server's figures.
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { insertTextChunks } from '../src/engine/image/png.js';
 import { startMockApiServer, testImage } from '../src/testing/mock-api-server.js';
 import { testData } from '../src/testing/paths.js';
 import { createTestDatabase } from '../src/testing/postgres.js';
-import { readJobOutcomes, submitJobs, waitForFinished } from './service-bench-client.js';
+import { openConnections, readJobOutcomes, submitJobs, waitForFinished } from './service-bench-client.js';
 import { computeFigures, printRunBlock, printSummary, type RunFigures } from './service-bench-report.js';
 import type { BenchServerConfig, BenchServerReply, BenchServerRequest, MemorySnapshot } from './service-bench-server.js';
 
@@ -106,6 +107,18 @@ async function startMockOpenAi(): Promise<{ baseUrl: string; close: () => Promis
   return { baseUrl: `${api.url}/v1`, close: () => api.close() };
 }
 
+// The server's version and JIT setting, as the service's own connections see them (PGOPTIONS included): JIT decides how fast jobs are claimed.
+async function describePostgres(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ version: string; jit: string }>("SELECT current_setting('server_version') AS version, current_setting('jit') AS jit");
+    return `PostgreSQL ${rows[0]!.version.split(' ')[0]} (jit ${rows[0]!.jit})`;
+  } finally {
+    await client.end();
+  }
+}
+
 const requestBody = (index: number) => (isLocal ? { prompt: `bench job ${index}`, width: 64, height: 64, steps: 2 } : { prompt: `bench job ${index}` });
 
 async function runOnce(jobs: number): Promise<RunFigures> {
@@ -115,10 +128,12 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-service-bench-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     let databaseUrl: string | undefined;
+    let databaseDetail = 'PGlite (embedded)';
     if (values.database === 'postgres') {
       const database = await createTestDatabase(serverDatabaseUrl!);
       cleanups.push(() => database.drop());
       databaseUrl = database.url;
+      databaseDetail = await describePostgres(databaseUrl);
     }
     const mock = isLocal ? undefined : await startMockOpenAi();
     if (mock) cleanups.push(() => mock.close());
@@ -131,6 +146,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     await waitForFinished(server.url, { target: () => warmup.filter((submission) => submission.status === 202).length });
     const warmedUp = await server.memory();
 
+    await openConnections(server.url, concurrency);
     let target: number | undefined;
     const watching = waitForFinished(server.url, { target: () => target });
     // Its failure is reported when it is awaited below; until then it must not count as unhandled.
@@ -146,16 +162,27 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     const readBackSeconds = (performance.now() - readStarted) / 1000;
     const database = server.databaseKind === 'pglite' ? 'PGlite' : server.databaseKind === 'postgres' ? 'Postgres' : server.databaseKind;
     const model = isLocal ? 'local tiny-sd15 64×64, 2 steps' : `${hostedModel} (local mock API)`;
-    return computeFigures({ database, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after } });
+    return computeFigures({ database, databaseDetail, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after } });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => console.error(`cleanup failed: ${error.message}`));
   }
 }
 
+// Figures go into release notes, so they say which code they measured.
+function describeCheckout(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
+    return `commit ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? ' with uncommitted changes' : ''}`;
+  } catch {
+    return 'not a git checkout';
+  }
+}
+
 const processor = cpus();
-console.log(`pixelpipe service benchmark: node ${process.version}, ${processor.length} × ${processor[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
-console.log(`server: a child process per run (node --expose-gc, HTTP on 127.0.0.1); client (fetch, keep-alive, ${concurrency} in flight)${isLocal ? '' : ' and mock OpenAI API'} in this process`);
-console.log('completion: /metrics finished-jobs counter polled every 250 ms; per-job times from the database timestamps (startedAt, finishedAt) read back after the run;');
+console.log(`pixelpipe service benchmark: ${describeCheckout()}; node ${process.version}, ${processor.length} × ${processor[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
+console.log(`server: a child process per run (node --expose-gc, HTTP on 127.0.0.1); client (fetch; ${concurrency} keep-alive connections opened before the clock starts, ${concurrency} requests in flight)${isLocal ? '' : ' and mock OpenAI API'} in this process`);
+console.log('completion: /metrics finished-jobs counter polled every 250 ms; per-job times from the database timestamps (startedAt, finishedAt: the start of the');
+console.log('  claiming and of the settling transaction, so the settling transaction\'s own time is not in them) read back after the run;');
 console.log('  generation time = the record\'s timings.total (the provider\'s own clock around its call); queue overhead = finishedAt − client send time − generation');
 const results: RunFigures[] = [];
 for (const jobs of jobCounts) {

@@ -33,9 +33,14 @@ export interface GenerationHandlerConfig {
   onError?: (error: Error) => void;
 }
 
-/** Checks a queued request again: it comes back from the database, and limits may have changed since. */
+// Building the schema costs more than checking a request with it, so each limits object builds it once.
+const schemas = new WeakMap<RequestLimits, ReturnType<typeof jobRequestSchema>>();
+
+/** Checks a request (again, in the worker: it comes back from the database, and limits may have changed since). */
 export function parseJobRequest(request: unknown, limits: RequestLimits): JobRequest {
-  const parsed = jobRequestSchema(limits).safeParse(request);
+  let schema = schemas.get(limits);
+  if (!schema) schemas.set(limits, (schema = jobRequestSchema(limits)));
+  const parsed = schema.safeParse(request);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
