@@ -139,7 +139,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     if (request.mask && image) {
       const mask = await blobDimensions(request.mask.blobKey, 'mask');
       if (mask.width !== image.width || mask.height !== image.height) {
-        throw new InvalidArgumentError({ argument: 'mask', value: `${mask.width}x${mask.height}`, message: `\`mask\` must be the size of the image (${image.width}x${image.height}), got ${mask.width}x${mask.height}` });
+        throw new InvalidArgumentError({ argument: 'mask', value: `${mask.width}x${mask.height}`, message: `\`mask\` must be the size of the image (${image.width}x${image.height}), got ${mask.width}x${mask.height}; resize the mask to match` });
       }
     }
     if (request.parentRecordId && !(await records.get(request.parentRecordId))) {

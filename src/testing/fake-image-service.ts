@@ -171,6 +171,18 @@ export function createFakeImageService(options: FakeImageServiceOptions = {}): F
     imagesPerKey.set(key.id, used + requested);
   }
 
+  // As the real service does: a mask must be the size of the first image.
+  async function checkMask(request: JobRequest): Promise<void> {
+    if (!request.mask || !request.images) return;
+    const sizeOf = async (blobKey: string) => {
+      const blob = await storage.get(blobKey);
+      const { width = 0, height = 0 } = blob ? await sharp(blob.bytes, { limitInputPixels: false }).metadata() : {};
+      return `${width}x${height}`;
+    };
+    const [image, mask] = [await sizeOf(request.images[0]!.blobKey), await sizeOf(request.mask.blobKey)];
+    if (image !== mask) throw new InvalidArgumentError({ argument: 'mask', value: mask, message: `\`mask\` must be the size of the image (${image}), got ${mask}; resize the mask to match` });
+  }
+
   return {
     limits,
     storage,
@@ -191,6 +203,7 @@ export function createFakeImageService(options: FakeImageServiceOptions = {}): F
       const idempotencyKey = submitOptions.idempotencyKey === undefined ? undefined : `${apiKeyId ?? ''}\n${submitOptions.idempotencyKey}`;
       const earlier = idempotencyKey === undefined ? undefined : idempotentJobs.get(idempotencyKey);
       if (earlier) return { job: copy(jobOf(earlier)), created: false };
+      await checkMask(parsed.data);
       checkQuota(submitOptions.apiKey, parsed.data.n);
       const request: JobRequest = parsed.data;
       const view: JobView = { id: randomUUID(), state: 'queued', priority: submitOptions.priority ?? 0, createdAt: iso(), attempts: 0, maxAttempts: 3, request, records: [] };

@@ -1,6 +1,5 @@
 // POST /v1/jobs, GET and DELETE /v1/jobs/{id}: submit with inline or stored images, look up, cancel.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import sharp from 'sharp';
 import type { JobView } from '../../service/image-service-types.js';
 import type { HttpAppOptions, HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
@@ -11,12 +10,6 @@ const finished = new Set(['succeeded', 'failed', 'cancelled']);
 const base64Pattern = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 /** An input image once stored, with its size where it is known without reading it again. */
-interface ResolvedImage {
-  blobKey: string;
-  field: string;
-  width?: number;
-  height?: number;
-}
 
 export function registerJobRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAppOptions): void {
   const jobResponse = (description: string) => ({ description, content: { 'application/json': { schema: jobViewSchema } } });
@@ -41,15 +34,15 @@ export function registerJobRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAp
     const { priority, images, mask, ...fields } = context.req.valid('json');
     const idempotencyKey = context.req.valid('header')['idempotency-key'];
     // Sequential, so one request never holds several decoded images at once.
-    const storedImages: ResolvedImage[] = [];
+    const storedImages: string[] = [];
     for (const [index, image] of (images ?? []).entries()) storedImages.push(await resolveImage(image, `images.${index}`));
+    // The service checks the mask against the image's size (for stored and uploaded images alike).
     const storedMask = mask ? await resolveImage(mask, 'mask') : undefined;
-    if (storedMask && storedImages[0]) await checkMaskSize(storedMask, storedImages[0]);
 
     const request = {
       ...fields,
-      ...(images ? { images: storedImages.map(({ blobKey }) => ({ blobKey })) } : {}),
-      ...(storedMask ? { mask: { blobKey: storedMask.blobKey } } : {}),
+      ...(images ? { images: storedImages.map((blobKey) => ({ blobKey })) } : {}),
+      ...(storedMask ? { mask: { blobKey: storedMask } } : {}),
     };
     const { job, created } = await service.submit(request, { apiKey: context.var.apiKey, priority, idempotencyKey });
     context.header('Location', `/v1/jobs/${job.id}`);
@@ -98,35 +91,16 @@ export function registerJobRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAp
     return context.json(job, 200);
   });
 
-  async function resolveImage(image: { b64_json?: string; blobKey?: string }, field: string): Promise<ResolvedImage> {
+  /** The blob key of an inline (stored now) or already stored image. */
+  async function resolveImage(image: { b64_json?: string; blobKey?: string }, field: string): Promise<string> {
     if (image.blobKey !== undefined) {
       if (!(await service.storage.head(image.blobKey))) {
         throw new HttpError(400, { message: `\`${field}.blobKey\` names no stored blob (${image.blobKey}); upload the image as \`b64_json\` instead`, type: 'invalid_request_error', param: `${field}.blobKey`, code: 'blob_not_found' });
       }
-      return { blobKey: image.blobKey, field };
+      return image.blobKey;
     }
     const bytes = decodeBase64(image.b64_json ?? '', `${field}.b64_json`);
-    const stored = await service.storeUpload(bytes, { field });
-    return { blobKey: stored.blobKey, field, width: stored.width, height: stored.height };
-  }
-
-  async function checkMaskSize(mask: ResolvedImage, image: ResolvedImage): Promise<void> {
-    const [maskSize, imageSize] = [await sizeOf(mask), await sizeOf(image)];
-    if (maskSize.width !== imageSize.width || maskSize.height !== imageSize.height) {
-      const message = `\`mask\` must be the size of \`images.0\` (${imageSize.width} × ${imageSize.height}), got ${maskSize.width} × ${maskSize.height}; resize the mask`;
-      throw new HttpError(400, { message, type: 'invalid_request_error', param: 'mask', code: 'invalid_argument' });
-    }
-  }
-
-  async function sizeOf(image: ResolvedImage): Promise<{ width: number; height: number }> {
-    if (image.width !== undefined && image.height !== undefined) return { width: image.width, height: image.height };
-    const content = await service.storage.get(image.blobKey);
-    // Only the header is read; the blob was checked within the pixel limit when it was uploaded.
-    const metadata = content ? await sharp(content.bytes, { limitInputPixels: false }).metadata().catch(() => undefined) : undefined;
-    if (!metadata?.width || !metadata.height) {
-      throw new HttpError(400, { message: `\`${image.field}\` is not an image that can be read`, type: 'invalid_request_error', param: image.field, code: 'invalid_argument' });
-    }
-    return { width: metadata.width, height: metadata.height };
+    return (await service.storeUpload(bytes, { field })).blobKey;
   }
 }
 
