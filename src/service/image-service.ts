@@ -162,6 +162,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       await checkReferences(request);
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
+      // The status read when the job is created gives both the first event's position and the answer, so the queue is counted once.
+      let createdStatus: Awaited<ReturnType<JobQueue['get']>>;
       try {
         submitted = await queue.submit(request, {
           priority,
@@ -169,7 +171,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
           apiKeyId: apiKey?.id,
           maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined,
           // The first event is written with the job, so no worker's `running` can come before it.
-          onCreated: async (transaction, id) => events.append(id, 'queued', { position: (await queue.get(id, transaction))?.position ?? null }, transaction),
+          onCreated: async (transaction, id) => {
+            createdStatus = await queue.get(id, transaction);
+            await events.append(id, 'queued', { position: createdStatus?.position ?? null }, transaction);
+          },
         });
       } catch (error) {
         if (apiKey) await keys.releaseImages(apiKey, request.n);
@@ -179,7 +184,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       else if (apiKey) {
         await keys.releaseImages(apiKey, request.n);
       }
-      return { job: (await getJob(submitted.id))!, created: submitted.created };
+      const job = submitted.created && createdStatus ? await view(createdStatus) : (await getJob(submitted.id))!;
+      return { job, created: submitted.created };
     },
 
     getJob,
