@@ -1,8 +1,8 @@
 // Keeps a PGlite data directory to one process: PGlite itself does not stop a second opener, and two would corrupt it.
 import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { currentProcess, isProcessAlive, type ProcessIdentity } from '../process-identity.js';
 
 /** Name of the lock file inside the data directory. */
 export const lockFileName = 'pixelpipe.lock';
@@ -23,40 +23,29 @@ export interface LockOptions {
   staleMs?: number;
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
-}
+type LockOwner = ProcessIdentity;
 
 // Directories this process holds. A lock file naming our own pid and host but absent here was
 // left by an earlier process that had the same pid (common in containers, where it is often 1).
 const heldHere = new Set<string>();
 
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function readOwner(path: string): Promise<LockOwner | undefined> {
+/** Who holds the data directory's lock, if anyone wrote one. */
+export async function readLockOwner(path: string): Promise<LockOwner | undefined> {
   try {
     const owner = JSON.parse(await readFile(path, 'utf8')) as Partial<LockOwner>;
-    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? { pid: owner.pid, host: owner.host } : undefined;
+    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? { pid: owner.pid, host: owner.host, start: typeof owner.start === 'string' ? owner.start : undefined } : undefined;
   } catch {
     return undefined;
   }
 }
 
 async function isStale(path: string, me: LockOwner, staleMs: number): Promise<{ stale: boolean; owner?: LockOwner }> {
-  const owner = await readOwner(path);
+  const owner = await readLockOwner(path);
   // An unreadable file is a write cut short.
   if (owner === undefined) return { stale: true };
-  // On our own host the pid tells for sure; from elsewhere (another container sharing the volume) only the heartbeat does.
-  if (owner.host === me.host) return { stale: owner.pid === me.pid || !isRunning(owner.pid), owner };
+  // On our own host the process table tells for sure (a zombie or a reused pid is no holder); from
+  // elsewhere (another container sharing the volume) only the heartbeat does.
+  if (owner.host === me.host) return { stale: owner.pid === me.pid || !isProcessAlive(owner), owner };
   const touched = await stat(path).then((info) => info.mtimeMs, () => 0);
   return { stale: Date.now() - touched > staleMs, owner };
 }
@@ -65,7 +54,7 @@ function refuse(directory: string, path: string, reason: string): never {
   throw new InvalidArgumentError({
     argument: 'dataDir',
     value: directory,
-    message: `\`dataDir\` ${directory} is in use by ${reason}; PGlite serves one process, so point several processes at one PostgreSQL server (PIXELPIPE_DATABASE_URL) instead. If no pixelpipe process uses it, delete ${path}`,
+    message: `\`dataDir\` ${directory} is in use by ${reason} (its lock: ${path}); the embedded database serves one process. \`pixelpipe keys\`, \`history\` and \`reproduce\` reach a running \`pixelpipe serve\` through its admin socket; for several servers or workers, share one PostgreSQL server (PIXELPIPE_DATABASE_URL)`,
   });
 }
 
@@ -75,7 +64,7 @@ export async function lockDataDirectory(dataDir: string, { refreshMs = 10_000, s
   const path = join(directory, lockFileName);
   if (heldHere.has(directory)) refuse(directory, path, 'another database in this process');
   await mkdir(directory, { recursive: true });
-  const me: LockOwner = { pid: process.pid, host: hostname() };
+  const me: LockOwner = currentProcess();
   for (let attempt = 0; ; attempt += 1) {
     try {
       await writeFile(path, JSON.stringify(me), { flag: 'wx' });
@@ -99,7 +88,7 @@ export async function lockDataDirectory(dataDir: string, { refreshMs = 10_000, s
     async release() {
       clearInterval(heartbeat);
       heldHere.delete(directory);
-      const owner = await readOwner(path);
+      const owner = await readLockOwner(path);
       if (owner?.pid === me.pid && owner.host === me.host) await rm(path, { force: true });
     },
   };

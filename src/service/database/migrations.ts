@@ -5,12 +5,13 @@ import { recordsMigration } from './migrations/001-records.js';
 import { idempotencyKeysMigration } from './migrations/002-idempotency-keys.js';
 import { apiKeyLimitsMigration } from './migrations/003-api-key-limits.js';
 import { jobEventsMigration } from './migrations/004-job-events.js';
+import { workerAttemptsMigration } from './migrations/005-worker-attempts.js';
 import type { Migration } from './migrations/migration.js';
 
 export type { Migration } from './migrations/migration.js';
 
 /** Every migration pixelpipe ships, in order. */
-export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration, apiKeyLimitsMigration, jobEventsMigration];
+export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration, apiKeyLimitsMigration, jobEventsMigration, workerAttemptsMigration];
 
 /** What `migrate` did. */
 export interface MigrationReport {

@@ -5,8 +5,9 @@ import type { Database, DatabaseTransaction, Queryable } from '../database/datab
 import { migrate } from '../database/migrations.js';
 import { createJobId } from './job-id.js';
 import { isJobId, readJobState, readJobStatus, type JobData } from './job-status.js';
-import type { JobHandler, JobState, JobStatus, StopOptions, SubmitOptions, SubmitResult, WorkOptions } from './job-types.js';
+import type { JobAttempt, JobHandler, JobState, JobStatus, StopOptions, SubmitOptions, SubmitResult, WorkOptions } from './job-types.js';
 import { JobWorker } from './job-worker.js';
+import { WorkerLiveness } from './worker-liveness.js';
 
 /** Name of the pg-boss queue generation jobs go to. */
 export const generationQueueName = 'pixelpipe-generation';
@@ -35,6 +36,16 @@ export interface JobQueueConfig {
   maintenanceIntervalSeconds?: number;
   /** How often running jobs are checked for cancellation, in milliseconds. Default 250. */
   cancellationCheckMs?: number;
+  /** How often a worker writes its heartbeat and looks for attempts of dead workers, in seconds. Default 2. */
+  heartbeatSeconds?: number;
+  /**
+   * A worker on another host that sent no heartbeat for this long is dead and its running jobs go
+   * back to the queue, in seconds; on the same host a worker whose process is gone counts as dead at
+   * the next heartbeat. Default 30.
+   */
+  workerTimeoutSeconds?: number;
+  /** Attempts of one job that may end with their worker dead before it fails with `worker_crashed`. Default 2 (one retry). */
+  maxCrashes?: number;
   /** Told about errors no caller waits for (maintenance, settling a job); default: written to stderr. */
   onError?: (error: Error) => void;
 }
@@ -62,6 +73,9 @@ export class JobQueue {
   readonly #boss: PgBoss;
   readonly #sendOptions: PgBoss.SendOptions;
   readonly #cancellationCheckMs: number;
+  readonly #heartbeatMs: number;
+  readonly #workerTimeoutMs: number;
+  readonly #maxCrashes: number;
   readonly #onError: (error: Error) => void;
   #started: Promise<void> | undefined;
   #worker: JobWorker | undefined;
@@ -76,6 +90,9 @@ export class JobQueue {
     expireInSeconds = 900,
     maintenanceIntervalSeconds = 30,
     cancellationCheckMs = 250,
+    heartbeatSeconds = 2,
+    workerTimeoutSeconds = 30,
+    maxCrashes = 2,
     onError = (error) => console.error(`pixelpipe: job queue: ${error.message}`),
   }: JobQueueConfig) {
     if (!/^[a-z_][a-z0-9_]{0,49}$/.test(schema)) {
@@ -89,6 +106,9 @@ export class JobQueue {
     this.#schema = schema;
     this.#onError = onError;
     this.#cancellationCheckMs = checkPositive('cancellationCheckMs', cancellationCheckMs);
+    this.#heartbeatMs = checkPositive('heartbeatSeconds', heartbeatSeconds) * 1000;
+    this.#workerTimeoutMs = checkPositive('workerTimeoutSeconds', workerTimeoutSeconds) * 1000;
+    this.#maxCrashes = checkWhole('maxCrashes', maxCrashes, { min: 1, max: 100 });
     this.#sendOptions = {
       retryLimit: checkWhole('retryLimit', retryLimit, { min: 0, max: 1000 }),
       retryDelay: checkWhole('retryDelaySeconds', retryDelaySeconds, { min: 0 }),
@@ -219,8 +239,28 @@ export class JobQueue {
       abortGraceMs: checkPositive('abortGraceSeconds', abortGraceSeconds) * 1000,
       cancellationCheckMs: this.#cancellationCheckMs,
       onError: this.#onError,
+      liveness: new WorkerLiveness({ database: this.#database, schema: this.#schema, queueName: this.queueName, staleAfterMs: this.#workerTimeoutMs }),
+      heartbeatMs: this.#heartbeatMs,
+      maxCrashes: this.#maxCrashes,
     });
-    this.#worker.start();
+    await this.#worker.start();
+  }
+
+  /** Every attempt at a job so far, oldest first: which worker ran it and how it ended. */
+  async attempts(id: string, queryable: Queryable = this.#database): Promise<JobAttempt[]> {
+    if (!isJobId(id)) return [];
+    const rows = await queryable.query<{ attempt: number; host: string | null; pid: number | null; started_at: Date; finished_at: Date | null; outcome: JobAttempt['outcome']; error: JobAttempt['error'] | null }>(
+      'SELECT attempt, host, pid, started_at, finished_at, outcome, error FROM pixelpipe.job_attempts WHERE job_id = $1 ORDER BY attempt',
+      [id],
+    );
+    return rows.map((row) => ({
+      attempt: row.attempt,
+      outcome: row.outcome,
+      startedAt: new Date(row.started_at),
+      ...(row.finished_at ? { finishedAt: new Date(row.finished_at) } : {}),
+      ...(row.host ? { worker: `${row.host}:${row.pid}` } : {}),
+      ...(row.error ? { error: row.error } : {}),
+    }));
   }
 
   /** Ids of the jobs this instance's worker runs now. */

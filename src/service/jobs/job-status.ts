@@ -1,4 +1,5 @@
 // Reads a job out of pg-boss's tables and says what it means: state, queue position, output or error.
+import { PixelpipeError } from '../../spec/errors/pixelpipe-error.js';
 import type { Queryable } from '../database/database.js';
 import type { JobError, JobState, JobStatus } from './job-types.js';
 
@@ -22,6 +23,8 @@ export interface JobData {
   apiKeyId?: string;
   /** Jobs of that key that may run at once across all workers; no limit when absent. */
   maxConcurrent?: number;
+  /** Attempts that ended with their worker dead (killed, out of memory, crashed); such a job is retried last, and once at most. */
+  crashes?: number;
 }
 
 interface JobRow {
@@ -50,7 +53,9 @@ export function isJobId(id: unknown): id is string {
 export function describeError(error: unknown): JobError {
   if (error instanceof Error) {
     const isRetryable = (error as { isRetryable?: unknown }).isRetryable;
-    return { name: error.name, message: error.message, ...(typeof isRetryable === 'boolean' ? { isRetryable } : {}) };
+    // Only pixelpipe's own errors carry a code meant for clients (Node's `code`s name system calls).
+    const code = PixelpipeError.isInstance(error) ? (error as { code?: unknown }).code : undefined;
+    return { name: error.name, message: error.message, ...(typeof isRetryable === 'boolean' ? { isRetryable } : {}), ...(typeof code === 'string' ? { code } : {}) };
   }
   return { name: 'Error', message: typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error)) };
 }
@@ -58,7 +63,9 @@ export function describeError(error: unknown): JobError {
 // Failed attempts leave their error in `output` in one of the shapes pg-boss or pixelpipe write.
 function readError(output: Record<string, unknown> | null): JobError {
   const ours = output?.error as Partial<JobError> | undefined;
-  if (typeof ours?.message === 'string') return { name: ours.name ?? 'Error', message: ours.message, ...(typeof ours.isRetryable === 'boolean' ? { isRetryable: ours.isRetryable } : {}) };
+  if (typeof ours?.message === 'string') {
+    return { name: ours.name ?? 'Error', message: ours.message, ...(typeof ours.isRetryable === 'boolean' ? { isRetryable: ours.isRetryable } : {}), ...(typeof ours.code === 'string' ? { code: ours.code } : {}) };
+  }
   // pg-boss's own: `{ value: { message } }` when it expired an abandoned job, `{ value: '...' }` for a string.
   const value = output?.value as { message?: unknown } | string | undefined;
   if (typeof value === 'string') return { name: 'Error', message: value };

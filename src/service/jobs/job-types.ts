@@ -15,6 +15,25 @@ export interface JobError {
   message: string;
   /** The error's `isRetryable`, where it had one. */
   isRetryable?: boolean;
+  /** A stable code for programs, where the error has one: `worker_crashed` when the job's worker died twice. */
+  code?: string;
+}
+
+/** One attempt at a job, as its worker recorded it. */
+export interface JobAttempt {
+  /** 1 for the first. */
+  attempt: number;
+  /**
+   * `running`; `succeeded`; `failed` (the handler threw); `crashed` (its worker process died: killed,
+   * out of memory or crashed); `expired`; `stopped` (its worker shut down); `cancelled`; `lost` (taken back by the queue).
+   */
+  outcome: 'running' | 'succeeded' | 'failed' | 'crashed' | 'expired' | 'stopped' | 'cancelled' | 'lost';
+  startedAt: Date;
+  finishedAt?: Date;
+  /** `host:pid` of the worker process that took it. */
+  worker?: string;
+  /** Why it did not succeed. */
+  error?: JobError;
 }
 
 /** Everything `get` knows about one job. */

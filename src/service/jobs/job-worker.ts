@@ -1,9 +1,29 @@
 // Takes jobs from pg-boss and runs them: slots that fetch, a watch that aborts cancelled jobs, and settling each attempt exactly once.
 import type PgBoss from 'pg-boss';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
-import type { Database } from '../database/database.js';
+import type { Database, DatabaseTransaction } from '../database/database.js';
+import { WorkerCrashedError } from '../errors/worker-crashed-error.js';
 import { describeError, type JobData } from './job-status.js';
-import type { JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
+import type { JobError, JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
+import type { WorkerLiveness } from './worker-liveness.js';
+
+/** Writes the attempt's row when a worker takes a job. */
+async function recordAttemptStart(transaction: DatabaseTransaction, job: FetchedJob, liveness: WorkerLiveness): Promise<void> {
+  const { host, pid } = liveness.identity;
+  await transaction.query(
+    `INSERT INTO pixelpipe.job_attempts (job_id, attempt, worker_id, host, pid) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (job_id, attempt) DO UPDATE SET worker_id = $3, host = $4, pid = $5, started_at = now(), finished_at = NULL, outcome = 'running', error = NULL`,
+    [job.id, job.retryCount + 1, liveness.id, host, pid],
+  );
+}
+
+/** Writes how an attempt ended; the first outcome written stays. */
+async function endAttempt(queryable: Pick<Database, 'query'>, job: FetchedJob, outcome: string, error: JobError | undefined): Promise<void> {
+  await queryable.query(
+    `UPDATE pixelpipe.job_attempts SET outcome = $3, finished_at = now(), error = $4 WHERE job_id = $1 AND attempt = $2 AND outcome = 'running'`,
+    [job.id, job.retryCount + 1, outcome, error === undefined ? null : JSON.stringify(error)],
+  );
+}
 
 /** Settings a worker runs with, resolved by the queue. */
 export interface JobWorkerSettings {
@@ -31,6 +51,12 @@ export interface JobWorkerSettings {
   cancellationCheckMs: number;
   /** Told about errors no caller waits for. */
   onError: (error: Error) => void;
+  /** This worker's row and heartbeat, and the search for attempts of dead workers. */
+  liveness: WorkerLiveness;
+  /** How often the heartbeat is written and dead workers' attempts are looked for, in milliseconds. */
+  heartbeatMs: number;
+  /** Attempts of one job that may end in a crashed worker before the job fails with `worker_crashed` (2: retried once). */
+  maxCrashes: number;
 }
 
 /** The columns of a fetched job the worker reads. */
@@ -40,6 +66,9 @@ interface FetchedJob {
   retryCount: number;
   expireInSeconds: number;
 }
+
+/** A job's crashed attempts so far, kept in its data so claims can put such jobs last. */
+const crashesOf = (data: JobData | null | undefined): number => (typeof data?.crashes === 'number' ? data.crashes : 0);
 
 // pg-boss's own fetch (src/plans.js fetchNextJob, pinned at 10.3.3) with one more condition: a job
 // whose API key already has `maxConcurrent` jobs running is passed over, so one client's backlog
@@ -56,7 +85,8 @@ function fairFetchSql(schema: string): string {
           j.data->>'maxConcurrent' IS NULL
           OR (SELECT count(*) FROM ${schema}.job a WHERE a.name = $1 AND a.state = 'active' AND a.data->>'apiKeyId' = j.data->>'apiKeyId') < (j.data->>'maxConcurrent')::int
         )
-      ORDER BY j.priority DESC, j.created_on, j.id
+      -- A job that crashed a worker runs again only when no other job waits (its data holds its crashes).
+      ORDER BY (j.data ? 'crashes'), j.priority DESC, j.created_on, j.id
       LIMIT 1
       FOR UPDATE SKIP LOCKED
     )
@@ -118,14 +148,51 @@ export class JobWorker {
   #stopped = false;
   #watchTimer: NodeJS.Timeout | undefined;
   #watching: Promise<void> | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #beating = false;
 
   constructor(settings: JobWorkerSettings) {
     this.#settings = settings;
   }
 
   /** Starts the slots; each takes one job at a time. */
-  start(): void {
+  async start(): Promise<void> {
+    // The row exists before the first claim, so no attempt ever names a worker nobody can find.
+    await this.#settings.liveness.register();
+    // Jobs of workers that died before this one started (a serve killed and restarted) go back at once.
+    await this.#recoverDeadAttempts();
+    this.#heartbeat = setInterval(() => void this.#beat(), this.#settings.heartbeatMs);
+    this.#heartbeat.unref();
     this.#slots = Array.from({ length: this.#settings.concurrency }, () => this.#slot());
+  }
+
+  async #beat(): Promise<void> {
+    if (this.#beating || this.#stopped) return;
+    this.#beating = true;
+    try {
+      await this.#settings.liveness.beat();
+      await this.#recoverDeadAttempts();
+    } catch (error) {
+      if (!this.#stopped) this.#settings.onError(error as Error);
+    } finally {
+      this.#beating = false;
+    }
+  }
+
+  // Each attempt of a dead worker fails as a crash (retried once, last in line); another worker's
+  // sweep may get there first, which the settle's row check turns into a no-op.
+  async #recoverDeadAttempts(): Promise<void> {
+    const { liveness, database, schema, queueName } = this.#settings;
+    for (const dead of await liveness.deadAttempts()) {
+      const [job] = await database.query<FetchedJob>(
+        `SELECT id, data, retry_count AS "retryCount", EXTRACT(epoch FROM expire_in)::float8 AS "expireInSeconds" FROM ${schema}.job WHERE name = $1 AND id = $2`,
+        [queueName, dead.jobId],
+      );
+      if (!job || job.retryCount !== dead.attempt - 1) continue;
+      const error = new WorkerCrashedError({ message: `attempt ${dead.attempt} of job ${dead.jobId} ended without an outcome: ${dead.reason}` });
+      await this.#settle(job, { kind: 'failed', error }).catch((settleError: Error) => this.#settings.onError(settleError));
+    }
+    await liveness.forgetDeadWorkers();
   }
 
   /** Wakes idle slots now, instead of at their next poll: a job was just submitted. */
@@ -151,7 +218,9 @@ export class JobWorker {
     // The watch runs to the end: jobs finishing during a graceful stop can still be cancelled.
     this.#stopped = true;
     clearTimeout(this.#watchTimer);
+    clearInterval(this.#heartbeat);
     await this.#watching;
+    await this.#settings.liveness.unregister().catch((error: Error) => this.#settings.onError(error));
   }
 
   async #slot(): Promise<void> {
@@ -179,7 +248,10 @@ export class JobWorker {
         // thresholds, and compiling then costs ~100 ms per claim (measured at 6,700 queued jobs:
         // 123 ms with JIT, 4 ms without). Claims run one at a time, so that would cap every worker together.
         if (database.kind === 'postgres') await transaction.query('SET LOCAL jit = off');
-        return await transaction.query<FetchedJob>(fairFetchSql(schema), [queueName]);
+        const claimed = await transaction.query<FetchedJob>(fairFetchSql(schema), [queueName]);
+        // The attempt names its worker in the claim's transaction: if the worker dies, its job is found by that name.
+        if (claimed[0]) await recordAttemptStart(transaction, claimed[0], this.#settings.liveness);
+        return claimed;
       });
       if (job && this.#abandoning) {
         await this.#finish({ job, controller: new AbortController() }, { kind: 'stopped' });
@@ -244,7 +316,10 @@ export class JobWorker {
       if (outcome.kind !== 'succeeded' && outcome.kind !== 'failed') {
         run.controller.abort(new AbortedError({ message: abortMessage(run.job, outcome.kind) }));
       }
-      if (outcome.kind === 'cancelled' || outcome.kind === 'lost') return;
+      if (outcome.kind === 'cancelled' || outcome.kind === 'lost') {
+        await endAttempt(this.#settings.database, run.job, outcome.kind, undefined).catch((error: Error) => this.#settings.onError(error));
+        return;
+      }
       try {
         await this.#settle(run.job, outcome);
       } catch (error) {
@@ -260,8 +335,8 @@ export class JobWorker {
     const { boss, database, schema, queueName, onSettled, afterSettled } = this.#settings;
     let settled: { context: Parameters<NonNullable<WorkOptions['afterSettled']>>[0]; settlement: JobSettlement } | undefined;
     await database.transaction(async (transaction) => {
-      const [row] = await transaction.query<{ state: string; retryCount: number; retryLimit: number }>(
-        `SELECT state::text AS state, retry_count AS "retryCount", retry_limit AS "retryLimit" FROM ${schema}.job WHERE name = $1 AND id = $2 FOR UPDATE`,
+      const [row] = await transaction.query<{ state: string; retryCount: number; retryLimit: number; data: JobData | null }>(
+        `SELECT state::text AS state, retry_count AS "retryCount", retry_limit AS "retryLimit", data FROM ${schema}.job WHERE name = $1 AND id = $2 FOR UPDATE`,
         [queueName, job.id],
       );
       if (row?.state !== 'active' || row.retryCount !== job.retryCount) return;
@@ -270,11 +345,23 @@ export class JobWorker {
       if (outcome.kind === 'succeeded') {
         const output = onSettled ? await onSettled(transaction, context, { state: 'succeeded', output: outcome.output }) : outcome.output;
         await boss.complete(queueName, job.id, { output: output ?? outcome.output }, { db });
+        await endAttempt(transaction, job, 'succeeded', undefined);
         settled = { context, settlement: { state: 'succeeded', output: output ?? outcome.output } };
         return;
       }
-      const error = outcome.kind === 'failed' ? describeError(outcome.error) : { name: 'AbortedError', message: abortMessage(job, outcome.kind), isRetryable: true };
-      const final = (outcome.kind === 'failed' && (outcome.error as { isRetryable?: unknown } | null)?.isRetryable === false) || row.retryCount >= row.retryLimit;
+      const crashed = outcome.kind === 'failed' && WorkerCrashedError.isInstance(outcome.error);
+      let error: JobError = outcome.kind === 'failed' ? describeError(outcome.error) : { name: 'AbortedError', message: abortMessage(job, outcome.kind), isRetryable: true };
+      let final = (outcome.kind === 'failed' && (outcome.error as { isRetryable?: unknown } | null)?.isRetryable === false) || row.retryCount >= row.retryLimit;
+      if (crashed) {
+        // A job that kills its worker gets one more attempt, after every job waiting now, and then fails for good.
+        const crashes = crashesOf(row.data) + 1;
+        await transaction.query(`UPDATE ${schema}.job SET data = jsonb_set(coalesce(data, '{}'::jsonb), '{crashes}', to_jsonb($3::int)) WHERE name = $1 AND id = $2`, [queueName, job.id, crashes]);
+        final = crashes >= this.#settings.maxCrashes || row.retryCount >= row.retryLimit;
+        error = final
+          ? { ...error, message: `${error.message}. Its worker died on ${crashes} attempt(s), so it is not run again: a job that kills its worker would do so in a loop (most often it needs more memory than the worker has; try a smaller size or fewer images)` }
+          : { ...error, message: `${error.message}; it runs once more, after the jobs waiting now` };
+      }
+      await endAttempt(transaction, job, crashed ? 'crashed' : outcome.kind, error);
       if (final && row.retryCount < row.retryLimit) {
         // pg-boss retries while retry_count < retry_limit; closing that gap makes its fail final.
         await transaction.query(`UPDATE ${schema}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [queueName, job.id]);

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import { isInvalidArgument } from '../../testing/assertions.js';
 import type { JobContext } from './job-types.js';
+import { queueCrashTests } from './queue-crash.case.js';
 import { queueRecoveryTests } from './queue-recovery.case.js';
 import { aborted, delay, fastWork, gate, queueHarness, waitFor, type QueueCase } from './queue-harness.case.js';
 
@@ -178,5 +179,6 @@ export function queueConformance(queueCase: QueueCase): void {
 
 
     queueRecoveryTests(queueCase, harness);
+    queueCrashTests(harness);
   });
 }
