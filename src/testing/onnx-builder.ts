@@ -17,6 +17,14 @@ export interface NodeInfo {
   outputs: string[];
 }
 
+/** A constant tensor in the graph (a Resize's scales, a Conv's weights). */
+export interface Initializer {
+  name: string;
+  type: 'float32';
+  dims: number[];
+  values: number[];
+}
+
 function varint(value: number | bigint): number[] {
   let remaining = BigInt(value);
   const bytes: number[] = [];
@@ -41,11 +49,18 @@ function valueInfo({ name, type, shape }: ValueInfo): number[] {
   return [...bytesField(1, name), ...bytesField(2, bytesField(1, tensorType))];
 }
 
-/** A ModelProto (IR 8, opset 17) with the given nodes, inputs and outputs. */
-export function buildOnnxModel({ nodes, inputs, outputs }: { nodes: NodeInfo[]; inputs: ValueInfo[]; outputs: ValueInfo[] }): Uint8Array {
+/** TensorProto: dims, data_type, name, and the values little-endian in raw_data. */
+function tensorProto({ name, type, dims, values }: Initializer): number[] {
+  const raw = new Uint8Array(Float32Array.from(values).buffer);
+  return [...dims.flatMap((dim) => integerField(1, dim)), ...integerField(2, elementTypeIds[type]), ...bytesField(8, name), ...bytesField(9, [...raw])];
+}
+
+/** A ModelProto (IR 8, opset 17) with the given nodes, inputs, outputs and initializers. */
+export function buildOnnxModel({ nodes, inputs, outputs, initializers = [] }: { nodes: NodeInfo[]; inputs: ValueInfo[]; outputs: ValueInfo[]; initializers?: Initializer[] }): Uint8Array {
   const graph = [
     ...nodes.flatMap((node, index) => bytesField(1, [...node.inputs.flatMap((input) => bytesField(1, input)), ...node.outputs.flatMap((output) => bytesField(2, output)), ...bytesField(3, `node${index}`), ...bytesField(4, node.opType)])),
     ...bytesField(2, 'graph'),
+    ...initializers.flatMap((initializer) => bytesField(5, tensorProto(initializer))),
     ...inputs.flatMap((input) => bytesField(11, valueInfo(input))),
     ...outputs.flatMap((output) => bytesField(12, valueInfo(output))),
   ];

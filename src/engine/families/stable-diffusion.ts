@@ -11,6 +11,7 @@ import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 import { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
 import { VaeDecoder } from '../vae/vae-decoder.js';
 import { VaeEncoder } from '../vae/vae-encoder.js';
+import { resolveVaeTiling, type VaeTiling } from '../vae/vae-tiling.js';
 
 /** Files a text-to-image run cannot do without, relative to the model folder. */
 export const requiredFiles = [
@@ -56,6 +57,8 @@ export interface StableDiffusionModel {
   latentChannels: number;
   /** Pixels per latent cell: 2^(VAE blocks − 1), 8 for every SD VAE. */
   vaeScaleFactor: number;
+  /** When the VAE decodes and encodes in tiles (undefined: never); `vaeTilePlan` says what it does for a size. */
+  vaeTiling?: VaeTiling;
   /**
    * What width and height must be multiples of: the VAE scale times the UNet's downsampling
    * (2^(blocks − 1)), 64 for SD and SDXL. ONNX exports trace the UNet's upsampling as a fixed ×2, so a
@@ -127,6 +130,8 @@ export interface LoadOptions extends RuntimeOptions {
   graphLevel?: OptimizationLevel;
   /** A VAE decoder used when the model's own returns non-finite values (fp16 SDXL VAEs): a model.onnx or a folder holding one. */
   vaeDecoderFallback?: string;
+  /** Decode and encode images above `minPixels` in tiles, as diffusers' `enable_vae_tiling()` (default: tiles of the VAE config's `sample_size`, else 512 px, above 1024²); `false` never tiles. */
+  vaeTiling?: Partial<VaeTiling> | false;
 }
 
 /** Where a replacement VAE decoder lives: a model.onnx file, or a folder holding `vae_decoder/model.onnx` or `model.onnx`. */
@@ -138,7 +143,7 @@ function vaeDecoderPath(location: string): string {
 }
 
 export async function loadStableDiffusion(modelFolder: string, options: LoadOptions = {}): Promise<StableDiffusionModel> {
-  const { hashCache, graphLevel = 'extended', vaeDecoderFallback, ...runtime } = options;
+  const { hashCache, graphLevel = 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, ...runtime } = options;
   const folder = resolve(modelFolder);
   checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
@@ -156,6 +161,9 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
   const vaeConfig = vaeConfigFile ? await readJson(folder, vaeConfigFile) : {};
   const vaeBlocks = Array.isArray(vaeConfig.block_out_channels) ? vaeConfig.block_out_channels.length : 4;
   const vaeScaleFactor = 2 ** (vaeBlocks - 1);
+  // diffusers tiles at the VAE's own `sample_size` (512 for SD 1.x, 768 for SD 2.x, 1024 for SDXL); tiny test VAEs keep the default.
+  const configTile = typeof vaeConfig.sample_size === 'number' && vaeConfig.sample_size >= 256 && vaeConfig.sample_size % (4 * vaeScaleFactor) === 0 ? vaeConfig.sample_size : undefined;
+  const vaeTiling = resolveVaeTiling(vaeTilingSetting === false ? false : { ...(configTile ? { tileSize: configTile } : {}), ...vaeTilingSetting }, vaeScaleFactor);
   const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : family === 'stable-diffusion-xl' ? 0.13025 : 0.18215;
   const sampleSize = typeof unetConfig.sample_size === 'number' ? unetConfig.sample_size : family === 'stable-diffusion-xl' ? 128 : 64;
 
@@ -201,7 +209,7 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
   const vaeEncoder = lazily(async () => {
     const model = await timed('vaeEncoder', () => OnnxModel.load(join(folder, 'vae_encoder/model.onnx'), 'vaeEncoder', runtime, 'all'));
     sessions.push(model);
-    return new VaeEncoder(model, scalingFactor);
+    return new VaeEncoder(model, scalingFactor, { vaeScaleFactor, tiling: vaeTiling });
   });
   const fallbackVaeDecoder = vaeDecoderFallback === undefined ? undefined : lazily(async () => {
     const path = vaeDecoderPath(vaeDecoderFallback);
@@ -209,7 +217,7 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
     sessions.push(model);
     const configPath = join(dirname(path), 'config.json');
     const config = existsSync(configPath) ? await readJson(dirname(path), 'config.json') : {};
-    return new VaeDecoder(model, typeof config.scaling_factor === 'number' ? config.scaling_factor : scalingFactor);
+    return new VaeDecoder(model, typeof config.scaling_factor === 'number' ? config.scaling_factor : scalingFactor, { vaeScaleFactor, tiling: vaeTiling });
   });
   return {
     folder,
@@ -221,7 +229,7 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
     tokenizer2,
     textEncoder2,
     unet: new UNetDenoiser(unetModel, unetChannels),
-    vaeDecoder: new VaeDecoder(vaeDecoderModel, scalingFactor),
+    vaeDecoder: new VaeDecoder(vaeDecoderModel, scalingFactor, { vaeScaleFactor, tiling: vaeTiling }),
     fallbackVaeDecoder,
     vaeEncoder,
     forceZerosForEmptyPrompt: modelIndex.force_zeros_for_empty_prompt === true,
@@ -229,6 +237,7 @@ export async function loadStableDiffusion(modelFolder: string, options: LoadOpti
     schedulerConfig,
     latentChannels: 4,
     vaeScaleFactor,
+    vaeTiling,
     sizeMultiple: vaeScaleFactor * 2 ** ((Array.isArray(unetConfig.block_out_channels) ? unetConfig.block_out_channels.length : 4) - 1),
     defaultWidth: sampleSize * vaeScaleFactor,
     defaultHeight: sampleSize * vaeScaleFactor,

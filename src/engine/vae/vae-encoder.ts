@@ -3,6 +3,7 @@ import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import type { RgbImage } from '../image/rgb-image.js';
 import type { OnnxModel, RunListener } from '../runtime/onnx-model.js';
 import type { TorchGenerator } from '../tensor/torch-random.js';
+import { encodeGeometry, runTiled, vaeTilePlan, type PlanarTensor, type VaeTiling } from './vae-tiling.js';
 
 const f32 = Math.fround;
 
@@ -19,36 +20,52 @@ export function rgbToModelInput({ data, width, height }: RgbImage): Float32Array
 /** What a pipeline tells the caller when the encoder is one of those (`samplesInGraph`). */
 export const inGraphSamplingNote = "this model's VAE encoder samples inside the graph (an Optimum ≤ 1.23 export), so the same seed does not give the same image; re-export it with a current Optimum for reproducible edits";
 
+export interface VaeEncoderOptions {
+  /** Pixels per latent cell (8 for every SD VAE). */
+  vaeScaleFactor?: number;
+  /** Encode large images in tiles (see vaeTilePlan); undefined encodes every size whole. */
+  tiling?: VaeTiling;
+}
+
 export class VaeEncoder {
   /**
    * Optimum ≤ 1.23 exports sample the posterior inside the graph (`latent_sample`) with ONNX Runtime's
    * own random numbers, so the seed cannot reproduce them; current exports return mean and log-variance.
    */
   readonly samplesInGraph: boolean;
+  private readonly vaeScaleFactor: number;
+  private readonly tiling: VaeTiling | undefined;
 
   constructor(
     private readonly model: OnnxModel,
     /** The VAE's scaling_factor: latents are multiplied by it to reach the UNet's space. */
     private readonly scalingFactor: number,
+    { vaeScaleFactor = 8, tiling }: VaeEncoderOptions = {},
   ) {
     this.samplesInGraph = !model.outputs.has('latent_parameters') && model.outputs.has('latent_sample');
+    this.vaeScaleFactor = vaeScaleFactor;
+    this.tiling = tiling;
   }
 
   /**
    * Encodes one image (planar [3, h, w] in [−1, 1], sides multiples of 8) and samples mean + exp(½·clamp(logvar, −30, 20))·ε with ε
-   * drawn from `generator`, exactly where diffusers' `latent_dist.sample(generator)` draws it.
+   * drawn from `generator`, exactly where diffusers' `latent_dist.sample(generator)` draws it. Tiled, the
+   * posterior parameters are blended first and sampled once over the whole latent, as diffusers' tiled_encode.
    */
   async encode(planes: Float32Array, size: { width: number; height: number }, generator: TorchGenerator, onRun?: RunListener): Promise<Float32Array> {
-    const outputs = await this.model.run({ sample: { data: planes, dims: [1, 3, size.height, size.width] } }, onRun);
+    const input = { data: planes, channels: 3, height: size.height, width: size.width };
+    const plan = vaeTilePlan(size.width, size.height, this.tiling, this.vaeScaleFactor);
+    const encoded = plan.tiled && this.tiling
+      ? await runTiled(input, encodeGeometry(this.tiling.tileSize, this.vaeScaleFactor), (tile) => this.run(tile, onRun))
+      : await this.run(input, onRun);
     const factor = f32(this.scalingFactor);
     let sampled: Float32Array;
     if (this.samplesInGraph) {
-      sampled = outputs.latent_sample!;
+      sampled = encoded.data;
     } else {
-      const parameters = outputs.latent_parameters ?? Object.values(outputs)[0]!;
+      const parameters = encoded.data;
       const half = parameters.length / 2;
-      const [, channels = 8, latentHeight = size.height / 8, latentWidth = size.width / 8] = parameters.dims ?? [];
-      const noise = generator.randn([1, channels / 2, latentHeight, latentWidth]);
+      const noise = generator.randn([1, encoded.channels / 2, encoded.height, encoded.width]);
       sampled = new Float32Array(half);
       for (let i = 0; i < half; i++) {
         const logVariance = Math.min(20, Math.max(-30, parameters[half + i]!));
@@ -64,5 +81,13 @@ export class VaeEncoder {
       }
     }
     return latents;
+  }
+
+  /** One pass of the encoder graph: the posterior's mean and log-variance stacked on channels, or a legacy graph's own sample. */
+  private async run(image: PlanarTensor, onRun: RunListener | undefined): Promise<PlanarTensor> {
+    const outputs = await this.model.run({ sample: { data: image.data, dims: [1, image.channels, image.height, image.width] } }, onRun);
+    const output = this.samplesInGraph ? outputs.latent_sample! : (outputs.latent_parameters ?? Object.values(outputs)[0]!);
+    const [, channels = this.samplesInGraph ? 4 : 8, height = image.height / this.vaeScaleFactor, width = image.width / this.vaeScaleFactor] = output.dims ?? [];
+    return { data: output, channels, height, width };
   }
 }
