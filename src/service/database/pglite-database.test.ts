@@ -1,10 +1,14 @@
 // The embedded backend: the shared conformance suite in memory, plus what only PGlite has (data directory, one connection).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isInvalidArgument } from '../../testing/assertions.js';
+import { waitFor } from '../jobs/queue-harness.case.js';
+import { processStartTime } from '../process-identity.js';
 import { createDatabase, defaultDatabaseConfig, type DatabaseConfig } from './create-database.js';
 import { databaseConformance } from './database.case.js';
 import { lockFileName } from './data-directory-lock.js';
@@ -41,7 +45,7 @@ describe('pglite database', () => {
     await withDirectory(async (dataDir) => {
       const first = await PGliteDatabase.open({ dataDir });
       assert.equal(first.dataDir, dataDir);
-      assert.deepEqual(JSON.parse(await readFile(join(dataDir, lockFileName), 'utf8')), { pid: process.pid, host: hostname() });
+      assert.deepEqual(JSON.parse(await readFile(join(dataDir, lockFileName), 'utf8')), { pid: process.pid, host: hostname(), start: processStartTime(process.pid) });
       await migrate(first);
       await first.query(`INSERT INTO pixelpipe.api_keys (name, hash) VALUES ('ci', 'sha256:abc')`);
       await first.close();
@@ -67,17 +71,26 @@ describe('pglite database', () => {
       }
       // The test runner that started this process is alive on this host.
       await writeFile(join(dataDir, lockFileName), JSON.stringify({ pid: process.ppid, host: hostname() }));
-      await assert.rejects(createDatabase({ type: 'pglite', dataDir }), isInvalidArgument('dataDir', new RegExp(`in use by process ${process.ppid}.*delete`)));
+      await assert.rejects(createDatabase({ type: 'pglite', dataDir }), isInvalidArgument('dataDir', new RegExp(`in use by process ${process.ppid} on .*its lock: .*admin socket.*PIXELPIPE_DATABASE_URL`)));
     });
   });
 
-  test('a lock file left by a process that died, or cut short, is taken over', async () => {
+  test('a lock file left by a process that died, a zombie, a reused pid, or cut short, is taken over', async (t) => {
+    // `sleep 0.1` ends under a parent (the exec'd `sleep 30`) that never reaps it: a zombie.
+    const parent = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    t.after(() => void parent.kill('SIGKILL'));
+    const zombie = { pid: Number((await once(parent.stdout!, 'data'))[0].toString().trim()) };
+    await waitFor('the child to become a zombie', async () => (await readFile(`/proc/${zombie.pid}/stat`, 'utf8')).split(') ')[1]!.startsWith('Z'));
     await withDirectory(async (dataDir) => {
       const leftovers = [
         JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname() }),
         '{"pid":',
         // An earlier process that had this pid (a restarted container).
         JSON.stringify({ pid: process.pid, host: hostname() }),
+        // A live process that got the dead holder's pid: its start time differs.
+        JSON.stringify({ pid: process.ppid, host: hostname(), start: '1' }),
+        // A holder killed but not yet reaped by its parent: a zombie holds nothing.
+        JSON.stringify({ pid: zombie.pid, host: hostname() }),
       ];
       for (const leftover of leftovers) {
         await writeFile(join(dataDir, lockFileName), leftover);
