@@ -32,6 +32,43 @@ test('with API keys, /v1 needs a known, unrevoked key: 401, 401, 403 in the one 
   assert.equal(good.status, 200);
 });
 
+test('with API keys, a bearer token that is no key is invalid_api_key showing only its start; another scheme is named', async (t) => {
+  const { request, fake } = await startTestServer(t);
+  fake.addKey({ secret: 'pp_good_secret' });
+  const answer = async (authorization: string) => {
+    const response = await request('/v1/records', { headers: { authorization } });
+    return { status: response.status, ...errorOf(await response.json()) };
+  };
+
+  for (const placeholder of ['Bearer <your key here>', 'Bearer YOUR_API_KEY', 'bearer pp_good_secret and more']) {
+    const error = await answer(placeholder);
+    assert.equal(error.status, 401, placeholder);
+    assert.equal(error.code, 'invalid_api_key', placeholder);
+    assert.match(error.message, /is not known to this server.*`pixelpipe keys create`/, placeholder);
+    assert.doesNotMatch(error.message, /must be `Bearer <key>`/, placeholder);
+  }
+  const placeholder = await answer('Bearer <your key here>');
+  assert.match(placeholder.message, /^the API key "<your k"… \(15 characters\) is not known to this server, and looks like a placeholder/);
+  assert.doesNotMatch(placeholder.message, /key here/, 'no more than the start of what was sent');
+  const secretLike = await answer('Bearer pp_live_0123456789abcdefghij');
+  assert.match(secretLike.message, /"pp_live_01"… \(28 characters\)/);
+  assert.doesNotMatch(secretLike.message, /23456789/);
+
+  const empty = await answer('Bearer ');
+  assert.equal(empty.status, 401);
+  assert.equal(empty.code, 'invalid_api_key');
+  assert.match(empty.message, /the API key after `Bearer` is empty/);
+
+  const basic = await answer('Basic dXNlcjpwYXNz');
+  assert.equal(basic.status, 401);
+  assert.equal(basic.code, 'missing_api_key');
+  assert.match(basic.message, /must be `Bearer <key>`, got the "Basic" scheme/);
+  assert.doesNotMatch(basic.message, /dXNlcjpwYXNz/);
+  const bare = await answer('pp_good_secret');
+  assert.match(bare.message, /got one word and no scheme; put `Bearer ` before the key/);
+  assert.doesNotMatch(bare.message, /pp_good_secret/);
+});
+
 test('a key past its requests per minute gets 429 with Retry-After', async (t) => {
   const { request, fake } = await startTestServer(t);
   fake.addKey({ secret: 'pp_limited', rateLimitPerMinute: 2 });

@@ -29,18 +29,10 @@ export function apiKeyAuth({ service, now = Date.now }: HttpAppOptions): Middlew
     if (!(await keysExist())) return next();
     if (isSignedBlobRequest(context.req.path, context.req.query())) return next();
 
-    const header = context.req.header('authorization');
-    const secret = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
-    if (!secret) {
-      const message = header === undefined
-        ? 'this server needs an API key: send `Authorization: Bearer <key>` (create one with `pixelpipe keys create`)'
-        : 'the `Authorization` header must be `Bearer <key>`';
-      throw new HttpError(401, { message, type: 'authentication_error', param: 'Authorization', code: 'missing_api_key' }, { 'WWW-Authenticate': 'Bearer' });
-    }
-    const key = await service.authenticate(secret);
+    const secret = bearerToken(context.req.header('authorization'));
+    const key = /^\S+$/.test(secret) ? await service.authenticate(secret) : undefined;
     if (key === undefined) {
-      const message = `the API key ${secret.slice(0, 10)}… is not known to this server; check it, or create one with \`pixelpipe keys create\``;
-      throw new HttpError(401, { message, type: 'authentication_error', param: 'Authorization', code: 'invalid_api_key' }, { 'WWW-Authenticate': 'Bearer' });
+      throw new HttpError(401, { message: unknownKeyMessage(secret), type: 'authentication_error', param: 'Authorization', code: 'invalid_api_key' }, { 'WWW-Authenticate': 'Bearer' });
     }
     if (key === 'revoked') {
       throw new HttpError(403, { message: `the API key ${secret.slice(0, 10)}… was revoked; use another key`, type: 'permission_error', param: 'Authorization', code: 'api_key_revoked' });
@@ -54,4 +46,26 @@ export function apiKeyAuth({ service, now = Date.now }: HttpAppOptions): Middlew
     context.set('apiKey', key);
     return next();
   };
+}
+
+/** The token of a `Bearer` header (possibly empty or holding spaces, which no key does); throws 401 `missing_api_key` for no header or another scheme. */
+function bearerToken(header: string | undefined): string {
+  const match = /^\s*(\S+)(?:\s+([\s\S]*))?$/.exec(header ?? '');
+  if (match && match[1]!.toLowerCase() === 'bearer') return (match[2] ?? '').trim();
+  let message: string;
+  if (header === undefined) message = 'this server needs an API key: send `Authorization: Bearer <key>` (create one with `pixelpipe keys create`)';
+  else if (!match) message = 'the `Authorization` header is empty; send `Authorization: Bearer <key>`';
+  // A single word is most likely the key itself without its scheme; it is not echoed.
+  else if (match[2] === undefined) message = 'the `Authorization` header must be `Bearer <key>`, got one word and no scheme; put `Bearer ` before the key';
+  else message = `the \`Authorization\` header must be \`Bearer <key>\`, got the ${JSON.stringify(match[1]!.slice(0, 20))} scheme; send the API key as \`Authorization: Bearer <key>\``;
+  throw new HttpError(401, { message, type: 'authentication_error', param: 'Authorization', code: 'missing_api_key' }, { 'WWW-Authenticate': 'Bearer' });
+}
+
+/** Says a bearer token is not a key here, showing at most its first 10 characters (and never more than half of it). */
+function unknownKeyMessage(secret: string): string {
+  const fix = 'send a key made with `pixelpipe keys create` as `Authorization: Bearer <key>`';
+  if (secret === '') return `the API key after \`Bearer\` is empty, so it is not a key this server knows; ${fix}`;
+  const shown = secret.slice(0, Math.min(10, Math.floor(secret.length / 2)));
+  const placeholder = /\s|^<.*>$/.test(secret) ? ', and looks like a placeholder (keys hold no spaces)' : '';
+  return `the API key ${JSON.stringify(shown)}… (${secret.length} characters) is not known to this server${placeholder}; ${fix}`;
 }

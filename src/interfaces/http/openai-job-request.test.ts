@@ -2,10 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { JobView } from '../../service/image-service-types.js';
+import sharp from 'sharp';
+import { readMask } from '../../engine/image/mask.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { HttpError } from './http-error.js';
 import { jobFailure } from './openai-job-outcome.js';
-import { openAiParam, parseSize, renameArgumentError, resolveModel, toJobRequest } from './openai-job-request.js';
+import { inOpenAiTerms, openAiParam, parseSize, renameArgumentError, resolveModel, toJobRequest } from './openai-job-request.js';
 import { editRequestSchema, generationRequestSchema, parseFields } from './openai-schemas.js';
 
 function refusal(run: () => unknown): HttpError {
@@ -55,6 +57,47 @@ describe('OpenAI fields to a job request', () => {
       images: [{ blobKey: key('a') }, { blobKey: key('b') }], mask: { blobKey: key('c') }, maskConvention: 'alpha',
       providerOptions: { openai: { inputFidelity: 'high' } },
     });
+  });
+});
+
+describe('the mask_convention extension', () => {
+  const key = (digit: string) => `sha256/00/00/${digit.repeat(64)}.png`;
+
+  it('passes mask_convention on with the mask and keeps alpha as the default', () => {
+    const luminance = parseFields(editRequestSchema, { prompt: 'a hat', mask_convention: 'luminance' });
+    assert.equal(toJobRequest(luminance, { images: [key('a')], mask: key('b') }).maskConvention, 'luminance');
+    const unsaid = parseFields(editRequestSchema, { prompt: 'a hat' });
+    assert.equal(toJobRequest(unsaid, { images: [key('a')], mask: key('b') }).maskConvention, 'alpha');
+  });
+
+  it('refuses another value naming mask_convention and both values it takes', () => {
+    const error = refusal(() => parseFields(editRequestSchema, { prompt: 'x', mask_convention: 'inverted' }));
+    assert.equal(error.body.error.param, 'mask_convention');
+    assert.match(error.body.error.message, /^`mask_convention` must be `alpha` .* or `luminance` .*, got "inverted"$/);
+  });
+
+  it('names mask_convention, never maskConvention, in the engine\'s refusal of an opaque mask read as alpha', async () => {
+    const opaque = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer();
+    const engineError = await readMask(opaque, { width: 8, height: 8, convention: 'alpha', maxPixels: 64 }).then(
+      () => assert.fail('an opaque mask read as alpha must be refused'),
+      (error: unknown) => error,
+    );
+    assert.match((engineError as Error).message, /`maskConvention`/, 'the engine speaks in job request fields');
+    const error = refusal(() => renameArgumentError(engineError));
+    assert.equal(error.body.error.param, 'mask_convention');
+    assert.match(error.body.error.message, /^`mask_convention` is 'alpha' but `mask` .* set `mask_convention` to 'luminance'/);
+    assert.doesNotMatch(error.body.error.message, /maskConvention/);
+    const failed = jobFailure({
+      id: 'job-1', state: 'failed', priority: 0, createdAt: '', attempts: 1, maxAttempts: 1, records: [],
+      request: { prompt: 'x', n: 1 }, error: { name: 'InvalidArgumentError', message: (engineError as Error).message },
+    });
+    assert.equal(failed.body.error.param, 'mask_convention');
+    assert.doesNotMatch(failed.body.error.message, /maskConvention/);
+  });
+
+  it('renames only whole field names in backticks', () => {
+    assert.equal(inOpenAiTerms('`negativePrompt` is too long; `maskConventionX` and maskConvention stay'), '`negative_prompt` is too long; `maskConventionX` and maskConvention stay');
+    assert.equal(inOpenAiTerms('`constructor` stays'), '`constructor` stays');
   });
 });
 

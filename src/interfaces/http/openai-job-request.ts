@@ -51,8 +51,8 @@ export function toJobRequest(fields: ImageFields, inputs?: EditInputs): JobReque
     strength: 'strength' in fields ? (fields.strength ?? undefined) : undefined,
     images: inputs?.images.map((blobKey) => ({ blobKey })),
     mask: inputs?.mask === undefined ? undefined : { blobKey: inputs.mask },
-    // OpenAI masks are PNGs whose transparent pixels mark what to repaint.
-    maskConvention: inputs?.mask === undefined ? undefined : ('alpha' as const),
+    // OpenAI masks are PNGs whose transparent pixels mark what to repaint; `mask_convention` may say otherwise.
+    maskConvention: inputs?.mask === undefined ? undefined : (('mask_convention' in fields ? fields.mask_convention : undefined) ?? ('alpha' as const)),
     providerOptions: Object.keys(openai).length > 0 ? { openai } : undefined,
   }) as JobRequestInput;
 }
@@ -65,8 +65,19 @@ const openAiNameOf: Record<string, string> = {
   negativePrompt: 'negative_prompt',
   images: 'image',
   mask: 'mask',
-  maskConvention: 'mask',
+  maskConvention: 'mask_convention',
 };
+
+/** Job request fields that OpenAI clients send under another name, as they appear in backticks in our messages. */
+const renamedInMessages: Record<string, string> = {
+  maskConvention: 'mask_convention',
+  negativePrompt: 'negative_prompt',
+};
+
+/** `message` with job request field names the client cannot send (`maskConvention`) replaced by the fields it can (`mask_convention`). */
+export function inOpenAiTerms(message: string): string {
+  return message.replace(/`(\w+)`/g, (quoted, name: string) => (Object.hasOwn(renamedInMessages, name) ? `\`${renamedInMessages[name]}\`` : quoted));
+}
 
 /** The OpenAI field a job request argument (`width`, `images.0.blobKey`, `providerOptions.openai.outputFormat`) came from. */
 export function openAiParam(argument: string): string {
@@ -79,7 +90,7 @@ export function openAiParam(argument: string): string {
 /** Rethrows the service's `InvalidArgumentError` as a 400 whose `param` is the OpenAI field; other errors unchanged. */
 export function renameArgumentError(error: unknown): never {
   if (InvalidArgumentError.isInstance(error)) {
-    throw new HttpError(400, { message: error.message, type: 'invalid_request_error', param: openAiParam(error.argument), code: 'invalid_argument' });
+    throw new HttpError(400, { message: inOpenAiTerms(error.message), type: 'invalid_request_error', param: openAiParam(error.argument), code: 'invalid_argument' });
   }
   throw error;
 }

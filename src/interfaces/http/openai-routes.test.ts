@@ -4,6 +4,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import type { ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import sharp from 'sharp';
+import { readMask } from '../../engine/image/mask.js';
 import type { JobRequest } from '../../service/generation/job-request.js';
 import type { JobError } from '../../service/jobs/job-types.js';
 import { createFakeImageService, type FakeImageService, type FakeImageServiceOptions } from '../../testing/fake-image-service.js';
@@ -138,6 +139,15 @@ describe('OpenAI-compatible routes with the official client', () => {
     assert.equal(request.n, 2);
   });
 
+  it('takes mask_convention as a field of the edit, and refuses it without a mask', async () => {
+    const [image, mask] = await Promise.all([png(64, 64), png(64, 64)]);
+    await harness.client.images.edit({ image: await toFile(image, 'a.png'), mask: await toFile(mask, 'm.png'), prompt: 'x', mask_convention: 'luminance' } as ImageEditParamsNonStreaming);
+    assert.equal((await lastJobRequest(harness.service)).maskConvention, 'luminance');
+    const error = await rejection(harness.client.images.edit({ image: await toFile(image, 'a.png'), prompt: 'x', mask_convention: 'luminance' } as ImageEditParamsNonStreaming), OpenAI.BadRequestError);
+    assert.equal(error.param, 'mask_convention');
+    assert.match(error.message, /no `mask` was sent; send the mask as a file field `mask` or leave `mask_convention` out/);
+  });
+
   it('refuses a mask of another size than the first image, naming mask', async () => {
     const error = await rejection(
       harness.client.images.edit({ image: await toFile(await png(64, 64), 'a.png'), mask: await toFile(await png(64, 128, true), 'm.png'), prompt: 'x' }),
@@ -227,6 +237,16 @@ describe('OpenAI-compatible routes when jobs do not succeed', () => {
     assert.equal(unavailable.code, 'provider_unavailable');
     failWith({ name: 'TimeoutError', message: 'no answer in 60 s', isRetryable: true });
     assert.equal((await rejection(harness.client.images.generate({ prompt: 'x' }), OpenAI.InternalServerError)).status, 504);
+  });
+
+  it('answers a job refused over its mask convention naming mask_convention, the field the client can send', async () => {
+    const opaque = await png(64, 64);
+    const engineError = await readMask(opaque, { width: 64, height: 64, convention: 'alpha', maxPixels: 64 * 64 }).then(() => assert.fail('expected a refusal'), (error: Error) => error);
+    failWith({ name: engineError.name, message: engineError.message, isRetryable: false });
+    const error = await rejection(harness.client.images.edit({ image: await toFile(opaque, 'a.png'), mask: await toFile(opaque, 'm.png'), prompt: 'x' }), OpenAI.BadRequestError);
+    assert.equal(error.param, 'mask_convention');
+    assert.match(error.message, /set `mask_convention` to 'luminance'/);
+    assert.doesNotMatch(error.message, /maskConvention/);
   });
 
   it('cancels the job when the client hangs up', async () => {

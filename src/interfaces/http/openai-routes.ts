@@ -50,6 +50,10 @@ export function registerOpenAiRoutes(app: OpenAPIHono<HttpEnv>, options: HttpApp
     if (files.length === 0) {
       throw new HttpError(400, { message: '`image` is missing: send the image to edit as a file field `image` (several as `image[]`)', type: 'invalid_request_error', param: 'image', code: 'invalid_argument' });
     }
+    if (mask === undefined && fields.mask_convention != null) {
+      const message = `\`mask_convention\` (${JSON.stringify(fields.mask_convention)}) says how \`mask\` marks what to repaint, but no \`mask\` was sent; send the mask as a file field \`mask\` or leave \`mask_convention\` out`;
+      throw new HttpError(400, { message, type: 'invalid_request_error', param: 'mask_convention', code: 'invalid_argument' });
+    }
     const images = [];
     for (const [index, file] of files.entries()) {
       const field = files.length === 1 ? 'image' : `image[${index}]`;

@@ -28,6 +28,7 @@ const fieldRules: Record<string, string> = {
   image: 'must be one image file (PNG, JPEG, WebP) or several sent as `image[]`',
   'image[]': 'must be one or more image files (PNG, JPEG, WebP)',
   mask: 'must be one PNG file whose transparent pixels mark what to edit',
+  mask_convention: 'must be `alpha` (transparent pixels of the mask are repainted, the default) or `luminance` (white pixels are repainted)',
 };
 
 const quality = z.enum(['standard', 'hd', 'low', 'medium', 'high', 'auto']);
@@ -80,6 +81,7 @@ export const editRequestSchema = z
     image: files.optional().openapi({ description: 'The image to edit (or several, repeated).' }),
     'image[]': files.optional().openapi({ description: 'Several images, as the openai client sends an array.' }),
     mask: file.optional().openapi({ description: 'PNG, same size as the first image; transparent pixels are edited.' }),
+    mask_convention: z.enum(['alpha', 'luminance']).nullish().openapi({ description: 'pixelpipe: how `mask` marks what to repaint: `alpha` (transparent, OpenAI’s way; the default) or `luminance` (white, as A1111 and diffusers).' }),
     input_fidelity: z.enum(['high', 'low']).nullish().openapi({ description: 'Passed on to OpenAI models; ignored by others.' }),
     strength: z.coerce.number().gt(0).max(1).nullish().openapi({ description: 'pixelpipe: how far to move from the input image (1 = repaint fully).' }),
   })
