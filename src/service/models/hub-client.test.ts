@@ -73,6 +73,20 @@ describe('createHubClient', () => {
     await assert.rejects(createHubClient({ hubUrl: closed.url }).modelInfo('owner/name', 'main'), (error: unknown) => DownloadError.isInstance(error) && error.reason === 'network' && error.isRetryable);
   });
 
+  it('says what to do instead when the hub cannot be reached: a local folder, a mirror, or a hosted model', async () => {
+    const closed = await startFakeHubServer({});
+    await closed.close();
+    const client = createHubClient({ hubUrl: closed.url });
+    for (const call of [client.modelInfo('owner/name', 'main'), client.downloadFile({ repoId: 'owner/name', commit, file, destination: join(folder, 'model.onnx') })]) {
+      const error = await call.then(() => assert.fail('the hub is closed'), (failure: unknown) => failure);
+      assert.ok(DownloadError.isInstance(error), String(error));
+      assert.match(error.message, new RegExp(`^Could not reach ${closed.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\S*: .*ECONNREFUSED.*\\. To go on without it: `));
+      assert.match(error.message, /pass `--model` \(the `model` option\) a local model folder in the Optimum ONNX layout/);
+      assert.match(error.message, /set PIXELPIPE_HUB_URL \(or HF_ENDPOINT\) to a Hugging Face mirror/);
+      assert.match(error.message, /`--model openai:gpt-image-1` with OPENAI_API_KEY set/);
+    }
+  });
+
   it('deletes a file that arrives longer than listed', async () => {
     const client = createHubClient({ fetch: cannedFetch(() => new Response(Buffer.concat([content, Buffer.from('extra')]))) });
     const destination = join(folder, 'model.onnx');

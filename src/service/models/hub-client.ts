@@ -158,7 +158,7 @@ export function createHubClient({ hubUrl = defaultHubUrl, accessToken, fetch: fe
     try {
       return await hubFetch(url, { headers, redirect: 'follow' });
     } catch (error) {
-      throw networkError(error, context, `Could not reach ${url}`, signal);
+      throw networkError(error, context, `Could not reach ${url}`, signal, unreachableHubHelp);
     }
   }
 
@@ -169,7 +169,7 @@ export function createHubClient({ hubUrl = defaultHubUrl, accessToken, fetch: fe
       if (error instanceof HubApiError) {
         throw describeStatus(error.statusCode, undefined, { ...context, url: error.url }, error.message, error);
       }
-      throw networkError(error, context, `Could not reach ${baseUrl}`, signal);
+      throw networkError(error, context, `Could not reach ${baseUrl}`, signal, unreachableHubHelp);
     }
   }
 
@@ -272,13 +272,22 @@ async function verify(file: HubFile, partPath: string, context: ErrorContext): P
   throw new DownloadError({ ...context, reason: 'integrity', message });
 }
 
-/** Wraps a failed connection as a retryable DownloadError; cancellation and our own errors pass through. */
-function networkError(error: unknown, context: ErrorContext, what: string, signal: AbortSignal | undefined): unknown {
+/**
+ * What to do when the hub cannot be reached at all: most often a first run offline or behind a
+ * firewall, where pulling the default model is the first thing that happens.
+ */
+export const unreachableHubHelp =
+  'To go on without it: pass `--model` (the `model` option) a local model folder in the Optimum ONNX layout; ' +
+  'or set PIXELPIPE_HUB_URL (or HF_ENDPOINT) to a Hugging Face mirror this machine can reach; ' +
+  'or use a hosted model with its API key, e.g. `--model openai:gpt-image-1` with OPENAI_API_KEY set (`pixelpipe models --providers` lists them).';
+
+/** Wraps a failed connection as a retryable DownloadError (with `help` after the reason); cancellation and our own errors pass through. */
+function networkError(error: unknown, context: ErrorContext, what: string, signal: AbortSignal | undefined, help?: string): unknown {
   if (signal?.aborted) return signal.reason;
   if (DownloadError.isInstance(error) || InvalidArgumentError.isInstance(error)) return error;
   if (error instanceof Error && error.name === 'AbortError') return error;
   const detail = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-  return new DownloadError({ ...context, reason: 'network', message: `${what}: ${detail}.`, cause: error });
+  return new DownloadError({ ...context, reason: 'network', message: `${what}: ${detail}.${help ? ` ${help}` : ''}`, cause: error });
 }
 
 async function fileSize(path: string): Promise<number> {
