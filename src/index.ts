@@ -21,6 +21,7 @@ export type { ApiKeyInfo, ImageRecord, ImageService, JobEvent, JobEventType, Job
 export { jobRequestSchema, defaultRequestLimits, type JobRequest, type JobRequestInput, type RequestLimits } from './service/generation/job-request.js';
 export { QuotaExceededError } from './service/errors/quota-exceeded-error.js';
 export { NotFoundError } from './service/errors/not-found-error.js';
+export { DatabaseConnectionError, type DatabaseConnectionFailure } from './service/errors/database-connection-error.js';
 export { createStorage, type StorageConfig } from './service/storage/create-storage.js';
 export type { BlobStorage } from './service/storage/blob-storage.js';
 export { createDatabase, type DatabaseConfig } from './service/database/create-database.js';

@@ -3,7 +3,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ImageService, JobView } from '../../service/image-service-types.js';
 import type { JobError } from '../../service/jobs/job-types.js';
 import { HttpError } from './http-error.js';
-import { openAiParam } from './openai-job-request.js';
+import { inOpenAiTerms, openAiParam } from './openai-job-request.js';
 import type { ImagesResponse } from './openai-schemas.js';
 
 /** Waits for the job; when `signal` aborts (the client hung up) the job is cancelled, since no one will read its images, unless `cancelOnAbort` is false. */
@@ -56,7 +56,7 @@ function failureOf(jobId: string, error: JobError | undefined, modelNamed: boole
   }
   const failure = failures[name] ?? { status: 500, type: 'server_error', code: 'job_failed' };
   const param = failure.status === 400 ? paramOf(message) : null;
-  const text = failure.status === 400 ? message : `job ${jobId} failed: ${message}`;
+  const text = failure.status === 400 ? inOpenAiTerms(message) : `job ${jobId} failed: ${message}`;
   return new HttpError(failure.status, { message: text, type: failure.type, param, code: failure.code });
 }
 
