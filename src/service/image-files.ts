@@ -1,6 +1,8 @@
 // Writing an image under the name the user gave: the file's format follows its extension, converting when needed.
 import { extname } from 'node:path';
 import sharp from 'sharp';
+import { exifFits, recordXmp, replaceExif, userCommentExif, xmpFits } from '../engine/image/exif-xmp.js';
+import { readPngText } from '../engine/image/png.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 
 const formatOfExtension: Record<string, 'png' | 'jpeg' | 'webp'> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp' };
@@ -8,20 +10,40 @@ const mediaTypeOf = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' }
 export const extensionOfMediaType: Record<string, string> = { 'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'image/gif': '.gif' };
 
 /**
- * The bytes to write at `path`: unchanged when the image already is the format the extension names
- * (so a local PNG keeps its record chunks), converted otherwise. A path without an extension keeps
- * the image's own format.
+ * The format a file at `path` is written in, from its extension; undefined without one (the image
+ * keeps its own format). An extension that names no format we write is refused, so callers can
+ * check `--out` before any work is done.
  */
-export async function encodeForPath(image: { bytes: Uint8Array; mediaType: string }, path: string): Promise<{ bytes: Uint8Array; mediaType: string; converted: boolean }> {
+export function outputFormatOf(path: string): 'png' | 'jpeg' | 'webp' | undefined {
   const extension = extname(path).toLowerCase();
-  if (extension === '') return { ...image, converted: false };
+  if (extension === '') return undefined;
   const format = formatOfExtension[extension];
   if (format === undefined) {
     throw new InvalidArgumentError({ argument: 'out', value: path, message: `\`--out\` must end in .png, .jpg, .jpeg or .webp (the file's format follows its name), got ${JSON.stringify(extension)}` });
   }
-  if (mediaTypeOf[format] === image.mediaType) return { ...image, converted: false };
+  return format;
+}
+
+/**
+ * The bytes to write at `path`: unchanged when the image already is the format the extension names
+ * (so a local PNG keeps its record chunks), converted otherwise. A path without an extension keeps
+ * the image's own format. A PNG's record survives conversion to JPEG or WebP: A1111's `parameters`
+ * go to EXIF UserComment (where A1111 puts them in those formats) and the `pixelpipe` record to XMP.
+ */
+export async function encodeForPath(image: { bytes: Uint8Array; mediaType: string }, path: string): Promise<{ bytes: Uint8Array; mediaType: string; converted: boolean }> {
+  const format = outputFormatOf(path);
+  if (format === undefined || mediaTypeOf[format] === image.mediaType) return { ...image, converted: false };
+  if (format === 'png') return { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: mediaTypeOf.png, converted: true };
+  const record = image.mediaType === 'image/png' ? readPngText(image.bytes) : {};
+  const xmp = record.pixelpipe === undefined ? undefined : recordXmp(record.pixelpipe);
+  const userComment = record.parameters === undefined ? undefined : userCommentExif(record.parameters);
+  let pipeline = sharp(image.bytes);
+  if (xmp !== undefined && xmpFits(xmp, format)) pipeline = pipeline.withXmp(xmp);
+  // A stand-in EXIF block makes the encoder leave room (a JPEG segment, a WebP chunk) that the real one replaces.
+  const keepsComment = userComment !== undefined && exifFits(userComment, format);
+  if (keepsComment) pipeline = pipeline.withExif({ IFD0: { Software: 'pixelpipe' } });
   // Lossless where the target allows; JPEG at a high quality so a conversion does not visibly degrade.
-  const pipeline = sharp(image.bytes);
-  const bytes = format === 'png' ? await pipeline.png().toBuffer() : format === 'webp' ? await pipeline.webp({ lossless: image.mediaType === 'image/png' }).toBuffer() : await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 95 }).toBuffer();
-  return { bytes: new Uint8Array(bytes), mediaType: mediaTypeOf[format], converted: true };
+  const bytes = format === 'webp' ? await pipeline.webp({ lossless: image.mediaType === 'image/png' }).toBuffer() : await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 95 }).toBuffer();
+  const written = keepsComment ? replaceExif(bytes, format, userComment) : bytes;
+  return { bytes: new Uint8Array(written), mediaType: mediaTypeOf[format], converted: true };
 }

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readPngText } from '../engine/image/png.js';
+import type { GenerationRecord } from '../providers/local/local-record.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../spec/errors/invalid-model-error.js';
 import { rawRgb } from '../testing/images.js';
@@ -20,6 +22,25 @@ test('the library generates from a folder; a seed as a decimal string above 2^53
     assert.deepEqual(result.model, { id: folder, folder: resolve(folder), source: 'folder' });
     assert.equal(result.images[0]!.settings.seed, '9007199254740993');
     assert.equal(result.images[0]!.mediaType, 'image/png');
+  } finally {
+    await pixelpipe.close();
+  }
+});
+
+test('a model given as an absolute folder is recorded by the folder\'s name, with its hash, never by its path', async () => {
+  const pixelpipe = createPixelpipe({ cacheDir });
+  try {
+    const absolute = resolve(folder);
+    const result = await pixelpipe.generate({ model: absolute, prompt: 'a red cube', seed: 5, steps: 1, sampler: 'euler' });
+    const text = readPngText(result.images[0]!.bytes);
+    const record = JSON.parse(text.pixelpipe!) as GenerationRecord;
+    assert.equal(record.model.id, 'tiny-sd15');
+    assert.match(record.model.hash, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(result.response.modelId, 'tiny-sd15');
+    assert.equal(result.model.id, absolute, 'result.model still says what the caller named');
+    assert.ok(!text.pixelpipe!.includes(absolute) && !text.pixelpipe!.includes('/test-data/'), 'no server path in the record');
+    assert.match(text.parameters!, /, Model: tiny-sd15, Version: pixelpipe$/);
+    assert.ok(!text.parameters!.includes('/'), 'no path in A1111\'s parameters');
   } finally {
     await pixelpipe.close();
   }

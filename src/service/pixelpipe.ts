@@ -1,7 +1,7 @@
 // The library's front door: resolve a model (local folder, cache or hub; or a hosted PROVIDER:MODEL), keep sessions warm, generate.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { checkSeed } from '../providers/shared/call-validation.js';
 import { createLocal } from '../providers/local/local-provider.js';
@@ -40,7 +40,7 @@ export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed
 }
 
 export interface ResolvedModel {
-  /** What records call the model: the repo id or folder path (local), or `PROVIDER:MODEL` as given (hosted). */
+  /** The model as the caller named it: the repo id or folder path (local), or `PROVIDER:MODEL` (hosted). Records call a folder by its name instead (see `recordedModelId`). */
   id: string;
   /** The local model's folder; absent for hosted models. */
   folder?: string;
@@ -63,6 +63,16 @@ export interface Pixelpipe {
   listProviders(): ProviderStatus[];
   /** Releases loaded sessions. */
   close(): Promise<void>;
+}
+
+/**
+ * What a local model's records (the PNG's `pixelpipe` chunk, A1111's `Model:`) and `response.modelId`
+ * call it: the repo id for a hub model, the folder's name for a folder, never a path on the machine
+ * that made the image. The weights are identified by the record's UNet hash either way.
+ */
+export function recordedModelId(model: ResolvedModel): string {
+  if (model.source !== 'folder' || model.folder === undefined) return model.id;
+  return basename(model.folder) || model.id;
 }
 
 /** A path the user clearly meant as one: absolute, ./, ../ or ~/. */
@@ -107,7 +117,7 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     defaults: { fetch },
     local: async (reference) => {
       const model = await resolveModel(reference);
-      return localProvider().imageModel(model.id, { folder: model.folder! });
+      return localProvider().imageModel(recordedModelId(model), { folder: model.folder! });
     },
   });
 
@@ -121,7 +131,7 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
         return { ...result, model: { id: reference, source: 'hosted' } };
       }
       const model = await resolveModel(reference);
-      const imageModel = localProvider().imageModel(model.id, { folder: model.folder!, vaeDecoderFallback });
+      const imageModel = localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback });
       return { ...(await imageModel.doGenerate(call)), model };
     },
     listProviders: () => registry.providers(),

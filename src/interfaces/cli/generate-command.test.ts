@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ExifReader from 'exifreader';
 import { readPngText } from '../../engine/image/png.js';
 import { runCli } from '../../testing/cli.js';
 import { maxChannelDifference } from '../../testing/images.js';
@@ -96,6 +98,52 @@ for (const { name, args, message } of badInput) {
   });
 }
 
+test('--out with an extension no format has is refused before any model is resolved or loaded', async () => {
+  // Loading the command's modules alone takes a while on a busy machine; the check must add under a second to that.
+  let started = Date.now();
+  assert.equal((await runCli(['--version'])).code, 0);
+  const startup = Date.now() - started;
+  started = Date.now();
+  const result = await runCli(['generate', 'a red cube', '--model', join(work, 'no-such-model-for-gif'), '--out', join(work, 'x.gif')], { PIXELPIPE_HUB_URL: 'http://127.0.0.1:9' });
+  const elapsed = Date.now() - started;
+  assert.equal(result.code, 2, result.stderr);
+  assert.equal(result.stderr, 'error: `--out` must end in .png, .jpg, .jpeg or .webp (the file\'s format follows its name), got ".gif"\n');
+  assert.ok(elapsed < startup + 1000, `refusing --out took ${elapsed} ms, starting the CLI ${startup} ms`);
+  assert.ok(!existsSync(join(work, 'x.gif')));
+});
+
+test('--out x.jpg and x.webp keep the record: prompt and seed in EXIF UserComment, the record JSON in XMP', async () => {
+  for (const extension of ['jpg', 'webp']) {
+    const out = join(work, `record.${extension}`);
+    const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--negative', 'blurry', '--seed', '31337', '--steps', '1', '--out', out]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /seed 31337 {2}\(converted from image\/png\)/);
+    const tags = ExifReader.load(readFileSync(out), { expanded: true });
+    const comment = Buffer.from((tags.exif?.UserComment as { value?: number[] } | undefined)?.value ?? []);
+    assert.equal(comment.toString('latin1', 0, 8), 'UNICODE\0', `${out}: UserComment with its character code`);
+    const parameters = Buffer.from(comment.subarray(8)).swap16().toString('utf16le');
+    assert.match(parameters, /^a red cube\nNegative prompt: blurry\nSteps: 1, .*Seed: 31337, Size: 64x64/);
+    const record = JSON.parse((tags.xmp as Record<string, { value: string }> | undefined)?.record?.value ?? 'null') as { settings: { prompt: string; seed: string } } | null;
+    assert.equal(record?.settings.prompt, 'a red cube');
+    assert.equal(record?.settings.seed, '31337');
+  }
+});
+
+test('a first run that cannot reach the hub says what to do instead, in one line without a stack', async () => {
+  const hub = createServer();
+  await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+  const { port } = hub.address() as AddressInfo;
+  await new Promise((resolve) => hub.close(resolve));
+  const cache = mkdtempSync(join(work, 'empty-cache-'));
+  const result = await runCli(['generate', 'a red cube', '--out', join(work, 'offline.png')], { PIXELPIPE_HUB_URL: `http://127.0.0.1:${port}`, HF_ENDPOINT: '', PIXELPIPE_CACHE_DIR: cache });
+  assert.equal(result.code, 1, result.stderr);
+  const last = result.stderr.trim().split('\n').at(-1)!;
+  assert.match(last, new RegExp(`^error: Could not reach http://127\\.0\\.0\\.1:${port}.*ECONNREFUSED.*To go on without it: pass \`--model\``));
+  assert.match(last, /PIXELPIPE_HUB_URL \(or HF_ENDPOINT\)/);
+  assert.match(last, /`--model openai:gpt-image-1` with OPENAI_API_KEY set/);
+  assert.doesNotMatch(result.stderr, /\n\s+at /);
+});
+
 test('a missing model folder is named', async () => {
   const result = await runCli(['generate', 'a red cube', '--model', join(work, 'no-such-model')]);
   assert.notEqual(result.code, 0);
@@ -153,7 +201,8 @@ test('CLI SDXL: the model folder sets the default size; the mask convention dete
   const out = join(work, 'sdxl.png');
   const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sdxl'), '--steps', '2', '--seed', '1', '--image', initImage, '--mask', maskImage, '--out', out]);
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stderr, /warning: mask convention detected from the file: luminance/);
+  assert.match(result.stderr, /warning: mask convention detected from the file: luminance.*; set --mask-convention to choose it explicitly/);
+  assert.doesNotMatch(result.stderr, /maskConvention/, 'the CLI names its flag, not the library option');
   const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { width: number }; model: { family: string } };
   assert.equal(record.model.family, 'stable-diffusion-xl');
   assert.equal(record.settings.width, 64);
@@ -164,6 +213,7 @@ const badEdits = [
   { name: 'strength above 1', args: ['--image', initImage, '--strength', '1.2'], message: /`strength` must be a number in \(0, 1\]/ },
   { name: 'unreadable image', args: ['--image', join(work, 'missing.png')], message: /missing\.png/ },
   { name: 'unknown mask convention', args: ['--image', initImage, '--mask', maskImage, '--mask-convention', 'red'], message: /`--mask-convention` must be one of luminance, alpha/ },
+  { name: 'alpha convention for a mask without alpha', args: ['--image', initImage, '--mask', maskImage, '--mask-convention', 'alpha'], message: /^error: `--mask-convention` is 'alpha' but `mask` .* or set `--mask-convention` to 'luminance'/m },
   { name: 'bad --extend', args: ['--image', initImage, '--extend', 'middle=3'], message: /"middle" is not a side/ },
   { name: 'mask without image', args: ['--mask', maskImage], message: /pass the image as `images`/ },
 ];

@@ -4,7 +4,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseExtension } from './extend-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import { encodeForPath, extensionOfMediaType } from '../../service/image-files.js';
+import { encodeForPath, extensionOfMediaType, outputFormatOf } from '../../service/image-files.js';
 import type { Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
 import { createProgressPrinter } from './progress.js';
 
@@ -45,6 +45,30 @@ function oneOf<const T extends string>(flag: string, text: string | undefined, c
   return text as T;
 }
 
+/** Library options whose flag is spelled differently; the library's messages name the option, the user typed the flag. */
+const flagOf: Record<string, string> = {
+  maskConvention: 'mask-convention',
+  negativePrompt: 'negative',
+  maskBlur: 'mask-blur',
+  vaeDecoderFallback: 'vae-fallback',
+};
+
+const optionNames = new RegExp(`\\b(${Object.keys(flagOf).join('|')})\\b`, 'g');
+
+/** `text` (an error or warning of the library) with the options that have flags of another spelling named by their flags. */
+export function inFlagTerms(text: string): string {
+  return text.replace(optionNames, (name) => `--${flagOf[name]}`);
+}
+
+/** Rethrows an `InvalidArgumentError` naming library options (`maskConvention`) as one naming their flags (`--mask-convention`); other errors unchanged. */
+export function renameToFlags(error: unknown): never {
+  if (!InvalidArgumentError.isInstance(error)) throw error;
+  const message = inFlagTerms(error.message);
+  if (message === error.message) throw error;
+  const argument = Object.hasOwn(flagOf, error.argument) ? flagOf[error.argument]! : error.argument;
+  throw new InvalidArgumentError({ argument, value: error.value, message, cause: error });
+}
+
 /** Where image `index` of `count` goes; in a folder, named by seed with the image's own extension. */
 export function outputPath(out: string | undefined, seed: string, index: number, count: number, ownExtension = '.png'): string {
   const target = resolve(out ?? '.');
@@ -75,6 +99,8 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   }
   if (positionals.length !== 1) throw new InvalidArgumentError({ argument: 'prompt', value: positionals, message: `give exactly one prompt (quote it), got ${positionals.length} arguments\n${generateUsage}` });
   const n = number('n', values.n) ?? 1;
+  // A name the result cannot be written under is refused now, not after the model was loaded and ran.
+  outputFormatOf(outputPath(values.out, 'check', 0, n));
   const executionProvider = values['execution-provider'];
   if (executionProvider !== undefined && executionProvider !== 'cpu' && executionProvider !== 'cuda') {
     throw new InvalidArgumentError({ argument: 'execution-provider', value: executionProvider, message: `\`--execution-provider\` must be cpu or cuda, got ${JSON.stringify(executionProvider)}` });
@@ -114,7 +140,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
         writeFileSync(join(previewDir, `${image}step-${String(event.step).padStart(3, '0')}.png`), event.preview.bytes);
       }
     },
-  });
+  }).catch(renameToFlags);
   progress.done();
   await pixelpipe.close();
   const written = [];
@@ -126,7 +152,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     // The record keeps what the model returned; the file may be a conversion of it.
     written.push({ path, seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
   }
-  for (const warning of result.warnings) process.stderr.write(`warning: ${'message' in warning ? warning.message : `${warning.setting}: ${warning.details ?? 'not supported'}`}\n`);
+  for (const warning of result.warnings) process.stderr.write(`warning: ${inFlagTerms('message' in warning ? warning.message : `${warning.setting}: ${warning.details ?? 'not supported'}`)}\n`);
   if (result.routing) process.stderr.write(`routed (${result.routing.rule}): ${result.routing.chosen}${result.attempts?.some((attempt) => attempt.outcome === 'failed' && !attempt.request) ? ` after ${result.attempts.filter((attempt) => attempt.outcome === 'failed' && !attempt.request).map((attempt) => `${attempt.provider}:${attempt.modelId} failed (${attempt.error?.name})`).join(', ')}` : ''}\n`);
   if (result.cost) process.stderr.write(`estimated cost: $${result.cost.amountUsd} (${result.cost.basis}; list price of ${result.cost.priceDate})\n`);
   if (values.json) {

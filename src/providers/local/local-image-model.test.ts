@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { loadStableDiffusion } from '../../engine/families/stable-diffusion.js';
 import { readPngText } from '../../engine/image/png.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -62,6 +63,20 @@ test('progress reaches the callback after each step of each image', async () => 
   const events: string[] = [];
   await model.doGenerate({ prompt: 'a red cube', n: 2, seed: 1, steps: 2, sampler: 'euler', onProgress: ({ imageIndex, step, steps }) => events.push(`${imageIndex}:${step}/${steps}`) });
   assert.deepEqual(events, ['0:1/2', '0:2/2', '1:1/2', '1:2/2']);
+});
+
+test('PNDM reports the steps asked for: its extra warm-up UNet call is counted with the step it belongs to', async () => {
+  const events: Array<[number, number]> = [];
+  await model.doGenerate({ prompt: 'a red cube', n: 1, seed: 1, steps: 3, sampler: 'pndm', onProgress: ({ step, steps }) => events.push([step, steps]) });
+  // PLMS runs steps + 1 UNet calls; its first step takes two, and is reported once, when done.
+  assert.deepEqual(events, [[1, 3], [2, 3], [3, 3]]);
+});
+
+test('PNDM image-to-image reports the ⌊steps × strength⌋ steps it runs, never more', async () => {
+  const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 180, g: 40, b: 40 } } }).png().toBuffer();
+  const events: Array<[number, number]> = [];
+  await model.doGenerate({ prompt: 'a red cube', n: 1, seed: 1, steps: 4, strength: 0.5, images: [image], sampler: 'pndm', onProgress: ({ step, steps }) => events.push([step, steps]) });
+  assert.deepEqual(events, [[1, 2], [2, 2]]);
 });
 
 test('the prompts are encoded once per call, not once per image', async () => {

@@ -110,10 +110,15 @@ export class LocalImageModel implements ImageModel {
     for (let index = 0; index < n; index++) {
       const timer = new StageTimer();
       const imageSeed = seedForImage(seed, index);
-      const onStep: StepListener = async (step, total, latents, denoised) => {
+      const onStep: StepListener = async (call, calls, latents, denoised) => {
         if (!options.onProgress) return;
+        // Progress counts the steps the user asked for (an edit runs ⌊steps × strength⌋ of them), not UNet calls: PNDM makes
+        // extra warm-up calls first (PLMS one, for its two-evaluation first step), so a step is reported by the call that completes it.
+        const userSteps = strength === undefined ? steps : Math.min(Math.floor(steps * strength), steps);
+        const extraCalls = Math.max(0, calls - userSteps);
+        if (call <= extraCalls) return;
         const preview = makePreview ? await timer.measure('preview', () => makePreview(denoised ?? latents, { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor })) : undefined;
-        options.onProgress({ imageIndex: index, step, steps: total, elapsedMs: performance.now() - started, ...(preview ? { preview } : {}) });
+        options.onProgress({ imageIndex: index, step: call - extraCalls, steps: calls - extraCalls, elapsedMs: performance.now() - started, ...(preview ? { preview } : {}) });
       };
       const common = { prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer, encoded, onStep };
       let output: PipelineOutput;

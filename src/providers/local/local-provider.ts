@@ -1,6 +1,7 @@
 // Factory for local ONNX models: one loaded model (sessions) per folder and runtime setting, reused across calls.
 import { resolve } from 'node:path';
 import { loadStableDiffusion, type WeightHashCache } from '../../engine/families/stable-diffusion.js';
+import type { VaeTiling } from '../../engine/vae/vae-tiling.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
 import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { LocalImageModel } from './local-image-model.js';
@@ -16,12 +17,14 @@ export interface LocalProviderSettings {
   maxInputPixels?: number;
   /** Path of a tiny latent decoder (ONNX, SD 1.x/2.x latents) for step previews; a linear projection without it. */
   previewDecoder?: string;
+  /** When the VAE works in tiles (default 512-px tiles above 1024 × 1024 pixels, as diffusers' `enable_vae_tiling()`); `false` never tiles. */
+  vaeTiling?: Partial<VaeTiling> | false;
 }
 
 export interface LocalProvider {
   /**
-   * The model in `folder` (Optimum ONNX layout). `modelId` is what records call it
-   * (a hub id, or the folder's path when the caller gave a path).
+   * The model in `folder` (Optimum ONNX layout). `modelId` is what records call it: a hub id, or
+   * the folder's name (records travel with the images, so they should not hold a server's paths).
    */
   imageModel(modelId: string, options: { folder: string; vaeDecoderFallback?: string }): LocalImageModel;
   /** Releases every loaded session. */
@@ -29,7 +32,7 @@ export interface LocalProvider {
 }
 
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
-  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath } = settings;
+  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling } = settings;
   const models = new Map<string, LocalImageModel>();
   // One preview decoder for every model, loaded when previews are first asked for.
   let previewDecoder: Promise<PreviewDecoder> | undefined;
@@ -43,7 +46,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
           executionProvider,
           maxInputPixels,
           previewDecoder: loadPreviewDecoder,
-          load: () => loadStableDiffusion(folder, { executionProvider, threads, hashCache, vaeDecoderFallback }),
+          load: () => loadStableDiffusion(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling }),
         });
         models.set(key, model);
       }
