@@ -3,6 +3,20 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 
+const byteUnits: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+// A number of bytes: a whole number from code, or `16GiB`, `16 GB`, `12000MB`, `17179869184` from the environment.
+const bytes = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(/^\s*\d+(\.\d+)?\s*([kmgt]i?b|b)?\s*$/i, 'must be a size such as 16GiB, 16GB or 12000MB')
+    .transform((text) => {
+      const [, number, unit = 'b'] = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text)!;
+      return Math.floor(Number(number) * byteUnits[unit.toLowerCase()]!);
+    }),
+]);
+
 // A yes/no setting: a boolean from code, or `true`/`false`/`1`/`0` from the environment.
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 
@@ -17,6 +31,11 @@ const settingsSchema = z.object({
   executionProvider: z.enum(['cpu', 'cuda']),
   /** ONNX Runtime intra-op threads; undefined = all cores. */
   threads: z.coerce.number().int().positive().optional(),
+  /**
+   * Largest estimated peak memory of one local generation, in bytes; larger jobs are refused when they
+   * are submitted (and the CLI before it loads a model). Default: 90 % of the machine's memory less what is loaded.
+   */
+  memoryBudget: bytes.optional(),
   /** Largest input image or mask accepted for editing, in pixels (decoding stops before a larger one). */
   maxInputPixels: z.coerce.number().int().positive().default(4096 * 4096),
   /** A tiny latent decoder (ONNX) for step previews, e.g. VAElight's VAEpreview.onnx; a linear projection without it. */
@@ -65,6 +84,7 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     executionProvider: environment.PIXELPIPE_EXECUTION_PROVIDER || 'cpu',
     threads: environment.PIXELPIPE_THREADS || undefined,
     maxInputPixels: environment.PIXELPIPE_MAX_INPUT_PIXELS || undefined,
+    memoryBudget: environment.PIXELPIPE_MEMORY_BUDGET || undefined,
     previewDecoder: environment.PIXELPIPE_PREVIEW_DECODER || undefined,
     dataDir: environment.PIXELPIPE_DATA_DIR || join(environment.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'pixelpipe'),
     databaseUrl: environment.PIXELPIPE_DATABASE_URL || undefined,
@@ -81,7 +101,7 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0]);
-    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER', ...serviceVariables }[field] ?? field;
+    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', memoryBudget: 'PIXELPIPE_MEMORY_BUDGET', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER', ...serviceVariables }[field] ?? field;
     throw new Error(`setting \`${field}\` (${variable}) is invalid: ${issue.message}, got ${JSON.stringify((candidate as Record<string, unknown>)[field])}`);
   }
   return parsed.data;

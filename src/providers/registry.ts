@@ -1,5 +1,7 @@
 // Finds a model by `PROVIDER:MODEL` across every provider; a comma-separated list becomes a fallback router.
 import type { ImageModel } from '../spec/image-model.js';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import { createBfl, bflProviderInfo } from './bfl/index.js';
 import { createComfyUI, comfyuiProviderInfo } from './comfyui/index.js';
@@ -30,6 +32,34 @@ export const hostedProviders: readonly { info: HostedProviderInfo; create: Hoste
 
 export type HostedProviderName = 'openai' | 'replicate' | 'fal' | 'stability' | 'bfl' | 'google' | 'ideogram' | 'firefly' | 'comfyui';
 
+/**
+ * A provider from outside the package (an operator's own API, a test double): the default export of a
+ * module named in `providerModules`, reached as `NAME:MODEL` like the built-in ones.
+ */
+export interface CustomProvider {
+  /** Its prefix in model ids: lowercase letters, digits and dashes, not a built-in provider's name. */
+  name: string;
+  /** The model `modelId` of this provider. */
+  imageModel(modelId: string): ImageModel | Promise<ImageModel>;
+}
+
+/** Imports provider modules (paths or file: URLs) and checks that each default export is a `CustomProvider`. */
+export async function loadProviderModules(locations: readonly string[]): Promise<CustomProvider[]> {
+  const loaded: CustomProvider[] = [];
+  for (const location of locations) {
+    const url = /^file:/.test(location) ? location : pathToFileURL(resolve(location)).href;
+    const provider = ((await import(url)) as { default?: Partial<CustomProvider> }).default;
+    if (typeof provider?.name !== 'string' || !/^[a-z][a-z0-9-]{0,39}$/.test(provider.name) || typeof provider.imageModel !== 'function') {
+      throw new InvalidArgumentError({ argument: 'providerModules', value: location, message: `provider module ${location} must export by default { name, imageModel(modelId) } with a lowercase name of letters, digits and dashes` });
+    }
+    if (provider.name === 'local' || hostedProviders.some(({ info }) => info.name === provider.name)) {
+      throw new InvalidArgumentError({ argument: 'providerModules', value: location, message: `provider module ${location} is named ${JSON.stringify(provider.name)}, which a built-in provider already uses; give it another name` });
+    }
+    loaded.push(provider as CustomProvider);
+  }
+  return loaded;
+}
+
 export interface ProviderRegistrySettings {
   /** Makes the local model for a reference (folder, hub id, alias); the service supplies it because it owns the model cache. */
   local: (reference: string) => Promise<ImageModel>;
@@ -37,6 +67,8 @@ export interface ProviderRegistrySettings {
   providers?: Partial<Record<HostedProviderName, HostedProviderSettings>>;
   /** Settings every hosted provider gets unless its own say otherwise (a shared fetch, retries, timeout). */
   defaults?: HostedProviderSettings;
+  /** Providers loaded from `providerModules`. */
+  custom?: readonly CustomProvider[];
 }
 
 export interface ProviderStatus {
@@ -62,14 +94,14 @@ export interface ProviderRegistry {
 }
 
 /** Splits `PROVIDER:MODEL`; anything whose prefix is not a provider's name (a path, a hub id) is a local reference. */
-export function parseModelId(id: string): { provider: string; modelId: string } {
+export function parseModelId(id: string, custom: readonly CustomProvider[] = []): { provider: string; modelId: string } {
   const colon = id.indexOf(':');
   const prefix = colon > 0 ? id.slice(0, colon) : '';
-  if (prefix === 'local' || hostedProviders.some(({ info }) => info.name === prefix)) return { provider: prefix, modelId: id.slice(colon + 1) };
+  if (prefix === 'local' || hostedProviders.some(({ info }) => info.name === prefix) || custom.some((provider) => provider.name === prefix)) return { provider: prefix, modelId: id.slice(colon + 1) };
   return { provider: 'local', modelId: id };
 }
 
-export function createProviderRegistry({ local, providers = {}, defaults = {} }: ProviderRegistrySettings): ProviderRegistry {
+export function createProviderRegistry({ local, providers = {}, defaults = {}, custom = [] }: ProviderRegistrySettings): ProviderRegistry {
   const factories = new Map<string, (modelId: string) => ImageModel>();
   const hosted = (name: string) => {
     let factory = factories.get(name);
@@ -81,9 +113,11 @@ export function createProviderRegistry({ local, providers = {}, defaults = {} }:
     return factory;
   };
   const single = async (id: string): Promise<ImageModel> => {
-    const { provider, modelId } = parseModelId(id.trim());
+    const { provider, modelId } = parseModelId(id.trim(), custom);
     if (modelId === '') throw new InvalidArgumentError({ argument: 'model', value: id, message: `\`model\` ${JSON.stringify(id)} names no model after the provider; write PROVIDER:MODEL, e.g. openai:gpt-image-1` });
-    return provider === 'local' ? local(modelId) : hosted(provider)(modelId);
+    if (provider === 'local') return local(modelId);
+    const own = custom.find((candidate) => candidate.name === provider);
+    return own ? own.imageModel(modelId) : hosted(provider)(modelId);
   };
   return {
     async imageModel(id) {
@@ -92,7 +126,7 @@ export function createProviderRegistry({ local, providers = {}, defaults = {} }:
       return createRouter({ name: parts.join(','), fallback: await Promise.all(parts.map(single)) });
     },
     isHosted(id) {
-      return id.includes(',') || parseModelId(id).provider !== 'local';
+      return id.includes(',') || parseModelId(id, custom).provider !== 'local';
     },
     providers(environment = process.env) {
       return hostedProviders.map(({ info }) => {

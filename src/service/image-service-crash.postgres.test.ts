@@ -1,4 +1,4 @@
-// A `pixelpipe worker` process killed with SIGKILL mid-job: the job goes back to the queue, another worker finishes it, once.
+// A `pixelpipe worker` process killed with SIGKILL mid-job: the job goes back to the queue in seconds (not at its expiry), another worker finishes it, once.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -32,8 +32,8 @@ test('a worker killed with SIGKILL mid-job: another worker completes the job, wi
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-crash-'));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const settings = { dataDir, databaseUrl: created.url };
-  // Jobs submitted here expire 5 s after a worker last took them, and this process's maintenance notices each second.
-  const queue = { expireInSeconds: 5, maintenanceIntervalSeconds: 1, retryDelaySeconds: 0, retryLimit: 2 };
+  // The expiry stays long: the dead worker's job must come back through its missing worker, not through expiry.
+  const queue = { expireInSeconds: 900, heartbeatSeconds: 0.5, retryDelaySeconds: 0, retryLimit: 2 };
   const server: RunningImageService = await createImageService({ settings, workers: 0, queue, defaultModel: tinyModel });
   t.after(() => server.close());
 
@@ -67,7 +67,10 @@ test('a worker killed with SIGKILL mid-job: another worker completes the job, wi
   const done = await until('the job to finish on the second worker', async () => {
     const current = await server.getJob(job.id);
     return current?.state === 'succeeded' || current?.state === 'failed' ? current : undefined;
-  });
+  }, 60_000);
+  assert.deepEqual(done.attemptHistory?.map((attempt) => attempt.outcome), ['crashed', 'succeeded']);
+  assert.match(done.attemptHistory![0]!.error!.message, /its worker \(process \d+ on .*\) is (gone|no longer running)/);
+  assert.equal(done.attemptHistory![0]!.worker, done.attemptHistory![0]!.worker?.replace(/:\d+$/, '') + `:${worker.pid}`, 'the first attempt names the killed worker process');
   assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
   assert.equal(done.attempts, 2);
   const rows = await database.query<{ image_index: number; count: number }>('SELECT image_index, count(*)::int AS count FROM pixelpipe.records WHERE job_id = $1 GROUP BY image_index ORDER BY image_index', [job.id]);

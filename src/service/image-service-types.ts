@@ -1,8 +1,9 @@
 // What the service offers its interfaces (HTTP, CLI): jobs, their events, records, uploads, keys, health and metrics.
 import type { ImageModelCost, ImageModelWarning, ImageSettings } from '../spec/index.js';
-import type { JobError, JobState } from './jobs/job-types.js';
+import type { JobAttempt, JobError, JobState } from './jobs/job-types.js';
 import type { JobRequest, RequestLimits } from './generation/job-request.js';
 import type { BlobStorage } from './storage/blob-storage.js';
+import type { RunnerStatus } from './workers/generation-runner.js';
 
 /** Everything kept about one generated image: enough to trace it and make it again. */
 export interface ImageRecord {
@@ -67,6 +68,11 @@ export interface JobView {
   /** Attempts started so far, and the most it may have. */
   attempts: number;
   maxAttempts: number;
+  /**
+   * What happened to each attempt, for a job tried more than once: its worker (`host:pid`), its
+   * outcome (`crashed` when the worker process died under it) and error.
+   */
+  attemptHistory?: { attempt: number; outcome: JobAttempt['outcome']; startedAt: string; finishedAt?: string; worker?: string; error?: JobError }[];
   /** The request as queued. */
   request: JobRequest;
   /** Why it failed (or why its last attempt failed while it waits to retry). */
@@ -195,8 +201,8 @@ export interface ImageService {
   hasApiKeys(): Promise<boolean>;
   /** Takes one request from the key's per-minute allowance. */
   checkRateLimit(key: ApiKeyInfo): { allowed: boolean; retryAfterMs: number };
-  /** Whether the database and blob store answer, and how many workers run in this process. */
-  health(): Promise<{ database: boolean; storage: boolean; workers: number }>;
+  /** Whether the database and blob store answer, how many workers run in this process, and how its worker processes fare. */
+  health(): Promise<{ database: boolean; storage: boolean; workers: number; workerProcesses?: RunnerStatus }>;
   /** Prometheus text exposition: queue depth, job latency, per-stage time. */
   metrics(): Promise<string>;
   /** Stops this process's workers (finishing or requeuing running jobs) and closes everything. */

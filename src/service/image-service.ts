@@ -13,17 +13,20 @@ import { defaultRequestLimits, type JobRequest } from './generation/job-request.
 import type { ApiKeyInfo, ImageService, JobEvent, JobView, ServiceLimits, StoredUpload } from './image-service-types.js';
 import { submittedAtMs, toJobView } from './job-views.js';
 import { JobQueue, type JobQueueConfig } from './jobs/job-queue.js';
-import type { JobSettleHook } from './jobs/job-types.js';
+import type { JobSettleHook, WorkOptions } from './jobs/job-types.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { RateLimiter } from './keys/rate-limiter.js';
 import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelpipe.js';
 import { RecordStore } from './records/record-store.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { serviceSecret } from './service-secrets.js';
+import { defaultMemoryBudget } from './memory-budget.js';
 import { storageConfigFromSettings } from './open-service-stores.js';
 import { createStorage } from './storage/create-storage.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 import { checkWebhookDestination } from './webhooks/webhook-destination.js';
+import { createInProcessRunner, type GenerationRunner } from './workers/generation-runner.js';
+import { ProcessRunner } from './workers/process-runner.js';
 import { WebhookDispatcher, type WebhookEvent } from './webhooks/webhook-dispatcher.js';
 
 /** How to make a service; everything has a default that runs embedded in one process. */
@@ -42,6 +45,13 @@ export interface ImageServiceConfig {
   limits?: Partial<ServiceLimits>;
   /** Jobs this process runs at once; 0 runs none here (submit-only servers). Default 1. */
   workers?: number;
+  /**
+   * Where generations run. `process` (default): one supervised worker process per worker, so a job
+   * that runs out of memory or crashes kills only its worker, which is started again; the server
+   * keeps answering. `in-process`: in this process (an injected `pixelpipe.fetch` needs it, since a
+   * function cannot cross to another process).
+   */
+  isolation?: 'process' | 'in-process';
   /** Queue settings: retries, expiry, polling. */
   queue?: Partial<Omit<JobQueueConfig, 'database'>>;
   /** How often an idle worker asks for work, in seconds. Default 1. */
@@ -64,6 +74,13 @@ export interface RunningImageService extends ImageService {
   readonly keys: ApiKeyStore;
 }
 
+/** What worker processes make their generator with: the service's settings and provider settings, which must be plain data. */
+function workerOptions(config: ImageServiceConfig, settings: Settings, limits: ServiceLimits) {
+  const { fetch: _fetch, onNotice: _onNotice, onDownloadProgress: _onDownloadProgress, ...options } = config.pixelpipe ?? {};
+  const { cacheDir, hubUrl, hubToken, executionProvider, threads, previewDecoder } = settings;
+  return { cacheDir, hubUrl, hubToken, executionProvider, threads, previewDecoder, ...options, maxInputPixels: limits.maxInputPixels };
+}
+
 const defaultServiceLimits: ServiceLimits = { ...defaultRequestLimits, maxBodyBytes: 50 * 2 ** 20, maxInputPixels: 4096 * 4096 };
 
 /** Opens (and migrates) everything and, unless `workers` is 0, starts this process's workers. */
@@ -75,7 +92,14 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const storage = config.storage ?? createStorage(storageConfigFromSettings(settings));
   const queue = new JobQueue({ database, onError, ...config.queue });
   await queue.start();
-  const pixelpipe: Pixelpipe = createPixelpipe({ ...config.pixelpipe, maxInputPixels: limits.maxInputPixels });
+  const workers = config.workers ?? 1;
+  // One budget for the whole server, set now: each worker process may run a job of this size at once.
+  const memoryBudget = settings.memoryBudget ?? config.pixelpipe?.memoryBudget ?? defaultMemoryBudget(workers);
+  const pixelpipe: Pixelpipe = createPixelpipe({ ...config.pixelpipe, maxInputPixels: limits.maxInputPixels, memoryBudget });
+  const isolation = config.isolation ?? 'process';
+  if (isolation === 'process' && config.pixelpipe?.fetch) {
+    throw new InvalidArgumentError({ argument: 'isolation', value: isolation, message: 'an injected `pixelpipe.fetch` cannot reach worker processes; give `isolation: \'in-process\'` with it, or configure providers by base URL instead' });
+  }
   const records = new RecordStore(database);
   const events = new JobEventLog(database);
   const keys = new ApiKeyStore(database);
@@ -83,11 +107,11 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const webhookSecret = settings.webhookSecret ?? (await serviceSecret(database, 'webhook-signing'));
   const webhooks = new WebhookDispatcher({ database, secret: webhookSecret, allowPrivate: settings.webhookAllowPrivate, onError, ...config.webhooks });
   await webhooks.start();
-  const workers = config.workers ?? 1;
-  const metrics = new ServiceMetrics({ queueDepth: () => queue.depth(), running: () => queue.runningJobIds().length });
+  const runner: GenerationRunner | undefined = workers === 0 ? undefined : isolation === 'in-process' ? createInProcessRunner(pixelpipe) : new ProcessRunner({ size: workers, options: { ...workerOptions(config, settings, limits), memoryBudget }, onEvent: (message) => onError(new Error(message)) });
+  const metrics = new ServiceMetrics({ queueDepth: () => queue.depth(), running: () => queue.runningJobIds().length, workers: () => runner?.status() });
   const maxConcurrentJobsPerKey = config.maxConcurrentJobsPerKey ?? 4;
 
-  const view = (status: NonNullable<Awaited<ReturnType<JobQueue['get']>>>) => toJobView(status, { database, records });
+  const view = (status: NonNullable<Awaited<ReturnType<JobQueue['get']>>>) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
 
   async function notifyWebhook(transaction: DatabaseTransaction | undefined, request: unknown, jobId: string, event: WebhookEvent, payload: Record<string, unknown>) {
     const url = (request as Partial<JobRequest> | undefined)?.webhook?.url;
@@ -112,9 +136,14 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     return undefined;
   };
 
-  if (workers > 0) {
-    const handler = createGenerationHandler({ database, storage, pixelpipe, events, limits, defaultModel: config.defaultModel, onError });
-    await queue.work(handler, { concurrency: workers, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onSettled, afterSettled: (job) => events.wake(job.id) });
+  if (runner) {
+    const handler = createGenerationHandler({ database, storage, runner, events, limits, defaultModel: config.defaultModel, onError });
+    const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
+      events.wake(job.id);
+      // A final failure found by another process (its worker died) leaves what that attempt stored.
+      if (settlement.state === 'failed' && settlement.final) void deleteJobBlobs(database, storage, job.id).catch((error: Error) => onError(error));
+    };
+    await queue.work(handler, { concurrency: workers, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onSettled, afterSettled });
     await webhooks.work();
   }
 
@@ -132,7 +161,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   }
 
   // What can be checked before queueing is checked now, so a bad request is a 400, not a failed job.
-  async function checkReferences(request: JobRequest): Promise<void> {
+  async function checkReferences(request: JobRequest): Promise<{ width: number; height: number } | undefined> {
     if (request.webhook) await checkWebhookDestination(request.webhook.url, { allowPrivate: settings.webhookAllowPrivate });
     const image = request.images ? await blobDimensions(request.images[0]!.blobKey, 'images.0') : undefined;
     for (const [index, extra] of (request.images ?? []).slice(1).entries()) await blobDimensions(extra.blobKey, `images.${index + 1}`);
@@ -145,6 +174,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     if (request.parentRecordId && !(await records.get(request.parentRecordId))) {
       throw new InvalidArgumentError({ argument: 'parentRecordId', value: request.parentRecordId, message: `\`parentRecordId\` names record ${request.parentRecordId}, which does not exist` });
     }
+    return image;
   }
 
   const service: RunningImageService = {
@@ -159,7 +189,9 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       const request = parseJobRequest(input, limits);
       // The default model is written into the request, so every worker makes the same image.
       if (request.model === undefined && config.defaultModel !== undefined) request.model = config.defaultModel;
-      await checkReferences(request);
+      const inputSize = await checkReferences(request);
+      // A local job that cannot fit in memory is refused now: accepted, it would kill its worker (twice).
+      await pixelpipe.checkMemory({ model: request.model, width: request.width, height: request.height, guidance: request.guidance, extend: request.extend, inputSize });
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
       // The status read when the job is created gives both the first event's position and the answer, so the queue is counted once.
@@ -264,6 +296,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
         database: await answers(() => database.query('SELECT 1')),
         storage: await answers(() => storage.head(`sha256/00/00/${'0'.repeat(64)}.png`)),
         workers,
+        ...(runner ? { workerProcesses: runner.status() } : {}),
       };
     },
 
@@ -272,6 +305,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     async close() {
       await queue.stop({ graceful: true, timeoutSeconds: 30 });
       await webhooks.stop();
+      await runner?.close();
       await pixelpipe.close();
       if (!config.storage) await storage.close();
       if (!config.database) await database.close();

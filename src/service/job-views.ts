@@ -2,7 +2,7 @@
 import type { Queryable } from './database/database.js';
 import type { JobRequest } from './generation/job-request.js';
 import type { ImageRecord, JobView } from './image-service-types.js';
-import type { JobStatus } from './jobs/job-types.js';
+import type { JobAttempt, JobStatus } from './jobs/job-types.js';
 import type { RecordStore } from './records/record-store.js';
 
 /** When a job was submitted, read from its id (UUID v7 starts with the millisecond time). */
@@ -19,8 +19,10 @@ async function latestStep(database: Queryable, jobId: string): Promise<JobView['
 }
 
 /** The client's view of `status`: times as ISO strings, records once it succeeded, progress while it runs. */
-export async function toJobView(status: JobStatus, { database, records }: { database: Queryable; records: RecordStore }): Promise<JobView> {
+export async function toJobView(status: JobStatus, { database, records, attempts }: { database: Queryable; records: RecordStore; attempts: (id: string) => Promise<JobAttempt[]> }): Promise<JobView> {
   const stored: ImageRecord[] = status.state === 'succeeded' ? await records.forJob(status.id) : [];
+  // Only a job that was tried more than once has a story worth its query.
+  const history = status.attempts > 1 ? await attempts(status.id) : [];
   const progress = status.state === 'running' ? await latestStep(database, status.id) : undefined;
   const view: JobView = {
     id: status.id,
@@ -32,6 +34,7 @@ export async function toJobView(status: JobStatus, { database, records }: { data
     finishedAt: status.finishedAt?.toISOString(),
     attempts: status.attempts,
     maxAttempts: status.maxAttempts,
+    attemptHistory: history.length > 0 ? history.map((attempt) => ({ ...attempt, startedAt: attempt.startedAt.toISOString(), finishedAt: attempt.finishedAt?.toISOString() })) : undefined,
     request: status.request as JobRequest,
     error: status.error,
     progress,

@@ -4,8 +4,12 @@ import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { checkSeed } from '../providers/shared/call-validation.js';
+import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
+import { InvalidModelError } from '../spec/errors/invalid-model-error.js';
 import { createLocal } from '../providers/local/local-provider.js';
-import { createProviderRegistry, type ProviderRegistry, type ProviderRegistrySettings, type ProviderStatus } from '../providers/registry.js';
+import { createProviderRegistry, loadProviderModules, type ProviderRegistry, type ProviderRegistrySettings, type ProviderStatus } from '../providers/registry.js';
+import type { MemoryEstimate } from '../engine/families/memory-estimate.js';
+import { defaultMemoryBudget } from './memory-budget.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';
 import { listCachedModels, parseModelRef, resolveCachedModel, type CachedModel } from './models/model-cache.js';
@@ -22,6 +26,11 @@ export interface PixelpipeOptions extends Partial<Settings> {
   onNotice?: (message: string) => void;
   /** Download progress while a model is pulled. */
   onDownloadProgress?: (progress: PullProgress) => void;
+  /**
+   * Modules (paths or file: URLs) whose default export is a provider `{ name, imageModel(modelId) }`,
+   * reached as `NAME:MODEL`; worker processes import them too.
+   */
+  providerModules?: string[];
 }
 
 export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed'> {
@@ -57,6 +66,13 @@ export interface Pixelpipe {
   generate(options: GenerateOptions): Promise<GenerateResult>;
   /** Finds a model locally, pulling it from the hub when it is not cached yet. */
   resolveModel(reference?: string): Promise<ResolvedModel>;
+  /**
+   * Estimates a local generation's peak memory without loading or downloading anything, and throws
+   * `InvalidArgumentError` (naming the budget and the largest size that fits) when it is over the
+   * memory budget. Undefined for hosted models and local ones not on this machine. `inputSize`: an
+   * edit's input image, whose size the output takes (plus `extend`).
+   */
+  checkMemory(options: Pick<GenerateOptions, 'model' | 'width' | 'height' | 'guidance' | 'extend' | 'vaeDecoderFallback'> & { inputSize?: { width: number; height: number } }): Promise<MemoryEstimate | undefined>;
   pullModel(reference: string): Promise<PullResult>;
   listModels(): Promise<{ cached: CachedModel[]; registry: readonly RegistryEntry[] }>;
   /** Hosted providers and whether each is configured (its API key variables set). */
@@ -75,19 +91,30 @@ export function recordedModelId(model: ResolvedModel): string {
   return basename(model.folder) || model.id;
 }
 
+/** Longest side a local model is asked for; what fits below it depends on the model and is checked against the memory budget. */
+const maxLocalSide = 16_384;
+
+// A side no machine could make is refused before a model is resolved (and perhaps downloaded) for it.
+function checkSide(argument: 'width' | 'height', value: number | undefined): void {
+  if (value !== undefined && value > maxLocalSide) {
+    throw new InvalidArgumentError({ argument, value, message: `\`${argument}\` must be at most ${maxLocalSide} pixels for a local model, got ${value} (what fits below that depends on the model and the memory budget)` });
+  }
+}
+
 /** A path the user clearly meant as one: absolute, ./, ../ or ~/. */
 function looksLikePath(reference: string): boolean {
   return isAbsolute(reference) || /^(\.{1,2}|~)([\\/]|$)/.test(reference);
 }
 
 export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
-  const { fetch, providers, onNotice = () => {}, onDownloadProgress, ...overrides } = options;
+  const { fetch, providers, onNotice = () => {}, onDownloadProgress, providerModules = [], ...overrides } = options;
   let settings: Settings | undefined;
   const currentSettings = () => (settings ??= loadSettings(overrides));
   let local: ReturnType<typeof createLocal> | undefined;
   const localProvider = () => {
-    const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder } = currentSettings();
-    return (local ??= createLocal({ executionProvider, threads, maxInputPixels, previewDecoder, hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')) }));
+    const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder, memoryBudget } = currentSettings();
+    const memoryBudgetBytes = memoryBudget ?? defaultMemoryBudget();
+    return (local ??= createLocal({ executionProvider, threads, maxInputPixels, previewDecoder, memoryBudgetBytes, hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')) }));
   };
 
   async function pull(reference: string): Promise<PullResult> {
@@ -95,46 +122,75 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     return pullModel({ repoId: reference, cacheDir, hubUrl, accessToken: hubToken, fetch, onProgress: onDownloadProgress });
   }
 
-  async function resolveModel(reference?: string): Promise<ResolvedModel> {
-    if (reference === undefined) onNotice(`no model given: using the default model ${defaultModelId}`);
+  // A local reference as a folder, or as a hub repo with the revision the registry pins, and its cached copy when complete.
+  // `ref` is set whenever `found` is not: a reference that is no folder is a hub reference.
+  async function findLocalModel(reference: string | undefined): Promise<{ found?: ResolvedModel; ref?: ReturnType<typeof parseModelRef> }> {
     const wanted = (reference ?? defaultModelId).replace(/^local:/, '');
     const expanded = wanted.startsWith('~/') ? resolve(homedir(), wanted.slice(2)) : wanted;
-    if (existsSync(expanded) || looksLikePath(wanted)) return { id: wanted, folder: resolve(expanded), source: 'folder' };
+    if (existsSync(expanded) || looksLikePath(wanted)) return { found: { id: wanted, folder: resolve(expanded), source: 'folder' } };
     // A registry alias or id stands for its repo at the pinned commit unless a revision is given.
     const [name, revision] = wanted.split('@') as [string, string | undefined];
     const entry = findRegistryEntry(name);
     const ref = parseModelRef(entry ? `${entry.repoId}@${revision ?? entry.revision}` : wanted);
     const cached = await resolveCachedModel(currentSettings().cacheDir, ref);
-    if (cached?.complete) return { id: ref.repoId, folder: cached.folder, revision: cached.revision, source: 'cache' };
+    return { found: cached?.complete ? { id: ref.repoId, folder: cached.folder, revision: cached.revision, source: 'cache' } : undefined, ref };
+  }
+
+  async function resolveModel(reference?: string): Promise<ResolvedModel> {
+    if (reference === undefined) onNotice(`no model given: using the default model ${defaultModelId}`);
+    const { found, ref } = await findLocalModel(reference);
+    if (found || !ref) return found!;
     onNotice(`${ref.repoId} is not in the model cache (${currentSettings().cacheDir}): downloading it from ${currentSettings().hubUrl} now (first use)`);
     const pulled = await pull(ref.revision ? `${ref.repoId}@${ref.revision}` : ref.repoId);
     if (pulled.license) onNotice(`licence of ${ref.repoId}: ${pulled.license}`);
     return { id: ref.repoId, folder: pulled.folder, revision: pulled.revision, source: 'pulled' };
   }
 
-  const registry: ProviderRegistry = createProviderRegistry({
+  const registrySettings: ProviderRegistrySettings = {
     providers,
     defaults: { fetch },
     local: async (reference) => {
       const model = await resolveModel(reference);
       return localProvider().imageModel(recordedModelId(model), { folder: model.folder! });
     },
-  });
+  };
+  // Built-in providers answer at once; provider modules are imported on first use.
+  const builtIn: ProviderRegistry = createProviderRegistry(registrySettings);
+  let withModules: Promise<ProviderRegistry> | undefined;
+  const registry = (): Promise<ProviderRegistry> =>
+    providerModules.length === 0 ? Promise.resolve(builtIn) : (withModules ??= loadProviderModules(providerModules).then((custom) => createProviderRegistry({ ...registrySettings, custom })));
 
   return {
     resolveModel,
     pullModel: pull,
     async generate({ model: reference, n = 1, seed, vaeDecoderFallback, ...callOptions }) {
       const call = { ...callOptions, n, seed: typeof seed === 'string' ? checkSeed(seed) : seed };
-      if (reference !== undefined && registry.isHosted(reference)) {
-        const result = await (await registry.imageModel(reference)).doGenerate(call);
+      const providers = await registry();
+      if (reference !== undefined && providers.isHosted(reference)) {
+        const result = await (await providers.imageModel(reference)).doGenerate(call);
         return { ...result, model: { id: reference, source: 'hosted' } };
       }
+      checkSide('width', callOptions.width);
+      checkSide('height', callOptions.height);
       const model = await resolveModel(reference);
       const imageModel = localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback });
       return { ...(await imageModel.doGenerate(call)), model };
     },
-    listProviders: () => registry.providers(),
+    async checkMemory({ model: reference, vaeDecoderFallback, inputSize, width, height, guidance, extend }) {
+      if (reference !== undefined && (await registry()).isHosted(reference)) return undefined;
+      const { found } = await findLocalModel(reference);
+      if (!found) return undefined;
+      const imageModel = localProvider().imageModel(recordedModelId(found), { folder: found.folder!, vaeDecoderFallback });
+      const size = inputSize ? { width: inputSize.width + (extend?.left ?? 0) + (extend?.right ?? 0), height: inputSize.height + (extend?.top ?? 0) + (extend?.bottom ?? 0) } : { width, height };
+      try {
+        return await imageModel.checkMemory({ ...size, guidance, edit: inputSize !== undefined });
+      } catch (error) {
+        // A folder that is no model fails when the job runs, as it would have without this check.
+        if (InvalidModelError.isInstance(error)) return undefined;
+        throw error;
+      }
+    },
+    listProviders: () => builtIn.providers(),
     async listModels() {
       return { cached: await listCachedModels(currentSettings().cacheDir), registry: modelRegistry };
     },

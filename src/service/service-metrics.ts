@@ -1,5 +1,6 @@
 // The service's Prometheus metrics: queue depth, jobs and their latency, time per generation stage.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RunnerStatus } from './workers/generation-runner.js';
 
 /** What the metrics read when scraped. */
 export interface MetricSources {
@@ -7,6 +8,8 @@ export interface MetricSources {
   queueDepth(): Promise<number>;
   /** Jobs this process runs now. */
   running(): number;
+  /** This process's worker processes, when it runs workers. */
+  workers(): RunnerStatus | undefined;
 }
 
 const latencyBuckets = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
@@ -36,6 +39,27 @@ export class ServiceMetrics {
       registers,
       collect() {
         this.set(sources.running());
+      },
+    });
+    new Gauge({
+      name: 'pixelpipe_worker_processes',
+      help: 'Worker processes of this server by state (starting, idle, busy, restarting after a crash, stopped).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const worker of sources.workers()?.processes ?? []) this.inc({ state: worker.state });
+      },
+    });
+    let crashesSeen = 0;
+    new Counter({
+      name: 'pixelpipe_worker_process_crashes_total',
+      help: 'Worker processes that died (killed, out of memory, crashed) and were started again.',
+      registers,
+      collect() {
+        const crashes = sources.workers()?.crashes ?? 0;
+        if (crashes > crashesSeen) this.inc(crashes - crashesSeen);
+        crashesSeen = crashes;
       },
     });
     this.submitted = new Counter({ name: 'pixelpipe_jobs_submitted_total', help: 'Jobs accepted by this process.', registers });

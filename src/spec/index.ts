@@ -7,6 +7,7 @@ export type { ImageModelWarning } from './warning.js';
 export { PixelpipeError } from './errors/pixelpipe-error.js';
 export { InvalidArgumentError } from './errors/invalid-argument-error.js';
 export { InvalidModelError } from './errors/invalid-model-error.js';
+export { InsufficientMemoryError } from './errors/insufficient-memory-error.js';
 export { ExecutionProviderError } from './errors/execution-provider-error.js';
 export { AbortedError } from './errors/aborted-error.js';
 export { DownloadError } from './errors/download-error.js';

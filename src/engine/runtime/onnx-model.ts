@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { InsufficientMemoryError } from '../../spec/errors/insufficient-memory-error.js';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import { checkExecutionProvider, sessionExecutionProviders, type ExecutionProviderName } from './execution-provider.js';
 import { float16ArrayToFloat32, float32ToFloat16Array } from './float16.js';
@@ -88,7 +89,12 @@ export class OnnxModel {
     const tensors: Record<string, ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) tensors[name] = castTensor(tensor, this.input(name).type);
     const started = performance.now();
-    const results = await this.session.run(tensors);
+    let results: ort.InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(tensors);
+    } catch (error) {
+      throw allocationFailure(error, this.name, feeds) ?? error;
+    }
     onRun?.(this.name, performance.now() - started);
     const outputs: Record<string, Float32Array & { dims?: readonly number[] }> = {};
     for (const [name, tensor] of Object.entries(results)) {
@@ -101,6 +107,18 @@ export class OnnxModel {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+// ONNX Runtime reports an arena or allocator failure as a plain error with a C++ message; it means the call is too large for this machine.
+function allocationFailure(error: unknown, part: string, feeds: Record<string, HostTensor>): InsufficientMemoryError | undefined {
+  const message = (error as Error | undefined)?.message ?? String(error);
+  if (!/Failed to allocate memory|bad_alloc|Allocation failed|out of memory|Tried to allocate/i.test(message)) return undefined;
+  const shapes = Object.entries(feeds).map(([name, tensor]) => `${name} [${tensor.dims.join(', ')}]`).join(', ');
+  return new InsufficientMemoryError({
+    part,
+    message: `ONNX Runtime could not allocate the memory the ${part} needs for inputs ${shapes}: the image is too large for this machine's memory; ask for a smaller width and height (${message.split('\n')[0]!.slice(0, 200)})`,
+    cause: error,
+  });
 }
 
 function castTensor({ data, dims }: HostTensor, type: string): ort.Tensor {

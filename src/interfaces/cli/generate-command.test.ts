@@ -225,3 +225,16 @@ for (const { name, args, message } of badEdits) {
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
 }
+
+test('a size over the memory budget is refused before the model loads, naming the budget and the largest size that fits; an absurd side before anything', async () => {
+  // A copy of the model whose UNet cannot load: the error must be about memory, so nothing was loaded.
+  const model = join(work, 'unloadable-model');
+  cpSync(testData('fixtures', 'tiny-sd15'), model, { recursive: true });
+  writeFileSync(join(model, 'unet', 'model.onnx'), Buffer.alloc(4096, 7));
+  const result = await runCli(['generate', 'a red cube', '--model', model, '--width', '1024', '--height', '1024', '--out', join(work, 'big.png')], { PIXELPIPE_MEMORY_BUDGET: '1GiB' });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /^error: `width` × `height` 1024×1024 needs an estimated \d+\.\d GiB of memory with unloadable-model \(mostly .*\), over the memory budget of 1\.0 GiB \(PIXELPIPE_MEMORY_BUDGET\); the largest square size that fits is \d+×\d+( \(guidance ≤ 1 halves the UNet.s share\))?\n$/);
+  const absurd = await runCli(['generate', 'a red cube', '--model', join(work, 'no-such-model'), '--width', '100000', '--out', join(work, 'absurd.png')]);
+  assert.equal(absurd.code, 2);
+  assert.match(absurd.stderr, /^error: `width` must be at most 16384 pixels for a local model, got 100000/);
+});

@@ -68,6 +68,9 @@ export const imageRecordSchema = z
   })
   .openapi('ImageRecord');
 
+/** Why a job or attempt failed; `code` is `worker_crashed` when its worker process died on each attempt allowed. */
+const jobErrorSchema = z.object({ name: z.string(), message: z.string(), isRetryable: z.boolean().optional(), code: z.string().optional() });
+
 /** A job as clients see it. */
 export const jobViewSchema = z
   .object({
@@ -81,7 +84,11 @@ export const jobViewSchema = z
     attempts: z.number().int(),
     maxAttempts: z.number().int(),
     request: jobRequestSchema(),
-    error: z.object({ name: z.string(), message: z.string(), isRetryable: z.boolean().optional() }).optional(),
+    error: jobErrorSchema.optional(),
+    attemptHistory: z
+      .array(z.object({ attempt: z.number().int(), outcome: z.enum(['running', 'succeeded', 'failed', 'crashed', 'expired', 'stopped', 'cancelled', 'lost']), startedAt: z.string(), finishedAt: z.string().optional(), worker: z.string().optional(), error: jobErrorSchema.optional() }))
+      .optional()
+      .openapi({ description: 'Each attempt of a job tried more than once: its worker process (host:pid) and how it ended; `crashed` when the worker died under it (killed, out of memory).' }),
     progress: z.object({ imageIndex: z.number().int(), step: z.number().int(), steps: z.number().int() }).optional(),
     records: z.array(imageRecordSchema),
   })

@@ -31,6 +31,8 @@ const failures: Record<string, { status: ContentfulStatusCode; type: string; cod
   DownloadError: { status: 502, type: 'server_error', code: 'model_download_failed' },
   TimeoutError: { status: 504, type: 'server_error', code: 'timeout' },
   AbortedError: { status: 503, type: 'server_error', code: 'job_aborted' },
+  InsufficientMemoryError: { status: 400, type: 'invalid_request_error', code: 'insufficient_memory' },
+  WorkerCrashedError: { status: 502, type: 'server_error', code: 'worker_crashed' },
 };
 
 /** The error a job that did not succeed answers with; never a 200 without images. `defaultModel`: the service's, which is never the client's fault. */

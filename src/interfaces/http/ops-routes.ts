@@ -4,6 +4,14 @@ import type { HttpAppOptions, HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
 import { errorSchema } from './http-schemas.js';
 
+const workerProcessesSchema = z
+  .object({
+    isolation: z.enum(['process', 'in-process']),
+    processes: z.array(z.object({ slot: z.number().int(), pid: z.number().int().optional(), state: z.enum(['starting', 'idle', 'busy', 'restarting', 'stopped']), restarts: z.number().int(), lastExit: z.string().optional() })),
+    crashes: z.number().int(),
+  })
+  .openapi({ description: 'The supervisor\'s view of this server\'s worker processes: each one\'s state and restarts, and how the last one of each slot died.' });
+
 export function registerOpsRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAppOptions): void {
   const healthRoute = createRoute({
     method: 'get',
@@ -18,7 +26,7 @@ export function registerOpsRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAp
     path: '/readyz',
     summary: 'Readiness: 200 when the database and blob store answer, else 503 saying which failed.',
     responses: {
-      200: { description: 'Ready.', content: { 'application/json': { schema: z.object({ status: z.literal('ready'), database: z.boolean(), storage: z.boolean(), workers: z.number().int() }) } } },
+      200: { description: 'Ready.', content: { 'application/json': { schema: z.object({ status: z.literal('ready'), database: z.boolean(), storage: z.boolean(), workers: z.number().int(), workerProcesses: workerProcessesSchema.optional() }) } } },
       503: { description: 'Not ready; `checks` says which part failed.', content: { 'application/json': { schema: errorSchema.extend({ checks: z.object({ database: z.boolean(), storage: z.boolean() }) }) } } },
     },
   });

@@ -9,14 +9,15 @@ import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import type { ImageModelProgress } from '../../spec/image-model-call-options.js';
 import { maxChannelDifference, rawRgb } from '../../testing/images.js';
 import { sharedFile, testData } from '../../testing/paths.js';
+import { readMemoryProfile } from '../../engine/families/memory-estimate.js';
 import { LocalImageModel } from './local-image-model.js';
 import type { GenerationRecord } from './local-record.js';
 
 const initImage = testData('conformance', 'inputs', 'init_image.png');
 const maskImage = testData('conformance', 'inputs', 'mask_image.png');
-const sd15 = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15')) });
-const inpainting = new LocalImageModel('tiny-sd15-inpaint', { executionProvider: 'cpu', load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15-inpaint')) });
-const sdxl = new LocalImageModel('tiny-sdxl', { executionProvider: 'cpu', load: () => loadStableDiffusion(testData('fixtures', 'tiny-sdxl')) });
+const sd15 = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15')), profile: () => readMemoryProfile(testData('fixtures', 'tiny-sd15')) });
+const inpainting = new LocalImageModel('tiny-sd15-inpaint', { executionProvider: 'cpu', load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15-inpaint')), profile: () => readMemoryProfile(testData('fixtures', 'tiny-sd15-inpaint')) });
+const sdxl = new LocalImageModel('tiny-sdxl', { executionProvider: 'cpu', load: () => loadStableDiffusion(testData('fixtures', 'tiny-sdxl')), profile: () => readMemoryProfile(testData('fixtures', 'tiny-sdxl')) });
 const base = { prompt: 'a red cube', negativePrompt: '', n: 1, seed: 42, steps: 4, guidance: 7.5, sampler: 'euler' };
 
 /** Pixels where the mask keeps (value < 128), as [index, …]. */
@@ -109,7 +110,7 @@ test('bad editing input is refused naming the field and the fix', async () => {
       return true;
     });
   }
-  const small = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', maxInputPixels: 1000, load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15')) });
+  const small = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', maxInputPixels: 1000, load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15')), profile: () => readMemoryProfile(testData('fixtures', 'tiny-sd15')) });
   await assert.rejects(small.doGenerate({ ...base, images: [initImage] }), (error: Error & { argument?: string }) => error.argument === 'images[0]' && /maxInputPixels/.test(error.message));
   const mask32 = new Uint8Array(await sharp({ create: { width: 32, height: 32, channels: 3, background: '#000' } }).png().toBuffer());
   await assert.rejects(sd15.doGenerate({ ...base, images: [initImage], mask: mask32 }), /32x32.*64x64/);
@@ -138,11 +139,11 @@ test('previews reach the progress callback after every step: latent projection b
 test('previews use the tiny decoder when one is configured (full size), SDXL keeps the projection', async (t) => {
   const path = sharedFile(t, 'fixtures', 'vaelight', 'VAEpreview.onnx');
   if (!path) return;
-  const model = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', previewDecoder: () => PreviewDecoder.load(path), load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15')) });
+  const model = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', previewDecoder: () => PreviewDecoder.load(path), load: () => loadStableDiffusion(testData('fixtures', 'tiny-sd15')), profile: () => readMemoryProfile(testData('fixtures', 'tiny-sd15')) });
   const events: ImageModelProgress[] = [];
   await model.doGenerate({ ...base, previews: true, onProgress: (event) => events.push(event) });
   assert.deepEqual(events.map((event) => [event.preview?.method, event.preview?.width]), Array(4).fill(['preview-decoder', 64]));
-  const xl = new LocalImageModel('tiny-sdxl', { executionProvider: 'cpu', previewDecoder: () => PreviewDecoder.load(path), load: () => loadStableDiffusion(testData('fixtures', 'tiny-sdxl')) });
+  const xl = new LocalImageModel('tiny-sdxl', { executionProvider: 'cpu', previewDecoder: () => PreviewDecoder.load(path), load: () => loadStableDiffusion(testData('fixtures', 'tiny-sdxl')), profile: () => readMemoryProfile(testData('fixtures', 'tiny-sdxl')) });
   const xlEvents: ImageModelProgress[] = [];
   await xl.doGenerate({ ...base, previews: true, onProgress: (event) => xlEvents.push(event) });
   assert.ok(xlEvents.every((event) => event.preview?.method === 'latent-rgb'));

@@ -7,12 +7,13 @@ import { loadStableDiffusion } from '../../engine/families/stable-diffusion.js';
 import { readPngText } from '../../engine/image/png.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { testData } from '../../testing/paths.js';
+import { readMemoryProfile } from '../../engine/families/memory-estimate.js';
 import { LocalImageModel } from './local-image-model.js';
 import type { GenerationRecord } from './local-record.js';
 
 const folder = testData('fixtures', 'tiny-sd15');
 let loads = 0;
-const model = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', load: () => { loads++; return loadStableDiffusion(folder); } });
+const model = new LocalImageModel('tiny-sd15', { executionProvider: 'cpu', load: () => { loads++; return loadStableDiffusion(folder); }, profile: () => readMemoryProfile(folder) });
 
 test('sessions load once and are reused across calls', async () => {
   await model.doGenerate({ prompt: 'a red cube', n: 1, seed: 1, steps: 1 });
@@ -89,6 +90,7 @@ test('the prompts are encoded once per call, not once per image', async () => {
       loaded.textEncoder.encode = (...args) => { encodes++; return encode(...args); };
       return loaded;
     },
+    profile: () => readMemoryProfile(folder),
   });
   const result = await counting.doGenerate({ prompt: 'a red cube', n: 3, seed: 1, steps: 1, guidance: 7.5 });
   assert.equal(result.images.length, 3);

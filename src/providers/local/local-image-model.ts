@@ -21,6 +21,8 @@ import { finishEdit, prepareEdit, type PreparedEdit } from './local-edit-inputs.
 import { previewMaker } from './local-previews.js';
 import { a1111Parameters, type GenerationRecord } from './local-record.js';
 import { localImageOptionsSchema } from './local-image-options.js';
+import { checkMemoryBudget } from './local-memory-check.js';
+import type { MemoryEstimate, MemoryProfile } from '../../engine/families/memory-estimate.js';
 
 const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
@@ -32,6 +34,10 @@ export interface LocalImageModelConfig {
   maxInputPixels?: number;
   /** A tiny latent decoder for step previews (SD 1.x/2.x latents); without it previews are a linear latent→RGB projection. */
   previewDecoder?: () => Promise<PreviewDecoder>;
+  /** What the memory estimate needs, read from the folder without loading a session. */
+  profile: () => Promise<MemoryProfile>;
+  /** Largest estimated peak memory of one call, in bytes; calls above it are refused before loading. No limit when absent. */
+  memoryBudgetBytes?: number;
 }
 
 /** Defaults for a model family when the caller gives none. Turbo-style schedules get 1 step and no guidance; SDXL diffusers' 5. */
@@ -51,6 +57,26 @@ export class LocalImageModel implements ImageModel {
     readonly modelId: string,
     private readonly config: LocalImageModelConfig,
   ) {}
+
+  /**
+   * Estimates the call's peak memory from the model's configs (nothing is loaded) and refuses it with
+   * an `InvalidArgumentError` naming the budget and the largest size that fits when it is over.
+   * `width` and `height` are the output's: for an edit, the input's size (plus any extension).
+   */
+  async checkMemory({ width, height, guidance, edit = false }: { width?: number; height?: number; guidance?: number; edit?: boolean }): Promise<MemoryEstimate> {
+    const profile = await this.config.profile();
+    const multiple = profile.sizeMultiple;
+    const rounded = (side: number) => Math.ceil(side / multiple) * multiple;
+    const request = { width: rounded(width ?? profile.defaultWidth), height: rounded(height ?? profile.defaultHeight), guidance: guidance ?? profile.defaultGuidance, edit };
+    return checkMemoryBudget(profile, request, this.config.memoryBudgetBytes, this.modelId);
+  }
+
+  /** Releases the sessions, if they were ever loaded. */
+  async release(): Promise<void> {
+    const sessions = this.loaded ? await this.loaded.then((value) => value.sessions, () => []) : [];
+    this.loaded = undefined;
+    await Promise.all(sessions.map((session) => session.release()));
+  }
 
   /** Loads the sessions now (they are kept for later calls). */
   load(): Promise<StableDiffusionModel> {
@@ -77,8 +103,15 @@ export class LocalImageModel implements ImageModel {
     }
     const prompt = options.prompt;
     if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
+    const profile = await this.config.profile();
+    const edit = await prepareEdit(options, { maxInputPixels: this.config.maxInputPixels ?? defaultMaxInputPixels, multiple: profile.sizeMultiple });
+    // The size is known now, and nothing is loaded yet: what cannot fit is refused before a session or a byte of activation.
+    if (!edit) {
+      checkDimension('width', options.width ?? profile.defaultWidth, profile.sizeMultiple);
+      checkDimension('height', options.height ?? profile.defaultHeight, profile.sizeMultiple);
+    }
+    await this.checkMemory({ width: edit ? edit.image.width : options.width, height: edit ? edit.image.height : options.height, guidance: options.guidance, edit: edit !== undefined && !edit.nothingToEdit });
     const model = await this.load();
-    const edit = await prepareEdit(options, { maxInputPixels: this.config.maxInputPixels ?? defaultMaxInputPixels, multiple: model.sizeMultiple });
     const warnings: ImageModelWarning[] = [...(edit?.warnings ?? [])];
     checkOperation(model, edit);
 

@@ -4,7 +4,17 @@ import { loadStableDiffusion, type WeightHashCache } from '../../engine/families
 import type { VaeTiling } from '../../engine/vae/vae-tiling.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
 import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
+import { readMemoryProfile, type MemoryProfile } from '../../engine/families/memory-estimate.js';
 import { LocalImageModel } from './local-image-model.js';
+
+// Reads a model's configs once; a failed read is tried again next time (the folder may be repaired).
+function lazily(read: () => Promise<MemoryProfile>): () => Promise<MemoryProfile> {
+  let reading: Promise<MemoryProfile> | undefined;
+  return () => (reading ??= read().catch((error: unknown) => {
+    reading = undefined;
+    throw error;
+  }));
+}
 
 export interface LocalProviderSettings {
   /** ONNX Runtime execution provider: `cpu` (default) or `cuda`. */
@@ -17,8 +27,10 @@ export interface LocalProviderSettings {
   maxInputPixels?: number;
   /** Path of a tiny latent decoder (ONNX, SD 1.x/2.x latents) for step previews; a linear projection without it. */
   previewDecoder?: string;
-  /** When the VAE works in tiles (default 512-px tiles above 1024 × 1024 pixels, as diffusers' `enable_vae_tiling()`); `false` never tiles. */
+  /** When the VAE works in tiles (default: tiles of the VAE config's sample_size above 1024 × 1024 pixels, as diffusers' `enable_vae_tiling()`); `false` never tiles. */
   vaeTiling?: Partial<VaeTiling> | false;
+  /** Largest estimated peak memory of one call, in bytes; larger calls are refused before anything loads. No limit when absent. */
+  memoryBudgetBytes?: number;
 }
 
 export interface LocalProvider {
@@ -32,7 +44,7 @@ export interface LocalProvider {
 }
 
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
-  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling } = settings;
+  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes } = settings;
   const models = new Map<string, LocalImageModel>();
   // One preview decoder for every model, loaded when previews are first asked for.
   let previewDecoder: Promise<PreviewDecoder> | undefined;
@@ -47,6 +59,8 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
           maxInputPixels,
           previewDecoder: loadPreviewDecoder,
           load: () => loadStableDiffusion(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling }),
+          profile: lazily(() => readMemoryProfile(folder, vaeTiling)),
+          memoryBudgetBytes,
         });
         models.set(key, model);
       }
@@ -58,10 +72,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
       const decoder = previewDecoder;
       previewDecoder = undefined;
       await decoder?.then((value) => value.release(), () => undefined);
-      await Promise.all(loaded.map(async (model) => {
-        const sessions = await model.load().then((value) => value.sessions, () => []);
-        await Promise.all(sessions.map((session) => session.release()));
-      }));
+      await Promise.all(loaded.map((model) => model.release()));
     },
   };
 }

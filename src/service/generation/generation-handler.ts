@@ -5,10 +5,11 @@ import type { GeneratedImage } from '../../spec/image-model-result.js';
 import type { Database } from '../database/database.js';
 import type { JobContext, JobHandler } from '../jobs/job-types.js';
 import { pixelSha256 } from '../pixel-hash.js';
-import type { Pixelpipe } from '../pixelpipe.js';
+import type { GenerateResult } from '../pixelpipe.js';
 import type { RecordDraft } from '../records/record-store.js';
 import { describeBlob } from '../storage/blob-key.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
+import type { GenerationRunner } from '../workers/generation-runner.js';
 import { deleteJobBlobs, noteJobBlob } from './job-blobs.js';
 import type { JobEventLog } from './job-events.js';
 import { jobRequestSchema, type JobRequest, type RequestLimits } from './job-request.js';
@@ -24,7 +25,8 @@ export interface GenerationOutput {
 export interface GenerationHandlerConfig {
   database: Database;
   storage: BlobStorage;
-  pixelpipe: Pixelpipe;
+  /** Where generations run: supervised worker processes, or this process. */
+  runner: GenerationRunner;
   events: JobEventLog;
   limits: RequestLimits;
   /** The model used when a request names none. */
@@ -66,7 +68,7 @@ function shareOfCost(cost: GeneratedImageCost, count: number): GeneratedImageCos
 type GeneratedImageCost = RecordDraft['cost'];
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, pixelpipe, events, limits, defaultModel, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, runner, events, limits, defaultModel, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
     // An earlier attempt that died may have stored blobs no record will name.
@@ -91,14 +93,7 @@ export function createGenerationHandler({ database, storage, pixelpipe, events, 
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, ...options } = request;
-    const result = await pixelpipe.generate({
-      ...options,
-      model: model ?? defaultModel,
-      ...(images ? { images } : {}),
-      ...(mask ? { mask } : {}),
-      abortSignal: job.signal,
-      onProgress,
-    });
+    const result = await runner.generate({ ...options, model: model ?? defaultModel, ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
     const records: RecordDraft[] = [];
     for (const [index, image] of result.images.entries()) {
@@ -108,7 +103,7 @@ export function createGenerationHandler({ database, storage, pixelpipe, events, 
     return { records, timings: result.response.timings };
   }
 
-  async function storeImage(job: JobContext, request: JobRequest, image: GeneratedImage, index: number, result: Awaited<ReturnType<Pixelpipe['generate']>>): Promise<RecordDraft> {
+  async function storeImage(job: JobContext, request: JobRequest, image: GeneratedImage, index: number, result: GenerateResult): Promise<RecordDraft> {
     const described = describeBlob(image.bytes, image.mediaType);
     await noteJobBlob(database, job.id, described.key);
     const stored = await storage.put(image.bytes, { mediaType: image.mediaType });
