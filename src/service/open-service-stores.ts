@@ -34,9 +34,8 @@ export interface ServiceStores {
   close(): Promise<void>;
 }
 
-/** Opens the database (migrated) and the blob store. */
-export async function openServiceStores(overrides: Partial<Settings> = {}): Promise<ServiceStores> {
-  const settings = loadSettings(overrides);
+/** Opens the database (migrated) and the blob store the settings name. */
+export async function openServiceStores(settings: Settings = loadSettings()): Promise<ServiceStores> {
   const database = await openDatabaseFromSettings(settings);
   const storage = createStorage(storageConfigFromSettings(settings));
   return {

@@ -1,7 +1,8 @@
-// Makes a record's image again from what the record kept, and says whether the bytes are the same.
+// Makes a record's image again from what the record kept, and says whether the pixels are the same.
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import type { GeneratedImage } from '../spec/image-model-result.js';
+import type { JobRequestInput } from './generation/job-request.js';
 import type { ImageRecord } from './image-service-types.js';
 import { pixelSha256 } from './pixel-hash.js';
 import type { Pixelpipe } from './pixelpipe.js';
@@ -24,20 +25,15 @@ export interface Reproduction {
   modelHash?: string;
 }
 
-async function input(storage: BlobStorage, key: string, field: string): Promise<Uint8Array> {
-  const blob = await storage.get(key);
-  if (!blob) throw new InvalidArgumentError({ argument: field, value: key, message: `the record's ${field} (${key}) is no longer in blob storage, so the edit cannot be repeated` });
-  return blob.bytes;
-}
-
 /**
- * Generates the record's image again: the same model, prompt and request, with the settings the
- * record says were used (the image's own seed, steps, guidance, sampler, size) and n = 1.
+ * The request that makes the record's image again: the same model, prompt and request, with the
+ * settings the record says were used (the image's own seed, steps, guidance, sampler, size) and n = 1.
+ * Input images stay blob references.
  */
-export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal }): Promise<Reproduction> {
+export function reproductionRequest(record: ImageRecord): JobRequestInput {
   const { request, settings } = record;
-  const { webhook: _webhook, parentRecordId: _parent, images, mask, n: _n, seed: _seed, aspectRatio: _aspectRatio, ...options } = request;
-  const result = await pixelpipe.generate({
+  const { webhook: _webhook, parentRecordId: _parent, n: _n, seed: _seed, aspectRatio: _aspectRatio, ...options } = request;
+  return {
     ...options,
     model: request.model ?? record.modelId,
     n: 1,
@@ -46,14 +42,32 @@ export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage,
     ...(settings.guidance === undefined ? {} : { guidance: settings.guidance }),
     ...(settings.sampler === undefined ? {} : { sampler: settings.sampler }),
     ...(request.images ? {} : { width: settings.width, height: settings.height }),
-    ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),
-    ...(mask ? { mask: await input(storage, mask.blobKey, 'mask') } : {}),
-    abortSignal: signal,
-  });
-  const image = result.images[0]!;
+  };
+}
+
+/** Compares a new image with the record it reproduces. */
+export async function compareReproduction(record: ImageRecord, image: GeneratedImage, modelHash: string | undefined): Promise<Reproduction> {
   const sha256 = `sha256:${createHash('sha256').update(image.bytes).digest('hex')}`;
   const pixels = (await pixelSha256(image.bytes)).pixelSha256;
   // Records made before pixel hashes were kept can only be compared by file.
   const matches = record.pixelSha256 === undefined ? sha256 === record.sha256 : pixels === record.pixelSha256;
-  return { record, image, sha256, pixelSha256: pixels, matches, bytesMatch: sha256 === record.sha256, modelHash: result.response.modelHash };
+  return { record, image, sha256, pixelSha256: pixels, matches, bytesMatch: sha256 === record.sha256, modelHash };
+}
+
+async function input(storage: BlobStorage, key: string, field: string): Promise<Uint8Array> {
+  const blob = await storage.get(key);
+  if (!blob) throw new InvalidArgumentError({ argument: field, value: key, message: `the record's ${field} (${key}) is no longer in blob storage, so the edit cannot be repeated` });
+  return blob.bytes;
+}
+
+/** Generates the record's image again in this process (see `reproductionRequest`). */
+export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal }): Promise<Reproduction> {
+  const { images, mask, ...options } = reproductionRequest(record);
+  const result = await pixelpipe.generate({
+    ...options,
+    ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),
+    ...(mask ? { mask: await input(storage, mask.blobKey, 'mask') } : {}),
+    abortSignal: signal,
+  });
+  return await compareReproduction(record, result.images[0]!, result.response.modelHash);
 }

@@ -2,13 +2,13 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { NotFoundError } from '../../service/errors/not-found-error.js';
 import type { ImageRecord, RecordFilter } from '../../service/image-service-types.js';
-import { openServiceStores } from '../../service/open-service-stores.js';
-import { createPixelpipe } from '../../service/pixelpipe.js';
-import { reproduceRecord } from '../../service/reproduce-record.js';
+import { openAdmin } from './service-data.js';
 
 export const historyUsage = `usage: pixelpipe history [--limit N] [--provider P] [--model M] [--prompt TEXT] [--since DATE] [--until DATE] [--job ID] [--cursor ID] [--json] [--data-dir DIR]
-       pixelpipe reproduce RECORD_ID [--out FILE] [--json] [--data-dir DIR]   make the image again; exit code 1 when the bytes differ`;
+       pixelpipe reproduce RECORD_ID [--out FILE] [--json] [--data-dir DIR]   make the image again; exit code 1 when the pixels differ
+       both go through a running \`pixelpipe serve\` on the data directory when there is one (its admin socket), else open the database`;
 
 function date(flag: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -36,9 +36,9 @@ export async function historyCommand(argv: string[]): Promise<void> {
   }
   const limit = values.limit === undefined ? 20 : Number(values.limit);
   const filter: RecordFilter = { limit, provider: values.provider, model: values.model, prompt: values.prompt, since: date('since', values.since), until: date('until', values.until), jobId: values.job, cursor: values.cursor };
-  const stores = await openServiceStores({ dataDir: values['data-dir'] });
+  const admin = await openAdmin(values['data-dir']);
   try {
-    const page = await stores.records.list(Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as RecordFilter);
+    const page = await admin.listRecords(Object.fromEntries(Object.entries(filter).filter(([, value]) => value !== undefined)) as RecordFilter);
     if (values.json) {
       process.stdout.write(`${JSON.stringify(page, null, 2)}\n`);
       return;
@@ -47,7 +47,7 @@ export async function historyCommand(argv: string[]): Promise<void> {
     if (page.records.length === 0) process.stderr.write('no records match\n');
     if (page.nextCursor) process.stderr.write(`more: pixelpipe history --cursor ${page.nextCursor}${values.limit ? ` --limit ${values.limit}` : ''}\n`);
   } finally {
-    await stores.close();
+    await admin.close();
   }
 }
 
@@ -59,24 +59,24 @@ export async function reproduceCommand(argv: string[]): Promise<void> {
   }
   if (positionals.length !== 1) throw new InvalidArgumentError({ argument: 'id', value: positionals, message: `\`reproduce\` takes one record id, got ${positionals.length}\n${historyUsage}` });
   const id = positionals[0]!;
-  const stores = await openServiceStores({ dataDir: values['data-dir'] });
-  const pixelpipe = createPixelpipe({ onNotice: (message) => process.stderr.write(`${message}\n`) });
+  const admin = await openAdmin(values['data-dir']);
   try {
-    const record = await stores.records.get(id);
-    if (!record) throw new InvalidArgumentError({ argument: 'id', value: id, message: `no record ${JSON.stringify(id)} exists (list them with \`pixelpipe history\`)` });
-    const result = await reproduceRecord(record, { pixelpipe, storage: stores.storage });
+    const result = await admin.reproduce(id).catch((error: unknown) => {
+      if (NotFoundError.isInstance(error)) throw new InvalidArgumentError({ argument: 'id', value: id, message: `no record ${JSON.stringify(id)} exists (list them with \`pixelpipe history\`)` });
+      throw error;
+    });
     if (values.out) await writeFile(values.out, result.image.bytes);
-    const modelChanged = record.modelHash !== undefined && result.modelHash !== undefined && record.modelHash !== result.modelHash;
+    const { pixelSha256, sha256, modelHash } = result;
+    const modelChanged = modelHash.recorded !== undefined && modelHash.now !== undefined && modelHash.recorded !== modelHash.now;
     if (values.json) {
-      process.stdout.write(`${JSON.stringify({ id, matches: result.matches, pixelSha256: { recorded: record.pixelSha256, reproduced: result.pixelSha256 }, sha256: { recorded: record.sha256, reproduced: result.sha256, matches: result.bytesMatch }, modelHash: { recorded: record.modelHash, now: result.modelHash }, ...(values.out ? { out: values.out } : {}) }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ id, matches: result.matches, pixelSha256, sha256, modelHash, ...(values.out ? { out: values.out } : {}) }, null, 2)}\n`);
     } else {
-      process.stdout.write(`${result.matches ? 'match' : 'DIFFERS'}: pixels ${record.pixelSha256 ?? record.sha256} recorded, ${result.pixelSha256} reproduced\n`);
-      process.stdout.write(`file SHA-256 ${result.bytesMatch ? 'matches too' : 'differs (the file carries its run\'s timings and time)'}: recorded ${record.sha256}, reproduced ${result.sha256}\n`);
-      if (modelChanged) process.stdout.write(`the model's weights changed since: recorded ${record.modelHash}, now ${result.modelHash}\n`);
+      process.stdout.write(`${result.matches ? 'match' : 'DIFFERS'}: pixels ${pixelSha256.recorded ?? sha256.recorded} recorded, ${pixelSha256.reproduced} reproduced\n`);
+      process.stdout.write(`file SHA-256 ${sha256.matches ? 'matches too' : 'differs (the file carries its run\'s timings and time)'}: recorded ${sha256.recorded}, reproduced ${sha256.reproduced}\n`);
+      if (modelChanged) process.stdout.write(`the model's weights changed since: recorded ${modelHash.recorded}, now ${modelHash.now}\n`);
     }
     if (!result.matches) process.exitCode = 1;
   } finally {
-    await pixelpipe.close();
-    await stores.close();
+    await admin.close();
   }
 }

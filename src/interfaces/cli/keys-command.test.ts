@@ -99,15 +99,16 @@ test('revoking an unknown key says so', async () => {
   await assert.rejects(keys(['revoke', 'pp_nothere'], { PIXELPIPE_DATA_DIR: join(work, 'flow') }), (error) => NotFoundError.isInstance(error) && /no key "pp_nothere" exists/.test(error.message));
 });
 
-test('a database held by a running server is refused, saying to stop the server and which lock file it is', async () => {
+test('a database held by a live process that answers on no admin socket is refused, naming the lock and the way a running serve is reached', async () => {
   const dataDir = join(work, 'held');
   const lock = join(dataDir, 'database', lockFileName);
   await mkdir(join(dataDir, 'database'), { recursive: true });
-  // The test runner that started this process stands in for a live `pixelpipe serve`.
+  // The test runner that started this process stands in for a live holder that is no `pixelpipe serve`.
   await writeFile(lock, JSON.stringify({ pid: process.ppid, host: hostname() }));
+  const escaped = lock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   await assert.rejects(
     keys(['create', '--name', 'x'], { PIXELPIPE_DATA_DIR: dataDir }),
-    isInvalidArgument('data-dir', new RegExp(`cannot open the database while another process holds it.*stop the server.*in use by process ${process.ppid}.*delete ${lock.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)),
+    isInvalidArgument('dataDir', new RegExp(`in use by process ${process.ppid} on .*\\(its lock: ${escaped}\\).*reach a running \`pixelpipe serve\` through its admin socket`)),
   );
   await rm(lock);
 });

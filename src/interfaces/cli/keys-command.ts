@@ -1,18 +1,15 @@
 // `pixelpipe keys create|list|revoke`: the HTTP service's API keys, in the service's database.
 import { parseArgs } from 'node:util';
-import { loadSettings } from '../../config/settings.js';
-import { createDatabase, defaultDatabaseConfig } from '../../service/database/create-database.js';
-import type { Database } from '../../service/database/database.js';
-import { migrate } from '../../service/database/migrations.js';
 import type { ApiKeyInfo } from '../../service/image-service-types.js';
-import { ApiKeyStore } from '../../service/keys/api-key-store.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { commandSettings, openAdmin } from './service-data.js';
 
 export const keysUsage = `usage: pixelpipe keys create --name NAME [--rate-limit N] [--daily-quota N] [--max-concurrent N] [--json]
                                              make an API key and print its secret, this once only
        pixelpipe keys list [--all] [--json]  keys in use (--all: revoked ones too)
        pixelpipe keys revoke ID_OR_PREFIX    stop a key working (its id, or the start of its prefix)
-       every keys command takes --data-dir DIR (default PIXELPIPE_DATA_DIR); with PIXELPIPE_DATABASE_URL set, keys live on that server`;
+       every keys command takes --data-dir DIR (default PIXELPIPE_DATA_DIR, else ~/.local/share/pixelpipe, as serve) and says which
+       it uses; it goes through a running \`pixelpipe serve\` there (its admin socket); with PIXELPIPE_DATABASE_URL set, keys live on that server`;
 
 /** Where the command writes and what it reads; the process's own by default (tests pass their own). */
 export interface KeysCommandOptions {
@@ -58,22 +55,6 @@ function limitFlag(flag: Flag, value: string | undefined, unit: string): number 
     throw new InvalidArgumentError({ argument: flag, value, message: `\`--${flag}\` must be a whole number of ${unit} from 1, got ${JSON.stringify(value)}; leave it out for no limit` });
   }
   return number;
-}
-
-async function openDatabase(dataDirectory: string, url: string | undefined): Promise<Database> {
-  try {
-    return await createDatabase(defaultDatabaseConfig({ dataDirectory, url }));
-  } catch (error) {
-    if (InvalidArgumentError.isInstance(error) && error.argument === 'dataDir') {
-      throw new InvalidArgumentError({
-        argument: 'data-dir',
-        value: error.value,
-        message: `\`pixelpipe keys\` cannot open the database while another process holds it, most likely a running \`pixelpipe serve\`: stop the server, run this command, then start the server again (servers sharing a PostgreSQL database through PIXELPIPE_DATABASE_URL need no stop). ${error.message}`,
-        cause: error,
-      });
-    }
-    throw error;
-  }
 }
 
 const limitsOf = (key: ApiKeyInfo) =>
@@ -126,28 +107,25 @@ export async function keysCommand(argv: string[], { stdout = process.stdout, std
     throw new InvalidArgumentError({ argument: 'name', value: values.name, message: `\`keys create\` needs --name NAME saying who or what the key is for (1 to 100 characters)\n${keysUsage}` });
   }
 
-  const settings = loadSettings({ dataDir: values['data-dir'] }, environment);
-  if (values['data-dir'] !== undefined && settings.databaseUrl) stderr.write(`note: PIXELPIPE_DATABASE_URL is set, so keys are kept on that server and --data-dir is not used\n`);
-  const database = await openDatabase(settings.dataDir, settings.databaseUrl);
+  if (values['data-dir'] !== undefined && commandSettings(values['data-dir'], environment).settings.databaseUrl) stderr.write(`note: PIXELPIPE_DATABASE_URL is set, so keys are kept on that server and --data-dir is not used\n`);
+  const admin = await openAdmin(values['data-dir'], { environment, stderr });
   try {
-    await migrate(database);
-    const store = new ApiKeyStore(database);
     if (create) {
-      const { key, secret } = await store.create(create);
+      const { key, secret } = await admin.createKey(create);
       stdout.write(values.json ? `${JSON.stringify({ key, secret }, null, 2)}\n` : `${secret}\n`);
       stderr.write(`created key ${key.id} ${JSON.stringify(key.name)} (${key.prefix}…, ${limitsOf(key)}). The secret is shown this once and cannot be shown again: store it now. Clients send it as \`Authorization: Bearer <secret>\`.\n`);
       return;
     }
     if (action === 'list') {
-      const keys = await store.list({ includeRevoked: values.all === true });
+      const keys = await admin.listKeys({ includeRevoked: values.all === true });
       if (values.json) stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
       else if (keys.length === 0) stdout.write(`no ${values.all ? '' : 'active '}keys; make one with \`pixelpipe keys create --name NAME\`\n`);
       else stdout.write(`${table(keys)}\n`);
       return;
     }
-    const key = await store.revoke(targets[0]!);
+    const key = await admin.revokeKey(targets[0]!);
     stdout.write(values.json ? `${JSON.stringify(key, null, 2)}\n` : `revoked key ${key.id} ${JSON.stringify(key.name)} (${key.prefix}…) at ${seconds(key.revokedAt!)}\n`);
   } finally {
-    await database.close();
+    await admin.close();
   }
 }

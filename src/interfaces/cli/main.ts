@@ -3,44 +3,44 @@
 import { createRequire } from 'node:module';
 import { PixelpipeError } from '../../spec/errors/pixelpipe-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import { createPixelpipe } from '../../service/pixelpipe.js';
-import { generateCommand, generateUsage } from './generate-command.js';
-import { historyCommand, historyUsage, reproduceCommand } from './history-command.js';
-import { keysCommand, keysUsage } from './keys-command.js';
-import { modelsCommand, modelsUsage } from './models-command.js';
-import { serveCommand, serveUsage, workerCommand } from './serve-command.js';
 
-const usage = `pixelpipe — self-hosted image generation
+// Each command imports only what it uses: `history` beside a running server need not load ONNX Runtime.
+const createPixelpipe = async () => (await import('../../service/pixelpipe.js')).createPixelpipe;
 
-${generateUsage}
+async function usage(): Promise<string> {
+  const [generate, models, serve, history, keys] = await Promise.all([import('./generate-command.js'), import('./models-command.js'), import('./serve-command.js'), import('./history-command.js'), import('./keys-command.js')]);
+  return `pixelpipe — self-hosted image generation
 
-${modelsUsage}
+${generate.generateUsage}
 
-${serveUsage}
+${models.modelsUsage}
 
-${historyUsage}
+${serve.serveUsage}
 
-${keysUsage}
+${history.historyUsage}
+
+${keys.keysUsage}
 
   pixelpipe --version`;
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'generate':
-      return generateCommand(rest, createPixelpipe);
+      return (await import('./generate-command.js')).generateCommand(rest, await createPixelpipe());
     case 'models':
-      return modelsCommand(rest, createPixelpipe);
+      return (await import('./models-command.js')).modelsCommand(rest, await createPixelpipe());
     case 'serve':
-      return serveCommand(rest);
+      return (await import('./serve-command.js')).serveCommand(rest);
     case 'worker':
-      return workerCommand(rest);
+      return (await import('./serve-command.js')).workerCommand(rest);
     case 'history':
-      return historyCommand(rest);
+      return (await import('./history-command.js')).historyCommand(rest);
     case 'reproduce':
-      return reproduceCommand(rest);
+      return (await import('./history-command.js')).reproduceCommand(rest);
     case 'keys':
-      return keysCommand(rest);
+      return (await import('./keys-command.js')).keysCommand(rest);
     case '--version':
     case '-v': {
       const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -51,10 +51,10 @@ async function main(argv: string[]): Promise<void> {
     case '--help':
     case '-h':
     case 'help':
-      process.stdout.write(`${usage}\n`);
+      process.stdout.write(`${await usage()}\n`);
       return;
     default:
-      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, models, serve, worker, history, reproduce, keys\n\n${usage}` });
+      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, models, serve, worker, history, reproduce, keys\n\n${await usage()}` });
   }
 }
 

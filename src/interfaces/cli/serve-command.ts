@@ -1,12 +1,20 @@
-// `pixelpipe serve` and `pixelpipe worker`: the HTTP API with in-process workers, or workers alone against a shared PostgreSQL.
+// `pixelpipe serve` and `pixelpipe worker`: the HTTP API with supervised worker processes, or workers alone against a shared PostgreSQL.
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { parseModelId } from '../../providers/registry.js';
+import { serviceAdmin } from '../../service/admin/service-admin.js';
 import { createImageService, type RunningImageService } from '../../service/image-service.js';
+import { openDatabaseFromSettings } from '../../service/open-service-stores.js';
+import { createPixelpipe } from '../../service/pixelpipe.js';
+import type { Settings } from '../../config/settings.js';
+import { createAdminRoutes } from '../http/admin-routes.js';
 import { createHttpApp } from '../http/http-app.js';
-import { startHttpServer } from '../http/http-server.js';
+import { startHttpServer, type HttpServer } from '../http/http-server.js';
+import { adminSocketPath, commandSettings, fitsSocketPath } from './service-data.js';
 
 export const serveUsage = `usage: pixelpipe serve [--host H] [--port P] [--data-dir DIR] [--model DEFAULT_MODEL] [--workers N] [--public-url URL]
-       pixelpipe worker [--concurrency N] [--data-dir DIR] [--model DEFAULT_MODEL]   (needs PIXELPIPE_DATABASE_URL)`;
+       pixelpipe worker [--concurrency N] [--data-dir DIR] [--model DEFAULT_MODEL]   (needs PIXELPIPE_DATABASE_URL)
+       each worker is a supervised child process; one that dies (out of memory, a crash) is started again`;
 
 const loopback = '127.0.0.1';
 
@@ -36,6 +44,39 @@ async function closeGracefully(service: RunningImageService, signal: string): Pr
   await service.close();
 }
 
+/** A PostgreSQL server that cannot be reached is said at once, before a model is pulled for nothing. */
+async function checkSharedDatabase(settings: Settings): Promise<void> {
+  if (settings.databaseUrl) await (await openDatabaseFromSettings(settings)).close();
+}
+
+/**
+ * A local default model must be on this machine before the first client waits for it: pulled now
+ * (saying so), or a failure now that says what to do, rather than every job failing later.
+ */
+async function prepareDefaultModel(model: string | undefined): Promise<void> {
+  if (model !== undefined && (model.includes(',') || parseModelId(model).provider !== 'local')) return;
+  const pixelpipe = createPixelpipe({ onNotice: (message) => process.stderr.write(`${message}\n`) });
+  try {
+    const resolved = await pixelpipe.resolveModel(model);
+    process.stderr.write(`default model: ${resolved.id}${resolved.folder && resolved.folder !== resolved.id ? ` (${resolved.folder})` : ''}\n`);
+  } finally {
+    await pixelpipe.close();
+  }
+}
+
+/** The admin socket in the data directory, through which `keys`, `history` and `reproduce` reach this server; undefined when the path is too long for a socket. */
+async function startAdminSocket(service: RunningImageService, dataDir: string): Promise<HttpServer | undefined> {
+  const socketPath = adminSocketPath(dataDir);
+  if (!fitsSocketPath(socketPath)) {
+    process.stderr.write(`warning: the admin socket path ${socketPath} is too long for a Unix socket; \`pixelpipe keys\`, \`history\` and \`reproduce\` need this server stopped (or a shorter --data-dir)\n`);
+    return undefined;
+  }
+  const admin = createAdminRoutes(serviceAdmin(service), () => ({ pid: process.pid, dataDir, database: service.databaseKind }));
+  const trusted = createHttpApp({ service, urlSigningSecret: service.urlSigningSecret, trusted: true });
+  const app = { fetch: (request: Request, bindings?: unknown) => (new URL(request.url).pathname.startsWith('/admin/') ? admin.fetch(request) : trusted.fetch(request, bindings as never)) };
+  return await startHttpServer({ app, socketPath });
+}
+
 export async function serveCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -55,7 +96,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
   const port = wholeNumber('port', values.port, 8000, 0);
   const workers = wholeNumber('workers', values.workers, 1, 0);
-  const service = await createImageService({ settings: { dataDir: values['data-dir'] }, defaultModel: values.model, workers });
+  const { settings, source } = commandSettings(values['data-dir'], process.env);
+  process.stderr.write(`data directory: ${settings.dataDir} (${source})\n`);
+  await checkSharedDatabase(settings);
+  if (workers > 0) await prepareDefaultModel(values.model);
+  const service = await createImageService({ settings: { dataDir: settings.dataDir }, defaultModel: values.model, workers });
+  let adminSocket: HttpServer | undefined;
   try {
     const keyed = await service.hasApiKeys();
     // Without keys anyone who can reach the port could generate; only this machine may, until a key exists.
@@ -66,14 +112,18 @@ export async function serveCommand(argv: string[]): Promise<void> {
     }
     const app = createHttpApp({ service, urlSigningSecret: service.urlSigningSecret, publicUrl: values['public-url'] });
     const server = await startHttpServer({ app, host, port });
+    adminSocket = await startAdminSocket(service, settings.dataDir);
+    const interfaces = host === '0.0.0.0' || host === '::' ? `all interfaces (${host}:${server.port}); this machine reaches it at ${server.url}` : `${host}:${server.port}`;
     process.stderr.write(
-      `pixelpipe serving on ${server.url} (OpenAI base URL ${server.url}/v1)\n` +
-        `  database: ${service.databaseKind}; workers in this process: ${workers}; default model: ${values.model ?? 'the registry default'}\n`,
+      `pixelpipe serving on ${server.url} (OpenAI base URL ${server.url}/v1), listening on ${interfaces}\n` +
+        `  database: ${service.databaseKind}; worker processes: ${workers}; default model: ${values.model ?? 'the registry default'}${adminSocket ? `; admin socket: ${adminSocket.host}` : ''}\n`,
     );
     const signal = await shutdownSignal();
     await server.close();
+    await adminSocket?.close();
     await closeGracefully(service, signal);
   } catch (error) {
+    await adminSocket?.close().catch(() => undefined);
     await service.close().catch(() => undefined);
     throw error;
   }
@@ -93,7 +143,10 @@ export async function workerCommand(argv: string[]): Promise<void> {
     });
   }
   const concurrency = wholeNumber('concurrency', values.concurrency, 1, 1);
+  await checkSharedDatabase(commandSettings(values['data-dir'], process.env).settings);
+  // Servers write their default model into each request, so a worker's own default matters only when given.
+  if (values.model !== undefined) await prepareDefaultModel(values.model);
   const service = await createImageService({ settings: { dataDir: values['data-dir'] }, defaultModel: values.model, workers: concurrency });
-  process.stderr.write(`pixelpipe worker ready (pid ${process.pid}, concurrency ${concurrency})\n`);
+  process.stderr.write(`pixelpipe worker ready (pid ${process.pid}, worker processes ${concurrency})\n`);
   await closeGracefully(service, await shutdownSignal());
 }

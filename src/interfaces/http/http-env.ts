@@ -13,6 +13,8 @@ export interface HttpAppOptions {
   urlExpirySeconds?: number;
   /** Injected clock (ms since epoch), for tests of expiry. */
   now?: () => number;
+  /** Every caller is the operator (the admin socket, whose file permissions are its authentication): no API key is asked for, and nothing is scoped to one. */
+  trusted?: boolean;
 }
 
 /** Hono's environment type for this app: what middleware puts on the context. */

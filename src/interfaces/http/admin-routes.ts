@@ -1,0 +1,49 @@
+// The admin socket's own routes: API keys, records and reproduction, for `pixelpipe keys|history|reproduce` beside a running server.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import type { ServiceAdmin } from '../../service/admin/service-admin.js';
+import type { RecordFilter } from '../../service/image-service-types.js';
+import { sendError } from './http-error.js';
+
+const createKeySchema = z.strictObject({
+  name: z.string(),
+  rateLimitPerMinute: z.number().int().optional(),
+  dailyImageQuota: z.number().int().optional(),
+  maxConcurrentJobs: z.number().int().optional(),
+});
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.join('.') || 'body';
+  throw new InvalidArgumentError({ argument: field, value: body, message: `\`${field}\` ${issue.message}` });
+}
+
+const dateOf = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
+
+/**
+ * Routes only the admin socket serves; its file permissions are their authentication, so they
+ * never sit on the public port. Bodies and answers are JSON; errors use the API's one error shape.
+ */
+export function createAdminRoutes(admin: ServiceAdmin, describe: () => Record<string, unknown>): Hono {
+  const app = new Hono();
+  app.onError((error, context) => sendError(context, error));
+  app.get('/admin/info', (context) => context.json(describe()));
+  app.get('/admin/keys', async (context) => context.json(await admin.listKeys({ includeRevoked: context.req.query('all') === 'true' })));
+  app.post('/admin/keys', async (context) => context.json(await admin.createKey(parseBody(createKeySchema, await context.req.json())), 201));
+  app.post('/admin/keys/revoke', async (context) => {
+    const { idOrPrefix } = parseBody(z.strictObject({ idOrPrefix: z.string().min(1) }), await context.req.json());
+    return context.json(await admin.revokeKey(idOrPrefix));
+  });
+  app.post('/admin/records/list', async (context) => {
+    const filter = parseBody(z.record(z.string(), z.unknown()), await context.req.json()) as RecordFilter & { since?: string; until?: string };
+    return context.json(await admin.listRecords({ ...filter, since: dateOf(filter.since), until: dateOf(filter.until) }));
+  });
+  app.post('/admin/records/:id/reproduce', async (context) => {
+    const report = await admin.reproduce(context.req.param('id'));
+    return context.json({ ...report, image: { mediaType: report.image.mediaType, base64: Buffer.from(report.image.bytes).toString('base64') } });
+  });
+  return app;
+}

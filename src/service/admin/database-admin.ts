@@ -1,0 +1,31 @@
+// The admin operations on the database and blob store themselves, for commands run while no server holds them.
+import type { Settings } from '../../config/settings.js';
+import { ApiKeyStore } from '../keys/api-key-store.js';
+import { openServiceStores } from '../open-service-stores.js';
+import type { Pixelpipe } from '../pixelpipe.js';
+import { recordOrThrow, reportOf, type ServiceAdmin } from './service-admin.js';
+
+/** The operations on the database and blob store themselves, for when no server holds them; a reproduction runs in this process. */
+export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmin> {
+  const stores = await openServiceStores(settings);
+  const keys = new ApiKeyStore(stores.database);
+  let pixelpipe: Pixelpipe | undefined;
+  return {
+    via: stores.settings.databaseUrl ? 'the PostgreSQL server at PIXELPIPE_DATABASE_URL' : 'the embedded database (no server runs on it)',
+    createKey: (options) => keys.create(options),
+    listKeys: (options) => keys.list(options),
+    revokeKey: (idOrPrefix) => keys.revoke(idOrPrefix),
+    listRecords: (filter) => stores.records.list(filter),
+    async reproduce(id) {
+      const record = await recordOrThrow((recordId) => stores.records.get(recordId), id);
+      // The engine loads only for a reproduction, not for listing keys or records.
+      const [{ createPixelpipe }, { reproduceRecord }] = await Promise.all([import('../pixelpipe.js'), import('../reproduce-record.js')]);
+      pixelpipe ??= createPixelpipe({ onNotice: (message) => process.stderr.write(`${message}\n`) });
+      return reportOf(await reproduceRecord(record, { pixelpipe, storage: stores.storage }));
+    },
+    async close() {
+      await pixelpipe?.close();
+      await stores.close();
+    },
+  };
+}
