@@ -9,6 +9,8 @@ export interface BenchServerConfig {
   /** A PostgreSQL database; embedded PGlite in `dataDir` without it. */
   databaseUrl?: string;
   workers: number;
+  /** Where generations run: worker processes (the default of `pixelpipe serve`) or the server process. */
+  isolation: 'process' | 'in-process';
   defaultModel: string;
   /** Base URL of the mock OpenAI API, for hosted models. */
   openaiBaseUrl?: string;
@@ -69,6 +71,7 @@ async function start(config: BenchServerConfig): Promise<() => Promise<void>> {
   const service = await createImageService({
     settings: { dataDir: config.dataDir, databaseUrl: config.databaseUrl },
     workers: config.workers,
+    isolation: config.isolation,
     defaultModel: config.defaultModel,
     pollingIntervalSeconds: config.pollingIntervalSeconds,
     ...(config.openaiBaseUrl ? { pixelpipe: { providers: { openai: { apiKey: 'bench-key', baseURL: config.openaiBaseUrl } } } } : {}),

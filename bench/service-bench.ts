@@ -2,12 +2,13 @@
 // generation, and whether the server's memory stays flat from 1,000 to 10,000 jobs. A benchmark, not a test: it asserts nothing.
 //
 //   node --import tsx bench/service-bench.ts [--jobs 1000,10000] [--database pglite|postgres] [--concurrency 64]
-//                                            [--model openai:gpt-image-1|local] [--workers N] [--warmup 16]
+//                                            [--model openai:gpt-image-1|local] [--workers N] [--warmup 16] [--isolation process|in-process]
 //
 // Each run gets a fresh server in a child process (node --expose-gc, so its memory is measured alone and after a full
 // collection), a fresh data directory and, on PostgreSQL, a fresh database. This process is the HTTP client and, for the
 // hosted model, also the mock OpenAI API, so neither the client's nor the mock's memory is in the server's figures.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { Agent, get } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: hostedModel },
     workers: { type: 'string' },
     warmup: { type: 'string', default: '16' },
+    isolation: { type: 'string', default: 'process' },
   },
 });
 
@@ -45,6 +47,8 @@ function wholeNumber(option: string, text: string, min: number): number {
 if (!databases.includes(values.database!)) throw new Error(`\`--database\` must be one of ${databases.join(', ')}, got ${JSON.stringify(values.database)}`);
 if (values.model !== hostedModel && values.model !== localModel) throw new Error(`\`--model\` must be ${hostedModel} (answered by a local mock API) or ${localModel} (the tiny engine fixture), got ${JSON.stringify(values.model)}`);
 const isLocal = values.model === localModel;
+if (values.isolation !== 'process' && values.isolation !== 'in-process') throw new Error(`\`--isolation\` must be process or in-process, got ${JSON.stringify(values.isolation)}`);
+const isolation = values.isolation;
 // The tiny engine runs on the CPU the server shares with everything else, so it gets fewer jobs and one worker, as `pixelpipe serve` has.
 const jobCounts = (values.jobs ?? (isLocal ? '100,1000' : '1000,10000')).split(',').map((text) => wholeNumber('jobs', text.trim(), 1));
 const concurrency = wholeNumber('concurrency', values.concurrency!, 1);
@@ -119,6 +123,38 @@ async function describePostgres(url: string): Promise<string> {
   }
 }
 
+/** Probes GET /healthz every `intervalMs` on a connection of its own (not queued behind the submissions) until stopped; gives the latencies. */
+function probeHealth(url: string, intervalMs = 100): { stop: () => Promise<number[]> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const latencies: number[] = [];
+  let stopped = false;
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      const started = performance.now();
+      get(`${url}/healthz`, { agent }, (response) => {
+        response.resume();
+        response.on('end', () => {
+          latencies.push(performance.now() - started);
+          resolve();
+        });
+      }).on('error', reject);
+    });
+  const loop = (async () => {
+    while (!stopped) {
+      await once();
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      agent.destroy();
+      return latencies;
+    },
+  };
+}
+
 const requestBody = (index: number) => (isLocal ? { prompt: `bench job ${index}`, width: 64, height: 64, steps: 2 } : { prompt: `bench job ${index}` });
 
 async function runOnce(jobs: number): Promise<RunFigures> {
@@ -137,7 +173,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     }
     const mock = isLocal ? undefined : await startMockOpenAi();
     if (mock) cleanups.push(() => mock.close());
-    const server = await startServer({ dataDir, databaseUrl, workers, defaultModel: isLocal ? testData('fixtures', 'tiny-sd15') : hostedModel, openaiBaseUrl: mock?.baseUrl, pollingIntervalSeconds: 1 });
+    const server = await startServer({ dataDir, databaseUrl, workers, isolation, defaultModel: isLocal ? testData('fixtures', 'tiny-sd15') : hostedModel, openaiBaseUrl: mock?.baseUrl, pollingIntervalSeconds: 1 });
     cleanups.push(() => server.close());
 
     const start = await server.memory();
@@ -151,18 +187,20 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     const watching = waitForFinished(server.url, { target: () => target });
     // Its failure is reported when it is awaited below; until then it must not count as unhandled.
     watching.catch(() => undefined);
+    const health = probeHealth(server.url);
     const submissions = await submitJobs(server.url, { count: jobs, concurrency, body: requestBody, firstIndex: warmupJobs });
     const ids = submissions.flatMap((submission) => (submission.id ? [submission.id] : []));
     target = warmup.filter((submission) => submission.status === 202).length + ids.length;
     const watch = await watching;
+    const healthz = await health.stop();
     const after = await server.memory();
 
     const readStarted = performance.now();
     const outcomes = await readJobOutcomes(server.url, ids, concurrency);
     const readBackSeconds = (performance.now() - readStarted) / 1000;
     const database = server.databaseKind === 'pglite' ? 'PGlite' : server.databaseKind === 'postgres' ? 'Postgres' : server.databaseKind;
-    const model = isLocal ? 'local tiny-sd15 64×64, 2 steps' : `${hostedModel} (local mock API)`;
-    return computeFigures({ database, databaseDetail, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after } });
+    const model = `${isLocal ? 'local tiny-sd15 64×64, 2 steps' : `${hostedModel} (local mock API)`}, ${isolation === 'process' ? 'worker processes' : 'workers in the server process'}`;
+    return computeFigures({ database, databaseDetail, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after }, healthz });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => console.error(`cleanup failed: ${error.message}`));
   }

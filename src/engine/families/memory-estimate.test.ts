@@ -1,7 +1,7 @@
 // The memory estimate: what it reads from model folders, how it grows, and that it covers the peak a real run measures.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -25,9 +25,10 @@ test('the full-size SD-Turbo UNet: 5, 10 and 20 heads at levels 0 to 2 and the m
   if (!skeleton) return;
   const folder = await mkdtemp(join(tmpdir(), 'pixelpipe-profile-'));
   t.after(() => rm(folder, { recursive: true, force: true }));
-  await mkdir(join(folder, 'unet'));
+  // The tiny model's files with the full-size UNet's and VAE's configs: the profile reads configs, not weights.
+  await cp(testData('fixtures', 'tiny-sd15'), folder, { recursive: true });
   await copyFile(skeleton, join(folder, 'unet', 'config.json'));
-  await writeFile(join(folder, 'unet', 'model.onnx'), Buffer.alloc(1024));
+  await copyFile(join(skeleton, '..', '..', 'sd-turbo-vae-decoder', 'config.json'), join(folder, 'vae_decoder', 'config.json'));
   const profile = await readMemoryProfile(folder);
   assert.deepEqual(profile.attention, [{ level: 0, heads: 5 }, { level: 1, heads: 10 }, { level: 2, heads: 20 }, { level: 3, heads: 20 }]);
   assert.equal(profile.unetChannels, 320);
