@@ -18,8 +18,8 @@ export interface RunMeasurements {
   /** Seconds spent reading the jobs back after the run (not part of any figure). */
   readBackSeconds: number;
   memory: { start: MemorySnapshot; warmedUp: MemorySnapshot; after: MemorySnapshot };
-  /** Latencies of GET /healthz, probed on a connection of its own every 100 ms from the first submit until the last job ended. */
-  healthz: number[];
+  /** GET /healthz probes on a connection of their own every 100 ms from the first submit until the last job ended: when sent (epoch ms) and how long. */
+  healthz: { sentAt: number; latencyMs: number }[];
 }
 
 /** The figures of one run. */
@@ -49,7 +49,9 @@ export interface RunFigures {
   inWorkerByTenth: number[];
   notSucceeded: number;
   retried: number;
-  healthz: Percentiles;
+  /** /healthz while submissions arrived, and after the last was answered (the workers' load alone). */
+  healthzWhileSubmitting: Percentiles;
+  healthzWorkersOnly: Percentiles;
 }
 
 /** A stretch with nothing happening: its length and where it started, in ms from the first submit. */
@@ -117,7 +119,8 @@ export function computeFigures(measurements: RunMeasurements): RunFigures {
     longestAcceptPause: longestGap(answeredAt, firstSent),
     longestFinishPause: longestGap(succeeded.map((outcome) => outcome.finishedAt), firstSent),
     generation: percentiles(succeeded.map((outcome) => outcome.generationMs)),
-    healthz: percentiles(measurements.healthz),
+    healthzWhileSubmitting: percentiles(measurements.healthz.filter((probe) => probe.sentAt <= lastAnswered).map((probe) => probe.latencyMs)),
+    healthzWorkersOnly: percentiles(measurements.healthz.filter((probe) => probe.sentAt > lastAnswered).map((probe) => probe.latencyMs)),
     submitToSucceeded: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)!)),
     overhead: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)! - outcome.generationMs)),
     waitForWorker: percentiles(succeeded.map((outcome) => outcome.startedAt - sentAtById.get(outcome.id)!)),
@@ -159,7 +162,8 @@ export function printRunBlock(figures: RunFigures): void {
     `queue        deepest ${count(run.watch.maxQueueDepth)} waiting (pixelpipe_queue_depth, ${run.watch.polls} scrapes of /metrics at 250 ms); read-back of every job afterwards took ${run.readBackSeconds.toFixed(1)} s (not counted)`,
     row(['', 'p50', 'p90', 'p99', 'max'], [44, 12, 12, 12, 12]),
     percentileRow('accept latency (POST /v1/jobs → 202)', figures.accept),
-    percentileRow(`GET /healthz throughout (${count(run.healthz.length)} probes)`, figures.healthz),
+    percentileRow(`GET /healthz while submissions arrive`, figures.healthzWhileSubmitting),
+    percentileRow('GET /healthz after: workers at full load', figures.healthzWorkersOnly),
     percentileRow('generation (record timings.total)', figures.generation),
     percentileRow('submit → succeeded', figures.submitToSucceeded),
     percentileRow('queue overhead (submit → succeeded − gen.)', figures.overhead),
@@ -180,15 +184,15 @@ export function printRunBlock(figures: RunFigures): void {
 }
 
 export function printSummary(runs: RunFigures[]): void {
-  const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 9, 21, 21];
-  const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'hz p99', 'RSS start → after', 'heap start → after'];
-  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = claim began → succeeded − generation; hz = GET /healthz during the run)', row(header, widths)];
+  const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 10, 10, 21, 21];
+  const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'hz p99 sub', 'hz p99 wkr', 'RSS start → after', 'heap start → after'];
+  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = claim began → succeeded − generation; hz = GET /healthz while submissions arrive (sub) and after, with the workers busy (wkr))', row(header, widths)];
   for (const figures of runs) {
     const { start, after } = figures.measurements.memory;
     const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
     lines.push(row([
       figures.measurements.database, count(figures.jobs), oneDecimal.format(figures.submissionsPerSecond),
-      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthz.p99].map((value) => oneDecimal.format(value)),
+      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthzWhileSubmitting.p99, figures.healthzWorkersOnly.p99].map((value) => oneDecimal.format(value)),
       `${megabytes(start.rss)} → ${megabytes(after.rss)} MiB`, `${megabytes(start.heapUsed)} → ${megabytes(after.heapUsed)} MiB`,
     ], widths));
   }

@@ -3,6 +3,7 @@
 //
 //   node --import tsx bench/service-bench.ts [--jobs 1000,10000] [--database pglite|postgres] [--concurrency 64]
 //                                            [--model openai:gpt-image-1|local] [--workers N] [--warmup 16] [--isolation process|in-process]
+//                                            [--size 64 --steps 2]   (local model: the image side and steps of each job)
 //
 // Each run gets a fresh server in a child process (node --expose-gc, so its memory is measured alone and after a full
 // collection), a fresh data directory and, on PostgreSQL, a fresh database. This process is the HTTP client and, for the
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     warmup: { type: 'string', default: '16' },
     isolation: { type: 'string', default: 'process' },
+    size: { type: 'string', default: '64' },
+    steps: { type: 'string', default: '2' },
   },
 });
 
@@ -124,17 +127,17 @@ async function describePostgres(url: string): Promise<string> {
 }
 
 /** Probes GET /healthz every `intervalMs` on a connection of its own (not queued behind the submissions) until stopped; gives the latencies. */
-function probeHealth(url: string, intervalMs = 100): { stop: () => Promise<number[]> } {
+function probeHealth(url: string, intervalMs = 100): { stop: () => Promise<{ sentAt: number; latencyMs: number }[]> } {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  const latencies: number[] = [];
+  const latencies: { sentAt: number; latencyMs: number }[] = [];
   let stopped = false;
   const once = () =>
     new Promise<void>((resolve, reject) => {
-      const started = performance.now();
+      const [sentAt, started] = [Date.now(), performance.now()];
       get(`${url}/healthz`, { agent }, (response) => {
         response.resume();
         response.on('end', () => {
-          latencies.push(performance.now() - started);
+          latencies.push({ sentAt, latencyMs: performance.now() - started });
           resolve();
         });
       }).on('error', reject);
@@ -155,7 +158,9 @@ function probeHealth(url: string, intervalMs = 100): { stop: () => Promise<numbe
   };
 }
 
-const requestBody = (index: number) => (isLocal ? { prompt: `bench job ${index}`, width: 64, height: 64, steps: 2 } : { prompt: `bench job ${index}` });
+const localSize = wholeNumber('size', values.size!, 64);
+const localSteps = wholeNumber('steps', values.steps!, 1);
+const requestBody = (index: number) => (isLocal ? { prompt: `bench job ${index}`, width: localSize, height: localSize, steps: localSteps } : { prompt: `bench job ${index}` });
 
 async function runOnce(jobs: number): Promise<RunFigures> {
   // Undone in reverse order whatever happens, so a failed run leaves no database, directory or child behind.
@@ -199,7 +204,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     const outcomes = await readJobOutcomes(server.url, ids, concurrency);
     const readBackSeconds = (performance.now() - readStarted) / 1000;
     const database = server.databaseKind === 'pglite' ? 'PGlite' : server.databaseKind === 'postgres' ? 'Postgres' : server.databaseKind;
-    const model = `${isLocal ? 'local tiny-sd15 64×64, 2 steps' : `${hostedModel} (local mock API)`}, ${isolation === 'process' ? 'worker processes' : 'workers in the server process'}`;
+    const model = `${isLocal ? `local tiny-sd15 ${localSize}×${localSize}, ${localSteps} steps` : `${hostedModel} (local mock API)`}, ${isolation === 'process' ? 'worker processes' : 'workers in the server process'}`;
     return computeFigures({ database, databaseDetail, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after }, healthz });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => console.error(`cleanup failed: ${error.message}`));
