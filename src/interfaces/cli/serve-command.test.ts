@@ -1,7 +1,7 @@
 // `pixelpipe serve` as a user runs it: loopback only without keys (and it says so), keys required once one exists, a clean stop on SIGTERM.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -85,6 +85,8 @@ test('beside a running serve on the embedded database, keys, history and reprodu
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const served = await serve(t, ['--data-dir', dataDir, '--model', testData('fixtures', 'tiny-sd15')], {});
   assert.match(served.stderr(), new RegExp(`admin socket: ${dataDir}/pixelpipe.sock`));
+  // Its file permissions are its authentication: the owner alone may connect.
+  assert.equal((await stat(join(dataDir, 'pixelpipe.sock'))).mode & 0o777, 0o600);
   const response = await fetch(`${served.url}/v1/images/generations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a red cube', size: '64x64', steps: 2, seed: 3 }) });
   assert.equal(response.status, 200);
 

@@ -73,7 +73,10 @@ const crashesOf = (data: JobData | null | undefined): number => (typeof data?.cr
 // pg-boss's own fetch (src/plans.js fetchNextJob, pinned at 10.3.3) with one more condition: a job
 // whose API key already has `maxConcurrent` jobs running is passed over, so one client's backlog
 // cannot take every worker. The count and the claim are one statement, run under a lock per queue.
-function fairFetchSql(schema: string): string {
+// `crashed`: claim among the jobs that crashed a worker (their data holds `crashes`), else among the
+// others; claims try the others first, so such a job runs again only when no other job waits. (An
+// ORDER BY on the marker instead made every claim sort the whole queue by it: ~40 % fewer submissions/s.)
+function fairFetchSql(schema: string, crashed: boolean): string {
   return `
     WITH next AS (
       SELECT j.id
@@ -81,12 +84,12 @@ function fairFetchSql(schema: string): string {
       WHERE j.name = $1
         AND j.state < 'active'
         AND j.start_after < now()
+        AND ${crashed ? '' : 'NOT '}(j.data ? 'crashes')
         AND (
           j.data->>'maxConcurrent' IS NULL
           OR (SELECT count(*) FROM ${schema}.job a WHERE a.name = $1 AND a.state = 'active' AND a.data->>'apiKeyId' = j.data->>'apiKeyId') < (j.data->>'maxConcurrent')::int
         )
-      -- A job that crashed a worker runs again only when no other job waits (its data holds its crashes).
-      ORDER BY (j.data ? 'crashes'), j.priority DESC, j.created_on, j.id
+      ORDER BY j.priority DESC, j.created_on, j.id
       LIMIT 1
       FOR UPDATE SKIP LOCKED
     )
@@ -248,7 +251,8 @@ export class JobWorker {
         // thresholds, and compiling then costs ~100 ms per claim (measured at 6,700 queued jobs:
         // 123 ms with JIT, 4 ms without). Claims run one at a time, so that would cap every worker together.
         if (database.kind === 'postgres') await transaction.query('SET LOCAL jit = off');
-        const claimed = await transaction.query<FetchedJob>(fairFetchSql(schema), [queueName]);
+        let claimed = await transaction.query<FetchedJob>(fairFetchSql(schema, false), [queueName]);
+        if (claimed.length === 0) claimed = await transaction.query<FetchedJob>(fairFetchSql(schema, true), [queueName]);
         // The attempt names its worker in the claim's transaction: if the worker dies, its job is found by that name.
         if (claimed[0]) await recordAttemptStart(transaction, claimed[0], this.#settings.liveness);
         return claimed;

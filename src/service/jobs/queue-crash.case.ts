@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { test } from 'node:test';
-import PgBoss from 'pg-boss';
 import { WorkerCrashedError } from '../errors/worker-crashed-error.js';
-import { fastWork, type QueueHarness } from './queue-harness.case.js';
+import { fastWork, fetchAsDeadWorker, type QueueHarness } from './queue-harness.case.js';
 
 // The pid of a process that has ended and been reaped: what a SIGKILLed worker leaves behind.
 function deadPid(): number {
@@ -40,13 +39,14 @@ export function queueCrashTests({ run, until }: QueueHarness): void {
       const queue = await make({ retryLimit: 5 });
       const poison = await queue.submit({ name: 'poison' });
       const order: string[] = [];
-      let others: string[] = [];
+      const others: string[] = [];
       await queue.work(async ({ id, request, attempt }) => {
         const { name } = request as { name: string };
         order.push(`${name}#${attempt}`);
         if (name === 'poison') {
           // Jobs submitted while the poison job ran must all go before its retry.
-          if (attempt === 1) others = (await Promise.all(['a', 'b', 'c'].map((other) => queue.submit({ name: other })))).map((job) => job.id);
+          // One after another: concurrent submits have no order of their own.
+          if (attempt === 1) for (const other of ['a', 'b', 'c']) others.push((await queue.submit({ name: other })).id);
           throw crash(attempt);
         }
         return name;
@@ -68,12 +68,7 @@ export function queueCrashTests({ run, until }: QueueHarness): void {
       // A worker that registered, took the job and was killed: its row, its attempt and the active job are all that is left.
       const pid = deadPid();
       await database.query(`INSERT INTO pixelpipe.workers (id, host, pid, queue) VALUES ('dead-worker', $1, $2, $3)`, [hostname(), pid, queue.queueName]);
-      const boss = new PgBoss({ db: database.pgBossAdapter()!, schedule: false, supervise: false, migrate: false });
-      boss.on('error', () => undefined);
-      await boss.start();
-      const [taken] = await boss.fetch(queue.queueName);
-      await boss.stop({ graceful: false, close: false });
-      assert.equal(taken?.id, id);
+      assert.equal(await fetchAsDeadWorker(database, queue.queueName), id);
       await database.query(`INSERT INTO pixelpipe.job_attempts (job_id, attempt, worker_id, host, pid) VALUES ($1, 1, 'dead-worker', $2, $3)`, [id, hostname(), pid]);
 
       const started = Date.now();
@@ -92,11 +87,7 @@ export function queueCrashTests({ run, until }: QueueHarness): void {
       const queue = await make({ heartbeatSeconds: 0.2, workerTimeoutSeconds: 1 });
       const { id } = await queue.submit({ prompt: 'far away' });
       await database.query(`INSERT INTO pixelpipe.workers (id, host, pid, queue, heartbeat_at) VALUES ('remote-worker', 'another-host', 1, $1, now())`, [queue.queueName]);
-      const boss = new PgBoss({ db: database.pgBossAdapter()!, schedule: false, supervise: false, migrate: false });
-      boss.on('error', () => undefined);
-      await boss.start();
-      await boss.fetch(queue.queueName);
-      await boss.stop({ graceful: false, close: false });
+      assert.equal(await fetchAsDeadWorker(database, queue.queueName), id);
       await database.query(`INSERT INTO pixelpipe.job_attempts (job_id, attempt, worker_id, host, pid) VALUES ($1, 1, 'remote-worker', 'another-host', 1)`, [id]);
       await queue.work(async () => 'rescued', fastWork);
       // Fresh, it is alive: the job stays with it for now.

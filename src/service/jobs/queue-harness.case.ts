@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import PgBoss from 'pg-boss';
 import type { Database } from '../database/database.js';
 import { JobQueue, type JobQueueConfig } from './job-queue.js';
 import type { JobState, WorkOptions } from './job-types.js';
@@ -52,6 +53,16 @@ export function gate(): { promise: Promise<void>; open: () => void } {
 /** Resolves when the signal aborts, with its reason. */
 export function aborted(signal: AbortSignal): Promise<unknown> {
   return new Promise((resolve) => (signal.aborted ? resolve(signal.reason) : signal.addEventListener('abort', () => resolve(signal.reason), { once: true })));
+}
+
+/** Takes the next job of `queueName` with pg-boss alone and walks away, as a worker that dies right after its claim; gives its id. */
+export async function fetchAsDeadWorker(database: Database, queueName: string): Promise<string | undefined> {
+  const dead = new PgBoss({ db: database.pgBossAdapter()!, schedule: false, supervise: false, migrate: false });
+  dead.on('error', () => undefined);
+  await dead.start();
+  const [taken] = await dead.fetch(queueName);
+  await dead.stop({ graceful: false, close: false });
+  return taken?.id;
 }
 
 /** Work options that keep tests quick: idle workers poll ten times a second. */

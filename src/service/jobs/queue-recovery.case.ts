@@ -1,10 +1,9 @@
 // The queue conformance tests for failure and recovery: retries, non-retryable errors, expiry, dead workers, stopping, load.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import PgBoss from 'pg-boss';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { JobHandler } from './job-types.js';
-import { aborted, delay, fastWork, waitFor, type QueueCase, type QueueHarness } from './queue-harness.case.js';
+import { aborted, delay, fastWork, fetchAsDeadWorker, waitFor, type QueueCase, type QueueHarness } from './queue-harness.case.js';
 
 /** Registers the failure and recovery tests; called inside the conformance suite's `describe`. */
 export function queueRecoveryTests(queueCase: QueueCase, { run, stateOf, until }: QueueHarness): void {
@@ -91,12 +90,7 @@ export function queueRecoveryTests(queueCase: QueueCase, { run, stateOf, until }
       const queue = await make({ expireInSeconds: 2 });
       const { id } = await queue.submit({ prompt: 'orphan' });
       // A worker that takes the job and dies leaves just this behind: the job active, started, never settled.
-      const dead = new PgBoss({ db: database.pgBossAdapter()!, schedule: false, supervise: false, migrate: false });
-      dead.on('error', () => undefined);
-      await dead.start();
-      const [taken] = await dead.fetch(queue.queueName);
-      await dead.stop({ graceful: false, close: false });
-      assert.equal(taken?.id, id);
+      assert.equal(await fetchAsDeadWorker(database, queue.queueName), id);
       assert.equal(await stateOf(queue, id), 'running');
 
       const calls: string[] = [];
