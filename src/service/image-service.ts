@@ -190,8 +190,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // The default model is written into the request, so every worker makes the same image.
       if (request.model === undefined && config.defaultModel !== undefined) request.model = config.defaultModel;
       const inputSize = await checkReferences(request);
-      // A local job that cannot fit in memory is refused now: accepted, it would kill its worker (twice).
-      await pixelpipe.checkMemory({ model: request.model, width: request.width, height: request.height, guidance: request.guidance, extend: request.extend, inputSize });
+      // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
+      // memory would kill its worker (twice).
+      const { model, n, steps, guidance, strength, sampler, width, height, extend, providerOptions, mask } = request;
+      await pixelpipe.check({ model, n, steps, guidance, strength, sampler, width, height, extend, providerOptions, inputSize, masked: mask !== undefined });
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
       // The status read when the job is created gives both the first event's position and the answer, so the queue is counted once.

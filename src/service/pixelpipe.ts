@@ -67,12 +67,14 @@ export interface Pixelpipe {
   /** Finds a model locally, pulling it from the hub when it is not cached yet. */
   resolveModel(reference?: string): Promise<ResolvedModel>;
   /**
-   * Estimates a local generation's peak memory without loading or downloading anything, and throws
-   * `InvalidArgumentError` (naming the budget and the largest size that fits) when it is over the
-   * memory budget. Undefined for hosted models and local ones not on this machine. `inputSize`: an
-   * edit's input image, whose size the output takes (plus `extend`).
+   * Checks, without loading or downloading anything, all of a local generation that can be known
+   * before it runs: the settings' ranges, the sampler, the model's size rule, what an inpainting
+   * model needs, and the estimated peak memory against the budget. Throws `InvalidArgumentError`
+   * as the generation would; gives the memory estimate. Undefined for hosted models and local ones
+   * not on this machine. `inputSize`: an edit's input image, whose size the output takes (plus
+   * `extend`); `masked`: the edit has a mask.
    */
-  checkMemory(options: Pick<GenerateOptions, 'model' | 'width' | 'height' | 'guidance' | 'extend' | 'vaeDecoderFallback'> & { inputSize?: { width: number; height: number } }): Promise<MemoryEstimate | undefined>;
+  check(options: Pick<GenerateOptions, 'model' | 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'extend' | 'providerOptions' | 'vaeDecoderFallback'> & { inputSize?: { width: number; height: number }; masked?: boolean }): Promise<MemoryEstimate | undefined>;
   pullModel(reference: string): Promise<PullResult>;
   listModels(): Promise<{ cached: CachedModel[]; registry: readonly RegistryEntry[] }>;
   /** Hosted providers and whether each is configured (its API key variables set). */
@@ -176,14 +178,18 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       const imageModel = localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback });
       return { ...(await imageModel.doGenerate(call)), model };
     },
-    async checkMemory({ model: reference, vaeDecoderFallback, inputSize, width, height, guidance, extend }) {
+    async check({ model: reference, vaeDecoderFallback, inputSize, masked = false, extend, ...call }) {
       if (reference !== undefined && (await registry()).isHosted(reference)) return undefined;
       const { found } = await findLocalModel(reference);
       if (!found) return undefined;
       const imageModel = localProvider().imageModel(recordedModelId(found), { folder: found.folder!, vaeDecoderFallback });
-      const size = inputSize ? { width: inputSize.width + (extend?.left ?? 0) + (extend?.right ?? 0), height: inputSize.height + (extend?.top ?? 0) + (extend?.bottom ?? 0) } : { width, height };
+      const edit = inputSize && {
+        width: inputSize.width + (extend?.left ?? 0) + (extend?.right ?? 0),
+        height: inputSize.height + (extend?.top ?? 0) + (extend?.bottom ?? 0),
+        masked: masked || extend !== undefined,
+      };
       try {
-        return await imageModel.checkMemory({ ...size, guidance, edit: inputSize !== undefined });
+        return await imageModel.check({ ...call, n: call.n ?? 1, edit });
       } catch (error) {
         // A folder that is no model fails when the job runs, as it would have without this check.
         if (InvalidModelError.isInstance(error)) return undefined;

@@ -44,6 +44,10 @@ export interface MemoryProfile {
   defaultHeight: number;
   /** Guidance when a call gives none (above 1 the UNet runs at batch 2). */
   defaultGuidance: number;
+  /** Channels the UNet takes, from its config: the latent's, or more for inpainting (the mask and the masked image's latents). */
+  unetInputChannels: number;
+  /** Channels of the VAE's latent. */
+  latentChannels: number;
 }
 
 /** What a call asks for that memory depends on. */
@@ -125,6 +129,8 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
     defaultWidth: sampleSize * vaeScaleFactor,
     defaultHeight: sampleSize * vaeScaleFactor,
     defaultGuidance: scheduler.timestep_spacing === 'trailing' ? 0 : xl ? 5 : 7.5,
+    unetInputChannels: typeof unet.in_channels === 'number' ? unet.in_channels : 4,
+    latentChannels: typeof vae.latent_channels === 'number' ? vae.latent_channels : 4,
   };
 }
 

@@ -48,6 +48,12 @@ function defaultsFor(model: StableDiffusionModel): { steps: number; guidance: nu
 
 export const defaultMaxInputPixels = 4096 * 4096;
 
+/** What `LocalImageModel.check` looks at: a call's settings, and for an edit its output size and whether it is masked. */
+export interface LocalCallCheck extends Pick<ImageModelCallOptions, 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'providerOptions'> {
+  /** `encodes`: false when the edit turned out to leave the image as it is (no VAE encoder runs); default true. */
+  edit?: { width: number; height: number; masked: boolean; encodes?: boolean };
+}
+
 export class LocalImageModel implements ImageModel {
   readonly provider = 'local';
   readonly maxImagesPerCall = undefined;
@@ -57,6 +63,24 @@ export class LocalImageModel implements ImageModel {
     readonly modelId: string,
     private readonly config: LocalImageModelConfig,
   ) {}
+
+  /**
+   * Checks all of a call that can be known before its inputs are read or a session is loaded (the
+   * settings' ranges, the sampler, this model's size rule, what an inpainting model needs, memory),
+   * throwing `InvalidArgumentError` as the call would; gives the memory estimate. `edit`: an edit's
+   * output size (its input's, plus any extension), and whether a mask or an extension comes with it.
+   */
+  async check(call: LocalCallCheck): Promise<MemoryEstimate> {
+    checkCallSettings(call);
+    const profile = await this.config.profile();
+    const { edit } = call;
+    if (!edit) {
+      checkDimension('width', call.width ?? profile.defaultWidth, profile.sizeMultiple);
+      checkDimension('height', call.height ?? profile.defaultHeight, profile.sizeMultiple);
+    }
+    checkOperation(this.modelId, profile.unetInputChannels, profile.latentChannels, edit);
+    return this.checkMemory({ width: edit?.width ?? call.width, height: edit?.height ?? call.height, guidance: call.guidance, edit: edit !== undefined && edit.encodes !== false });
+  }
 
   /**
    * Estimates the call's peak memory from the model's configs (nothing is loaded) and refuses it with
@@ -89,31 +113,18 @@ export class LocalImageModel implements ImageModel {
 
   async doGenerate(options: ImageModelCallOptions): Promise<ImageModelResult> {
     const started = performance.now();
-    const parsedOptions = localImageOptionsSchema.safeParse(options.providerOptions?.local ?? {});
-    if (!parsedOptions.success) {
-      throw new InvalidArgumentError({ argument: 'providerOptions.local', value: options.providerOptions?.local, message: `\`providerOptions.local\` is invalid: ${parsedOptions.error.message}` });
-    }
-    const n = checkImageCount(options.n);
+    const n = checkCallSettings(options);
     const seed = checkSeed(options.seed);
-    if (options.steps !== undefined) checkSteps(options.steps);
-    if (options.guidance !== undefined) checkGuidance(options.guidance);
-    if (options.strength !== undefined) checkStrength(options.strength);
-    if (options.sampler !== undefined && !(samplerNames as readonly string[]).includes(options.sampler)) {
-      throw new InvalidArgumentError({ argument: 'sampler', value: options.sampler, message: `\`sampler\` must be one of ${samplerNames.join(', ')}, got ${JSON.stringify(options.sampler)}` });
-    }
     const prompt = options.prompt;
     if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
     const profile = await this.config.profile();
     const edit = await prepareEdit(options, { maxInputPixels: this.config.maxInputPixels ?? defaultMaxInputPixels, multiple: profile.sizeMultiple });
     // The size is known now, and nothing is loaded yet: what cannot fit is refused before a session or a byte of activation.
-    if (!edit) {
-      checkDimension('width', options.width ?? profile.defaultWidth, profile.sizeMultiple);
-      checkDimension('height', options.height ?? profile.defaultHeight, profile.sizeMultiple);
-    }
-    await this.checkMemory({ width: edit ? edit.image.width : options.width, height: edit ? edit.image.height : options.height, guidance: options.guidance, edit: edit !== undefined && !edit.nothingToEdit });
+    await this.check({ ...options, edit: edit && { width: edit.image.width, height: edit.image.height, masked: edit.mask !== undefined, encodes: !edit.nothingToEdit } });
     const model = await this.load();
     const warnings: ImageModelWarning[] = [...(edit?.warnings ?? [])];
-    checkOperation(model, edit);
+    // Again with the loaded UNet's own inputs, which a folder's config may not state.
+    checkOperation(model.name, model.unet.inputChannels, model.latentChannels, edit && { masked: edit.mask !== undefined });
 
     // Settings: what was asked, else the model's defaults; editing strength defaults as diffusers' pipelines do.
     const defaults = defaultsFor(model);
@@ -199,11 +210,26 @@ export class LocalImageModel implements ImageModel {
   }
 }
 
-/** Inpainting UNets need an image and a mask; the others cannot use a 9-channel input. */
-function checkOperation(model: StableDiffusionModel, edit: PreparedEdit | undefined): void {
-  if (model.unet.inputChannels === model.latentChannels) return;
-  if (!edit) throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give an input image and a \`mask\` (or \`extend\`)` });
-  if (!edit.mask) throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${model.name} is an inpainting model: give a \`mask\` (or \`extend\`) with the image; use an ordinary model for image-to-image` });
+/** An inpainting UNet (it takes more channels than the latent's) repaints a masked area of an input image, and nothing else. */
+function checkOperation(name: string, inputChannels: number, latentChannels: number, edit: { masked: boolean } | undefined): void {
+  if (inputChannels === latentChannels) return;
+  if (!edit) throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${name} is an inpainting model (its UNet takes ${inputChannels} channels): give an input image (\`images\`) and a \`mask\` (or \`extend\`), or choose a text-to-image model` });
+  if (!edit.masked) throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${name} is an inpainting model: give a \`mask\` (or \`extend\`) with the image; use an ordinary model for image-to-image` });
+}
+
+/** The settings of a call checked before anything is read or loaded; gives the image count. */
+function checkCallSettings(call: LocalCallCheck): number {
+  const local = call.providerOptions?.local;
+  const parsed = localImageOptionsSchema.safeParse(local ?? {});
+  if (!parsed.success) throw new InvalidArgumentError({ argument: 'providerOptions.local', value: local, message: `\`providerOptions.local\` is invalid: ${parsed.error.message}` });
+  const n = checkImageCount(call.n);
+  if (call.steps !== undefined) checkSteps(call.steps);
+  if (call.guidance !== undefined) checkGuidance(call.guidance);
+  if (call.strength !== undefined) checkStrength(call.strength);
+  if (call.sampler !== undefined && !(samplerNames as readonly string[]).includes(call.sampler)) {
+    throw new InvalidArgumentError({ argument: 'sampler', value: call.sampler, message: `\`sampler\` must be one of ${samplerNames.join(', ')}, got ${JSON.stringify(call.sampler)}` });
+  }
+  return n;
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;
