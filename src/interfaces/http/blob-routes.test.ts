@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import type { BlobStorage } from '../../service/storage/blob-storage.js';
 import { parseRange } from './blob-routes.js';
 import { blobUrl, checkBlobSignature, signBlobKey } from './blob-urls.js';
-import { errorOf, startTestServer } from './http-test-harness.js';
+import { errorOf, startTestServer } from './http-test-harness.case.js';
 
 const bytes = new Uint8Array(Array.from({ length: 100 }, (_, index) => index));
 

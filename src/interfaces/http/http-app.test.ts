@@ -1,7 +1,7 @@
 // The app's shared behaviour over a real socket: auth, rate limits, quotas, body limit, 404s, health, metrics, OpenAPI.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorOf, startTestServer } from './http-test-harness.js';
+import { errorOf, startTestServer } from './http-test-harness.case.js';
 
 const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 

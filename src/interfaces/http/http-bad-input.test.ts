@@ -9,7 +9,7 @@ import { testData } from '../../testing/paths.js';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../testing/postgres.js';
 import { createHttpApp } from './http-app.js';
 import { startHttpServer } from './http-server.js';
-import { decompressionBombPng, errorOf, pngBase64, startTestServer } from './http-test-harness.js';
+import { decompressionBombPng, errorOf, pngBase64, startTestServer } from './http-test-harness.case.js';
 
 interface BadInput {
   name: string;

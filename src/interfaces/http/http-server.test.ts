@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { Hono } from 'hono';
 import { createFakeImageService } from '../../testing/fake-image-service.js';
 import { createHttpApp } from './http-app.js';
-import { readSse } from './http-test-harness.js';
+import { readSse } from './http-test-harness.case.js';
 import { startHttpServer } from './http-server.js';
 
 test('port 0 binds a free port, and a busy port fails with a message saying so', async () => {

@@ -1,7 +1,7 @@
 // The native jobs API over a real socket: submit, look up, events (and resuming them), idempotency, cancel.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { errorOf, pngBase64, readSse, startTestServer } from './http-test-harness.js';
+import { errorOf, pngBase64, readSse, startTestServer } from './http-test-harness.case.js';
 
 test('submit answers 202 with Location, the job runs, and its events stream until done', async (t) => {
   const { postJson, request, fake } = await startTestServer(t, { fake: { autoComplete: false } });
