@@ -26,6 +26,7 @@ export { createStorage, type StorageConfig } from './service/storage/create-stor
 export type { BlobStorage } from './service/storage/blob-storage.js';
 export { createDatabase, type DatabaseConfig } from './service/database/create-database.js';
 export { signWebhook, verifyWebhook } from './service/webhooks/webhook-signature.js';
+export { signStandardWebhook, standardWebhookSecret, type SignStandardWebhookOptions, type StandardWebhookHeaders } from './service/webhooks/standard-webhook-signature.js';
 export { createHttpApp } from './interfaces/http/http-app.js';
 export { startHttpServer } from './interfaces/http/http-server.js';
 export type { HttpAppOptions } from './interfaces/http/http-env.js';

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, mock, test, type TestContext } from 'node:test';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { isInvalidArgument } from '../../testing/assertions.js';
 import type { Database } from '../database/database.js';
 import { delay, startReceiver, waitFor, type Receiver, type ReceiverAnswer } from './webhook-harness.case.js';
@@ -38,6 +39,22 @@ function steppingClock(): () => Date {
 }
 
 const withoutTimes = (deliveries: WebhookDelivery[]) => deliveries.map(({ deliveredAt, ...rest }) => rest);
+
+// The key docs/webhooks.md tells receivers to pass to `new Webhook(...)`: whsec_ and the base64 of the secret's UTF-8 bytes.
+const documentedKey = (text: string) => `whsec_${Buffer.from(text, 'utf8').toString('base64')}`;
+
+// `Webhook#verify` reads the system clock for its five-minute window and takes no `now`; the stepping clock's
+// signatures are months old, so the clock is set to the signing time for the synchronous call.
+function verifyStandardAt(seconds: number, key: string, body: string, headers: Record<string, string>): unknown {
+  const clock = mock.method(Date, 'now', () => seconds * 1000);
+  try {
+    return new Webhook(key).verify(body, headers);
+  } finally {
+    clock.mock.restore();
+  }
+}
+
+const isVerificationError = (error: unknown) => error instanceof WebhookVerificationError && /No matching signature/.test(error.message);
 
 /** Registers the suite for one backend. */
 export function webhookDispatcherConformance(dispatcherCase: DispatcherCase): void {
@@ -76,7 +93,7 @@ export function webhookDispatcherConformance(dispatcherCase: DispatcherCase): vo
     });
 
   describe(`webhook dispatcher: ${dispatcherCase.name}`, () => {
-    test('500 then 200: two attempts recorded, the same body and delivery id each time, each freshly signed with a signature that verifies', (t) =>
+    test('500 then 200: two attempts recorded, the same body, delivery id and webhook-id each time, each freshly signed with signatures that verify', (t) =>
       run(t, async ({ make, receiver }) => {
         const hook = await receiver([500, 200]);
         const dispatcher = await make({ now: steppingClock() });
@@ -97,20 +114,29 @@ export function webhookDispatcherConformance(dispatcherCase: DispatcherCase): vo
         const [first, second] = hook.requests;
         assert.equal(first!.body, second!.body, 'the same bytes on every attempt');
         assert.deepEqual(JSON.parse(first!.body), { id: deliveryId, event: 'job.succeeded', createdAt: '2026-01-01T00:00:00.000Z', data: payload });
-        const timestamps = hook.requests.map(({ method, path, headers, body }) => {
+        const signed = hook.requests.map(({ method, path, headers, body }) => {
           assert.deepEqual(
-            { method, path, contentType: headers['content-type'], userAgent: headers['user-agent'], event: headers['pixelpipe-event'], delivery: headers['pixelpipe-delivery'] },
-            { method: 'POST', path: '/hooks/pixelpipe', contentType: 'application/json', userAgent: 'pixelpipe-webhooks', event: 'job.succeeded', delivery: deliveryId },
+            { method, path, contentType: headers['content-type'], userAgent: headers['user-agent'], event: headers['pixelpipe-event'], delivery: headers['pixelpipe-delivery'], webhookId: headers['webhook-id'] },
+            { method: 'POST', path: '/hooks/pixelpipe', contentType: 'application/json', userAgent: 'pixelpipe-webhooks', event: 'job.succeeded', delivery: deliveryId, webhookId: deliveryId },
           );
+          const standard = { 'webhook-id': String(headers['webhook-id']), 'webhook-timestamp': String(headers['webhook-timestamp']), 'webhook-signature': String(headers['webhook-signature']) };
+          assert.match(standard['webhook-signature'], /^v1,[A-Za-z0-9+/]{43}=$/);
+          const signedAt = Number(standard['webhook-timestamp']);
+          assert.deepEqual(verifyStandardAt(signedAt, documentedKey(secret), body, standard), JSON.parse(body));
+          assert.throws(() => verifyStandardAt(signedAt, documentedKey(`${secret}!`), body, standard), isVerificationError);
+          assert.throws(() => verifyStandardAt(signedAt, documentedKey(secret), body.replace('succeeded', 'failed'), standard), isVerificationError);
+
+          // The deprecated header, still sent, signed at the same moment.
           const header = headers['pixelpipe-signature'] as string;
-          const signedAt = Number(/^t=(\d+),v1=[0-9a-f]{64}$/.exec(header)?.[1]);
+          assert.equal(Number(/^t=(\d+),v1=[0-9a-f]{64}$/.exec(header)?.[1]), signedAt);
           assert.equal(verifyWebhook({ secret, header, body, now: signedAt }), true);
           assert.equal(verifyWebhook({ secret: `${secret}!`, header, body, now: signedAt }), false);
           assert.equal(verifyWebhook({ secret, header, body: body.replace('succeeded', 'failed'), now: signedAt }), false);
-          return signedAt;
+          return { signedAt, signature: standard['webhook-signature'] };
         });
         // The clock read once for createdAt, then once per attempt.
-        assert.deepEqual(timestamps, [Date.UTC(2026, 0, 1, 0, 1) / 1000, Date.UTC(2026, 0, 1, 0, 2) / 1000]);
+        assert.deepEqual(signed.map(({ signedAt }) => signedAt), [Date.UTC(2026, 0, 1, 0, 1) / 1000, Date.UTC(2026, 0, 1, 0, 2) / 1000]);
+        assert.notEqual(signed[0]!.signature, signed[1]!.signature, 'the retry is signed afresh');
         await delay(quietMs);
         assert.equal(hook.requests.length, 2, 'nothing after the 200');
       }));
@@ -146,6 +172,7 @@ export function webhookDispatcherConformance(dispatcherCase: DispatcherCase): vo
           ],
         );
         assert.equal(new Set(hook.requests.map(({ headers }) => headers['pixelpipe-delivery'])).size, 1);
+        assert.equal(new Set(hook.requests.map(({ headers }) => headers['webhook-id'])).size, 1);
       }));
 
     test('retries end at retryLimit; a redirect is recorded, not followed and not retried', (t) =>
@@ -206,7 +233,12 @@ export function webhookDispatcherConformance(dispatcherCase: DispatcherCase): vo
         await second.work(fastWork);
         const deliveries = await settled(second, jobId, 2);
         assert.deepEqual(deliveries.map(({ attempt, statusCode }) => [attempt, statusCode]), [[1, 502], [2, 200]]);
-        assert.deepEqual(hook.requests.map(({ headers }) => headers['pixelpipe-delivery']), [deliveryId, deliveryId]);
+        assert.deepEqual(hook.requests.map(({ headers }) => [headers['pixelpipe-delivery'], headers['webhook-id']]), [[deliveryId, deliveryId], [deliveryId, deliveryId]]);
+        // Signed by the system clock now, so standardwebhooks checks it without a borrowed clock.
+        for (const { headers, body } of hook.requests) {
+          const standard = { 'webhook-id': String(headers['webhook-id']), 'webhook-timestamp': String(headers['webhook-timestamp']), 'webhook-signature': String(headers['webhook-signature']) };
+          assert.deepEqual(new Webhook(documentedKey(secret)).verify(body, standard), { id: deliveryId, event: 'job.succeeded', createdAt: JSON.parse(body).createdAt, data: { n: 1 } });
+        }
       }));
 
     test('enqueue checks its arguments and queues each event of a job once', (t) =>

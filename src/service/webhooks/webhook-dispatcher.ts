@@ -9,6 +9,7 @@ import type { JobContext, StopOptions } from '../jobs/job-types.js';
 import { checkWebhookDestination, createGuardedLookup, parseWebhookUrl, type DestinationLookup } from './webhook-destination.js';
 import { WebhookDeliveryError } from './webhook-delivery-error.js';
 import { createWebhookSender, type WebhookSender } from './webhook-sender.js';
+import { signStandardWebhook } from './standard-webhook-signature.js';
 import { signatureHeader, signWebhook } from './webhook-signature.js';
 
 /** Name of the pg-boss queue deliveries go to. */
@@ -43,7 +44,7 @@ export interface WebhookDispatcherConfig {
   request?: WebhookSender;
   /** Resolves host names for the address check, before and at connect time; default `dns.promises.lookup`. */
   lookup?: DestinationLookup;
-  /** The clock for `createdAt` and signature timestamps. Default `() => new Date()`. */
+  /** The clock for `createdAt` and signature timestamps (`webhook-timestamp`, `t`). Default `() => new Date()`. */
   now?: () => Date;
   /** Told about errors no caller waits for; default: written to stderr. */
   onError?: (error: Error) => void;
@@ -197,6 +198,9 @@ export class WebhookDispatcher {
           'User-Agent': 'pixelpipe-webhooks',
           'Pixelpipe-Event': delivery.event,
           'Pixelpipe-Delivery': delivery.deliveryId,
+          // The delivery id is the message id, so a receiver drops retries of one delivery by `webhook-id`.
+          ...signStandardWebhook({ secret: this.#secret, id: delivery.deliveryId, body: delivery.body, timestamp }),
+          // Deprecated; kept for one release so receivers checking it have time to move to `webhook-signature`.
           [signatureHeader]: signWebhook({ secret: this.#secret, body: delivery.body, timestamp }),
         },
       });

@@ -33,7 +33,10 @@ function digest(secret: string, timestamp: number, body: string | Uint8Array): B
   return createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest();
 }
 
-/** The `Pixelpipe-Signature` header value for `body` signed at `timestamp`. */
+/**
+ * The `Pixelpipe-Signature` header value for `body` signed at `timestamp`.
+ * @deprecated Sent for one more release; use `signStandardWebhook` (Standard Webhooks headers).
+ */
 export function signWebhook({ secret, body, timestamp }: SignWebhookOptions): string {
   if (typeof secret !== 'string' || secret.length === 0) {
     throw new InvalidArgumentError({ argument: 'secret', value: '(hidden)', message: '`secret` must be a non-empty string; set PIXELPIPE_WEBHOOK_SECRET' });
@@ -48,6 +51,8 @@ export function signWebhook({ secret, body, timestamp }: SignWebhookOptions): st
  * True when `header` holds a `v1` signature of `body` by `secret` made within `toleranceSeconds` of
  * `now`. Any of several `v1` values may match (a sender rotating secrets signs with each); unknown
  * schemes are ignored. Compares in constant time.
+ * @deprecated `Pixelpipe-Signature` is sent for one more release; verify `webhook-signature` with the
+ * `standardwebhooks` package and `standardWebhookSecret(secret)` instead (docs/webhooks.md).
  */
 export function verifyWebhook({ secret, header, body, toleranceSeconds = 300, now = Math.floor(Date.now() / 1000) }: VerifyWebhookOptions): boolean {
   if (typeof header !== 'string' || typeof secret !== 'string' || secret.length === 0) return false;
