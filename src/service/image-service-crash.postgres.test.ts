@@ -37,7 +37,7 @@ test('a worker killed with SIGKILL mid-job: another worker completes the job, wi
   const server: RunningImageService = await createImageService({ settings, workers: 0, queue, defaultModel: tinyModel });
   t.after(() => server.close());
 
-  const worker = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'interfaces', 'cli', 'main.ts'), 'worker', '--concurrency', '1'], {
+  const worker = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'interfaces', 'cli', 'main.ts'), 'worker', '--concurrency', '1', '--model', tinyModel], {
     cwd: repoRoot,
     env: { ...process.env, PIXELPIPE_DATABASE_URL: created.url, PIXELPIPE_DATA_DIR: dataDir },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,7 +62,8 @@ test('a worker killed with SIGKILL mid-job: another worker completes the job, wi
   const stray = await server.storage.put(new TextEncoder().encode('\x89PNG\r\n\x1a\n half an image'), { mediaType: 'image/png' });
   await noteJobBlob(database, job.id, stray.key);
 
-  const rescuer = await createImageService({ settings, workers: 1, queue, pollingIntervalSeconds: 0.2 });
+  // Configured as the server is: a job names its model as the server's catalog does.
+  const rescuer = await createImageService({ settings, workers: 1, queue, pollingIntervalSeconds: 0.2, defaultModel: tinyModel });
   t.after(() => rescuer.close());
   const done = await until('the job to finish on the second worker', async () => {
     const current = await server.getJob(job.id);

@@ -174,7 +174,7 @@ export interface ImageService {
   readonly limits: ServiceLimits;
   /** Where image bytes are kept. */
   readonly storage: BlobStorage;
-  /** The model used when a request names none. */
+  /** The catalog's name of the model used when a request names none. */
   readonly defaultModel: string | undefined;
   /**
    * Checks and queues a request. Throws `InvalidArgumentError` (with `argument` naming the field)

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { isInvalidArgument } from '../testing/assertions.js';
@@ -36,7 +36,8 @@ export async function startService(t: TestContext, serviceCase: ServiceCase, con
     queue: { retryLimit: 1, retryDelaySeconds: 0, maintenanceIntervalSeconds: 1, cancellationCheckMs: 100, queueName: `test-${Math.random().toString(36).slice(2, 10)}` },
     webhooks: { retryDelaySeconds: 0, retryLimit: 2 },
     ...config,
-    settings: { dataDir, webhookAllowPrivate: true, ...settings, ...config.settings },
+    // Its own model cache: the catalog lists what is in it.
+    settings: { dataDir, cacheDir: join(dataDir, 'models'), webhookAllowPrivate: true, ...settings, ...config.settings },
   });
   t.after(async () => {
     await service.close();
@@ -58,7 +59,7 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       if (!service) return;
       const { job, created } = await service.submit({ ...tinyRequest, n: 2, previews: true });
       assert.equal(created, true);
-      assert.equal(job.request.model, tinyModel, 'the default model is written into the request');
+      assert.equal(job.request.model, 'tiny-sd15', 'the default model is written into the request, by its name in the catalog');
       const done = await service.waitForJob(job.id);
       assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
       assert.equal(done.records.length, 2);
@@ -92,7 +93,8 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
 
       const pixelpipe = createPixelpipe();
       t.after(() => pixelpipe.close());
-      const again = await reproduceRecord(second!, { pixelpipe, storage: service.storage });
+      // The record names the model as the catalog does; outside the service, the caller says where it is.
+      const again = await reproduceRecord(second!, { pixelpipe, storage: service.storage, model: tinyModel });
       assert.equal(again.matches, true, `reproduced ${again.sha256}, recorded ${second!.sha256}`);
 
       const page = await service.listRecords({ jobId: job.id, limit: 1 });
@@ -104,8 +106,8 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       assert.deepEqual(await service.getRecord(first!.id), first);
 
       const models = (await service.listModels()).map((model) => model.id);
-      assert.equal(models[0], tinyModel);
-      assert.ok(models.every((id) => id === tinyModel || /^[a-z]+:/.test(id) || !id.includes('.safetensors')), `hosted models are listed as PROVIDER:MODEL: ${models.join(', ')}`);
+      assert.equal(models[0], 'tiny-sd15', 'the default model, by its folder\'s name');
+      assert.ok(models.slice(1).every((id) => /^[a-z]+:/.test(id)), `hosted models are listed as PROVIDER:MODEL: ${models.join(', ')}`);
 
       const metrics = await service.metrics();
       assert.match(metrics, /pixelpipe_queue_depth 0/);
@@ -160,10 +162,13 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       }).listen(0, '127.0.0.1');
       await once(server, 'listening');
       t.after(() => server.close());
-      const service = await startService(t, serviceCase, { settings: { webhookSecret: 'a-test-secret-of-enough-length' } });
+      // A served folder that is no model: accepted (its configs cannot be read at submit), it fails in the worker.
+      const broken = await mkdtemp(join(tmpdir(), 'broken-model-'));
+      t.after(() => rm(broken, { recursive: true, force: true }));
+      const service = await startService(t, serviceCase, { models: [broken], settings: { webhookSecret: 'a-test-secret-of-enough-length' } });
       if (!service) return;
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
-      const { job } = await service.submit({ ...tinyRequest, model: './no-such-model-folder', webhook: { url } });
+      const { job } = await service.submit({ ...tinyRequest, model: basename(broken), webhook: { url } });
       const failed: JobView = await service.waitForJob(job.id);
       assert.equal(failed.state, 'failed');
       assert.ok(failed.error?.message);

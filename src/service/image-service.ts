@@ -16,6 +16,8 @@ import { JobQueue, type JobQueueConfig } from './jobs/job-queue.js';
 import type { JobSettleHook, WorkOptions } from './jobs/job-types.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { RateLimiter } from './keys/rate-limiter.js';
+import { createModelCatalog } from './models/model-catalog.js';
+import { defaultModelId } from './models/model-registry.js';
 import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelpipe.js';
 import { RecordStore } from './records/record-store.js';
 import { ServiceMetrics } from './service-metrics.js';
@@ -39,8 +41,10 @@ export interface ImageServiceConfig {
   storage?: BlobStorage;
   /** Options of the generator (hosted provider settings, injected fetch). */
   pixelpipe?: PixelpipeOptions;
-  /** The model used when a request names none. */
+  /** The model used when a request names none: a model folder, hub repo id or registry alias, on this machine. */
   defaultModel?: string;
+  /** More local models (folders, or hub models in the cache) clients may name, besides the default and whatever is in the model cache. */
+  models?: string[];
   /** Request and input limits. */
   limits?: Partial<ServiceLimits>;
   /** Jobs this process runs at once; 0 runs none here (submit-only servers). Default 1. */
@@ -95,7 +99,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const workers = config.workers ?? 1;
   // One budget for the whole server, set now: each worker process may run a job of this size at once.
   const memoryBudget = settings.memoryBudget ?? config.pixelpipe?.memoryBudget ?? defaultMemoryBudget(workers);
-  const pixelpipe: Pixelpipe = createPixelpipe({ ...config.pixelpipe, maxInputPixels: limits.maxInputPixels, memoryBudget });
+  // The model cache the catalog reads is the one the worker processes load from.
+  const pixelpipe: Pixelpipe = createPixelpipe({ cacheDir: settings.cacheDir, ...config.pixelpipe, maxInputPixels: limits.maxInputPixels, memoryBudget });
   const isolation = config.isolation ?? 'process';
   if (isolation === 'process' && config.pixelpipe?.fetch) {
     throw new InvalidArgumentError({ argument: 'isolation', value: isolation, message: 'an injected `pixelpipe.fetch` cannot reach worker processes; give `isolation: \'in-process\'` with it, or configure providers by base URL instead' });
@@ -110,6 +115,45 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const runner: GenerationRunner | undefined = workers === 0 ? undefined : isolation === 'in-process' ? createInProcessRunner(pixelpipe) : new ProcessRunner({ size: workers, options: { ...workerOptions(config, settings, limits), memoryBudget }, onEvent: (message) => onError(new Error(message)) });
   const metrics = new ServiceMetrics({ queueDepth: () => queue.depth(), running: () => queue.runningJobIds().length, workers: () => runner?.status() });
   const maxConcurrentJobsPerKey = config.maxConcurrentJobsPerKey ?? 4;
+
+  const catalog = createModelCatalog({
+    configured: async () => {
+      // Hosted ones are not local models; one that is no valid reference is not here (serve names it at start).
+      const locate = async (configured: string) => ((await pixelpipe.isHosted(configured)) ? undefined : await pixelpipe.locate(configured).catch(() => undefined));
+      const located = await Promise.all([config.defaultModel, ...(config.models ?? [])].filter((reference) => reference !== undefined).map(async (configured) => ({ configured, found: await locate(configured) })));
+      return located.flatMap(({ configured, found }) => (found ? [{ configured, folder: found.folder!, ...(found.source === 'cache' && { repoId: found.id, revision: found.revision }) }] : []));
+    },
+    cached: async () => (await pixelpipe.listModels()).cached,
+    hosted: () => hostedModels(pixelpipe),
+  });
+  const defaultName = config.defaultModel ?? defaultModelId;
+
+  // A job names hosted models as they are and local ones from the catalog alone: nothing a client
+  // sends is looked up elsewhere on this machine or downloaded. Gives the catalog's names, for the
+  // job, and what the engine loads, for the worker.
+  async function catalogNames(name: string): Promise<{ names: string; reference: string }> {
+    const names: string[] = [];
+    const references: string[] = [];
+    for (const part of name.split(',').map((each) => each.trim())) {
+      if (await pixelpipe.isHosted(part)) {
+        names.push(part);
+        references.push(part);
+        continue;
+      }
+      const model = await catalog.find(part);
+      if (!model) throw await modelNotFound(part);
+      names.push(model.id);
+      references.push(model.reference);
+    }
+    return { names: names.join(','), reference: references.join(',') };
+  }
+
+  async function modelNotFound(name: string): Promise<NotFoundError> {
+    const local = (await catalog.list()).filter((model) => model.ownedBy === 'local').map((model) => model.id);
+    const served = local.length > 0 ? `the local models here are ${local.slice(0, 10).join(', ')}${local.length > 10 ? ', …' : ''}` : 'no local model is here';
+    const message = `\`model\` names ${JSON.stringify(name)}, which is not served here: ${served} (GET /v1/models lists them, with hosted ones as PROVIDER:MODEL); the operator adds one with \`pixelpipe models pull ID\``;
+    return new NotFoundError({ resource: 'model', id: name, message });
+  }
 
   const view = (status: NonNullable<Awaited<ReturnType<JobQueue['get']>>>) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
 
@@ -137,7 +181,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   };
 
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, runner, events, limits, defaultModel: config.defaultModel, onError });
+    const handler = createGenerationHandler({ database, storage, runner, events, limits, modelReference: async (name) => (await catalogNames(name ?? defaultName)).reference, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
@@ -180,20 +224,21 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const service: RunningImageService = {
     limits,
     storage,
-    defaultModel: config.defaultModel,
+    defaultModel: config.defaultModel === undefined ? undefined : ((await catalog.find(config.defaultModel))?.id ?? config.defaultModel),
     urlSigningSecret: await serviceSecret(database, 'blob-url-signing'),
     databaseKind: database.kind,
     keys,
 
     async submit(input, { apiKey, priority, idempotencyKey } = {}) {
       const request = parseJobRequest(input, limits);
-      // The default model is written into the request, so every worker makes the same image.
-      if (request.model === undefined && config.defaultModel !== undefined) request.model = config.defaultModel;
+      // The job holds the catalog's name of its model, the default one included, so every worker makes the same image.
+      const { names, reference } = await catalogNames(request.model ?? defaultName);
+      request.model = names;
       const inputSize = await checkReferences(request);
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).
-      const { model, n, steps, guidance, strength, sampler, width, height, extend, providerOptions, mask } = request;
-      await pixelpipe.check({ model, n, steps, guidance, strength, sampler, width, height, extend, providerOptions, inputSize, masked: mask !== undefined });
+      const { n, steps, guidance, strength, sampler, width, height, extend, providerOptions, mask } = request;
+      await pixelpipe.check({ model: reference, n, steps, guidance, strength, sampler, width, height, extend, providerOptions, inputSize, masked: mask !== undefined });
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
       // The status read when the job is created gives both the first event's position and the answer, so the queue is counted once.
@@ -276,16 +321,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     },
 
     async listModels() {
-      const { cached } = await pixelpipe.listModels();
-      const ids = new Map<string, string>();
-      if (config.defaultModel) ids.set(config.defaultModel, 'local');
-      for (const model of cached) ids.set(model.repoId, 'local');
-      // Hosted models are named as requests name them (`openai:gpt-image-1`); a provider that needs no key (ComfyUI) is listed only when its server is set.
-      for (const provider of pixelpipe.listProviders()) {
-        const configured = provider.variables.length > 0 ? provider.configured : process.env[provider.baseUrlVariable] !== undefined;
-        if (configured) for (const example of provider.exampleModels) ids.set(`${provider.name}:${example}`, provider.name);
-      }
-      return [...ids].map(([id, ownedBy]) => ({ id, ownedBy }));
+      return (await catalog.list()).map(({ id, ownedBy }) => ({ id, ownedBy }));
     },
 
     authenticate: (secret) => keys.authenticate(secret),
@@ -343,4 +379,12 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   }
 
   return service;
+}
+
+// Hosted models are named as requests name them (`openai:gpt-image-1`); a provider that needs no key (ComfyUI) is listed only when its server is set.
+function hostedModels(pixelpipe: Pixelpipe): { id: string; ownedBy: string }[] {
+  return pixelpipe.listProviders().flatMap((provider) => {
+    const configured = provider.variables.length > 0 ? provider.configured : process.env[provider.baseUrlVariable] !== undefined;
+    return configured ? provider.exampleModels.map((example) => ({ id: `${provider.name}:${example}`, ownedBy: provider.name })) : [];
+  });
 }

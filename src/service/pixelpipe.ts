@@ -75,6 +75,10 @@ export interface Pixelpipe {
    * `extend`); `masked`: the edit has a mask.
    */
   check(options: Pick<GenerateOptions, 'model' | 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'extend' | 'providerOptions' | 'vaeDecoderFallback'> & { inputSize?: { width: number; height: number }; masked?: boolean }): Promise<MemoryEstimate | undefined>;
+  /** Finds a local model on this machine (a folder, or a complete copy in the cache) without downloading; undefined when it is not here. */
+  locate(reference: string): Promise<ResolvedModel | undefined>;
+  /** Whether `reference` names a hosted model (`PROVIDER:MODEL`, custom providers included) rather than a local one. */
+  isHosted(reference: string): Promise<boolean>;
   pullModel(reference: string): Promise<PullResult>;
   listModels(): Promise<{ cached: CachedModel[]; registry: readonly RegistryEntry[] }>;
   /** Hosted providers and whether each is configured (its API key variables set). */
@@ -164,6 +168,13 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
 
   return {
     resolveModel,
+    async locate(reference) {
+      const { found } = await findLocalModel(reference);
+      return found && (found.source !== 'folder' || existsSync(found.folder!)) ? found : undefined;
+    },
+    async isHosted(reference) {
+      return !reference.includes(',') && (await registry()).isHosted(reference);
+    },
     pullModel: pull,
     async generate({ model: reference, n = 1, seed, vaeDecoderFallback, ...callOptions }) {
       const call = { ...callOptions, n, seed: typeof seed === 'string' ? checkSeed(seed) : seed };

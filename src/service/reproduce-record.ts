@@ -8,6 +8,16 @@ import { pixelSha256 } from './pixel-hash.js';
 import type { Pixelpipe } from './pixelpipe.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 
+/** How to reproduce a record. */
+export interface ReproduceOptions {
+  /**
+   * The model to load instead of the one the record names: a folder or hub id on this machine, or a
+   * model of the server's catalog. A record names a local model by its name, and the weights' hash
+   * (compared after) says whether they are the same.
+   */
+  model?: string;
+}
+
 /** What reproducing a record found. */
 export interface Reproduction {
   record: ImageRecord;
@@ -30,12 +40,12 @@ export interface Reproduction {
  * settings the record says were used (the image's own seed, steps, guidance, sampler, size) and n = 1.
  * Input images stay blob references.
  */
-export function reproductionRequest(record: ImageRecord): JobRequestInput {
+export function reproductionRequest(record: ImageRecord, { model }: ReproduceOptions = {}): JobRequestInput {
   const { request, settings } = record;
   const { webhook: _webhook, parentRecordId: _parent, n: _n, seed: _seed, aspectRatio: _aspectRatio, ...options } = request;
   return {
     ...options,
-    model: request.model ?? record.modelId,
+    model: model ?? request.model ?? record.modelId,
     n: 1,
     ...(settings.seed === undefined ? {} : { seed: settings.seed }),
     ...(settings.steps === undefined ? {} : { steps: settings.steps }),
@@ -61,8 +71,8 @@ async function input(storage: BlobStorage, key: string, field: string): Promise<
 }
 
 /** Generates the record's image again in this process (see `reproductionRequest`). */
-export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal }): Promise<Reproduction> {
-  const { images, mask, ...options } = reproductionRequest(record);
+export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
+  const { images, mask, ...options } = reproductionRequest(record, { model });
   const result = await pixelpipe.generate({
     ...options,
     ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),

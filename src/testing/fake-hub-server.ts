@@ -1,7 +1,20 @@
 // A local HTTP server in the Hugging Face Hub's API shape (model info, tree listing, resolve + CDN redirect), with faults on demand.
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join, relative, sep } from 'node:path';
+import { testData } from './paths.js';
+
+/** The files of a fixture model folder, as a repo's `files`. */
+export function fixtureFiles(fixture: string): Record<string, Buffer> {
+  const root = testData('fixtures', fixture);
+  const files: Record<string, Buffer> = {};
+  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) files[relative(root, join(entry.parentPath, entry.name)).split(sep).join('/')] = readFileSync(join(entry.parentPath, entry.name));
+  }
+  return files;
+}
 
 export interface FakeHubRepo {
   /** Files at the repo's one commit: path → content. */

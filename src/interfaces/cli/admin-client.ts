@@ -37,7 +37,7 @@ function failure({ status, body }: Answer, id: string | undefined): Error {
   const error = (body as { error?: { message?: string; param?: string | null; code?: string } } | undefined)?.error;
   const message = error?.message ?? `the server answered ${status}`;
   if (status === 400) return new InvalidArgumentError({ argument: error?.param ?? 'request', value: undefined, message });
-  if (status === 404 && id !== undefined && error?.code?.endsWith('_not_found')) return new NotFoundError({ resource: error.code.slice(0, -'_not_found'.length), id });
+  if (status === 404 && id !== undefined && error?.code?.endsWith('_not_found')) return new NotFoundError({ resource: error.code.slice(0, -'_not_found'.length), id, message });
   return new PixelpipeError({ name: 'AdminRequestError', message });
 }
 
@@ -71,8 +71,8 @@ export function socketAdmin(socketPath: string, info: ServerInfo): ServiceAdmin 
     listKeys: ({ includeRevoked = false } = {}) => ask('GET', `/admin/keys${includeRevoked ? '?all=true' : ''}`),
     revokeKey: (idOrPrefix) => ask('POST', '/admin/keys/revoke', { idOrPrefix }, idOrPrefix),
     listRecords: (filter) => ask('POST', '/admin/records/list', filter),
-    async reproduce(id) {
-      const report = await ask<Omit<ReproductionReport, 'image'> & { image: { mediaType: string; base64: string } }>('POST', `/admin/records/${encodeURIComponent(id)}/reproduce`, undefined, id);
+    async reproduce(id, { model } = {}) {
+      const report = await ask<Omit<ReproductionReport, 'image'> & { image: { mediaType: string; base64: string } }>('POST', `/admin/records/${encodeURIComponent(id)}/reproduce`, model === undefined ? {} : { model }, id);
       return { ...report, image: { mediaType: report.image.mediaType, bytes: new Uint8Array(Buffer.from(report.image.base64, 'base64')) } };
     },
     close: async () => undefined,

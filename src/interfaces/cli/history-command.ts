@@ -7,7 +7,8 @@ import type { ImageRecord, RecordFilter } from '../../service/image-service-type
 import { openAdmin } from './service-data.js';
 
 export const historyUsage = `usage: pixelpipe history [--limit N] [--provider P] [--model M] [--prompt TEXT] [--since DATE] [--until DATE] [--job ID] [--cursor ID] [--json] [--data-dir DIR]
-       pixelpipe reproduce RECORD_ID [--out FILE] [--json] [--data-dir DIR]   make the image again; exit code 1 when the pixels differ
+       pixelpipe reproduce RECORD_ID [--model M] [--out FILE] [--json] [--data-dir DIR]   make the image again; exit code 1 when the pixels differ
+         (--model: where the record's model is, e.g. the folder serve ran with, when no server runs; the weights' hash is compared)
        both go through a running \`pixelpipe serve\` on the data directory when there is one (its admin socket), else open the database`;
 
 function date(flag: string, value: string | undefined): Date | undefined {
@@ -52,7 +53,7 @@ export async function historyCommand(argv: string[]): Promise<void> {
 }
 
 export async function reproduceCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { out: { type: 'string' }, json: { type: 'boolean' }, 'data-dir': { type: 'string' }, model: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) {
     process.stdout.write(`${historyUsage}\n`);
     return;
@@ -61,8 +62,8 @@ export async function reproduceCommand(argv: string[]): Promise<void> {
   const id = positionals[0]!;
   const admin = await openAdmin(values['data-dir']);
   try {
-    const result = await admin.reproduce(id).catch((error: unknown) => {
-      if (NotFoundError.isInstance(error)) throw new InvalidArgumentError({ argument: 'id', value: id, message: `no record ${JSON.stringify(id)} exists (list them with \`pixelpipe history\`)` });
+    const result = await admin.reproduce(id, { model: values.model }).catch((error: unknown) => {
+      if (NotFoundError.isInstance(error) && error.resource === 'record') throw new InvalidArgumentError({ argument: 'id', value: id, message: `no record ${JSON.stringify(id)} exists (list them with \`pixelpipe history\`)` });
       throw error;
     });
     if (values.out) await writeFile(values.out, result.image.bytes);

@@ -1,21 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { defaultModelId, findRegistryEntry } from '../../service/models/model-registry.js';
 import { runCli } from '../../testing/cli.js';
-import { startFakeHubServer, type FakeHubServer } from '../../testing/fake-hub-server.js';
+import { fixtureFiles, startFakeHubServer, type FakeHubServer } from '../../testing/fake-hub-server.js';
 import { testData } from '../../testing/paths.js';
-
-function fixtureFiles(fixture: string): Record<string, Buffer> {
-  const root = testData('fixtures', fixture);
-  const files: Record<string, Buffer> = {};
-  for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) files[relative(root, join(entry.parentPath, entry.name)).split(sep).join('/')] = readFileSync(join(entry.parentPath, entry.name));
-  }
-  return files;
-}
 
 let hub: FakeHubServer;
 const work = mkdtempSync(join(tmpdir(), 'pixelpipe-models-cli-'));

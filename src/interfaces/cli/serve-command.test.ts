@@ -56,7 +56,8 @@ test('without keys, serve listens on 127.0.0.1 whatever --host says, says so, an
   assert.equal(history.code, 0, history.stderr);
   const [record] = (JSON.parse(history.stdout) as { records: { id: string; request: { prompt: string } }[] }).records;
   assert.equal(record?.request.prompt, 'a red cube');
-  const reproduced = await runCli(['reproduce', record!.id], { PIXELPIPE_DATA_DIR: dataDir });
+  // The record names the model as the server's catalog did, `tiny-sd15`; without the server, the CLI is told where it is.
+  const reproduced = await runCli(['reproduce', record!.id, '--model', testData('fixtures', 'tiny-sd15')], { PIXELPIPE_DATA_DIR: dataDir });
   assert.equal(reproduced.code, 0, reproduced.stderr);
   assert.match(reproduced.stdout, /^match: pixels sha256:[0-9a-f]{64} recorded/);
 });

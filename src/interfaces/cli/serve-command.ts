@@ -13,7 +13,7 @@ import { startHttpServer, type HttpServer } from '../http/http-server.js';
 import { adminSocketPath, commandSettings, fitsSocketPath } from './service-data.js';
 
 export const serveUsage = `usage: pixelpipe serve [--host H] [--port P] [--data-dir DIR] [--model DEFAULT_MODEL] [--workers N] [--public-url URL]
-       pixelpipe worker [--concurrency N] [--data-dir DIR] [--model DEFAULT_MODEL]   (needs PIXELPIPE_DATABASE_URL)
+       pixelpipe worker [--concurrency N] [--data-dir DIR] [--model DEFAULT_MODEL]   (needs PIXELPIPE_DATABASE_URL; give the server's --model)
        each worker is a supervised child process; one that dies (out of memory, a crash) is started again`;
 
 const loopback = '127.0.0.1';
@@ -144,7 +144,8 @@ export async function workerCommand(argv: string[]): Promise<void> {
   }
   const concurrency = wholeNumber('concurrency', values.concurrency, 1, 1);
   await checkSharedDatabase(commandSettings(values['data-dir'], process.env).settings);
-  // Servers write their default model into each request, so a worker's own default matters only when given.
+  // Jobs name their model as the server's catalog does; a worker finds it in its own: the same
+  // --model as the server's, and the models in its cache.
   if (values.model !== undefined) await prepareDefaultModel(values.model);
   const service = await createImageService({ settings: { dataDir: values['data-dir'] }, defaultModel: values.model, workers: concurrency });
   process.stderr.write(`pixelpipe worker ready (pid ${process.pid}, worker processes ${concurrency})\n`);

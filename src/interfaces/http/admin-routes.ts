@@ -21,6 +21,14 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   throw new InvalidArgumentError({ argument: field, value: body, message: `\`${field}\` ${issue.message}` });
 }
 
+function jsonOf(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError({ argument: 'body', value: text.slice(0, 100), message: `the body must be JSON: ${(error as Error).message}`, cause: error });
+  }
+}
+
 const dateOf = (value: string | undefined) => (value === undefined ? undefined : new Date(value));
 
 /**
@@ -42,7 +50,10 @@ export function createAdminRoutes(admin: ServiceAdmin, describe: () => Record<st
     return context.json(await admin.listRecords({ ...filter, since: dateOf(filter.since), until: dateOf(filter.until) }));
   });
   app.post('/admin/records/:id/reproduce', async (context) => {
-    const report = await admin.reproduce(context.req.param('id'));
+    // An empty body (older clients) reproduces with the record's own model.
+    const text = await context.req.text();
+    const options = parseBody(z.strictObject({ model: z.string().min(1).optional() }), text === '' ? {} : jsonOf(text));
+    const report = await admin.reproduce(context.req.param('id'), options);
     return context.json({ ...report, image: { mediaType: report.image.mediaType, base64: Buffer.from(report.image.bytes).toString('base64') } });
   });
   return app;

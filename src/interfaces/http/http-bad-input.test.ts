@@ -35,7 +35,6 @@ before(async () => {
   mask32 = await pngBase64(32, 32);
 });
 
-const inpaintingModel = testData('fixtures', 'tiny-sd15-inpaint');
 const unknownBlobKey = `sha256/ab/cd/abcd${'0'.repeat(60)}.png`;
 
 function rows(): BadInput[] {
@@ -80,8 +79,10 @@ function rows(): BadInput[] {
     // The server's default model is the tiny SD 1.5, whose sides must be multiples of 16.
     { ...invalid('width not a multiple of the model\'s size rule', { prompt: 'a', width: 100 }, 'width'), modelCheck: true },
     { ...invalid('an unknown sampler', { prompt: 'a', sampler: 'no-such-sampler' }, 'sampler'), modelCheck: true },
-    { ...invalid('an inpainting model asked for text-to-image', { prompt: 'a', model: inpaintingModel }, 'images'), modelCheck: true },
-    { ...invalid('an inpainting model given an image without a mask', { prompt: 'a', model: inpaintingModel, images: [{ b64_json: image64 }] }, 'mask'), modelCheck: true },
+    { ...invalid('an inpainting model asked for text-to-image', { prompt: 'a', model: 'tiny-sd15-inpaint' }, 'images'), modelCheck: true },
+    { name: 'a model not served here', body: { prompt: 'a', model: 'no-such-model-xyz' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
+    { name: 'a path as the model', body: { prompt: 'a', model: '/etc' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
+    { ...invalid('an inpainting model given an image without a mask', { prompt: 'a', model: 'tiny-sd15-inpaint', images: [{ b64_json: image64 }] }, 'mask'), modelCheck: true },
     { name: 'body over maxBodyBytes', body: { prompt: 'x'.repeat(maxBodyBytes) }, status: 413, code: 'body_too_large', param: null },
     { name: 'records limit 0', path: '/v1/records?limit=0', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },
     { name: 'records limit not a number', path: '/v1/records?limit=ten', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },
@@ -126,7 +127,7 @@ test('malformed requests get a 4xx in the one error shape naming the field, and 
 // The same table against the real service, on each database: what it checks beyond the schema must answer the same way.
 async function realServer(t: TestContext, databaseUrl: string | undefined): Promise<Request> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-bad-input-'));
-  const service = await createImageService({ settings: { dataDir, databaseUrl }, defaultModel: testData('fixtures', 'tiny-sd15'), workers: 0, limits: { maxBodyBytes }, queue: { queueName: `bad-input-${Math.random().toString(36).slice(2, 10)}` } });
+  const service = await createImageService({ settings: { dataDir, databaseUrl }, defaultModel: testData('fixtures', 'tiny-sd15'), models: [testData('fixtures', 'tiny-sd15-inpaint')], workers: 0, limits: { maxBodyBytes }, queue: { queueName: `bad-input-${Math.random().toString(36).slice(2, 10)}` } });
   const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0, closeTimeoutMs: 2000 });
   t.after(async () => {
     await server.close();

@@ -40,6 +40,10 @@ export function toHttpError(error: unknown): HttpError {
   if (InvalidArgumentError.isInstance(error)) {
     return new HttpError(400, { message: error.message, type: 'invalid_request_error', param: error.argument, code: 'invalid_argument' });
   }
+  // OpenAI answers an unknown model as a request error on `model`; its clients look for that.
+  if (NotFoundError.isInstance(error) && error.resource === 'model') {
+    return new HttpError(404, { message: error.message, type: 'invalid_request_error', param: 'model', code: 'model_not_found' });
+  }
   if (NotFoundError.isInstance(error)) {
     return new HttpError(404, { message: error.message, type: 'not_found_error', code: `${error.resource}_not_found` });
   }

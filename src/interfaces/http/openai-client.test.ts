@@ -66,8 +66,9 @@ for (const backend of ['pglite', 'postgres'] as const) {
         databaseUrl = postgres.url;
       }
       service = await createImageService({
-        settings: { dataDir, databaseUrl },
+        settings: { dataDir, databaseUrl, cacheDir: join(dataDir, 'models') },
         defaultModel: testData('fixtures', 'tiny-sd15'),
+        models: [testData('fixtures', 'tiny-sd15-inpaint')],
         pollingIntervalSeconds: 0.1,
         queue: { retryLimit: 0, queueName: `openai-client-${Math.random().toString(36).slice(2, 10)}` },
       });
@@ -104,7 +105,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
         image: await toFile(await readFile(initImage), 'init.png', { type: 'image/png' }),
         mask: await toFile(await alphaMask(), 'mask.png', { type: 'image/png' }),
         prompt: 'a red cube',
-        model: testData('fixtures', 'tiny-sd15-inpaint'),
+        model: 'tiny-sd15-inpaint',
         steps: 2,
         seed: 42,
       } as ImageEditParamsNonStreaming);
@@ -124,10 +125,23 @@ for (const backend of ['pglite', 'postgres'] as const) {
       assert.ok(kept > 0 && changed > 0, `kept ${kept}, repainted ${changed}`);
     });
 
-    it('lists the default model', async () => {
+    it('lists the served models by name, never by their path on the server', async () => {
       const ids = [];
       for await (const model of client.models.list()) ids.push(model.id);
-      assert.ok(ids.includes(testData('fixtures', 'tiny-sd15')), ids.join(', '));
+      assert.deepEqual(ids.filter((id) => !id.includes(':')), ['tiny-sd15', 'tiny-sd15-inpaint']);
+      assert.ok(ids.every((id) => !id.includes('/fixtures')), ids.join(', '));
+      assert.equal((await client.models.retrieve('tiny-sd15-inpaint')).owned_by, 'local');
+    });
+
+    it('refuses a model that is not served with 404 model_not_found, a path included', async () => {
+      for (const model of ['no-such-model-xyz', '/etc', '/root/.ssh', testData('fixtures', 'tiny-sdxl')]) {
+        await assert.rejects(client.images.generate({ prompt: 'a', model, size: '64x64' } as ImageGenerateParamsNonStreaming), (error: unknown) => {
+          assert.ok(error instanceof OpenAI.NotFoundError, `${model}: ${String(error)}`);
+          assert.equal((error as { code?: string }).code, 'model_not_found');
+          assert.match(error.message, /which is not served here: the local models here are tiny-sd15, tiny-sd15-inpaint/);
+          return true;
+        });
+      }
     });
   });
 }

@@ -16,12 +16,12 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
     listKeys: (options) => keys.list(options),
     revokeKey: (idOrPrefix) => keys.revoke(idOrPrefix),
     listRecords: (filter) => stores.records.list(filter),
-    async reproduce(id) {
+    async reproduce(id, { model } = {}) {
       const record = await recordOrThrow((recordId) => stores.records.get(recordId), id);
       // The engine loads only for a reproduction, not for listing keys or records.
       const [{ createPixelpipe }, { reproduceRecord }] = await Promise.all([import('../pixelpipe.js'), import('../reproduce-record.js')]);
       pixelpipe ??= createPixelpipe({ onNotice: (message) => process.stderr.write(`${message}\n`) });
-      return reportOf(await reproduceRecord(record, { pixelpipe, storage: stores.storage }));
+      return reportOf(await reproduceRecord(record, { pixelpipe, storage: stores.storage, model }));
     },
     async close() {
       await pixelpipe?.close();

@@ -4,7 +4,7 @@ import { NotFoundError } from '../errors/not-found-error.js';
 import type { ApiKeyInfo, ImageRecord, RecordFilter, RecordPage } from '../image-service-types.js';
 import type { RunningImageService } from '../image-service.js';
 import type { CreateApiKeyOptions } from '../keys/api-key-store.js';
-import type { Reproduction } from '../reproduce-record.js';
+import type { ReproduceOptions, Reproduction } from '../reproduce-record.js';
 
 /** What reproducing a record found, as plain data (it crosses the admin socket). */
 export interface ReproductionReport {
@@ -28,7 +28,7 @@ export interface ServiceAdmin {
   revokeKey(idOrPrefix: string): Promise<ApiKeyInfo>;
   listRecords(filter: RecordFilter): Promise<RecordPage>;
   /** Makes the record's image again and compares; `NotFoundError` for an unknown record. */
-  reproduce(id: string): Promise<ReproductionReport>;
+  reproduce(id: string, options?: ReproduceOptions): Promise<ReproductionReport>;
   close(): Promise<void>;
 }
 
@@ -58,10 +58,10 @@ export function serviceAdmin(service: RunningImageService): ServiceAdmin {
     listKeys: (options) => service.keys.list(options),
     revokeKey: (idOrPrefix) => service.keys.revoke(idOrPrefix),
     listRecords: (filter) => service.listRecords(filter),
-    async reproduce(id) {
+    async reproduce(id, options) {
       const record = await recordOrThrow((recordId) => service.getRecord(recordId), id);
       const { compareReproduction, reproductionRequest } = await import('../reproduce-record.js');
-      const { job } = await service.submit(reproductionRequest(record));
+      const { job } = await service.submit(reproductionRequest(record, options));
       const done = await service.waitForJob(job.id);
       const made = done.records[0];
       const blob = made && (await service.storage.get(made.blobKey));

@@ -6,13 +6,14 @@ const symbol = Symbol.for(marker);
 
 export class NotFoundError extends PixelpipeError {
   private readonly [symbol] = true;
-  /** What was looked for: `job`, `record`, `blob`, `key`. */
+  /** What was looked for: `job`, `record`, `blob`, `key`, `model`. */
   readonly resource: string;
   /** The id or key asked for. */
   readonly id: string;
 
-  constructor({ resource, id }: { resource: string; id: string }) {
-    super({ name: 'NotFoundError', message: `no ${resource} ${JSON.stringify(id)} exists`, isRetryable: false });
+  /** `message`: what to do instead, where there is something; default `no RESOURCE "ID" exists`. */
+  constructor({ resource, id, message }: { resource: string; id: string; message?: string }) {
+    super({ name: 'NotFoundError', message: message ?? `no ${resource} ${JSON.stringify(id)} exists`, isRetryable: false });
     this.resource = resource;
     this.id = id;
   }

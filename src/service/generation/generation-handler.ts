@@ -29,8 +29,8 @@ export interface GenerationHandlerConfig {
   runner: GenerationRunner;
   events: JobEventLog;
   limits: RequestLimits;
-  /** The model used when a request names none. */
-  defaultModel?: string;
+  /** What the engine loads for the job's model (the catalog's name; the default when it names none). */
+  modelReference: (name: string | undefined) => Promise<string>;
   /** Told about errors no caller waits for (a progress event that could not be written). */
   onError?: (error: Error) => void;
 }
@@ -68,7 +68,7 @@ function shareOfCost(cost: GeneratedImageCost, count: number): GeneratedImageCos
 type GeneratedImageCost = RecordDraft['cost'];
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, runner, events, limits, defaultModel, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, runner, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
     // An earlier attempt that died may have stored blobs no record will name.
@@ -93,7 +93,7 @@ export function createGenerationHandler({ database, storage, runner, events, lim
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, ...options } = request;
-    const result = await runner.generate({ ...options, model: model ?? defaultModel, ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, { signal: job.signal, onProgress });
+    const result = await runner.generate({ ...options, model: await modelReference(model), ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
     const records: RecordDraft[] = [];
     for (const [index, image] of result.images.entries()) {
