@@ -2,6 +2,7 @@
 import type { ImageModelCost, ImageModelWarning, ImageSettings } from '../spec/index.js';
 import type { JobAttempt, JobError, JobState } from './jobs/job-types.js';
 import type { JobRequest, RequestLimits } from './generation/job-request.js';
+import type { LocalModelCapabilities } from '../providers/local/local-image-model.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 import type { RunnerStatus } from './workers/generation-runner.js';
 
@@ -193,8 +194,8 @@ export interface ImageService {
   listRecords(filter?: RecordFilter): Promise<RecordPage>;
   /** Decodes an uploaded image within `maxInputPixels` and stores it; `field` names it in errors. */
   storeUpload(bytes: Uint8Array, options: { field: string }): Promise<StoredUpload>;
-  /** Models a client may name: the default local model, cached local models, configured hosted ones. */
-  listModels(): Promise<{ id: string; ownedBy: string }[]>;
+  /** The catalog: models a client may name (the default local model, cached local models, configured hosted ones), local ones with what they can do. */
+  listModels(): Promise<{ id: string; ownedBy: string; capabilities?: LocalModelCapabilities }[]>;
   /** The key a secret belongs to; `revoked` for a revoked key; undefined for an unknown secret. */
   authenticate(secret: string): Promise<ApiKeyInfo | 'revoked' | undefined>;
   /** Whether any unrevoked API key exists (without keys the server only listens on loopback). */

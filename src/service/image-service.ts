@@ -321,7 +321,12 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     },
 
     async listModels() {
-      return (await catalog.list()).map(({ id, ownedBy }) => ({ id, ownedBy }));
+      return await Promise.all(
+        (await catalog.list()).map(async ({ id, ownedBy, reference }) => {
+          const capabilities = ownedBy === 'local' ? await pixelpipe.capabilities(reference) : undefined;
+          return { id, ownedBy, ...(capabilities && { capabilities }) };
+        }),
+      );
     },
 
     authenticate: (secret) => keys.authenticate(secret),

@@ -9,6 +9,7 @@ import { InvalidModelError } from '../spec/errors/invalid-model-error.js';
 import { createLocal } from '../providers/local/local-provider.js';
 import { createProviderRegistry, loadProviderModules, type ProviderRegistry, type ProviderRegistrySettings, type ProviderStatus } from '../providers/registry.js';
 import type { MemoryEstimate } from '../engine/families/memory-estimate.js';
+import type { LocalModelCapabilities } from '../providers/local/local-image-model.js';
 import { defaultMemoryBudget } from './memory-budget.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';
@@ -77,6 +78,8 @@ export interface Pixelpipe {
   check(options: Pick<GenerateOptions, 'model' | 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'extend' | 'providerOptions' | 'vaeDecoderFallback'> & { inputSize?: { width: number; height: number }; masked?: boolean }): Promise<MemoryEstimate | undefined>;
   /** Finds a local model on this machine (a folder, or a complete copy in the cache) without downloading; undefined when it is not here. */
   locate(reference: string): Promise<ResolvedModel | undefined>;
+  /** What the local model `reference` can do, from its configs, when it is on this machine and readable. */
+  capabilities(reference: string): Promise<LocalModelCapabilities | undefined>;
   /** Whether `reference` names a hosted model (`PROVIDER:MODEL`, custom providers included) rather than a local one. */
   isHosted(reference: string): Promise<boolean>;
   pullModel(reference: string): Promise<PullResult>;
@@ -171,6 +174,17 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     async locate(reference) {
       const { found } = await findLocalModel(reference);
       return found && (found.source !== 'folder' || existsSync(found.folder!)) ? found : undefined;
+    },
+    async capabilities(reference) {
+      const { found } = await findLocalModel(reference);
+      if (!found || (found.source === 'folder' && !existsSync(found.folder!))) return undefined;
+      return await localProvider()
+        .imageModel(recordedModelId(found), { folder: found.folder! })
+        .capabilities()
+        .catch((error: unknown) => {
+          if (InvalidModelError.isInstance(error)) return undefined;
+          throw error;
+        });
     },
     async isHosted(reference) {
       return !reference.includes(',') && (await registry()).isHosted(reference);

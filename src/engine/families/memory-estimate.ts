@@ -44,6 +44,8 @@ export interface MemoryProfile {
   defaultHeight: number;
   /** Guidance when a call gives none (above 1 the UNet runs at batch 2). */
   defaultGuidance: number;
+  /** Steps when a call gives none: 1 for Turbo-style (trailing) schedules, else 25. */
+  defaultSteps: number;
   /** Channels the UNet takes, from its config: the latent's, or more for inpainting (the mask and the masked image's latents). */
   unetInputChannels: number;
   /** Channels of the VAE's latent. */
@@ -129,6 +131,7 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
     defaultWidth: sampleSize * vaeScaleFactor,
     defaultHeight: sampleSize * vaeScaleFactor,
     defaultGuidance: scheduler.timestep_spacing === 'trailing' ? 0 : xl ? 5 : 7.5,
+    defaultSteps: scheduler.timestep_spacing === 'trailing' ? 1 : 25,
     unetInputChannels: typeof unet.in_channels === 'number' ? unet.in_channels : 4,
     latentChannels: typeof vae.latent_channels === 'number' ? vae.latent_channels : 4,
   };

@@ -131,6 +131,12 @@ for (const backend of ['pglite', 'postgres'] as const) {
       assert.deepEqual(ids.filter((id) => !id.includes(':')), ['tiny-sd15', 'tiny-sd15-inpaint']);
       assert.ok(ids.every((id) => !id.includes('/fixtures')), ids.join(', '));
       assert.equal((await client.models.retrieve('tiny-sd15-inpaint')).owned_by, 'local');
+      // What each can do, from its configs (the fixtures' UNet has 2 levels and sample_size 8, the VAE 4 blocks: ×8, so sides of 16; a `leading` schedule).
+      const capabilities = async (id: string) => ((await client.models.retrieve(id)) as unknown as { pixelpipe: { capabilities: Record<string, unknown> } }).pixelpipe.capabilities;
+      const samplers = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm', 'pndm'];
+      const common = { sizeMultiple: 16, defaultSize: { width: 64, height: 64 }, defaultSteps: 25, defaultGuidance: 7.5, samplers };
+      assert.deepEqual(await capabilities('tiny-sd15'), { operations: ['text-to-image', 'image-to-image', 'inpaint', 'outpaint'], ...common });
+      assert.deepEqual(await capabilities('tiny-sd15-inpaint'), { operations: ['inpaint', 'outpaint'], ...common });
     });
 
     it('refuses a model that is not served with 404 model_not_found, a path included', async () => {

@@ -2,6 +2,7 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { JobRequestInput } from '../../service/generation/job-request.js';
+import type { ImageService } from '../../service/image-service-types.js';
 import { blobUrl, requestBaseUrl } from './blob-urls.js';
 import type { HttpAppOptions, HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
@@ -87,9 +88,9 @@ export function registerOpenAiRoutes(app: OpenAPIHono<HttpEnv>, options: HttpApp
   });
 }
 
-function toOpenAiModel({ id, ownedBy }: { id: string; ownedBy: string }) {
-  // OpenAI's `created` is when the model was made; the service does not know it.
-  return { id, object: 'model' as const, created: 0, owned_by: ownedBy };
+function toOpenAiModel({ id, ownedBy, capabilities }: Awaited<ReturnType<ImageService['listModels']>>[number]) {
+  // OpenAI's `created` is when the model was made; the service does not know it. Its clients ignore the `pixelpipe` object.
+  return { id, object: 'model' as const, created: 0, owned_by: ownedBy, ...(capabilities && { pixelpipe: { capabilities } }) };
 }
 
 async function readJson(context: Context<HttpEnv>): Promise<unknown> {

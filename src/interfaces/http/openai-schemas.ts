@@ -111,7 +111,25 @@ export const imagesResponseSchema = z
 export type ImagesResponse = z.infer<typeof imagesResponseSchema>;
 
 export const modelSchema = z
-  .object({ id: z.string(), object: z.literal('model'), created: z.number().int().openapi({ description: 'Always 0: not known.' }), owned_by: z.string() })
+  .object({
+    id: z.string(),
+    object: z.literal('model'),
+    created: z.number().int().openapi({ description: 'Always 0: not known.' }),
+    owned_by: z.string(),
+    pixelpipe: z
+      .object({
+        capabilities: z.object({
+          operations: z.array(z.enum(['text-to-image', 'image-to-image', 'inpaint', 'outpaint'])),
+          sizeMultiple: z.number().int(),
+          defaultSize: z.object({ width: z.number().int(), height: z.number().int() }),
+          defaultSteps: z.number().int(),
+          defaultGuidance: z.number(),
+          samplers: z.array(z.string()),
+        }),
+      })
+      .optional()
+      .openapi({ description: 'Local models: what they can do, read from their configs.' }),
+  })
   .openapi('OpenAiModel');
 
 export const modelListSchema = z.object({ object: z.literal('list'), data: z.array(modelSchema) }).openapi('OpenAiModelList');

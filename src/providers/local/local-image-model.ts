@@ -48,6 +48,18 @@ function defaultsFor(model: StableDiffusionModel): { steps: number; guidance: nu
 
 export const defaultMaxInputPixels = 4096 * 4096;
 
+/** What a local model can do, read from its configs; `GET /v1/models` shows it. */
+export interface LocalModelCapabilities {
+  /** An inpainting model (its UNet takes the mask) repaints masked areas only. */
+  operations: ('text-to-image' | 'image-to-image' | 'inpaint' | 'outpaint')[];
+  /** Width and height must be multiples of this. */
+  sizeMultiple: number;
+  defaultSize: { width: number; height: number };
+  defaultSteps: number;
+  defaultGuidance: number;
+  samplers: string[];
+}
+
 /** What `LocalImageModel.check` looks at: a call's settings, and for an edit its output size and whether it is masked. */
 export interface LocalCallCheck extends Pick<ImageModelCallOptions, 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'providerOptions'> {
   /** `encodes`: false when the edit turned out to leave the image as it is (no VAE encoder runs); default true. */
@@ -63,6 +75,20 @@ export class LocalImageModel implements ImageModel {
     readonly modelId: string,
     private readonly config: LocalImageModelConfig,
   ) {}
+
+  /** What this model can do, from its configs; nothing is loaded. */
+  async capabilities(): Promise<LocalModelCapabilities> {
+    const profile = await this.config.profile();
+    const inpainting = profile.unetInputChannels !== profile.latentChannels;
+    return {
+      operations: inpainting ? ['inpaint', 'outpaint'] : ['text-to-image', 'image-to-image', 'inpaint', 'outpaint'],
+      sizeMultiple: profile.sizeMultiple,
+      defaultSize: { width: profile.defaultWidth, height: profile.defaultHeight },
+      defaultSteps: profile.defaultSteps,
+      defaultGuidance: profile.defaultGuidance,
+      samplers: [...samplerNames],
+    };
+  }
 
   /**
    * Checks all of a call that can be known before its inputs are read or a session is loaded (the
