@@ -9,7 +9,7 @@ import { InvalidModelError } from '../spec/errors/invalid-model-error.js';
 import { createLocal } from '../providers/local/local-provider.js';
 import { createProviderRegistry, loadProviderModules, type ProviderRegistry, type ProviderRegistrySettings, type ProviderStatus } from '../providers/registry.js';
 import type { MemoryEstimate } from '../engine/families/memory-estimate.js';
-import type { LocalModelCapabilities } from '../providers/local/local-image-model.js';
+import type { LocalImageModel, LocalModelCapabilities } from '../providers/local/local-image-model.js';
 import { defaultMemoryBudget } from './memory-budget.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';
@@ -155,6 +155,25 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     return { id: ref.repoId, folder: pulled.folder, revision: pulled.revision, source: 'pulled' };
   }
 
+  // A local model on this machine, found without downloading; undefined when it is not here.
+  async function locate(reference: string | undefined): Promise<ResolvedModel | undefined> {
+    const { found } = await findLocalModel(reference);
+    return found && (found.source !== 'folder' || existsSync(found.folder!)) ? found : undefined;
+  }
+
+  // `use` on the local model `reference` names, when it is on this machine; undefined otherwise, or
+  // when its folder is no model (a job on it fails when it runs, naming what is missing).
+  async function withLocalModel<T>(reference: string | undefined, vaeDecoderFallback: string | undefined, use: (model: LocalImageModel) => Promise<T>): Promise<T | undefined> {
+    const found = await locate(reference);
+    if (!found) return undefined;
+    try {
+      return await use(localProvider().imageModel(recordedModelId(found), { folder: found.folder!, vaeDecoderFallback }));
+    } catch (error) {
+      if (InvalidModelError.isInstance(error)) return undefined;
+      throw error;
+    }
+  }
+
   const registrySettings: ProviderRegistrySettings = {
     providers,
     defaults: { fetch },
@@ -171,21 +190,8 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
 
   return {
     resolveModel,
-    async locate(reference) {
-      const { found } = await findLocalModel(reference);
-      return found && (found.source !== 'folder' || existsSync(found.folder!)) ? found : undefined;
-    },
-    async capabilities(reference) {
-      const { found } = await findLocalModel(reference);
-      if (!found || (found.source === 'folder' && !existsSync(found.folder!))) return undefined;
-      return await localProvider()
-        .imageModel(recordedModelId(found), { folder: found.folder! })
-        .capabilities()
-        .catch((error: unknown) => {
-          if (InvalidModelError.isInstance(error)) return undefined;
-          throw error;
-        });
-    },
+    locate,
+    capabilities: (reference) => withLocalModel(reference, undefined, (model) => model.capabilities()),
     async isHosted(reference) {
       return !reference.includes(',') && (await registry()).isHosted(reference);
     },
@@ -205,21 +211,12 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     },
     async check({ model: reference, vaeDecoderFallback, inputSize, masked = false, extend, ...call }) {
       if (reference !== undefined && (await registry()).isHosted(reference)) return undefined;
-      const { found } = await findLocalModel(reference);
-      if (!found) return undefined;
-      const imageModel = localProvider().imageModel(recordedModelId(found), { folder: found.folder!, vaeDecoderFallback });
       const edit = inputSize && {
         width: inputSize.width + (extend?.left ?? 0) + (extend?.right ?? 0),
         height: inputSize.height + (extend?.top ?? 0) + (extend?.bottom ?? 0),
         masked: masked || extend !== undefined,
       };
-      try {
-        return await imageModel.check({ ...call, n: call.n ?? 1, edit });
-      } catch (error) {
-        // A folder that is no model fails when the job runs, as it would have without this check.
-        if (InvalidModelError.isInstance(error)) return undefined;
-        throw error;
-      }
+      return await withLocalModel(reference, vaeDecoderFallback, (model) => model.check({ ...call, n: call.n ?? 1, edit }));
     },
     listProviders: () => builtIn.providers(),
     async listModels() {

@@ -70,8 +70,7 @@ export function createModelCatalog(sources: ModelCatalogSources, { refreshMs = 1
       models.push({ id, ...model });
     };
     const repos = new Set<string>();
-    for (const located of await sources.configured()) {
-      const { configured, folder, repoId, revision } = located;
+    for (const { configured, folder, repoId, revision } of await sources.configured()) {
       if (repoId && revision) {
         repos.add(repoId);
         add(hubName(repoId), (n) => (n === 2 ? repoId : `${repoId}-${n}`), { ownedBy: 'local', aliases: [repoId, configured], reference: `${repoId}@${revision}` });
