@@ -4,6 +4,7 @@
 //   node --import tsx bench/service-bench.ts [--jobs 1000,10000] [--database pglite|postgres] [--concurrency 64]
 //                                            [--model openai:gpt-image-1|local] [--workers N] [--warmup 16] [--isolation process|in-process]
 //                                            [--size 64 --steps 2]   (local model: the image side and steps of each job)
+//                                            [--profile DIR]   (write a V8 CPU profile of each server process to DIR, for `node --cpu-prof`'s viewers)
 //
 // Each run gets a fresh server in a child process (node --expose-gc, so its memory is measured alone and after a full
 // collection), a fresh data directory and, on PostgreSQL, a fresh database. This process is the HTTP client and, for the
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     isolation: { type: 'string', default: 'process' },
     size: { type: 'string', default: '64' },
     steps: { type: 'string', default: '2' },
+    profile: { type: 'string' },
   },
 });
 
@@ -73,7 +75,7 @@ interface ServerProcess {
 async function startServer(config: BenchServerConfig): Promise<ServerProcess> {
   // The child must not find a database URL in its environment: on PGlite runs it would silently win.
   const { PIXELPIPE_DATABASE_URL: _ignored, ...environment } = process.env;
-  const child: ChildProcess = fork(join(import.meta.dirname, 'service-bench-server.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc'], env: environment, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(join(import.meta.dirname, 'service-bench-server.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc', ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : [])], env: environment, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting: { type: BenchServerReply['type']; resolve: (reply: BenchServerReply) => void; reject: (error: Error) => void }[] = [];
   child.on('message', (reply: BenchServerReply) => {
     if (reply.type === 'service-error') return console.error(`server reported: ${reply.message}`);

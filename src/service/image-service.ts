@@ -13,7 +13,7 @@ import { defaultRequestLimits, type JobRequest } from './generation/job-request.
 import type { ApiKeyInfo, ImageService, JobEvent, JobView, ServiceLimits, StoredUpload } from './image-service-types.js';
 import { submittedAtMs, toJobView } from './job-views.js';
 import { JobQueue, type JobQueueConfig } from './jobs/job-queue.js';
-import type { JobSettleHook, WorkOptions } from './jobs/job-types.js';
+import type { JobSettleHook, JobStatus, WorkOptions } from './jobs/job-types.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { RateLimiter } from './keys/rate-limiter.js';
 import { createModelCatalog } from './models/model-catalog.js';
@@ -94,7 +94,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const limits: ServiceLimits = { ...defaultServiceLimits, ...config.limits };
   const database = config.database ?? (await createDatabase(defaultDatabaseConfig({ dataDirectory: settings.dataDir, url: settings.databaseUrl })));
   const storage = config.storage ?? createStorage(storageConfigFromSettings(settings));
-  const queue = new JobQueue({ database, onError, ...config.queue });
+  const events = new JobEventLog(database);
+  // The first event is written with the job, so no worker's `running` can come before it.
+  const onCreated = (transaction: DatabaseTransaction, created: JobStatus[]) => events.appendMany(created.map((job) => ({ jobId: job.id, type: 'queued' as const, data: { position: job.position ?? null } })), transaction);
+  const queue = new JobQueue({ database, onError, onCreated, ...config.queue });
   await queue.start();
   const workers = config.workers ?? 1;
   // One budget for the whole server, set now: each worker process may run a job of this size at once.
@@ -106,7 +109,6 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     throw new InvalidArgumentError({ argument: 'isolation', value: isolation, message: 'an injected `pixelpipe.fetch` cannot reach worker processes; give `isolation: \'in-process\'` with it, or configure providers by base URL instead' });
   }
   const records = new RecordStore(database);
-  const events = new JobEventLog(database);
   const keys = new ApiKeyStore(database);
   const rateLimiter = new RateLimiter();
   const webhookSecret = settings.webhookSecret ?? (await serviceSecret(database, 'webhook-signing'));
@@ -241,20 +243,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       await pixelpipe.check({ model: reference, n, steps, guidance, strength, sampler, width, height, extend, providerOptions, inputSize, masked: mask !== undefined });
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
-      // The status read when the job is created gives both the first event's position and the answer, so the queue is counted once.
-      let createdStatus: Awaited<ReturnType<JobQueue['get']>>;
       try {
-        submitted = await queue.submit(request, {
-          priority,
-          idempotencyKey,
-          apiKeyId: apiKey?.id,
-          maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined,
-          // The first event is written with the job, so no worker's `running` can come before it.
-          onCreated: async (transaction, id) => {
-            createdStatus = await queue.get(id, transaction);
-            await events.append(id, 'queued', { position: createdStatus?.position ?? null }, transaction);
-          },
-        });
+        submitted = await queue.submit(request, { priority, idempotencyKey, apiKeyId: apiKey?.id, maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined });
       } catch (error) {
         if (apiKey) await keys.releaseImages(apiKey, request.n);
         throw error;
@@ -263,7 +253,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       else if (apiKey) {
         await keys.releaseImages(apiKey, request.n);
       }
-      const job = submitted.created && createdStatus ? await view(createdStatus) : (await getJob(submitted.id))!;
+      // A new job's status comes from its creation, so nothing is read back (the queue is counted once per batch).
+      const job = submitted.status ? await view(submitted.status) : (await getJob(submitted.id))!;
       return { job, created: submitted.created };
     },
 

@@ -33,6 +33,18 @@ export class JobEventLog {
     this.#wakes.emit(jobId);
   }
 
+  /** Adds several jobs' events in one statement through `queryable` (a transaction, to commit them with what they report). */
+  async appendMany(events: { jobId: string; type: JobEventType; data?: Record<string, unknown> }[], queryable: Queryable = this.#database): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map(({ jobId, type, data = {} }) => ({ job_id: jobId, type, data }));
+    // The rows go in the order given, so each job's sequence numbers follow its events' order.
+    await queryable.query(
+      'INSERT INTO pixelpipe.job_events (job_id, type, data) SELECT x.job_id, x.type, x.data FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(row, n), jsonb_to_record(e.row) AS x(job_id uuid, type text, data jsonb) ORDER BY e.n',
+      [JSON.stringify(rows)],
+    );
+    for (const { jobId } of events) this.#wakes.emit(jobId);
+  }
+
   /** Wakes this process's readers of a job, e.g. after a transaction that wrote its events committed. */
   wake(jobId: string): void {
     this.#wakes.emit(jobId);

@@ -7,6 +7,7 @@ import { createJobId } from './job-id.js';
 import { isJobId, readJobState, readJobStatus, type JobData } from './job-status.js';
 import type { JobAttempt, JobHandler, JobState, JobStatus, StopOptions, SubmitOptions, SubmitResult, WorkOptions } from './job-types.js';
 import { JobWorker } from './job-worker.js';
+import { SubmitBatcher } from './submit-batcher.js';
 import { WorkerLiveness } from './worker-liveness.js';
 
 /** Name of the pg-boss queue generation jobs go to. */
@@ -46,6 +47,11 @@ export interface JobQueueConfig {
   workerTimeoutSeconds?: number;
   /** Attempts of one job that may end with their worker dead before it fails with `worker_crashed`. Default 2 (one retry). */
   maxCrashes?: number;
+  /**
+   * Runs in the transaction that creates new jobs, before any worker can see them (e.g. to write
+   * their first events). Submissions made together share one transaction, so it gets several.
+   */
+  onCreated?: (transaction: DatabaseTransaction, jobs: JobStatus[]) => Promise<void>;
   /** Told about errors no caller waits for (maintenance, settling a job); default: written to stderr. */
   onError?: (error: Error) => void;
 }
@@ -77,6 +83,8 @@ export class JobQueue {
   readonly #workerTimeoutMs: number;
   readonly #maxCrashes: number;
   readonly #onError: (error: Error) => void;
+  readonly #onCreated: JobQueueConfig['onCreated'];
+  readonly #batcher: SubmitBatcher;
   #started: Promise<void> | undefined;
   #worker: JobWorker | undefined;
 
@@ -93,6 +101,7 @@ export class JobQueue {
     heartbeatSeconds = 2,
     workerTimeoutSeconds = 30,
     maxCrashes = 2,
+    onCreated,
     onError = (error) => console.error(`pixelpipe: job queue: ${error.message}`),
   }: JobQueueConfig) {
     if (!/^[a-z_][a-z0-9_]{0,49}$/.test(schema)) {
@@ -105,6 +114,7 @@ export class JobQueue {
     this.#database = database;
     this.#schema = schema;
     this.#onError = onError;
+    this.#onCreated = onCreated;
     this.#cancellationCheckMs = checkPositive('cancellationCheckMs', cancellationCheckMs);
     this.#heartbeatMs = checkPositive('heartbeatSeconds', heartbeatSeconds) * 1000;
     this.#workerTimeoutMs = checkPositive('workerTimeoutSeconds', workerTimeoutSeconds) * 1000;
@@ -119,6 +129,16 @@ export class JobQueue {
     if (!db) throw new InvalidArgumentError({ argument: 'database', value: database.kind, message: `the ${database.kind} database gives pg-boss no adapter; the job queue needs one` });
     const maintenance = checkWhole('maintenanceIntervalSeconds', maintenanceIntervalSeconds, { min: 1, max: 86_399 });
     this.#boss = new PgBoss({ db, schema, schedule: false, supervise: true, migrate: true, maintenanceIntervalSeconds: maintenance });
+    const { retryLimit: jobRetryLimit, retryDelay, expireInSeconds: jobExpiry } = this.#sendOptions;
+    this.#batcher = new SubmitBatcher({
+      database,
+      boss: this.#boss,
+      schema,
+      queueName,
+      sendOptions: { retryLimit: jobRetryLimit, retryDelay, retryBackoff, expireInSeconds: jobExpiry },
+      onCreated,
+      afterCommit: () => this.#worker?.notify(),
+    });
     // An 'error' event nobody listens to would end the process.
     this.#boss.on('error', (error) => onError(error instanceof Error ? error : new Error(String((error as { message?: unknown }).message ?? error))));
   }
@@ -138,7 +158,12 @@ export class JobQueue {
     await this.#started;
   }
 
-  /** Adds a job; with an idempotency key already used (by the same API key), gives the earlier job back instead. */
+  /**
+   * Adds a job; with an idempotency key already used (by the same API key), gives the earlier job
+   * back instead. Resolves once the job is committed. Submissions made at the same time commit
+   * together in one transaction (see `SubmitBatcher`); one inside a caller's `transaction`, or with
+   * its own `onCreated`, commits alone.
+   */
   async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent, transaction, onCreated }: SubmitOptions = {}): Promise<SubmitResult> {
     await this.#ready('submit');
     checkWhole('priority', priority, { min: -1_000_000, max: 1_000_000 });
@@ -147,27 +172,49 @@ export class JobQueue {
     }
     if (maxConcurrent !== undefined) checkWhole('maxConcurrent', maxConcurrent, { min: 1, max: 1_000_000 });
     const data: JobData = { request, ...(apiKeyId === undefined ? {} : { apiKeyId }), ...(maxConcurrent === undefined ? {} : { maxConcurrent }) };
+    // Found now, alone, rather than by failing the batch it would join.
+    JSON.stringify(data);
+    if (transaction !== undefined && idempotencyKey !== undefined) {
+      throw new InvalidArgumentError({ argument: 'transaction', value: idempotencyKey, message: 'a submit inside a caller\'s `transaction` cannot take an `idempotencyKey` (the key is claimed in a transaction of its own); leave one of them out' });
+    }
+    if (transaction || onCreated) return await this.#submitAlone(data, priority, { idempotencyKey, transaction, onCreated });
+    const scope = apiKeyId ?? '';
+    const outcome = await this.#batcher.submit({ data, priority, idempotencyKey, scope });
+    if (outcome.created) return { id: outcome.status.id, state: 'queued', created: true, status: outcome.status };
+    const status = await this.get(outcome.id);
+    if (status) return { id: outcome.id, state: status.state, created: false };
+    // The key's job is gone (pg-boss deleted it after its retention), so the key is free again.
+    await this.#database.query('DELETE FROM pixelpipe.idempotency_keys WHERE scope = $1 AND key = $2 AND job_id = $3', [scope, idempotencyKey, outcome.id]);
+    return await this.#submitAlone(data, priority, { idempotencyKey });
+  }
+
+  // One job in a transaction of its own or the caller's, with the caller's `onCreated` besides the queue's.
+  async #submitAlone(data: JobData, priority: number, { idempotencyKey, transaction, onCreated }: Pick<SubmitOptions, 'idempotencyKey' | 'transaction' | 'onCreated'>): Promise<SubmitResult> {
     const send = async (id: string, db?: PgBoss.Db) => {
       const sent = await this.#boss.send(this.queueName, data, { ...this.#sendOptions, id, priority, ...(db ? { db } : {}) });
       if (sent !== id) throw new Error(`pg-boss did not create job ${id} in queue ${this.queueName}`);
     };
-    if (transaction !== undefined && idempotencyKey !== undefined) {
-      throw new InvalidArgumentError({ argument: 'transaction', value: idempotencyKey, message: 'a submit inside a caller\'s `transaction` cannot take an `idempotencyKey` (the key is claimed in a transaction of its own); leave one of them out' });
-    }
+    const created = async (inside: DatabaseTransaction, id: string) => {
+      if (this.#onCreated) {
+        const status = await this.get(id, inside);
+        if (status) await this.#onCreated(inside, [status]);
+      }
+      await onCreated?.(inside, id);
+    };
     if (idempotencyKey === undefined) {
       const id = createJobId();
       const create = async (inside: DatabaseTransaction) => {
         await send(id, inside.pgBossAdapter());
-        await onCreated?.(inside, id);
+        await created(inside, id);
       };
       if (transaction) await create(transaction);
       else await this.#database.transaction(create);
       this.#worker?.notify();
       return { id, state: 'queued', created: true };
     }
-    const scope = apiKeyId ?? '';
+    const scope = (data.apiKeyId as string | undefined) ?? '';
     for (let attempt = 0; ; attempt += 1) {
-      const found = await this.#submitOnce(idempotencyKey, scope, send, onCreated);
+      const found = await this.#submitOnce(idempotencyKey, scope, send, created);
       const status = found.created ? undefined : await this.get(found.id);
       if (found.created || status) {
         this.#worker?.notify();

@@ -92,6 +92,8 @@ export interface SubmitResult {
   state: JobState;
   /** False when the idempotency key matched an earlier job and no new one was made. */
   created: boolean;
+  /** A new job's status as it was created (its queue position included), where the submit knows it without reading it back. */
+  status?: JobStatus;
 }
 
 /** What a handler gets for one attempt at one job. */

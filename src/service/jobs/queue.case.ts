@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import { isInvalidArgument } from '../../testing/assertions.js';
-import type { JobContext } from './job-types.js';
+import type { JobContext, JobStatus } from './job-types.js';
 import { queueCrashTests } from './queue-crash.case.js';
 import { queueRecoveryTests } from './queue-recovery.case.js';
 import { aborted, delay, fastWork, gate, queueHarness, waitFor, type QueueCase } from './queue-harness.case.js';
@@ -132,6 +132,35 @@ export function queueConformance(queueCase: QueueCase): void {
         gates[1]!.open();
         gates[2]!.open();
         await until(queue, ids[2]!, 'succeeded');
+      }));
+
+    test('submissions made at once commit together, and each is told the status it was created with', (t) =>
+      run(t, async (make) => {
+        const created: string[] = [];
+        const queue = await make({ onCreated: async (_transaction, jobs) => void created.push(...jobs.map((job) => job.id)) });
+        const compare = (status: JobStatus, read: JobStatus) => assert.deepEqual({ ...status, position: undefined, createdAt: status.createdAt.getTime() }, { ...read, position: undefined, createdAt: read.createdAt.getTime() });
+        // One priority: positions run 1 to N in submit order, as a read gives them.
+        const first = await Promise.all(Array.from({ length: 30 }, (_, index) => queue.submit({ index })));
+        for (const [index, result] of first.entries()) {
+          const read = (await queue.get(result.id))!;
+          assert.ok(result.status, 'a batched submit gives the status it created');
+          compare(result.status, read);
+          assert.equal(result.status.position, index + 1);
+          assert.equal(read.position, index + 1);
+        }
+        // Mixed priorities and a repeated idempotency key: the key makes one job; a job of the top
+        // priority keeps its position (later ones queue behind it), a lower one can only move back.
+        const second = await Promise.all(Array.from({ length: 30 }, (_, index) => queue.submit({ index }, { priority: 1 + (index % 2), ...(index % 10 === 9 ? { idempotencyKey: 'burst', apiKeyId: 'key-1' } : {}) })));
+        const made = second.filter((result) => result.created);
+        assert.equal(made.length, 28);
+        assert.equal(new Set(second.filter((_result, index) => index % 10 === 9).map((result) => result.id)).size, 1);
+        for (const result of made) {
+          const read = (await queue.get(result.id))!;
+          compare(result.status!, read);
+          if (read.priority === 2) assert.equal(result.status!.position, read.position);
+          else assert.ok(read.position! >= result.status!.position!, `position ${read.position} read, ${result.status!.position} when created`);
+        }
+        assert.deepEqual(created.sort(), [...first, ...made].map((result) => result.id).sort());
       }));
 
     test('a cancelled queued job never runs', (t) =>

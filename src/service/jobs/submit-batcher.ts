@@ -1,0 +1,209 @@
+// Group commit for submissions: jobs submitted while a batch commits go into the next batch, one transaction each.
+//
+// A submission costs a transaction (BEGIN, COMMIT and, on PostgreSQL, a WAL flush) plus a statement
+// or two; PGlite runs every statement of the process one after another, so 64 clients submitting at
+// once queue 64 transactions in front of each worker's claim. Batching makes that one transaction
+// and one multi-row statement per table, whatever the number of clients, and an accepted job is
+// still durable before its submit resolves. No library batches pg-boss inserts with the idempotency
+// and first-event writes that must commit with them, hence this file.
+import type PgBoss from 'pg-boss';
+import type { Database, DatabaseTransaction } from '../database/database.js';
+import { createJobId } from './job-id.js';
+import type { JobData } from './job-status.js';
+import type { JobStatus } from './job-types.js';
+
+/** One submission waiting for its batch. */
+export interface PendingSubmission {
+  data: JobData;
+  priority: number;
+  idempotencyKey?: string;
+  /** Idempotency keys are kept apart per API key; '' for callers without one. */
+  scope: string;
+}
+
+/** How a submission came out of its batch. */
+export type BatchOutcome =
+  /** A new job, with its status as created (so the caller need not read it back). */
+  | { created: true; status: JobStatus }
+  /** The idempotency key already named this job (made earlier, or by an earlier submission of the same batch). */
+  | { created: false; id: string };
+
+/** What a batch needs from the queue it serves. */
+export interface SubmitBatcherConfig {
+  database: Database;
+  boss: PgBoss;
+  schema: string;
+  queueName: string;
+  /** pg-boss options every job of this queue is sent with. */
+  sendOptions: Pick<PgBoss.JobInsert, 'retryLimit' | 'retryDelay' | 'retryBackoff' | 'expireInSeconds'>;
+  /** Runs in each batch's transaction after its jobs are made, before any worker can see them (e.g. to write their first events). */
+  onCreated?: (transaction: DatabaseTransaction, jobs: JobStatus[]) => Promise<void>;
+  /** Called after each batch commits with new jobs (to wake idle workers). */
+  afterCommit?: () => void;
+  /** Most submissions per batch. Default 256. */
+  maxBatch?: number;
+}
+
+interface Waiting extends PendingSubmission {
+  resolve: (outcome: BatchOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+interface CreatedRow {
+  id: string;
+  createdOn: Date;
+  startAfter: Date;
+  retryLimit: number;
+}
+
+/** Collects submissions and commits them in batches; `submit` resolves once its job is durable. */
+export class SubmitBatcher {
+  readonly #config: SubmitBatcherConfig;
+  readonly #maxBatch: number;
+  #waiting: Waiting[] = [];
+  #committing = false;
+
+  constructor(config: SubmitBatcherConfig) {
+    this.#config = config;
+    this.#maxBatch = config.maxBatch ?? 256;
+  }
+
+  submit(submission: PendingSubmission): Promise<BatchOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ ...submission, resolve, reject });
+      this.#next();
+    });
+  }
+
+  // One batch commits at a time, also on PostgreSQL: jobs then take their place in the queue in
+  // the order they were submitted (by created_on, the transaction's start, then id), which batches
+  // committing side by side would not keep.
+  #next(): void {
+    if (this.#committing || this.#waiting.length === 0) return;
+    const batch = this.#waiting.splice(0, this.#maxBatch);
+    this.#committing = true;
+    void this.#commit(batch).finally(() => {
+      this.#committing = false;
+      this.#next();
+    });
+  }
+
+  async #commit(batch: Waiting[]): Promise<void> {
+    let outcomes: BatchOutcome[];
+    try {
+      outcomes = await this.#config.database.transaction((transaction) => this.#write(transaction, batch));
+    } catch (error) {
+      // One submission must not fail the others: alone, each gets its own answer.
+      if (batch.length > 1) {
+        for (const submission of batch) await this.#commit([submission]);
+        return;
+      }
+      batch[0]!.reject(error);
+      return;
+    }
+    if (outcomes.some((outcome) => outcome.created)) this.#config.afterCommit?.();
+    batch.forEach((submission, index) => submission.resolve(outcomes[index]!));
+  }
+
+  async #write(transaction: DatabaseTransaction, batch: Waiting[]): Promise<BatchOutcome[]> {
+    const { schema, queueName } = this.#config;
+    // Idempotency keys first: a key already taken names its job and makes none. Within the batch,
+    // the first submission of a key claims it and later ones get its job.
+    const ids = batch.map(() => createJobId());
+    const keyOf = (submission: PendingSubmission) => JSON.stringify([submission.scope, submission.idempotencyKey]);
+    const firstOfKey = new Map<string, number>();
+    batch.forEach((submission, index) => {
+      if (submission.idempotencyKey !== undefined && !firstOfKey.has(keyOf(submission))) firstOfKey.set(keyOf(submission), index);
+    });
+    const earlier = await this.#claimKeys(transaction, batch, firstOfKey, ids);
+    const madeBy: (number | undefined)[] = batch.map((submission, index) => {
+      if (submission.idempotencyKey === undefined) return undefined;
+      if (earlier.has(keyOf(submission))) return -1;
+      const first = firstOfKey.get(keyOf(submission))!;
+      return first === index ? undefined : first;
+    });
+    const creating = batch.flatMap((submission, index) => (madeBy[index] === undefined ? [index] : []));
+    const statuses = new Map<number, JobStatus>();
+    if (creating.length > 0) {
+      const jobs: PgBoss.JobInsert[] = creating.map((index) => ({ id: ids[index], name: queueName, data: batch[index]!.data, priority: batch[index]!.priority, ...this.#config.sendOptions }));
+      await this.#config.boss.insert(jobs, { db: transaction.pgBossAdapter() });
+      // pg-boss's insert skips a row it cannot make (ON CONFLICT DO NOTHING) without saying so.
+      const rows = await transaction.query<CreatedRow>(
+        `SELECT id, created_on AS "createdOn", start_after AS "startAfter", retry_limit AS "retryLimit" FROM ${schema}.job WHERE name = $1 AND id = ANY($2::uuid[])`,
+        [queueName, creating.map((index) => ids[index])],
+      );
+      if (rows.length !== creating.length) throw new Error(`pg-boss made ${rows.length} of ${creating.length} jobs in queue ${queueName}`);
+      const rowOf = new Map(rows.map((row) => [row.id, row]));
+      const positions = await this.#positions(transaction, creating.map((index) => ({ id: ids[index]!, priority: batch[index]!.priority, createdOn: rowOf.get(ids[index]!)!.createdOn })));
+      for (const index of creating) {
+        const row = rowOf.get(ids[index]!)!;
+        const { data, priority } = batch[index]!;
+        statuses.set(index, {
+          id: row.id,
+          state: 'queued',
+          position: positions.get(row.id),
+          priority,
+          request: data.request,
+          apiKeyId: data.apiKeyId,
+          output: undefined,
+          error: undefined,
+          attempts: 0,
+          maxAttempts: row.retryLimit + 1,
+          createdAt: new Date(row.createdOn),
+          startAfter: new Date(row.startAfter),
+          startedAt: undefined,
+          finishedAt: undefined,
+        });
+      }
+      await this.#config.onCreated?.(transaction, [...statuses.values()]);
+    }
+    return batch.map((submission, index): BatchOutcome => {
+      const status = statuses.get(index);
+      if (status) return { created: true, status };
+      const by = madeBy[index]!;
+      return { created: false, id: by >= 0 ? ids[by]! : earlier.get(keyOf(submission))! };
+    });
+  }
+
+  // Claims the batch's keys for the jobs about to be made; gives those already taken, with their
+  // jobs, by JSON [scope, key]. A key another open transaction is claiming (PostgreSQL) makes the
+  // insert wait for it; once it commits, the select after the insert sees its job.
+  async #claimKeys(transaction: DatabaseTransaction, batch: Waiting[], firstOfKey: Map<string, number>, ids: string[]): Promise<Map<string, string>> {
+    if (firstOfKey.size === 0) return new Map();
+    const claims = [...firstOfKey.values()].map((index) => ({ scope: batch[index]!.scope, key: batch[index]!.idempotencyKey, job_id: ids[index] }));
+    const claimed = await transaction.query<{ scope: string; key: string }>(
+      'INSERT INTO pixelpipe.idempotency_keys (scope, key, job_id) SELECT x.scope, x.key, x.job_id FROM jsonb_to_recordset($1::jsonb) AS x(scope text, key text, job_id uuid) ON CONFLICT DO NOTHING RETURNING scope, key',
+      [JSON.stringify(claims)],
+    );
+    if (claimed.length === claims.length) return new Map();
+    const ours = new Set(claimed.map((row) => JSON.stringify([row.scope, row.key])));
+    const taken = claims.filter((claim) => !ours.has(JSON.stringify([claim.scope, claim.key])));
+    const rows = await transaction.query<{ scope: string; key: string; job_id: string }>(
+      'SELECT k.scope, k.key, k.job_id FROM pixelpipe.idempotency_keys k JOIN jsonb_to_recordset($1::jsonb) AS x(scope text, key text) ON k.scope = x.scope AND k.key = x.key',
+      [JSON.stringify(taken.map(({ scope, key }) => ({ scope, key })))],
+    );
+    return new Map(rows.map((row) => [JSON.stringify([row.scope, row.key]), row.job_id]));
+  }
+
+  // Queue positions in pg-boss's fetch order (priority, then created_on, then id). One count per
+  // priority in the batch, for its first job; the batch's later jobs of that priority follow it.
+  async #positions(transaction: DatabaseTransaction, jobs: { id: string; priority: number; createdOn: Date }[]): Promise<Map<string, number>> {
+    const { schema, queueName } = this.#config;
+    const byPriority = new Map<number, { id: string; createdOn: Date }[]>();
+    for (const job of jobs) byPriority.set(job.priority, [...(byPriority.get(job.priority) ?? []), job]);
+    const positions = new Map<string, number>();
+    for (const [priority, group] of byPriority) {
+      // Ids rise in submit order and the batch shares one created_on, so id order is queue order.
+      group.sort((a, b) => (a.id < b.id ? -1 : 1));
+      const first = group[0]!;
+      const [row] = await transaction.query<{ ahead: number }>(
+        `SELECT count(*)::int AS ahead FROM ${schema}.job ahead
+         WHERE ahead.name = $1 AND ahead.state < 'active'
+           AND (ahead.priority > $2 OR (ahead.priority = $2 AND (ahead.created_on, ahead.id) < ($3::timestamptz, $4::uuid)))`,
+        [queueName, priority, first.createdOn, first.id],
+      );
+      group.forEach((job, index) => positions.set(job.id, row!.ahead + 1 + index));
+    }
+    return positions;
+  }
+}
