@@ -1,12 +1,16 @@
-// Blob downloads over a real socket: whole, HEAD, ranges, 416, ETags, and signed URLs (good, expired, tampered).
+// Blob downloads over a real socket and the real service: whole, HEAD, ranges, 416, ETags, and signed URLs (good, expired, tampered).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import type { BlobStorage } from '../../service/storage/blob-storage.js';
 import { parseRange } from './blob-routes.js';
 import { blobUrl, checkBlobSignature, signBlobKey } from './blob-urls.js';
-import { errorOf, startTestServer } from './http-test-harness.case.js';
+import { errorOf, startTestServer, startTestService, type TestService } from './http-test-harness.case.js';
 
 const bytes = new Uint8Array(Array.from({ length: 100 }, (_, index) => index));
+
+let testService: TestService;
+before(async () => (testService = await startTestService()));
+after(() => testService.close());
 
 test('parseRange reads a-b, a- and -n, clamps the end, and ignores what it cannot serve', () => {
   assert.deepEqual(parseRange('bytes=0-9', 100), { start: 0, end: 9 });
@@ -23,8 +27,8 @@ test('parseRange reads a-b, a- and -n, clamps the end, and ignores what it canno
 });
 
 test('GET and HEAD serve a blob with its type, length, ETag and Accept-Ranges', async (t) => {
-  const { request, fake } = await startTestServer(t);
-  const { key, sha256 } = await fake.storage.put(bytes, { mediaType: 'image/png' });
+  const { request, service } = await startTestServer(t, testService);
+  const { key, sha256 } = await service.storage.put(bytes, { mediaType: 'image/png' });
   const response = await request(`/v1/blobs/${key}`);
   assert.equal(response.status, 200);
   assert.equal(response.headers.get('content-type'), 'image/png');
@@ -43,8 +47,8 @@ test('GET and HEAD serve a blob with its type, length, ETag and Accept-Ranges', 
 });
 
 test('ranges answer 206 with Content-Range; one past the end answers 416 with bytes */size', async (t) => {
-  const { request, fake } = await startTestServer(t);
-  const { key } = await fake.storage.put(bytes, { mediaType: 'image/png' });
+  const { request, service } = await startTestServer(t, testService);
+  const { key } = await service.storage.put(bytes, { mediaType: 'image/png' });
   const cases: [string, number, number][] = [['bytes=10-19', 10, 19], ['bytes=95-', 95, 99], ['bytes=-5', 95, 99]];
   for (const [range, start, end] of cases) {
     const response = await request(`/v1/blobs/${key}`, { headers: { range } });
@@ -64,7 +68,7 @@ test('ranges answer 206 with Content-Range; one past the end answers 416 with by
 });
 
 test('missing and malformed blob keys answer 404 and 400', async (t) => {
-  const { request } = await startTestServer(t);
+  const { request } = await startTestServer(t, testService);
   const missing = await request(`/v1/blobs/sha256/ab/cd/abcd${'0'.repeat(60)}.png`);
   assert.equal(missing.status, 404);
   assert.equal(errorOf(await missing.json()).code, 'blob_not_found');
@@ -79,15 +83,16 @@ test('missing and malformed blob keys answer 404 and 400', async (t) => {
 test('with API keys, a blob needs a key or a valid signature; expired and tampered URLs get 403', async (t) => {
   let clock = Date.parse('2030-01-01T00:00:00Z');
   const now = () => clock;
-  const { request, fake, url } = await startTestServer(t, { app: { now } });
-  fake.addKey({ secret: 'pp_key' });
-  const { key } = await fake.storage.put(bytes, { mediaType: 'image/png' });
-  const other = await fake.storage.put(bytes.slice(1), { mediaType: 'image/png' });
+  const { request, service, url, addKey } = await startTestServer(t, testService, { now });
+  const { secret } = await addKey();
+  const { key } = await service.storage.put(bytes, { mediaType: 'image/png' });
+  const other = await service.storage.put(bytes.slice(1), { mediaType: 'image/png' });
 
   assert.equal((await request(`/v1/blobs/${key}`)).status, 401);
-  assert.equal((await request(`/v1/blobs/${key}`, { headers: { authorization: 'Bearer pp_key' } })).status, 200);
+  assert.equal((await request(`/v1/blobs/${key}`, { headers: { authorization: `Bearer ${secret}` } })).status, 200);
 
-  const signed = await blobUrl({ storage: fake.storage, key, baseUrl: `${url}/`, secret: 'test-signing-secret', expiresInSeconds: 60, now });
+  // Signed with the service's own secret, as `serve` signs the URLs it hands out.
+  const signed = await blobUrl({ storage: service.storage, key, baseUrl: `${url}/`, secret: service.urlSigningSecret, expiresInSeconds: 60, now });
   assert.match(signed, new RegExp(`^${url}/v1/blobs/${key}\\?expires=\\d+&signature=[0-9a-f]{64}$`));
   const good = await fetch(signed);
   assert.equal(good.status, 200);

@@ -2,9 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Hono } from 'hono';
-import { createFakeImageService } from '../../testing/fake-image-service.js';
+import { testModel } from '../../testing/test-model-provider.js';
 import { createHttpApp } from './http-app.js';
-import { readSse } from './http-test-harness.case.js';
+import { readSse, startTestService } from './http-test-harness.case.js';
 import { startHttpServer } from './http-server.js';
 
 test('port 0 binds a free port, and a busy port fails with a message saying so', async () => {
@@ -38,20 +38,30 @@ test('close lets a request in flight finish', async () => {
 });
 
 test('close ends open event streams cleanly and promptly', async () => {
-  const fake = createFakeImageService({ autoComplete: false });
-  const server = await startHttpServer({ app: createHttpApp({ service: fake, urlSigningSecret: 'secret' }), port: 0 });
+  const { service, close } = await startTestService();
+  const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), port: 0 });
   try {
-    const { job } = await fake.submit({ prompt: 'forever queued' });
+    // The job's generation is held, so its stream has no end of its own.
+    testModel.hold();
+    const { job } = await service.submit({ prompt: 'held until the test ends' });
+    await testModel.call('held until the test ends');
     const stream = await fetch(`${server.url}/v1/jobs/${job.id}/events`);
-    const reader = stream.body!.getReader();
-    await reader.read(); // the queued event
+    const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let received = '';
+    while (!received.includes('event: running')) {
+      const { done, value } = await reader.read();
+      assert.ok(!done, `the stream ended before the running event: ${received}`);
+      received += value;
+    }
     const started = Date.now();
     await server.close();
     assert.ok(Date.now() - started < 1000, `close took ${Date.now() - started} ms`);
-    const rest = await reader.read();
-    assert.equal(rest.done, true, 'the stream ends instead of hanging');
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += chunk.value;
+    assert.doesNotMatch(received, /event: (done|error|cancelled)/, 'the stream ended because the server closed, not because the job did');
+    assert.equal((await service.getJob(job.id))?.state, 'running');
   } finally {
-    await fake.close();
+    await server.close();
+    await close();
   }
 });
 
