@@ -91,6 +91,16 @@ export function providerConformance(providerCase: ProviderCase): void {
       });
     });
 
+    test('doCheck, where the model has it, refuses the same settings as doGenerate and passes good ones', async () => {
+      await run(async (model) => {
+        if (!model.doCheck) return;
+        await assert.rejects(model.doCheck({ n: 0 }), isInvalidArgument('n', /n/));
+        await assert.rejects(model.doCheck({ n: 1, width: -8, height: 64 }), isInvalidArgument('width', /width/));
+        await assert.rejects(model.doCheck({ n: 1, prompt: ' ' }), isInvalidArgument('prompt', /prompt/));
+        await assert.doesNotReject(model.doCheck({ n: 2, ...size }));
+      });
+    });
+
     test('an aborted signal ends the call with AbortedError', async () => {
       await run(async (model) => {
         await assert.rejects(model.doGenerate({ prompt: 'a cat', n: 1, abortSignal: AbortSignal.abort(), ...size }), (error: unknown) => AbortedError.isInstance(error));

@@ -151,6 +151,23 @@ export interface ApiKeyInfo {
   dailyImageQuota?: number;
   /** Jobs of this key that may run at once across all workers; the service default when absent. */
   maxConcurrentJobs?: number;
+  /** True for an admin key (`pixelpipe keys create --admin`), which may also pull models over HTTP where the server allows it; absent otherwise. */
+  admin?: true;
+}
+
+/** A model pulled into the server's cache at a client's request, usable as `model` at once. */
+export interface PulledModel {
+  /** Its id in the catalog (`GET /v1/models`), which requests name it by. */
+  id: string;
+  /** The hub repo it came from. */
+  repoId: string;
+  /** The commit pulled. */
+  revision: string;
+  /** The licence its model card names; show it to whoever uses the model. */
+  license?: string;
+  licenseLink?: string;
+  /** Bytes downloaded by this pull; 0 when the model was already in the cache. */
+  downloadedBytes: number;
 }
 
 /** Limits of the service: those of each request and those of its HTTP input. */
@@ -196,6 +213,12 @@ export interface ImageService {
   storeUpload(bytes: Uint8Array, options: { field: string }): Promise<StoredUpload>;
   /** The catalog: models a client may name (the default local model, cached local models, configured hosted ones), local ones with what they can do. */
   listModels(): Promise<{ id: string; ownedBy: string; capabilities?: LocalModelCapabilities }[]>;
+  /**
+   * Pulls a hub model (`owner/name[@revision]` or a registry alias) into the model cache the catalog
+   * reads, and gives its catalog id; one download per model at a time. Only the routes a server
+   * enables call it (`serve --allow-pull`). Absent where the service cannot pull.
+   */
+  pullModel?(model: string): Promise<PulledModel>;
   /** The key a secret belongs to; `revoked` for a revoked key; undefined for an unknown secret. */
   authenticate(secret: string): Promise<ApiKeyInfo | 'revoked' | undefined>;
   /** Whether any unrevoked API key exists (without keys the server only listens on loopback). */

@@ -7,7 +7,9 @@ import { readPngText } from '../engine/image/png.js';
 import type { GenerationRecord } from '../providers/local/local-record.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../spec/errors/invalid-model-error.js';
+import { isInvalidArgument } from '../testing/assertions.js';
 import { rawRgb } from '../testing/images.js';
+import { startMockApiServer } from '../testing/mock-api-server.js';
 import { testData } from '../testing/paths.js';
 import { createPixelpipe, generate } from './pixelpipe.js';
 
@@ -101,4 +103,21 @@ test('a registry alias resolves to its repo, with or without a revision', async 
   await assert.rejects(pixelpipe.resolveModel('sd15@main'));
   assert.match(notices[0]!, new RegExp(`^${entry.repoId} is not in the model cache`));
   assert.match(notices[1]!, new RegExp(`^${entry.repoId} is not in the model cache`));
+});
+
+test('check runs a hosted provider\'s own up-front refusals with no request to it; a setting it would only warn about passes', async () => {
+  const server = await startMockApiServer();
+  const pixelpipe = createPixelpipe({ cacheDir, providers: { stability: { apiKey: 'sk-test', baseURL: server.url } } });
+  try {
+    await assert.rejects(pixelpipe.check({ model: 'stability:core', n: 1, inputSize: { width: 64, height: 64 } }), isInvalidArgument('images', /`mask`.*`extend`/));
+    await assert.rejects(pixelpipe.check({ model: 'stability:core', n: 1, seed: '4294967295' }), isInvalidArgument('seed', /at most 4294967294/));
+    await assert.rejects(pixelpipe.check({ model: 'stability:ultra', n: 1, prompt: '  ' }), isInvalidArgument('prompt', /non-empty/));
+    assert.equal(await pixelpipe.check({ model: 'stability:core', n: 2, steps: 30, sampler: 'euler', inputSize: { width: 64, height: 64 }, masked: true }), undefined);
+    // A fallback list is checked by its candidates when it runs: the next may take what one refuses.
+    assert.equal(await pixelpipe.check({ model: 'stability:core,stability:ultra', n: 1, inputSize: { width: 64, height: 64 } }), undefined);
+    assert.deepEqual(server.requests, []);
+  } finally {
+    await pixelpipe.close();
+    await server.close();
+  }
 });

@@ -2,6 +2,16 @@
 import type { ImageModelCallOptions } from './image-model-call-options.js';
 import type { ImageModelResult } from './image-model-result.js';
 
+/** What of a call is known before it runs (a service checks it when a job is submitted): its settings, and how many inputs come with it. */
+export interface ImageModelCheckOptions extends Omit<ImageModelCallOptions, 'prompt' | 'images' | 'mask' | 'abortSignal' | 'onProgress'> {
+  /** What the image should show, when known. */
+  prompt?: string;
+  /** How many input images the call will carry; 0 or absent: none (text to image). */
+  images?: number;
+  /** Whether a mask comes with them. */
+  mask?: boolean;
+}
+
 export interface ImageModel {
   /** Provider name, e.g. `local`, `openai`. */
   readonly provider: string;
@@ -11,4 +21,9 @@ export interface ImageModel {
   readonly maxImagesPerCall: number | undefined;
   /** Makes images. Rejects with a PixelpipeError subclass; never resolves with a partial result. */
   doGenerate(options: ImageModelCallOptions): Promise<ImageModelResult>;
+  /**
+   * Refuses, with the `InvalidArgumentError` `doGenerate` would throw, what the call's settings alone
+   * show it cannot do; no network call, no input read. Settings it would only warn about pass. Optional.
+   */
+  doCheck?(options: ImageModelCheckOptions): Promise<void>;
 }

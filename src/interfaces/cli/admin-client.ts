@@ -75,6 +75,7 @@ export function socketAdmin(socketPath: string, info: ServerInfo): ServiceAdmin 
       const report = await ask<Omit<ReproductionReport, 'image'> & { image: { mediaType: string; base64: string } }>('POST', `/admin/records/${encodeURIComponent(id)}/reproduce`, model === undefined ? {} : { model }, id);
       return { ...report, image: { mediaType: report.image.mediaType, bytes: new Uint8Array(Buffer.from(report.image.base64, 'base64')) } };
     },
+    listModels: () => ask('GET', '/admin/models'),
     close: async () => undefined,
   };
 }

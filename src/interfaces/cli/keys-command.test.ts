@@ -76,6 +76,16 @@ test('--data-dir overrides PIXELPIPE_DATA_DIR', async () => {
   assert.match((await keys(['list'], { PIXELPIPE_DATA_DIR: chosen })).stdout, /active\s+no limits\s+elsewhere/);
 });
 
+test('--admin makes an admin key, which list and --json say', async () => {
+  const environment = { PIXELPIPE_DATA_DIR: join(work, 'flow') };
+  const created = await keys(['create', '--name', 'operator', '--admin', '--json'], environment);
+  const made = JSON.parse(created.stdout) as { key: ApiKeyInfo; secret: string };
+  assert.equal(made.key.admin, true);
+  assert.match(created.stderr, /created admin key /);
+  assert.match((await keys(['list'], environment)).stdout, new RegExp(`${made.key.prefix}\\s+${made.key.id}\\s+\\S+\\s+active, admin\\s+no limits\\s+operator\\n`));
+  await keys(['revoke', made.key.id], environment);
+});
+
 test('usage mistakes are refused with the flag, the fix and the usage, before the database is opened', async () => {
   const dataDir = join(work, 'untouched');
   const environment = { PIXELPIPE_DATA_DIR: dataDir };

@@ -4,8 +4,9 @@ import type { ApiKeyInfo } from '../../service/image-service-types.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { commandSettings, openAdmin } from './service-data.js';
 
-export const keysUsage = `usage: pixelpipe keys create --name NAME [--rate-limit N] [--daily-quota N] [--max-concurrent N] [--json]
+export const keysUsage = `usage: pixelpipe keys create --name NAME [--rate-limit N] [--daily-quota N] [--max-concurrent N] [--admin] [--json]
                                              make an API key and print its secret, this once only
+                                             (--admin: it may also pull models over HTTP, on a server started with --allow-pull)
        pixelpipe keys list [--all] [--json]  keys in use (--all: revoked ones too)
        pixelpipe keys revoke ID_OR_PREFIX    stop a key working (its id, or the start of its prefix)
        every keys command takes --data-dir DIR (default PIXELPIPE_DATA_DIR, else ~/.local/share/pixelpipe, as serve) and says which
@@ -24,6 +25,7 @@ const options = {
   'rate-limit': { type: 'string' },
   'daily-quota': { type: 'string' },
   'max-concurrent': { type: 'string' },
+  admin: { type: 'boolean' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
   'data-dir': { type: 'string' },
@@ -34,7 +36,7 @@ type Flag = keyof typeof options;
 
 // Which flags each action takes; --data-dir and --help go with every one.
 const flagsOf: Record<string, readonly Flag[]> = {
-  create: ['name', 'rate-limit', 'daily-quota', 'max-concurrent', 'json'],
+  create: ['name', 'rate-limit', 'daily-quota', 'max-concurrent', 'admin', 'json'],
   list: ['all', 'json'],
   revoke: ['json'],
 };
@@ -69,7 +71,8 @@ const limitsOf = (key: ApiKeyInfo) =>
 const seconds = (time: string) => time.replace(/\.\d{3}Z$/, 'Z');
 
 function table(keys: ApiKeyInfo[]): string {
-  const rows = [['PREFIX', 'ID', 'CREATED', 'STATUS', 'LIMITS', 'NAME'], ...keys.map((key) => [key.prefix, key.id, seconds(key.createdAt), key.revokedAt ? `revoked ${seconds(key.revokedAt)}` : 'active', limitsOf(key), key.name])];
+  const status = (key: ApiKeyInfo) => `${key.revokedAt ? `revoked ${seconds(key.revokedAt)}` : 'active'}${key.admin ? ', admin' : ''}`;
+  const rows = [['PREFIX', 'ID', 'CREATED', 'STATUS', 'LIMITS', 'NAME'], ...keys.map((key) => [key.prefix, key.id, seconds(key.createdAt), status(key), limitsOf(key), key.name])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
 }
@@ -101,19 +104,21 @@ export async function keysCommand(argv: string[], { stdout = process.stdout, std
         rateLimitPerMinute: limitFlag('rate-limit', values['rate-limit'], 'requests per minute'),
         dailyImageQuota: limitFlag('daily-quota', values['daily-quota'], 'images per UTC day'),
         maxConcurrentJobs: limitFlag('max-concurrent', values['max-concurrent'], 'jobs at once'),
+        ...(values.admin ? { admin: true } : {}),
       }
     : undefined;
   if (create && create.name.trim() === '') {
     throw new InvalidArgumentError({ argument: 'name', value: values.name, message: `\`keys create\` needs --name NAME saying who or what the key is for (1 to 100 characters)\n${keysUsage}` });
   }
 
-  if (values['data-dir'] !== undefined && commandSettings(values['data-dir'], environment).settings.databaseUrl) stderr.write(`note: PIXELPIPE_DATABASE_URL is set, so keys are kept on that server and --data-dir is not used\n`);
-  const admin = await openAdmin(values['data-dir'], { environment, stderr });
+  const loaded = commandSettings(values['data-dir'], environment);
+  if (values['data-dir'] !== undefined && loaded.settings.databaseUrl) stderr.write(`note: PIXELPIPE_DATABASE_URL is set, so keys are kept on that server and --data-dir is not used\n`);
+  const admin = await openAdmin(values['data-dir'], { environment, stderr, loaded });
   try {
     if (create) {
       const { key, secret } = await admin.createKey(create);
       stdout.write(values.json ? `${JSON.stringify({ key, secret }, null, 2)}\n` : `${secret}\n`);
-      stderr.write(`created key ${key.id} ${JSON.stringify(key.name)} (${key.prefix}…, ${limitsOf(key)}). The secret is shown this once and cannot be shown again: store it now. Clients send it as \`Authorization: Bearer <secret>\`.\n`);
+      stderr.write(`created ${key.admin ? 'admin ' : ''}key ${key.id} ${JSON.stringify(key.name)} (${key.prefix}…, ${limitsOf(key)}). The secret is shown this once and cannot be shown again: store it now. Clients send it as \`Authorization: Bearer <secret>\`.\n`);
       return;
     }
     if (action === 'list') {

@@ -1,16 +1,30 @@
-// `pixelpipe models pull ID`, `models list` and `models --providers`: the model cache, known-good exports, hosted providers.
+// `pixelpipe models pull ID`, `models list` and `models --providers`: the model catalog, the model cache, known-good exports, hosted providers.
 import { parseArgs } from 'node:util';
+import type { LocalModelCapabilities } from '../../providers/local/local-image-model.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { cacheCatalog, listCatalog, type ListedModel } from '../../service/models/catalog-listing.js';
 import type { Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
+import { commandSettings, findServer } from './service-data.js';
 
 export const modelsUsage = `usage: pixelpipe models pull ID[@REVISION]   download an ONNX export (resumable, SHA-256 checked)
-       pixelpipe models list                 cached models and known-good exports
+       pixelpipe models list [--data-dir DIR] [--json]
+                                             the catalog (the models requests may name, as GET /v1/models lists them: a running
+                                             \`pixelpipe serve\` on the data directory answers for its own, else this machine's cache
+                                             and provider keys give it), then the cached models and known-good exports
        pixelpipe models --providers          hosted providers (use as --model PROVIDER:MODEL) and whether each is configured`;
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
-export async function modelsCommand(argv: string[], createPixelpipe: (options: PixelpipeOptions) => Pixelpipe): Promise<void> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, providers: { type: 'boolean' } } });
+/** Where `models list` writes and what it reads; the process's own by default (tests pass their own). */
+export interface ModelsCommandOptions {
+  stdout?: { write(text: string): unknown };
+  stderr?: { write(text: string): unknown };
+  /** Environment the data directory is read from. */
+  environment?: NodeJS.ProcessEnv;
+}
+
+export async function modelsCommand(argv: string[], createPixelpipe: (options: PixelpipeOptions) => Pixelpipe, { stdout = process.stdout, stderr = process.stderr, environment = process.env }: ModelsCommandOptions = {}): Promise<void> {
+  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, providers: { type: 'boolean' }, 'data-dir': { type: 'string' } } });
   const [action, id, ...extra] = positionals;
   if (values.providers) {
     printProviders(createPixelpipe({}).listProviders(), values.json === true);
@@ -21,7 +35,10 @@ export async function modelsCommand(argv: string[], createPixelpipe: (options: P
     return;
   }
   let lastPercent = -1;
+  // Read once: the generator and the data directory's server lookup share them.
+  const loaded = commandSettings(values['data-dir'], environment);
   const pixelpipe = createPixelpipe({
+    settings: loaded.settings,
     onNotice: (message) => process.stderr.write(`${message}\n`),
     onDownloadProgress: (progress) => {
       const percent = progress.totalBytes ? Math.floor((progress.bytes / progress.totalBytes) * 100) : 0;
@@ -41,22 +58,43 @@ export async function modelsCommand(argv: string[], createPixelpipe: (options: P
       return;
     }
     if (action === 'list') {
+      // A running server's own catalog has its --model and extra models; without one, the cache and keys here give it.
+      const { where, server } = await findServer(values['data-dir'], environment, loaded);
+      const catalog = server
+        ? { from: server.via, models: await server.listModels() }
+        : { from: "this machine's model cache and provider keys (no server runs on this data directory; a server also serves its --model)", models: await listCatalog(cacheCatalog(pixelpipe), pixelpipe) };
+      stderr.write(`${where}; catalog from ${catalog.from}\n`);
       const { cached, registry } = await pixelpipe.listModels();
       if (values.json) {
-        process.stdout.write(`${JSON.stringify({ cached, registry }, null, 2)}\n`);
+        stdout.write(`${JSON.stringify({ catalog, cached, registry }, null, 2)}\n`);
         return;
       }
-      process.stdout.write('cached:\n');
-      if (cached.length === 0) process.stdout.write('  (none)\n');
-      for (const model of cached) process.stdout.write(`  ${model.repoId}@${model.revision.slice(0, 12)}  ${gib(model.sizeBytes)}  ${model.complete ? 'complete' : 'INCOMPLETE (pull again to resume)'}  ${model.folder}\n`);
-      process.stdout.write('known-good exports:\n');
-      for (const entry of registry) process.stdout.write(`  ${entry.alias.padEnd(12)} ${entry.repoId}@${entry.revision.slice(0, 12)}  ${entry.precision}  ${entry.license}  ${entry.description}\n`);
+      stdout.write(catalogTable(catalog.models));
+      stdout.write('cached:\n');
+      if (cached.length === 0) stdout.write('  (none)\n');
+      for (const model of cached) stdout.write(`  ${model.repoId}@${model.revision.slice(0, 12)}  ${gib(model.sizeBytes)}  ${model.complete ? 'complete' : 'INCOMPLETE (pull again to resume)'}  ${model.folder}\n`);
+      stdout.write('known-good exports:\n');
+      for (const entry of registry) stdout.write(`  ${entry.alias.padEnd(12)} ${entry.repoId}@${entry.revision.slice(0, 12)}  ${entry.precision}  ${entry.license}  ${entry.description}\n`);
       return;
     }
     throw new InvalidArgumentError({ argument: 'action', value: action, message: `unknown \`models\` action ${JSON.stringify(action)}; known: pull, list\n${modelsUsage}` });
   } finally {
     await pixelpipe.close();
   }
+}
+
+/** What a local model can do, in one line; `--json` has the samplers too. */
+function describeCapabilities(capabilities: LocalModelCapabilities | undefined): string {
+  if (!capabilities) return 'its configs could not be read; a job on it fails naming what is missing';
+  const { operations, sizeMultiple, defaultSize, defaultSteps, defaultGuidance } = capabilities;
+  return `${operations.join(', ')}; sides multiples of ${sizeMultiple}, default ${defaultSize.width}x${defaultSize.height}, ${defaultSteps} steps, guidance ${defaultGuidance}`;
+}
+
+function catalogTable(models: ListedModel[]): string {
+  const width = Math.max(12, ...models.map((model) => model.id.length));
+  const owners = Math.max(5, ...models.map((model) => model.ownedBy.length));
+  const rows = models.map((model) => `  ${model.id.padEnd(width)}  ${model.ownedBy.padEnd(owners)}${model.ownedBy === 'local' ? `  ${describeCapabilities(model.capabilities)}` : ''}`.trimEnd());
+  return `catalog (what requests may name as \`model\`; GET /v1/models):\n${rows.length === 0 ? '  (none: add one with `pixelpipe models pull ID`)' : rows.join('\n')}\n`;
 }
 
 function printProviders(providers: ReturnType<Pixelpipe['listProviders']>, json: boolean): void {

@@ -1,4 +1,4 @@
-// The admin socket's own routes: API keys, records and reproduction, for `pixelpipe keys|history|reproduce` beside a running server.
+// The admin socket's own routes: API keys, records, reproduction and the model catalog, for `pixelpipe keys|history|reproduce|models list` beside a running server.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -11,6 +11,7 @@ const createKeySchema = z.strictObject({
   rateLimitPerMinute: z.number().int().optional(),
   dailyImageQuota: z.number().int().optional(),
   maxConcurrentJobs: z.number().int().optional(),
+  admin: z.boolean().optional(),
 });
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -49,6 +50,7 @@ export function createAdminRoutes(admin: ServiceAdmin, describe: () => Record<st
     const filter = parseBody(z.record(z.string(), z.unknown()), await context.req.json()) as RecordFilter & { since?: string; until?: string };
     return context.json(await admin.listRecords({ ...filter, since: dateOf(filter.since), until: dateOf(filter.until) }));
   });
+  app.get('/admin/models', async (context) => context.json(await admin.listModels()));
   app.post('/admin/records/:id/reproduce', async (context) => {
     // An empty body (older clients) reproduces with the record's own model.
     const text = await context.req.text();

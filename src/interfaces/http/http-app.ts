@@ -11,6 +11,7 @@ import { HttpError, sendError, toHttpError } from './http-error.js';
 import { bodyTooLarge, fromHttpException, validationHook } from './http-validation.js';
 import { registerJobEventsRoute } from './job-events-route.js';
 import { registerJobRoutes } from './job-routes.js';
+import { registerModelRoutes } from './model-routes.js';
 import { registerOpenAiRoutes } from './openai-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerRecordRoutes } from './record-routes.js';
@@ -44,6 +45,7 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono<HttpEnv> {
   registerBlobRoutes(app, options);
   registerOpsRoutes(app, options);
   registerOpenAiRoutes(app, options);
+  registerModelRoutes(app, options);
   app.doc('/openapi.json', {
     openapi: '3.0.0',
     info: { title: 'pixelpipe', version: '1', description: 'Self-hosted image generation: native jobs API and OpenAI-compatible image routes. Errors are `{ "error": { message, type, param, code } }`.' },

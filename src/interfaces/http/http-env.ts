@@ -15,6 +15,8 @@ export interface HttpAppOptions {
   now?: () => number;
   /** Every caller is the operator (the admin socket, whose file permissions are its authentication): no API key is asked for, and nothing is scoped to one. */
   trusted?: boolean;
+  /** `POST /v1/models/pull` pulls models for admin API keys (`serve --allow-pull`); without it that route answers 403 and nothing reaches the hub. Default false. */
+  allowModelPull?: boolean;
 }
 
 /** Hono's environment type for this app: what middleware puts on the context. */

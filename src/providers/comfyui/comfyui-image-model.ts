@@ -91,6 +91,11 @@ export class ComfyUIImageModel extends HostedImageModel<ComfyUIImageOptions> {
     return '; the prompt was removed from the queue or interrupted at comfyui';
   }
 
+  /** A call's own workflow must be in the API format. */
+  protected override checkModelRules(_options: unknown, providerOptions: ComfyUIImageOptions): void {
+    this.templateFor(providerOptions);
+  }
+
   protected async generate(request: HostedRequest<ComfyUIImageOptions>): Promise<HostedResponse> {
     const { options, providerOptions, warnings } = request;
     const template = this.templateFor(providerOptions);

@@ -73,13 +73,16 @@ export class FalImageModel extends HostedImageModel<FalImageOptions> {
     return '; the request was cancelled in fal\'s queue';
   }
 
+  protected override checkModelRules(): void {
+    if (!/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?$/.test(this.modelId)) {
+      throw new InvalidArgumentError({ argument: 'model', value: this.modelId, message: `\`model\`: fal model ids look like owner/app or owner/app/path (e.g. fal:fal-ai/flux/dev), got ${JSON.stringify(this.modelId)}` });
+    }
+  }
+
   protected async generate(request: HostedRequest<FalImageOptions>): Promise<HostedResponse> {
     const started = performance.now();
     const { context } = request;
     const { client } = this.config;
-    if (!/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?$/.test(this.modelId)) {
-      throw new InvalidArgumentError({ argument: 'model', value: this.modelId, message: `fal model ids look like owner/app or owner/app/path (e.g. fal-ai/flux/dev), got ${JSON.stringify(this.modelId)}` });
-    }
     const submitted = await client.request(context, { path: `/${this.modelId}`, json: this.inputOf(request), schema: falSubmitSchema });
     const { request_id: requestId, status_url: statusUrl, response_url: responseUrl, cancel_url: cancelUrl } = submitted.data;
     let runningAt: number | undefined;

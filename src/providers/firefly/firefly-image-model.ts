@@ -1,6 +1,7 @@
 // Adobe Firefly's image models behind the ImageModel contract: text to image and generative fill, as v3 async jobs.
 import sharp from 'sharp';
 import { z } from 'zod';
+import type { ImageModelCheckOptions } from '../../spec/image-model.js';
 import { AuthenticationError } from '../../spec/errors/authentication-error.js';
 import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -76,14 +77,19 @@ export class FireflyImageModel extends HostedImageModel<FireflyImageOptions> {
     return '; the job was cancelled at firefly';
   }
 
-  protected async generate(request: HostedRequest<FireflyImageOptions>): Promise<HostedResponse> {
-    const { context, images, mask } = request;
-    if (images.length > 0 && mask === undefined) {
+  /** Edits are generative fill, which needs a mask; a custom model needs its id. */
+  protected override checkModelRules(options: ImageModelCheckOptions, providerOptions: FireflyImageOptions): void {
+    const images = options.images ?? 0;
+    if (images > 0 && !options.mask) {
       throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `firefly:${this.modelId} edits by generative fill, which needs a \`mask\` (white = fill); give one with the input image, or leave out \`images\`` });
     }
-    if (this.modelId.endsWith('_custom') && images.length === 0 && request.providerOptions.customModelId === undefined) {
+    if (this.modelId.endsWith('_custom') && images === 0 && providerOptions.customModelId === undefined) {
       throw new InvalidArgumentError({ argument: 'providerOptions.firefly.customModelId', value: undefined, message: `firefly:${this.modelId} runs a Firefly custom model: give its id in \`providerOptions.firefly.customModelId\`` });
     }
+  }
+
+  protected async generate(request: HostedRequest<FireflyImageOptions>): Promise<HostedResponse> {
+    const { context, images } = request;
     try {
       const auth = await this.config.credentials.headers(this.config.client, context);
       const seeds = this.seeds(request);

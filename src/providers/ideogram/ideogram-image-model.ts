@@ -53,11 +53,14 @@ export class IdeogramImageModel extends HostedImageModel<IdeogramImageOptions> {
     return '; Ideogram has no cancel endpoint, so the images may still be made (and billed) on its side';
   }
 
+  protected override checkModelRules(): void {
+    if (this.modelId !== 'V_3') {
+      throw new InvalidArgumentError({ argument: 'model', value: this.modelId, message: `\`model\` ideogram:${this.modelId} names no Ideogram model; use V_3 (ideogram:V_3), and choose its rendering speed with providerOptions.ideogram.renderingSpeed (FLASH, TURBO, BALANCED, DEFAULT, QUALITY)` });
+    }
+  }
+
   protected async generate(request: HostedRequest<IdeogramImageOptions>): Promise<HostedResponse> {
     const { options, providerOptions, context, warnings } = request;
-    if (this.modelId !== 'V_3') {
-      throw new InvalidArgumentError({ argument: 'model', value: this.modelId, message: `ideogram has no model ${JSON.stringify(this.modelId)}; use V_3, and choose its rendering speed with providerOptions.ideogram.renderingSpeed (FLASH, TURBO, BALANCED, DEFAULT, QUALITY)` });
-    }
     const image = request.images[0];
     const operation: Operation = image === undefined ? 'generate' : request.mask === undefined ? 'remix' : 'edit';
     this.warnAboutUnused(options, warnings, operation);

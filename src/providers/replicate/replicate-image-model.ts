@@ -54,7 +54,7 @@ const megapixel = 1024 * 1024;
 function parseModelId(modelId: string): { name: string; version?: string } {
   const [name = '', version] = modelId.split(':');
   if (!/^[\w.-]+\/[\w.-]+$/.test(name) || (version !== undefined && !/^\w+$/.test(version))) {
-    throw new InvalidArgumentError({ argument: 'model', value: modelId, message: `replicate model ids look like owner/name or owner/name:version, got ${JSON.stringify(modelId)}` });
+    throw new InvalidArgumentError({ argument: 'model', value: modelId, message: `\`model\`: replicate model ids look like owner/name or owner/name:version (e.g. replicate:black-forest-labs/flux-schnell), got ${JSON.stringify(modelId)}` });
   }
   return { name, version };
 }
@@ -112,6 +112,10 @@ export class ReplicateImageModel extends HostedImageModel<ReplicateImageOptions>
 
   protected override cancelNote(): string {
     return '; a running prediction was cancelled at replicate';
+  }
+
+  protected override checkModelRules(): void {
+    parseModelId(this.modelId);
   }
 
   protected async generate(request: HostedRequest<ReplicateImageOptions>): Promise<HostedResponse> {

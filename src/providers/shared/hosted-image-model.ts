@@ -1,6 +1,6 @@
 // What every hosted model shares: option checks and warnings, n split into requests, deadline, abort, result assembly.
 import type { z } from 'zod';
-import type { ImageModel } from '../../spec/image-model.js';
+import type { ImageModel, ImageModelCheckOptions } from '../../spec/image-model.js';
 import type { ImageModelCallOptions } from '../../spec/image-model-call-options.js';
 import type { EditSettings, GeneratedImage, ImageModelResult, ImageSettings } from '../../spec/image-model-result.js';
 import type { ImageModelAttempt, ImageModelCost, ImageModelUsage } from '../../spec/image-model-usage.js';
@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import { InvalidResponseError } from '../../spec/errors/invalid-response-error.js';
 import { TimeoutError } from '../../spec/errors/timeout-error.js';
 import type { ApiClient, CallContext } from './api-client.js';
-import { checkImageCount, checkSeed, checkStrength } from './call-validation.js';
+import { checkImageCount, checkStrength, randomSeed, seedOption } from './call-validation.js';
 import { estimateCost } from './cost.js';
 import { detectImageMediaType, imageSize, readInputImage, readInputMask, type InputImage, type InputMask } from './image-data.js';
 
@@ -98,21 +98,46 @@ export abstract class HostedImageModel<Options> implements ImageModel {
   /** Makes `request.n` images in one API request (or one job). */
   protected abstract generate(request: HostedRequest<Options>): Promise<HostedResponse>;
 
-  async doGenerate(options: ImageModelCallOptions): Promise<ImageModelResult> {
-    const started = performance.now();
+  /**
+   * The provider's own refusals of rules a call's settings break (a model it does not have, inputs no
+   * endpoint takes), checked before anything is sent or read; `doCheck` and `doGenerate` both run it.
+   */
+  protected checkModelRules(_options: ImageModelCheckOptions, _providerOptions: Options): void {}
+
+  async doCheck(options: ImageModelCheckOptions): Promise<void> {
+    this.checkCall(options, { promptRequired: false });
+  }
+
+  /** Everything `doGenerate` refuses before a request: the generic settings, the provider options, the model's own rules. Gives the parsed provider options and the seed (random when none is given). */
+  private checkCall(options: ImageModelCheckOptions, { promptRequired }: { promptRequired: boolean }): { providerOptions: Options; seed: bigint | undefined } {
     const { provider, modelId, support } = this;
+    const label = `${provider}:${modelId}`;
     const providerOptions = this.parseProviderOptions(options.providerOptions?.[provider]);
-    if (typeof options.prompt !== 'string' || options.prompt.trim() === '') {
-      throw new InvalidArgumentError({ argument: 'prompt', value: options.prompt, message: `\`prompt\` must be a non-empty string for ${provider}:${modelId}, got ${JSON.stringify(options.prompt)}` });
+    if ((promptRequired || options.prompt !== undefined) && (typeof options.prompt !== 'string' || options.prompt.trim() === '')) {
+      throw new InvalidArgumentError({ argument: 'prompt', value: options.prompt, message: `\`prompt\` must be a non-empty string for ${label}, got ${JSON.stringify(options.prompt)}` });
     }
-    const n = checkImageCount(options.n);
+    checkImageCount(options.n);
     if (options.strength !== undefined) checkStrength(options.strength);
     for (const side of ['width', 'height'] as const) {
       const value = options[side];
       if (value !== undefined && (!Number.isInteger(value) || value <= 0)) throw new InvalidArgumentError({ argument: side, value, message: `\`${side}\` must be a positive whole number of pixels, got ${value}` });
     }
-    const warnings = this.unsupportedWarnings(options);
     const seed = support.seed ? this.seedOf(options.seed) : undefined;
+    const images = options.images ?? 0;
+    if (images > 0 && !support.images) throw new InvalidArgumentError({ argument: 'images', value: `${images} image(s)`, message: `\`images\`: ${label} makes images from text only and cannot edit an input image (got ${images}); leave out \`images\` or choose a model that edits` });
+    if (options.mask && !support.mask) throw new InvalidArgumentError({ argument: 'mask', value: '<mask>', message: `\`mask\`: ${label} does not take a mask; leave out \`mask\` or choose a model that inpaints` });
+    if (options.mask && images === 0) throw new InvalidArgumentError({ argument: 'mask', value: '<mask>', message: '`mask` needs an input image in `images`' });
+    this.checkModelRules(options, providerOptions);
+    return { providerOptions, seed };
+  }
+
+  async doGenerate(options: ImageModelCallOptions): Promise<ImageModelResult> {
+    const started = performance.now();
+    const { provider, modelId, support } = this;
+    const { prompt, images: inputs, mask: inputMask, abortSignal: _abortSignal, onProgress: _onProgress, ...settings } = options;
+    const { providerOptions, seed } = this.checkCall({ ...settings, prompt, images: inputs?.length ?? 0, mask: inputMask !== undefined }, { promptRequired: true });
+    const n = options.n;
+    const warnings = this.unsupportedWarnings(options);
     if (options.abortSignal?.aborted) throw new AbortedError({ cause: options.abortSignal.reason });
     const { images, mask } = await this.readInputs(options, warnings);
 
@@ -157,8 +182,8 @@ export abstract class HostedImageModel<Options> implements ImageModel {
 
   private seedOf(value: ImageModelCallOptions['seed']): bigint {
     const maxSeed = this.support.maxSeed ?? 2n ** 32n - 1n;
-    if (value === undefined) return checkSeed(undefined) % (maxSeed + 1n);
-    const seed = checkSeed(value);
+    if (value === undefined) return randomSeed() % (maxSeed + 1n);
+    const seed = seedOption(value)!;
     if (seed > maxSeed) throw new InvalidArgumentError({ argument: 'seed', value, message: `\`seed\` must be at most ${maxSeed} for ${this.provider}:${this.modelId}, got ${seed}` });
     return seed;
   }
@@ -179,9 +204,7 @@ export abstract class HostedImageModel<Options> implements ImageModel {
     const given = options.images ?? [];
     const accepted = this.support.images ?? 0;
     const label = `${this.provider}:${this.modelId}`;
-    if (given.length > 0 && accepted === 0) throw new InvalidArgumentError({ argument: 'images', value: `${given.length} image(s)`, message: `${label} makes images from text only and cannot edit an input image; leave out \`images\` or choose a model that edits` });
-    if (options.mask !== undefined && !this.support.mask) throw new InvalidArgumentError({ argument: 'mask', value: typeof options.mask === 'string' ? options.mask : '<bytes>', message: `${label} does not take a mask; leave out \`mask\` or choose a model that inpaints` });
-    if (options.mask !== undefined && given.length === 0) throw new InvalidArgumentError({ argument: 'mask', value: '<mask>', message: '`mask` needs an input image in `images`' });
+    // Images a text-only model cannot take and masks without support were refused by `checkCall`.
     if (given.length > accepted) warnings.push({ type: 'adjusted-setting', setting: 'images', details: `${label} takes at most ${accepted} input image${accepted === 1 ? '' : 's'}; the first ${accepted} of ${given.length} were used` });
     const maxPixels = this.config.maxInputPixels ?? 4096 * 4096;
     const images = await Promise.all(given.slice(0, accepted).map((input, index) => readInputImage(input, given.length === 1 ? 'images[0]' : `images[${index}]`, maxPixels)));

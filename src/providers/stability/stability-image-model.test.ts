@@ -165,6 +165,21 @@ describe('stability requests', () => {
     await assert.rejects(mock.provider('sdxl-1.0').doGenerate({ prompt: 'x', n: 1 }), isInvalidArgument('model', /core, ultra/));
     assert.equal(mock.server.requests.length, before);
   });
+
+  test('doCheck refuses the same inputs from counts alone (what a service knows at submit), and lets warnings pass', async () => {
+    const before = mock.server.requests.length;
+    await assert.rejects(mock.provider('core').doCheck({ n: 1, images: 1 }), isInvalidArgument('images', /mask.*extend/));
+    await assert.rejects(mock.provider('ultra').doCheck({ n: 1, images: 1, mask: true, extend: { left: 8 } }), isInvalidArgument('extend', /not both/));
+    await assert.rejects(mock.provider('ultra').doCheck({ n: 1, images: 1, extend: { left: 2001 } }), isInvalidArgument('extend.left', /0 to 2000/));
+    await assert.rejects(mock.provider('ultra').doCheck({ n: 1, extend: { left: 8 } }), isInvalidArgument('extend', /input image/));
+    await assert.rejects(mock.provider('sdxl-1.0').doCheck({ n: 1 }), isInvalidArgument('model', /core, ultra/));
+    await assert.rejects(mock.provider('core').doCheck({ n: 1, seed: 4_294_967_295 }), isInvalidArgument('seed', /4294967294/));
+    await assert.rejects(mock.provider('core').doCheck({ n: 1, providerOptions: { stability: { stylePreset: 'no-such-style' } } }), isInvalidArgument('providerOptions.stability.stylePreset', /stylePreset/));
+    // Unsupported or adjusted settings are warnings when the call runs, not refusals.
+    await mock.provider('core').doCheck({ n: 3, steps: 30, sampler: 'euler', guidance: 4, width: 1000, height: 700 });
+    await mock.provider('core').doCheck({ n: 1, images: 1, mask: true });
+    assert.equal(mock.server.requests.length, before);
+  });
 });
 
 describe('stability failures', () => {

@@ -1,6 +1,7 @@
 // Stability AI's Stable Image models (Core, Ultra, SD 3.5) behind the ImageModel contract: text to image, image to image, inpaint, outpaint.
 import type { CanvasExtension, ImageModelCallOptions } from '../../spec/image-model-call-options.js';
 import type { ImageModelWarning } from '../../spec/warning.js';
+import type { ImageModelCheckOptions } from '../../spec/image-model.js';
 import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { ErrorReader } from '../shared/http-errors.js';
@@ -71,6 +72,13 @@ export class StabilityImageModel extends HostedImageModel<StabilityImageOptions>
     return '; Stability AI has no cancel endpoint, so the generation may still finish (and be billed) on its side';
   }
 
+  /** The model id, the endpoint the inputs select and the extension's sides: what the API would refuse, refused before a request. */
+  protected override checkModelRules(options: ImageModelCheckOptions): void {
+    this.generateEndpoint();
+    this.operationOf(options, (options.images ?? 0) > 0, options.mask === true);
+    if (options.extend !== undefined) this.extensionOf(options.extend);
+  }
+
   protected async generate(request: HostedRequest<StabilityImageOptions>): Promise<HostedResponse> {
     const { options, providerOptions, context } = request;
     const endpoint = this.generateEndpoint();
@@ -128,20 +136,20 @@ export class StabilityImageModel extends HostedImageModel<StabilityImageOptions>
   private generateEndpoint(): { path: string; model?: string } {
     if (this.modelId === 'core' || this.modelId === 'ultra') return { path: `/v2beta/stable-image/generate/${this.modelId}` };
     if (isSd3(this.modelId)) return { path: '/v2beta/stable-image/generate/sd3', model: this.modelId };
-    throw new InvalidArgumentError({ argument: 'model', value: this.modelId, message: `stability has no model ${JSON.stringify(this.modelId)}; use core, ultra, sd3.5-large, sd3.5-large-turbo or sd3.5-medium` });
+    throw new InvalidArgumentError({ argument: 'model', value: this.modelId, message: `\`model\` stability:${this.modelId} names no Stability AI model; use stability:core, ultra, sd3.5-large, sd3.5-large-turbo or sd3.5-medium` });
   }
 
   /** Which endpoint the call's inputs select; refuses combinations no endpoint takes, before anything is sent. */
-  private operationOf(options: ImageModelCallOptions, hasImage: boolean, hasMask: boolean): Operation {
+  private operationOf(options: Pick<ImageModelCallOptions, 'extend'>, hasImage: boolean, hasMask: boolean): Operation {
     if (options.extend !== undefined) {
-      if (!hasImage) throw new InvalidArgumentError({ argument: 'extend', value: options.extend, message: '`extend` grows an input image: give one in `images`' });
-      if (hasMask) throw new InvalidArgumentError({ argument: 'extend', value: options.extend, message: '`extend` builds its own mask from the new area; give either `mask` (inpainting) or `extend` (outpainting), not both' });
+      if (!hasImage) throw new InvalidArgumentError({ argument: 'extend', value: options.extend, message: `\`extend\` (${JSON.stringify(options.extend)}) grows an input image: give one in \`images\`` });
+      if (hasMask) throw new InvalidArgumentError({ argument: 'extend', value: options.extend, message: `\`extend\` (${JSON.stringify(options.extend)}) builds its own mask from the new area; give either \`mask\` (inpainting) or \`extend\` (outpainting), not both` });
       return 'outpaint';
     }
     if (hasMask) return 'inpaint';
     if (!hasImage) return 'text-to-image';
     if (this.modelId === 'core') {
-      throw new InvalidArgumentError({ argument: 'images', value: '1 image', message: 'stability:core makes images from text only; give a `mask` (inpainting) or `extend` (outpainting) with the image, or use ultra or an sd3.5 model for image to image' });
+      throw new InvalidArgumentError({ argument: 'images', value: '1 image', message: '`images`: stability:core makes images from text only, and an input image needs a `mask` (inpainting) or `extend` (outpainting) with it; give one, or use ultra or an sd3.5 model for image to image' });
     }
     return 'image-to-image';
   }

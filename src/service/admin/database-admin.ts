@@ -20,8 +20,13 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
       const record = await recordOrThrow((recordId) => stores.records.get(recordId), id);
       // The engine loads only for a reproduction, not for listing keys or records.
       const [{ createPixelpipe }, { reproduceRecord }] = await Promise.all([import('../pixelpipe.js'), import('../reproduce-record.js')]);
-      pixelpipe ??= createPixelpipe({ onNotice: (message) => process.stderr.write(`${message}\n`) });
+      pixelpipe ??= createPixelpipe({ settings: stores.settings, onNotice: (message) => process.stderr.write(`${message}\n`) });
       return reportOf(await reproduceRecord(record, { pixelpipe, storage: stores.storage, model }));
+    },
+    async listModels() {
+      const [{ createPixelpipe }, { cacheCatalog, listCatalog }] = await Promise.all([import('../pixelpipe.js'), import('../models/catalog-listing.js')]);
+      pixelpipe ??= createPixelpipe({ settings: stores.settings, onNotice: (message) => process.stderr.write(`${message}\n`) });
+      return await listCatalog(cacheCatalog(pixelpipe), pixelpipe);
     },
     async close() {
       await pixelpipe?.close();

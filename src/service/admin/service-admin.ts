@@ -4,6 +4,7 @@ import { NotFoundError } from '../errors/not-found-error.js';
 import type { ApiKeyInfo, ImageRecord, RecordFilter, RecordPage } from '../image-service-types.js';
 import type { RunningImageService } from '../image-service.js';
 import type { CreateApiKeyOptions } from '../keys/api-key-store.js';
+import type { ListedModel } from '../models/catalog-listing.js';
 import type { ReproduceOptions, Reproduction } from '../reproduce-record.js';
 
 /** What reproducing a record found, as plain data (it crosses the admin socket). */
@@ -29,6 +30,8 @@ export interface ServiceAdmin {
   listRecords(filter: RecordFilter): Promise<RecordPage>;
   /** Makes the record's image again and compares; `NotFoundError` for an unknown record. */
   reproduce(id: string, options?: ReproduceOptions): Promise<ReproductionReport>;
+  /** The models clients may name: a running server's catalog (its `--model` and extra models included), else what this machine's model cache and provider keys give. */
+  listModels(): Promise<ListedModel[]>;
   close(): Promise<void>;
 }
 
@@ -70,6 +73,7 @@ export function serviceAdmin(service: RunningImageService): ServiceAdmin {
       }
       return reportOf(await compareReproduction(record, { bytes: blob.bytes, mediaType: made.mediaType, settings: made.settings }, made.modelHash));
     },
+    listModels: () => service.listModels(),
     close: async () => undefined,
   };
 }

@@ -45,6 +45,18 @@ export function apiKeyStoreConformance(storeCase: ApiKeyStoreCase): void {
   const usageRows = (database: Database) => database.query<{ day: string; images: number }>('SELECT day::text AS day, images FROM pixelpipe.api_key_usage ORDER BY day');
 
   describe(`api key store: ${storeCase.name}`, () => {
+    test('an admin key says so when listed and authenticated; other keys do not carry the field', (t) =>
+      run(t, async (database) => {
+        const store = new ApiKeyStore(database);
+        const admin = await store.create({ name: 'operator', admin: true });
+        const plain = await store.create({ name: 'app' });
+        assert.equal(admin.key.admin, true);
+        assert.equal('admin' in plain.key, false);
+        assert.deepEqual((await store.list()).map((key) => [key.name, key.admin]), [['operator', true], ['app', undefined]]);
+        assert.equal((await store.authenticate(admin.secret) as { admin?: true }).admin, true);
+        await assert.rejects(store.create({ name: 'x', admin: 'yes' as never }), isInvalidArgument('admin', /true or false/));
+      }));
+
     test('create gives the secret once and stores only its SHA-256 and a display prefix', (t) =>
       run(t, async (database) => {
         const time = clock('2025-03-14T10:00:00.000Z');

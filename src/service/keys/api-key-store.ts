@@ -16,6 +16,8 @@ export interface CreateApiKeyOptions {
   dailyImageQuota?: number;
   /** Jobs of this key that may run at once. */
   maxConcurrentJobs?: number;
+  /** An admin key may also use the routes that change what the server serves (`POST /v1/models/pull`, where the server allows it). Default false. */
+  admin?: boolean;
 }
 
 /** Today's images of a key after a reservation. */
@@ -56,9 +58,10 @@ interface ApiKeyRow {
   rate_limit_per_minute: number | null;
   daily_image_quota: number | null;
   max_concurrent_jobs: number | null;
+  admin: boolean;
 }
 
-const columns = 'id, name, prefix, created_at, revoked_at, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs';
+const columns = 'id, name, prefix, created_at, revoked_at, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs, admin';
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
@@ -73,6 +76,7 @@ function toInfo(row: ApiKeyRow): ApiKeyInfo {
     ...(row.rate_limit_per_minute !== null ? { rateLimitPerMinute: row.rate_limit_per_minute } : {}),
     ...(row.daily_image_quota !== null ? { dailyImageQuota: row.daily_image_quota } : {}),
     ...(row.max_concurrent_jobs !== null ? { maxConcurrentJobs: row.max_concurrent_jobs } : {}),
+    ...(row.admin ? { admin: true } : {}),
   };
 }
 
@@ -124,17 +128,19 @@ export class ApiKeyStore {
   }
 
   /** Makes a key; `secret` is the only copy of it, to show the user once. */
-  async create({ name, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs }: CreateApiKeyOptions): Promise<{ key: ApiKeyInfo; secret: string }> {
+  async create({ name, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs, admin = false }: CreateApiKeyOptions): Promise<{ key: ApiKeyInfo; secret: string }> {
+    if (typeof admin !== 'boolean') throw new InvalidArgumentError({ argument: 'admin', value: admin, message: `\`admin\` must be true or false (whether the key may pull models), got ${JSON.stringify(admin)}` });
     const values = [
       checkName(name),
       checkLimit('rateLimitPerMinute', rateLimitPerMinute, 'requests per minute'),
       checkLimit('dailyImageQuota', dailyImageQuota, 'images per UTC day'),
       checkLimit('maxConcurrentJobs', maxConcurrentJobs, 'jobs at once'),
+      admin,
     ];
     const secret = `pp_${randomBytes(32).toString('base64url')}`;
     const [row] = await this.#database.query<ApiKeyRow>(
-      `INSERT INTO pixelpipe.api_keys (name, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs, hash, prefix, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${columns}`,
+      `INSERT INTO pixelpipe.api_keys (name, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs, admin, hash, prefix, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
       [...values, hashOf(secret), secret.slice(0, apiKeyPrefixLength), this.#now()],
     );
     return { key: toInfo(row!), secret };

@@ -39,6 +39,8 @@ export interface ModelCatalog {
   list(): Promise<CatalogModel[]>;
   /** The model `name` (an id or an alias, optionally as `local:…`) reaches, or undefined: the caller answers model_not_found. */
   find(name: string): Promise<CatalogModel | undefined>;
+  /** Reads the sources again on the next call, e.g. right after this process pulled a model. */
+  refresh(): void;
 }
 
 /** A hub model's friendly name: its registry alias, else the repo's name without its owner. */
@@ -97,6 +99,9 @@ export function createModelCatalog(sources: ModelCatalogSources, { refreshMs = 1
       const wanted = name.replace(/^local:/, '');
       const models = await list();
       return models.find((model) => model.id === wanted) ?? models.find((model) => model.aliases.includes(wanted));
+    },
+    refresh() {
+      last = undefined;
     },
   };
 }
