@@ -56,7 +56,10 @@ export interface ImageModelCallOptions {
   height?: number;
   /** Aspect ratio as `W:H` (e.g. `16:9`) for models sized by ratio rather than pixels; derived from width × height when omitted. */
   aspectRatio?: string;
-  /** Seed of the first image, 0 to 2^64-1. Random when omitted; results report the seed used. */
+  /**
+   * Seed of the first image, 0 to 2^64-1. Random when omitted; results report the seed used. A bigint is
+   * taken as the parsed seed (pixelpipe's edges parse one); a number is checked by the provider.
+   */
   seed?: number | bigint;
   /** Denoising steps; the model's default when omitted. */
   steps?: number;

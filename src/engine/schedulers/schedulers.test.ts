@@ -74,7 +74,7 @@ describe('schedulers match diffusers 0.29.2', () => {
       if (run.init_noise_sigma !== null) assertClose([scheduler.initNoiseSigma], [run.init_noise_sigma], `${key} init_noise_sigma`);
       if (!run.steps) return;
 
-      const generator = new TorchGenerator(7);
+      const generator = new TorchGenerator(7n);
       const noise = (size: number) => {
         assert.equal(size, 64);
         return generator.randn([1, 4, 4, 4]);

@@ -85,7 +85,7 @@ describe('TorchGenerator.randn matches torch.randn', () => {
 
   for (const sequence of reference.sequential) {
     it(`consecutive draws from one generator, seed ${sequence.seed}`, () => {
-      const generator = new TorchGenerator(sequence.seed);
+      const generator = new TorchGenerator(BigInt(sequence.seed));
       sequence.draws.forEach((draw, index) => {
         assertDraw(generator.randn(draw.shape), draw, `draw ${index} shape [${draw.shape.join(', ')}]`);
       });
@@ -96,7 +96,7 @@ describe('TorchGenerator.randn matches torch.randn', () => {
     // normal_distribution<double> makes values in pairs and caches the second in the generator,
     // so two one-value draws give the first two values of one three-value draw.
     const threeValues = reference.cases.find((testCase) => testCase.seed === '42' && testCase.numel === 3)!;
-    const generator = new TorchGenerator(42);
+    const generator = new TorchGenerator(42n);
     const firstTwo = new Float32Array([...generator.randn([1]), ...generator.randn([1])]);
     assertSameFloat32(firstTwo, threeValues.all!.slice(0, 2), 'two one-value draws');
   });
@@ -116,42 +116,23 @@ describe('TorchGenerator.randn matches torch.randn', () => {
 describe('TorchGenerator.rand matches torch.rand', () => {
   for (const draw of reference.rand) {
     it(`seed ${draw.seed} shape [${draw.shape.join(', ')}]`, () => {
-      assertDraw(new TorchGenerator(draw.seed).rand(draw.shape), draw, `rand seed ${draw.seed}`);
+      assertDraw(new TorchGenerator(BigInt(draw.seed)).rand(draw.shape), draw, `rand seed ${draw.seed}`);
     });
   }
 });
 
+// Seeds are parsed where they enter pixelpipe (`parseSeed`, tested beside it); the generator takes the bigint as given.
 describe('TorchGenerator seed and shape checks', () => {
   it('accepts every seed from 0 to 2^64 - 1 and remembers it', () => {
-    assert.equal(new TorchGenerator(0).initialSeed, 0n);
-    assert.equal(new TorchGenerator(2 ** 53).initialSeed, 2n ** 53n);
+    assert.equal(new TorchGenerator(0n).initialSeed, 0n);
+    assert.equal(new TorchGenerator(2n ** 53n).initialSeed, 2n ** 53n);
     assert.equal(new TorchGenerator((1n << 64n) - 1n).initialSeed, (1n << 64n) - 1n);
   });
-
-  it('refuses a negative seed, naming the range', () => {
-    assert.throws(
-      () => new TorchGenerator(-1),
-      (error: unknown) =>
-        InvalidArgumentError.isInstance(error) &&
-        error.argument === 'seed' &&
-        error.value === -1 &&
-        error.message === '`seed` must be an integer from 0 to 18446744073709551615, got -1',
-    );
-  });
-
-  for (const seed of [-1n, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 64, 1n << 64n]) {
-    it(`refuses the seed ${String(seed)}`, () => {
-      assert.throws(
-        () => randn([4], seed),
-        (error: unknown) => InvalidArgumentError.isInstance(error) && error.message.endsWith(`got ${String(seed)}`),
-      );
-    });
-  }
 
   it('refuses a shape with a negative or fractional size', () => {
     for (const shape of [[-1], [2, 1.5]]) {
       assert.throws(
-        () => new TorchGenerator(0).randn(shape),
+        () => new TorchGenerator(0n).randn(shape),
         (error: unknown) => InvalidArgumentError.isInstance(error) && error.argument === 'shape',
       );
     }

@@ -51,7 +51,7 @@ async function photo(width: number, height: number): Promise<Float32Array> {
 
 async function encodeCounting(encoder: VaeEncoder, planes: Float32Array, width: number, height: number, seed: number): Promise<{ latents: Float32Array; runs: number }> {
   const timer = new StageTimer();
-  const latents = await encoder.encode(planes, { width, height }, new TorchGenerator(seed), timer.onRun);
+  const latents = await encoder.encode(planes, { width, height }, new TorchGenerator(BigInt(seed)), timer.onRun);
   return { latents, runs: timer.runs.vaeEncoder?.length ?? 0 };
 }
 

@@ -4,6 +4,7 @@ import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseExtension } from './extend-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { parseSeed } from '../../providers/shared/call-validation.js';
 import { encodeForPath, extensionOfMediaType, outputFormatOf } from '../../service/image-files.js';
 import type { Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
 import { createProgressPrinter } from './progress.js';
@@ -99,6 +100,8 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   }
   if (positionals.length !== 1) throw new InvalidArgumentError({ argument: 'prompt', value: positionals, message: `give exactly one prompt (quote it), got ${positionals.length} arguments\n${generateUsage}` });
   const n = number('n', values.n) ?? 1;
+  // The seed becomes a bigint here, once; a bad one is refused before a model is resolved.
+  const seed = values.seed === undefined ? undefined : parseSeed(values.seed);
   // A name the result cannot be written under is refused now, not after the model was loaded and ran.
   outputFormatOf(outputPath(values.out, 'check', 0, n));
   const executionProvider = values['execution-provider'];
@@ -115,7 +118,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     prompt: positionals[0]!,
     model: values.model,
     negativePrompt: values.negative,
-    seed: values.seed,
+    seed,
     steps: number('steps', values.steps),
     guidance: number('guidance', values.guidance),
     sampler: values.sampler,

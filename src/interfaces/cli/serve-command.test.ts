@@ -77,6 +77,10 @@ test('with a key, serve listens where --host says and every /v1 request needs th
   assert.equal(((await anonymous.json()) as { error: { code: string } }).error.code, 'missing_api_key');
   const keyed = await fetch(`${served.url}/v1/models`, { headers: { authorization: `Bearer ${secret}` } });
   assert.equal(keyed.status, 200);
+  // Without --allow-pull no key may pull models over HTTP, and the answer says how to enable it.
+  const pull = await fetch(`${served.url}/v1/models/pull`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'owner/name' }) });
+  assert.equal(pull.status, 403);
+  assert.match(((await pull.json()) as { error: { message: string } }).error.message, /pixelpipe serve --allow-pull/);
   assert.equal((await fetch(`${served.url}/healthz`)).status, 200);
   assert.equal(await stop(served), 0);
 });

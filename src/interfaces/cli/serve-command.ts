@@ -12,7 +12,8 @@ import { createHttpApp } from '../http/http-app.js';
 import { startHttpServer, type HttpServer } from '../http/http-server.js';
 import { adminSocketPath, commandSettings, fitsSocketPath } from './service-data.js';
 
-export const serveUsage = `usage: pixelpipe serve [--host H] [--port P] [--data-dir DIR] [--model DEFAULT_MODEL] [--workers N] [--public-url URL]
+export const serveUsage = `usage: pixelpipe serve [--host H] [--port P] [--data-dir DIR] [--model DEFAULT_MODEL] [--workers N] [--public-url URL] [--allow-pull]
+       --allow-pull: admin API keys (keys create --admin) may pull hub models into the cache with POST /v1/models/pull
        pixelpipe worker [--concurrency N] [--data-dir DIR] [--model DEFAULT_MODEL]   (needs PIXELPIPE_DATABASE_URL; give the server's --model)
        each worker is a supervised child process; one that dies (out of memory, a crash) is started again`;
 
@@ -53,9 +54,9 @@ async function checkSharedDatabase(settings: Settings): Promise<void> {
  * A local default model must be on this machine before the first client waits for it: pulled now
  * (saying so), or a failure now that says what to do, rather than every job failing later.
  */
-async function prepareDefaultModel(model: string | undefined): Promise<void> {
+async function prepareDefaultModel(model: string | undefined, settings: Settings): Promise<void> {
   if (model !== undefined && (model.includes(',') || parseModelId(model).provider !== 'local')) return;
-  const pixelpipe = createPixelpipe({ onNotice: (message) => process.stderr.write(`${message}\n`) });
+  const pixelpipe = createPixelpipe({ settings, onNotice: (message) => process.stderr.write(`${message}\n`) });
   try {
     const resolved = await pixelpipe.resolveModel(model);
     process.stderr.write(`default model: ${resolved.id}${resolved.folder && resolved.folder !== resolved.id ? ` (${resolved.folder})` : ''}\n`);
@@ -65,14 +66,14 @@ async function prepareDefaultModel(model: string | undefined): Promise<void> {
 }
 
 /** The admin socket in the data directory, through which `keys`, `history` and `reproduce` reach this server; undefined when the path is too long for a socket. */
-async function startAdminSocket(service: RunningImageService, dataDir: string): Promise<HttpServer | undefined> {
+async function startAdminSocket(service: RunningImageService, dataDir: string, allowModelPull: boolean): Promise<HttpServer | undefined> {
   const socketPath = adminSocketPath(dataDir);
   if (!fitsSocketPath(socketPath)) {
     process.stderr.write(`warning: the admin socket path ${socketPath} is too long for a Unix socket; \`pixelpipe keys\`, \`history\` and \`reproduce\` need this server stopped (or a shorter --data-dir)\n`);
     return undefined;
   }
   const admin = createAdminRoutes(serviceAdmin(service), () => ({ pid: process.pid, dataDir, database: service.databaseKind }));
-  const trusted = createHttpApp({ service, urlSigningSecret: service.urlSigningSecret, trusted: true });
+  const trusted = createHttpApp({ service, urlSigningSecret: service.urlSigningSecret, trusted: true, allowModelPull });
   const app = { fetch: (request: Request, bindings?: unknown) => (new URL(request.url).pathname.startsWith('/admin/') ? admin.fetch(request) : trusted.fetch(request, bindings as never)) };
   return await startHttpServer({ app, socketPath });
 }
@@ -87,6 +88,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
       model: { type: 'string' },
       workers: { type: 'string' },
       'public-url': { type: 'string' },
+      'allow-pull': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -96,11 +98,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
   const port = wholeNumber('port', values.port, 8000, 0);
   const workers = wholeNumber('workers', values.workers, 1, 0);
+  // The settings are read here, once, and passed down to everything this process makes.
   const { settings, source } = commandSettings(values['data-dir'], process.env);
   process.stderr.write(`data directory: ${settings.dataDir} (${source})\n`);
   await checkSharedDatabase(settings);
-  if (workers > 0) await prepareDefaultModel(values.model);
-  const service = await createImageService({ settings: { dataDir: settings.dataDir }, defaultModel: values.model, workers });
+  if (workers > 0) await prepareDefaultModel(values.model, settings);
+  const service = await createImageService({ settings, defaultModel: values.model, workers });
   let adminSocket: HttpServer | undefined;
   try {
     const keyed = await service.hasApiKeys();
@@ -110,13 +113,15 @@ export async function serveCommand(argv: string[]): Promise<void> {
       const asked = values.host && values.host !== loopback ? ` (--host ${values.host} is ignored)` : '';
       process.stderr.write(`no API keys exist: listening on ${loopback} only${asked}; create one with \`pixelpipe keys create --name NAME\` to serve other machines\n`);
     }
-    const app = createHttpApp({ service, urlSigningSecret: service.urlSigningSecret, publicUrl: values['public-url'] });
+    const allowModelPull = values['allow-pull'] === true;
+    const app = createHttpApp({ service, urlSigningSecret: service.urlSigningSecret, publicUrl: values['public-url'], allowModelPull });
     const server = await startHttpServer({ app, host, port });
-    adminSocket = await startAdminSocket(service, settings.dataDir);
+    adminSocket = await startAdminSocket(service, settings.dataDir, allowModelPull);
     const interfaces = host === '0.0.0.0' || host === '::' ? `all interfaces (${host}:${server.port}); this machine reaches it at ${server.url}` : `${host}:${server.port}`;
     process.stderr.write(
       `pixelpipe serving on ${server.url} (OpenAI base URL ${server.url}/v1), listening on ${interfaces}\n` +
-        `  database: ${service.databaseKind}; worker processes: ${workers}; default model: ${values.model ?? 'the registry default'}${adminSocket ? `; admin socket: ${adminSocket.host}` : ''}\n`,
+        `  database: ${service.databaseKind}; worker processes: ${workers}; default model: ${values.model ?? 'the registry default'}${adminSocket ? `; admin socket: ${adminSocket.host}` : ''}\n` +
+        (allowModelPull ? `  --allow-pull: admin API keys may pull models from ${settings.hubUrl} with POST /v1/models/pull\n` : ''),
     );
     const signal = await shutdownSignal();
     await server.close();
@@ -143,11 +148,12 @@ export async function workerCommand(argv: string[]): Promise<void> {
     });
   }
   const concurrency = wholeNumber('concurrency', values.concurrency, 1, 1);
-  await checkSharedDatabase(commandSettings(values['data-dir'], process.env).settings);
+  const { settings } = commandSettings(values['data-dir'], process.env);
+  await checkSharedDatabase(settings);
   // Jobs name their model as the server's catalog does; a worker finds it in its own: the same
   // --model as the server's, and the models in its cache.
-  if (values.model !== undefined) await prepareDefaultModel(values.model);
-  const service = await createImageService({ settings: { dataDir: values['data-dir'] }, defaultModel: values.model, workers: concurrency });
+  if (values.model !== undefined) await prepareDefaultModel(values.model, settings);
+  const service = await createImageService({ settings, defaultModel: values.model, workers: concurrency });
   process.stderr.write(`pixelpipe worker ready (pid ${process.pid}, worker processes ${concurrency})\n`);
   await closeGracefully(service, await shutdownSignal());
 }

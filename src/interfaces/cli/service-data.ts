@@ -22,20 +22,24 @@ export function commandSettings(dataDirFlag: string | undefined, environment: No
   return { settings, source };
 }
 
+/** The command's data directory (`where` says which, for its first line), and the admin operations of the server answering on its socket, if one does. */
+export async function findServer(dataDirFlag: string | undefined, environment: NodeJS.ProcessEnv, loaded = commandSettings(dataDirFlag, environment)): Promise<{ settings: Settings; where: string; server?: ServiceAdmin }> {
+  const { settings, source } = loaded;
+  const socket = adminSocketPath(settings.dataDir);
+  const info = existsSync(socket) && fitsSocketPath(socket) ? await probeAdminSocket(socket) : undefined;
+  return { settings, where: `data directory: ${resolve(settings.dataDir)} (${source})`, ...(info && { server: socketAdmin(socket, info) }) };
+}
+
 /**
  * The admin operations for a command: through the server whose admin socket answers in the data
  * directory (it holds the embedded database), else on the database itself. Says on `stderr` which
- * data directory and which way it uses, before any work.
+ * data directory and which way it uses, before any work. `loaded`: the command's settings, when it has read them already.
  */
-export async function openAdmin(dataDirFlag: string | undefined, { environment = process.env, stderr = process.stderr }: { environment?: NodeJS.ProcessEnv; stderr?: { write(text: string): unknown } } = {}): Promise<ServiceAdmin> {
-  const { settings, source } = commandSettings(dataDirFlag, environment);
-  const socket = adminSocketPath(settings.dataDir);
-  const server = existsSync(socket) && fitsSocketPath(socket) ? await probeAdminSocket(socket) : undefined;
-  const where = `data directory: ${resolve(settings.dataDir)} (${source})`;
+export async function openAdmin(dataDirFlag: string | undefined, { environment = process.env, stderr = process.stderr, loaded }: { environment?: NodeJS.ProcessEnv; stderr?: { write(text: string): unknown }; loaded?: ReturnType<typeof commandSettings> } = {}): Promise<ServiceAdmin> {
+  const { settings, where, server } = await findServer(dataDirFlag, environment, loaded);
   if (server) {
-    const admin = socketAdmin(socket, server);
-    stderr.write(`${where}; using ${admin.via}\n`);
-    return admin;
+    stderr.write(`${where}; using ${server.via}\n`);
+    return server;
   }
   stderr.write(`${where}; using ${settings.databaseUrl ? 'the PostgreSQL server at PIXELPIPE_DATABASE_URL' : 'the embedded database (no server runs on it)'}\n`);
   // The database, the blob store and the engine load only when no server answers for them.

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { createImageService } from '../../service/image-service.js';
 import { testData } from '../../testing/paths.js';
+import { startMockApiServer, type MockApiServer } from '../../testing/mock-api-server.js';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../testing/postgres.js';
 import { createHttpApp } from './http-app.js';
 import { startHttpServer } from './http-server.js';
-import { decompressionBombPng, errorOf, pngBase64, startTestServer } from './http-test-harness.case.js';
+import { decompressionBombPng, errorOf, pngBase64 } from './http-test-harness.case.js';
 
 interface BadInput {
   name: string;
@@ -29,11 +30,15 @@ interface BadInput {
 const maxBodyBytes = 256 * 1024;
 let image64: string;
 let mask32: string;
+// Hosted providers' base URL for the real service: nothing may reach it, since what they refuse is refused at submit.
+let hostedApi: MockApiServer;
 
 before(async () => {
   image64 = await pngBase64(64, 64);
   mask32 = await pngBase64(32, 32);
+  hostedApi = await startMockApiServer();
 });
+after(() => hostedApi.close());
 
 const unknownBlobKey = `sha256/ab/cd/abcd${'0'.repeat(60)}.png`;
 
@@ -59,6 +64,7 @@ function rows(): BadInput[] {
     invalid('an unknown field in an image', { prompt: 'a', images: [{ url: 'http://x/y.png' }] }, 'images.0.url'),
     invalid('seed not a number', { prompt: 'a', seed: 'abc' }, 'seed'),
     invalid('seed negative', { prompt: 'a', seed: -1 }, 'seed'),
+    invalid('seed above 2^64−1 (refused at submit, not when a local job runs)', { prompt: 'a', seed: '18446744073709551616' }, 'seed'),
     invalid('priority not whole', { prompt: 'a', priority: 1.5 }, 'priority'),
     invalid('priority a word', { prompt: 'a', priority: 'high' }, 'priority'),
     invalid('priority too high', { prompt: 'a', priority: 10_000_000 }, 'priority'),
@@ -83,6 +89,12 @@ function rows(): BadInput[] {
     { name: 'a model not served here', body: { prompt: 'a', model: 'no-such-model-xyz' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
     { name: 'a path as the model', body: { prompt: 'a', model: '/etc' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
     { ...invalid('an inpainting model given an image without a mask', { prompt: 'a', model: 'tiny-sd15-inpaint', images: [{ b64_json: image64 }] }, 'mask'), modelCheck: true },
+    // Hosted models: what the provider would refuse when called is refused at submit by its own check, without a request.
+    { ...invalid('stability:core given an image without a mask or extend (no such endpoint)', { prompt: 'a', model: 'stability:core', images: [{ b64_json: image64 }] }, 'images'), modelCheck: true },
+    { ...invalid('stability given both a mask and extend', { prompt: 'a', model: 'stability:ultra', images: [{ b64_json: image64 }], mask: { b64_json: image64 }, extend: { right: 64 } }, 'extend'), modelCheck: true },
+    { ...invalid('stability seed above its largest', { prompt: 'a', model: 'stability:core', seed: 4_294_967_295 }, 'seed'), modelCheck: true },
+    { ...invalid('a provider option the provider does not take', { prompt: 'a', model: 'stability:core', providerOptions: { stability: { stylePreset: 'no-such-style' } } }, 'providerOptions.stability.stylePreset'), modelCheck: true },
+    { ...invalid('a hosted model its provider does not have', { prompt: 'a', model: 'ideogram:V_2' }, 'model'), modelCheck: true },
     { name: 'body over maxBodyBytes', body: { prompt: 'x'.repeat(maxBodyBytes) }, status: 413, code: 'body_too_large', param: null },
     { name: 'records limit 0', path: '/v1/records?limit=0', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },
     { name: 'records limit not a number', path: '/v1/records?limit=ten', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },
@@ -119,15 +131,11 @@ async function checkTable(request: Request, { model }: { model: boolean }): Prom
   }
 }
 
-test('malformed requests get a 4xx in the one error shape naming the field, and the server keeps answering (fake service)', async (t) => {
-  const { request } = await startTestServer(t, { fake: { autoComplete: false, limits: { maxBodyBytes } } });
-  await checkTable(request, { model: false });
-});
-
-// The same table against the real service, on each database: what it checks beyond the schema must answer the same way.
+// The table against the real service, on each database: malformed requests get a 4xx in the one error shape naming the field, and the server keeps answering.
 async function realServer(t: TestContext, databaseUrl: string | undefined): Promise<Request> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-bad-input-'));
-  const service = await createImageService({ settings: { dataDir, databaseUrl }, defaultModel: testData('fixtures', 'tiny-sd15'), models: [testData('fixtures', 'tiny-sd15-inpaint')], workers: 0, limits: { maxBodyBytes }, queue: { queueName: `bad-input-${Math.random().toString(36).slice(2, 10)}` } });
+  const providers = { stability: { apiKey: 'sk-test', baseURL: hostedApi.url }, ideogram: { apiKey: 'ideogram-test', baseURL: hostedApi.url } };
+  const service = await createImageService({ settings: { dataDir, databaseUrl }, defaultModel: testData('fixtures', 'tiny-sd15'), models: [testData('fixtures', 'tiny-sd15-inpaint')], workers: 0, limits: { maxBodyBytes }, pixelpipe: { providers }, queue: { queueName: `bad-input-${Math.random().toString(36).slice(2, 10)}` } });
   const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0, closeTimeoutMs: 2000 });
   t.after(async () => {
     await server.close();
@@ -140,11 +148,25 @@ async function realServer(t: TestContext, databaseUrl: string | undefined): Prom
 let postgres: TestDatabase | undefined;
 after(async () => void (await postgres?.drop()));
 
-test('the bad-input table against the real service on PGlite', async (t) => checkTable(await realServer(t, undefined), { model: true }));
+/** What a hosted provider would only warn about is no refusal: the job is queued, and no request went to the provider at submit. */
+async function checkHostedWarningsPass(request: Request): Promise<void> {
+  const body = JSON.stringify({ prompt: 'a', model: 'stability:core', steps: 30, sampler: 'euler', width: 1000, height: 704, n: 2 });
+  const response = await request('/v1/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(response.status, 202, await response.text());
+  assert.deepEqual(hostedApi.requests, [], 'nothing reached the hosted provider');
+}
+
+test('the bad-input table against the real service on PGlite', async (t) => {
+  const request = await realServer(t, undefined);
+  await checkTable(request, { model: true });
+  await checkHostedWarningsPass(request);
+});
 
 test('the bad-input table against the real service on PostgreSQL', async (t) => {
   const serverUrl = testDatabaseUrl(t);
   if (!serverUrl) return;
   postgres = await createTestDatabase(serverUrl);
-  await checkTable(await realServer(t, postgres.url), { model: true });
+  const request = await realServer(t, postgres.url);
+  await checkTable(request, { model: true });
+  await checkHostedWarningsPass(request);
 });

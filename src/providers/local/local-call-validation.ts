@@ -1,7 +1,7 @@
 // Checks a call's options against what the local engine can do; each error names the field, value and fix.
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 
-export { checkImageCount, checkSeed, checkStrength, seedForImage } from '../shared/call-validation.js';
+export { checkImageCount, checkStrength, randomSeed, seedForImage, seedOption } from '../shared/call-validation.js';
 
 function fail(argument: string, value: unknown, message: string): never {
   throw new InvalidArgumentError({ argument, value, message });

@@ -16,7 +16,7 @@ import type { StepListener } from '../../engine/pipelines/denoise.js';
 import type { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
 import { samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
-import { checkDimension, checkGuidance, checkImageCount, checkSeed, checkSteps, checkStrength, seedForImage } from './local-call-validation.js';
+import { checkDimension, checkGuidance, checkImageCount, checkSteps, checkStrength, randomSeed, seedForImage, seedOption } from './local-call-validation.js';
 import { finishEdit, prepareEdit, type PreparedEdit } from './local-edit-inputs.js';
 import { previewMaker } from './local-previews.js';
 import { a1111Parameters, type GenerationRecord } from './local-record.js';
@@ -140,7 +140,7 @@ export class LocalImageModel implements ImageModel {
   async doGenerate(options: ImageModelCallOptions): Promise<ImageModelResult> {
     const started = performance.now();
     const n = checkCallSettings(options);
-    const seed = checkSeed(options.seed);
+    const seed = seedOption(options.seed) ?? randomSeed();
     const prompt = options.prompt;
     if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
     const profile = await this.config.profile();

@@ -13,21 +13,52 @@ export function checkImageCount(value: number): number {
   return value;
 }
 
-/** Accepts 0..2^64−1 as number, bigint or decimal string; picks a random 32-bit seed when absent. */
-export function checkSeed(value: number | bigint | string | undefined): bigint {
-  if (value === undefined) return BigInt(randomInt(0, 2 ** 32));
-  const range = `an integer from 0 to ${maxSeed}`;
+/** What a seed must be; edges that report in their own words (the job request schema) say this. */
+export const seedRule = `must be an integer from 0 to ${maxSeed}`;
+
+/** A hint for an integer number too large to be exact, in the words of `give`; empty otherwise. */
+function inexactHint(value: unknown, give: string): string {
+  return typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value) ? ` (above 2^53 ${give})` : '';
+}
+
+/** The seed `value` stands for (0..2^64−1 as a safe-integer number, bigint or decimal string), or undefined when none. */
+function seedOf(value: unknown): bigint | undefined {
   let seed: bigint;
   if (typeof value === 'bigint') seed = value;
-  else if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) fail('seed', value, `\`seed\` must be ${range}, got ${value}${Number.isInteger(value) ? ' (above 2^53 pass it as a bigint or a string)' : ''}`);
-    seed = BigInt(value);
-  } else {
-    if (!/^\d+$/.test(value.trim())) fail('seed', value, `\`seed\` must be ${range}, got ${JSON.stringify(value)}`);
-    seed = BigInt(value.trim());
-  }
-  if (seed < 0n || seed > maxSeed) fail('seed', value, `\`seed\` must be ${range}, got ${seed}`);
-  return seed;
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) seed = BigInt(value);
+  else if (typeof value === 'string' && /^\d+$/.test(value.trim())) seed = BigInt(value.trim());
+  else return undefined;
+  return seed >= 0n && seed <= maxSeed ? seed : undefined;
+}
+
+/**
+ * The one parse of a seed, done where it enters (the job request schema, CLI flags, the library's
+ * `generate` and `check`, a direct provider call given a number): the bigint the core passes down.
+ */
+export function parseSeed(value: number | bigint | string, argument = 'seed'): bigint {
+  const seed = seedOf(value);
+  if (seed !== undefined) return seed;
+  const shown = typeof value === 'string' && !/^\d+$/.test(value.trim()) ? JSON.stringify(value) : String(value).trim();
+  fail(argument, value, `\`${argument}\` ${seedRule}, got ${shown}${inexactHint(value, 'pass it as a bigint or a string')}`);
+}
+
+/** Why `value` is no seed, in the words after "`seed`" (the caller adds what it got); undefined when it is one. */
+export function seedProblem(value: unknown): string | undefined {
+  return seedOf(value) === undefined ? `${seedRule}${inexactHint(value, 'send it as a decimal string')}` : undefined;
+}
+
+/**
+ * A call option's seed as a bigint, checked once here: pixelpipe's edges already give a bigint in
+ * range, but a provider may also be called directly (the contract takes a number or a bigint), so
+ * the range is checked whatever the form.
+ */
+export function seedOption(value: number | bigint | undefined): bigint | undefined {
+  return value === undefined ? undefined : parseSeed(value);
+}
+
+/** A random seed for a call that gave none: 32 bits, which every backend takes. */
+export function randomSeed(): bigint {
+  return BigInt(randomInt(0, 2 ** 32));
 }
 
 /** The seed of image `index` of a call: seed + index, wrapping at 2^64 like a uint64. */

@@ -1,5 +1,6 @@
 // What a generation or edit job asks for: one zod schema that checks every request, from HTTP or code, before it is queued.
 import { z } from 'zod';
+import { seedProblem } from '../../providers/shared/call-validation.js';
 
 /** An input image already in blob storage (uploads are stored first, so jobs stay small). */
 export const blobReferenceSchema = z.strictObject({
@@ -35,8 +36,14 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       width: side.optional(),
       height: side.optional(),
       aspectRatio: z.string().regex(/^\d{1,3}:\d{1,3}$/, 'must look like 16:9').optional(),
-      /** Seed of the first image: 0 to 2^64−1, as a number or a decimal string (exact beyond 2^53). */
-      seed: z.union([z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,20}$/, 'must be a decimal string')]).optional(),
+      /**
+       * Seed of the first image: 0 to 2^64−1, as a number or a decimal string (exact beyond 2^53). Checked by the
+       * one seed parse and kept as given, since the request is stored as JSON; the library call parses it into a bigint.
+       */
+      seed: z.union([z.number(), z.string()]).superRefine((value, context) => {
+        const problem = seedProblem(value);
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      }).optional(),
       steps: z.number().int().min(1).max(limits.maxSteps).optional(),
       guidance: z.number().min(0).max(50).optional(),
       sampler: z.string().min(1).max(50).optional(),
