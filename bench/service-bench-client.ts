@@ -59,14 +59,24 @@ export async function openConnections(url: string, count: number): Promise<void>
   await forEachLimited(count, count, async () => void (await (await fetch(`${url}/healthz`)).text()));
 }
 
-/** Submits `count` jobs, `concurrency` in flight; each request's body comes from `body(index)`. */
-export async function submitJobs(url: string, { count, concurrency, body, firstIndex = 0 }: { count: number; concurrency: number; body: (index: number) => unknown; firstIndex?: number }): Promise<Submission[]> {
+/**
+ * Submits `count` jobs, `concurrency` in flight; each request's body comes from `body(index)`.
+ * Without `rate`, each connection sends its next request when the last is answered (a closed loop:
+ * the most the server takes). With `rate`, request i is due at i / rate seconds (an open loop, as
+ * independent clients send), and its latency counts from when it was due, so time spent waiting for
+ * a free connection behind a slow server is counted too.
+ */
+export async function submitJobs(url: string, { count, concurrency, body, firstIndex = 0, rate }: { count: number; concurrency: number; body: (index: number) => unknown; firstIndex?: number; rate?: number }): Promise<Submission[]> {
   const submissions: Submission[] = new Array(count);
+  const begun = performance.now();
+  const epoch = Date.now();
   await forEachLimited(count, concurrency, async (offset) => {
     const index = firstIndex + offset;
     const payload = JSON.stringify(body(index));
-    const sentAt = Date.now();
-    const started = performance.now();
+    const due = rate === undefined ? undefined : begun + (offset * 1000) / rate;
+    if (due !== undefined && due > performance.now()) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+    const started = due ?? performance.now();
+    const sentAt = due === undefined ? Date.now() : epoch + (due - begun);
     try {
       const response = await fetch(`${url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
       const answer = (await response.json()) as { id?: string; error?: { message?: string } };

@@ -1,7 +1,9 @@
 // The server side of `bench/service-bench.ts`: one image service behind real HTTP in a child process, so its memory is measured alone.
 import { createHttpApp } from '../src/interfaces/http/http-app.js';
 import { startHttpServer } from '../src/interfaces/http/http-server.js';
+import { createDatabase, defaultDatabaseConfig } from '../src/service/database/create-database.js';
 import { createImageService } from '../src/service/image-service.js';
+import { timeStatements, type QueryStats } from './query-stats.js';
 
 /** What the benchmark asks the child to start. */
 export interface BenchServerConfig {
@@ -15,6 +17,8 @@ export interface BenchServerConfig {
   /** Base URL of the mock OpenAI API, for hosted models. */
   openaiBaseUrl?: string;
   pollingIntervalSeconds: number;
+  /** Time every database statement (`--query-stats`). */
+  queryStats?: boolean;
 }
 
 /** The server's memory after a forced full collection, in bytes, and the peaks seen since the previous snapshot. */
@@ -29,12 +33,13 @@ export interface MemorySnapshot {
 }
 
 /** Parent → child. */
-export type BenchServerRequest = { type: 'start'; config: BenchServerConfig } | { type: 'memory' } | { type: 'close' };
+export type BenchServerRequest = { type: 'start'; config: BenchServerConfig } | { type: 'memory' } | { type: 'query-stats'; reset: boolean } | { type: 'close' };
 
 /** Child → parent. */
 export type BenchServerReply =
   | { type: 'ready'; url: string; databaseKind: string }
   | { type: 'memory'; memory: MemorySnapshot }
+  | { type: 'query-stats'; stats: QueryStats | undefined }
   | { type: 'service-error'; message: string }
   | { type: 'closed' }
   | { type: 'failed'; message: string };
@@ -67,8 +72,13 @@ async function memorySnapshot(): Promise<MemorySnapshot> {
   return snapshot;
 }
 
+let statements: ReturnType<typeof timeStatements> | undefined;
+
 async function start(config: BenchServerConfig): Promise<() => Promise<void>> {
+  const own = config.queryStats ? await createDatabase(defaultDatabaseConfig({ dataDirectory: config.dataDir, url: config.databaseUrl })) : undefined;
+  statements = own && timeStatements(own);
   const service = await createImageService({
+    ...(statements ? { database: statements.database } : {}),
     settings: { dataDir: config.dataDir, databaseUrl: config.databaseUrl },
     workers: config.workers,
     isolation: config.isolation,
@@ -87,6 +97,7 @@ async function start(config: BenchServerConfig): Promise<() => Promise<void>> {
   return async () => {
     await server.close();
     await service.close();
+    await own?.close();
   };
 }
 
@@ -95,6 +106,10 @@ process.on('message', async (request: BenchServerRequest) => {
   try {
     if (request.type === 'start') close = await start(request.config);
     else if (request.type === 'memory') send({ type: 'memory', memory: await memorySnapshot() });
+    else if (request.type === 'query-stats') {
+      send({ type: 'query-stats', stats: statements?.stats() });
+      if (request.reset) statements?.reset();
+    }
     else if (request.type === 'close') {
       await close?.();
       send({ type: 'closed' });

@@ -4,6 +4,8 @@
 //   node --import tsx bench/service-bench.ts [--jobs 1000,10000] [--database pglite|postgres] [--concurrency 64]
 //                                            [--model openai:gpt-image-1|local] [--workers N] [--warmup 16] [--isolation process|in-process]
 //                                            [--size 64 --steps 2]   (local model: the image side and steps of each job)
+//                                            [--rate N]   (send N submissions/s, open loop, instead of each client's next when the last is answered)
+//                                            [--query-stats]   (time every database statement in the server and print where the time went)
 //                                            [--profile DIR]   (write a V8 CPU profile of each server process to DIR, for `node --cpu-prof`'s viewers)
 //
 // Each run gets a fresh server in a child process (node --expose-gc, so its memory is measured alone and after a full
@@ -22,6 +24,7 @@ import { testData } from '../src/testing/paths.js';
 import { createTestDatabase } from '../src/testing/postgres.js';
 import { openConnections, readJobOutcomes, submitJobs, waitForFinished } from './service-bench-client.js';
 import { computeFigures, printRunBlock, printSummary, type RunFigures } from './service-bench-report.js';
+import type { QueryStats } from './query-stats.js';
 import type { BenchServerConfig, BenchServerReply, BenchServerRequest, MemorySnapshot } from './service-bench-server.js';
 
 const hostedModel = 'openai:gpt-image-1';
@@ -40,6 +43,8 @@ const { values } = parseArgs({
     size: { type: 'string', default: '64' },
     steps: { type: 'string', default: '2' },
     profile: { type: 'string' },
+    'query-stats': { type: 'boolean', default: false },
+    rate: { type: 'string' },
   },
 });
 
@@ -57,6 +62,7 @@ const isolation = values.isolation;
 // The tiny engine runs on the CPU the server shares with everything else, so it gets fewer jobs and one worker, as `pixelpipe serve` has.
 const jobCounts = (values.jobs ?? (isLocal ? '100,1000' : '1000,10000')).split(',').map((text) => wholeNumber('jobs', text.trim(), 1));
 const concurrency = wholeNumber('concurrency', values.concurrency!, 1);
+const rate = values.rate === undefined ? undefined : wholeNumber('rate', values.rate, 1);
 const workers = wholeNumber('workers', values.workers ?? (isLocal ? '1' : '8'), 1);
 const warmupJobs = wholeNumber('warmup', values.warmup!, 0);
 const serverDatabaseUrl = process.env.PIXELPIPE_DATABASE_URL;
@@ -69,6 +75,7 @@ interface ServerProcess {
   url: string;
   databaseKind: string;
   memory(): Promise<MemorySnapshot>;
+  queryStats(reset: boolean): Promise<QueryStats | undefined>;
   close(): Promise<void>;
 }
 
@@ -97,6 +104,7 @@ async function startServer(config: BenchServerConfig): Promise<ServerProcess> {
     url: ready.url,
     databaseKind: ready.databaseKind,
     memory: async () => (await ask({ type: 'memory' }, 'memory')).memory,
+    queryStats: async (reset) => (await ask({ type: 'query-stats', reset }, 'query-stats')).stats,
     async close() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -164,6 +172,16 @@ const localSize = wholeNumber('size', values.size!, 64);
 const localSteps = wholeNumber('steps', values.steps!, 1);
 const requestBody = (index: number) => (isLocal ? { prompt: `bench job ${index}`, width: localSize, height: localSize, steps: localSteps } : { prompt: `bench job ${index}` });
 
+// Where the database's time went during the run (warm-up excluded): the statements that took the most, per job and per run.
+function printQueryStats({ statements, transactions }: QueryStats, jobs: number): void {
+  const total = statements.reduce((sum, statement) => sum + statement.totalMs, 0);
+  console.log(`database statements during the run: ${statements.reduce((sum, statement) => sum + statement.count, 0).toLocaleString('en-US')} in ${transactions.toLocaleString('en-US')} transactions, ${(total / 1000).toFixed(2)} s in all (${(total / jobs).toFixed(2)} ms per job)`);
+  console.log('     count   total ms  mean ms  statement');
+  for (const statement of statements.slice(0, 15)) {
+    console.log(`${statement.count.toLocaleString('en-US').padStart(10)} ${statement.totalMs.toFixed(0).padStart(10)} ${(statement.totalMs / statement.count).toFixed(2).padStart(8)}  ${statement.sql.slice(0, 110)}`);
+  }
+}
+
 async function runOnce(jobs: number): Promise<RunFigures> {
   // Undone in reverse order whatever happens, so a failed run leaves no database, directory or child behind.
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -180,7 +198,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     }
     const mock = isLocal ? undefined : await startMockOpenAi();
     if (mock) cleanups.push(() => mock.close());
-    const server = await startServer({ dataDir, databaseUrl, workers, isolation, defaultModel: isLocal ? testData('fixtures', 'tiny-sd15') : hostedModel, openaiBaseUrl: mock?.baseUrl, pollingIntervalSeconds: 1 });
+    const server = await startServer({ dataDir, databaseUrl, workers, isolation, defaultModel: isLocal ? testData('fixtures', 'tiny-sd15') : hostedModel, openaiBaseUrl: mock?.baseUrl, pollingIntervalSeconds: 1, queryStats: values['query-stats'] });
     cleanups.push(() => server.close());
 
     const start = await server.memory();
@@ -188,6 +206,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     const warmup = await submitJobs(server.url, { count: warmupJobs, concurrency, body: requestBody });
     await waitForFinished(server.url, { target: () => warmup.filter((submission) => submission.status === 202).length });
     const warmedUp = await server.memory();
+    await server.queryStats(true);
 
     await openConnections(server.url, concurrency);
     let target: number | undefined;
@@ -195,12 +214,14 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     // Its failure is reported when it is awaited below; until then it must not count as unhandled.
     watching.catch(() => undefined);
     const health = probeHealth(server.url);
-    const submissions = await submitJobs(server.url, { count: jobs, concurrency, body: requestBody, firstIndex: warmupJobs });
+    const submissions = await submitJobs(server.url, { count: jobs, concurrency, body: requestBody, firstIndex: warmupJobs, rate });
     const ids = submissions.flatMap((submission) => (submission.id ? [submission.id] : []));
     target = warmup.filter((submission) => submission.status === 202).length + ids.length;
     const watch = await watching;
     const healthz = await health.stop();
     const after = await server.memory();
+    const statements = await server.queryStats(false);
+    if (statements) printQueryStats(statements, ids.length);
 
     const readStarted = performance.now();
     const outcomes = await readJobOutcomes(server.url, ids, concurrency);
@@ -225,7 +246,7 @@ function describeCheckout(): string {
 
 const processor = cpus();
 console.log(`pixelpipe service benchmark: ${describeCheckout()}; node ${process.version}, ${processor.length} × ${processor[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
-console.log(`server: a child process per run (node --expose-gc, HTTP on 127.0.0.1); client (fetch; ${concurrency} keep-alive connections opened before the clock starts, ${concurrency} requests in flight)${isLocal ? '' : ' and mock OpenAI API'} in this process`);
+console.log(`server: a child process per run (node --expose-gc, HTTP on 127.0.0.1); client (fetch; ${concurrency} keep-alive connections opened before the clock starts, ${rate === undefined ? `${concurrency} requests in flight, each sent when one is answered` : `${rate} submissions/s sent on schedule (open loop), at most ${concurrency} in flight; latency counts from each one's scheduled time`})${isLocal ? '' : ' and mock OpenAI API'} in this process`);
 console.log('completion: /metrics finished-jobs counter polled every 250 ms; per-job times from the database timestamps (startedAt, finishedAt: the start of the');
 console.log('  claiming and of the settling transaction, so the settling transaction\'s own time is not in them) read back after the run;');
 console.log('  generation time = the record\'s timings.total (the provider\'s own clock around its call); queue overhead = finishedAt − client send time − generation');

@@ -20,6 +20,19 @@ const bytes = z.union([
 // A yes/no setting: a boolean from code, or `true`/`false`/`1`/`0` from the environment.
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 
+// Jobs per hosted provider a worker runs at once: `{ openai: 8, '*': 16 }` from code, or `16` or
+// `openai=8,fal=32,16` from the environment (a bare number is the limit of providers not named).
+const perProvider = z.union([
+  z.record(z.string().regex(/^(\*|[\w.-]{1,64})$/), z.number().int().min(0).max(1000)),
+  z
+    .string()
+    .regex(/^\s*([\w.-]{1,64}\s*=\s*)?\d{1,4}\s*(,\s*([\w.-]{1,64}\s*=\s*)?\d{1,4}\s*)*$/, 'must be a number of jobs, or PROVIDER=N pairs and a number for the others, e.g. 16 or openai=8,fal=32,16')
+    .transform((text) => Object.fromEntries(text.split(',').map((part) => {
+      const [name, count] = part.includes('=') ? part.split('=') : ['*', part];
+      return [name!.trim(), Number(count)];
+    }))),
+]);
+
 const settingsSchema = z.object({
   /** Where pulled models live. */
   cacheDir: z.string().min(1),
@@ -58,6 +71,11 @@ const settingsSchema = z.object({
   webhookSecret: z.string().min(16).optional(),
   /** Webhook destinations on private, loopback or link-local addresses are allowed (tests, trusted networks). */
   webhookAllowPrivate: flag.default(false),
+  /**
+   * Hosted jobs each worker runs at once, per provider (`*`: providers not named). They wait on a
+   * network, not on this machine, so many run beside the local jobs. Default 16 per provider.
+   */
+  hostedConcurrency: perProvider.default({ '*': 16 }),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -73,10 +91,16 @@ const serviceVariables: Record<string, string> = {
   s3ForcePathStyle: 'PIXELPIPE_S3_FORCE_PATH_STYLE',
   webhookSecret: 'PIXELPIPE_WEBHOOK_SECRET',
   webhookAllowPrivate: 'PIXELPIPE_WEBHOOK_ALLOW_PRIVATE',
+  hostedConcurrency: 'PIXELPIPE_HOSTED_CONCURRENCY',
 };
 
-/** Reads the environment lazily, when a command needs it. Explicit values win over the environment. */
+// Settings this module made. A process loads them once, at its entry, and passes them down: given to
+// `loadSettings` again they come back as they are, without the environment being read a second time.
+const loaded = new WeakSet<object>();
+
+/** Reads the environment lazily, when a command needs it. Explicit values win over the environment; settings already loaded are given back as they are. */
 export function loadSettings(overrides: Partial<Settings> = {}, environment: NodeJS.ProcessEnv = process.env): Settings {
+  if (loaded.has(overrides)) return overrides as Settings;
   const candidate = {
     cacheDir: environment.PIXELPIPE_CACHE_DIR || join(environment.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pixelpipe', 'models'),
     hubUrl: environment.PIXELPIPE_HUB_URL || environment.HF_ENDPOINT || 'https://huggingface.co',
@@ -95,14 +119,26 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     s3ForcePathStyle: environment.PIXELPIPE_S3_FORCE_PATH_STYLE || undefined,
     webhookSecret: environment.PIXELPIPE_WEBHOOK_SECRET || undefined,
     webhookAllowPrivate: environment.PIXELPIPE_WEBHOOK_ALLOW_PRIVATE || undefined,
+    hostedConcurrency: environment.PIXELPIPE_HOSTED_CONCURRENCY || undefined,
     ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
   };
+  return parseSettings(candidate);
+}
+
+/** `settings`, loaded once at a process's entry, with `overrides` from code on top: checked, without reading the environment again. */
+export function overrideSettings(settings: Settings, overrides: Partial<Settings>): Settings {
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined));
+  return Object.keys(given).length === 0 ? settings : parseSettings({ ...settings, ...given });
+}
+
+function parseSettings(candidate: Record<string, unknown>): Settings {
   const parsed = settingsSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0]);
     const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', memoryBudget: 'PIXELPIPE_MEMORY_BUDGET', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER', ...serviceVariables }[field] ?? field;
-    throw new Error(`setting \`${field}\` (${variable}) is invalid: ${issue.message}, got ${JSON.stringify((candidate as Record<string, unknown>)[field])}`);
+    throw new Error(`setting \`${field}\` (${variable}) is invalid: ${issue.message}, got ${JSON.stringify(candidate[field])}`);
   }
+  loaded.add(parsed.data);
   return parsed.data;
 }

@@ -41,6 +41,13 @@ export interface CustomProvider {
   name: string;
   /** The model `modelId` of this provider. */
   imageModel(modelId: string): ImageModel | Promise<ImageModel>;
+  /**
+   * True for a provider that only calls a network API: the service then runs its jobs in the server
+   * process, many at once, like the built-in hosted providers. False (the default): in the supervised
+   * worker processes, one at a time per worker, like local models, since its code may crash or use
+   * the machine's memory.
+   */
+  remote?: boolean;
 }
 
 /** Imports provider modules (paths or file: URLs) and checks that each default export is a `CustomProvider`. */
@@ -89,6 +96,8 @@ export interface ProviderRegistry {
   imageModel(id: string): Promise<ImageModel>;
   /** Is `id` served by a hosted provider (or a list)? Local references are not. */
   isHosted(id: string): boolean;
+  /** Does the one model `id` only wait on a network (a built-in hosted provider, or a provider module that says it is `remote`)? */
+  isRemote(id: string): boolean;
   /** Every hosted provider and whether it is configured. */
   providers(environment?: NodeJS.ProcessEnv): ProviderStatus[];
 }
@@ -127,6 +136,10 @@ export function createProviderRegistry({ local, providers = {}, defaults = {}, c
     },
     isHosted(id) {
       return id.includes(',') || parseModelId(id, custom).provider !== 'local';
+    },
+    isRemote(id) {
+      const { provider } = parseModelId(id.trim(), custom);
+      return hostedProviders.some(({ info }) => info.name === provider) || custom.some((own) => own.name === provider && own.remote === true);
     },
     providers(environment = process.env) {
       return hostedProviders.map(({ info }) => {

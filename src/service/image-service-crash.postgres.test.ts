@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { repoRoot } from '../testing/paths.js';
 import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../testing/postgres.js';
-import { noteJobBlob } from './generation/job-blobs.js';
+import { jobBlobNotes } from './generation/job-blobs.js';
 import { createImageService, type RunningImageService } from './image-service.js';
 import { tinyModel, tinyRequest } from './image-service.case.js';
 import { PostgresDatabase } from './database/postgres-database.js';
@@ -60,7 +60,7 @@ test('a worker killed with SIGKILL mid-job: another worker completes the job, wi
   const database = new PostgresDatabase({ url: created.url });
   t.after(() => database.close());
   const stray = await server.storage.put(new TextEncoder().encode('\x89PNG\r\n\x1a\n half an image'), { mediaType: 'image/png' });
-  await noteJobBlob(database, job.id, stray.key);
+  await jobBlobNotes(database)(job.id, stray.key);
 
   // Configured as the server is: a job names its model as the server's catalog does.
   const rescuer = await createImageService({ settings, workers: 1, queue, pollingIntervalSeconds: 0.2, defaultModel: tinyModel });

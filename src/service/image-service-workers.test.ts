@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { isInvalidArgument } from '../testing/assertions.js';
+import { startMockApiServer, testImage } from '../testing/mock-api-server.js';
 import { testData } from '../testing/paths.js';
 import { createHttpApp } from '../interfaces/http/http-app.js';
 import { startHttpServer } from '../interfaces/http/http-server.js';
@@ -100,4 +101,35 @@ test('a local job whose estimated memory is over the budget is refused at submit
   // The size it names is accepted, and runs.
   const { job } = await service.submit({ ...tinyRequest, width: Number(width), height: Number(height), steps: 1 });
   assert.equal((await service.waitForJob(job.id)).state, 'succeeded');
+});
+
+test('hosted jobs run many at once in the server process, up to their provider\'s limit, while a local job holds the worker process', async (t) => {
+  const api = await startMockApiServer();
+  t.after(() => api.close());
+  const png = await testImage('png', 8, 8);
+  let inFlight = 0;
+  let most = 0;
+  let open = () => {};
+  const release = new Promise<void>((resolve) => (open = resolve));
+  api.route('POST', '/v1/images/generations', async () => {
+    inFlight += 1;
+    most = Math.max(most, inFlight);
+    await release;
+    inFlight -= 1;
+    return { json: { created: 1, data: [{ b64_json: Buffer.from(png).toString('base64') }] } };
+  });
+  const service = await startService(t, { hostedConcurrency: { openai: 4, '*': 1 }, pixelpipe: { providerModules: [testProvider], providers: { openai: { apiKey: 'test-key', baseURL: `${api.url}/v1` } } } });
+  // The test provider module is not `remote`, so its jobs are local ones, in the one worker process.
+  const local = await service.submit({ prompt: 'hold the worker', model: 'test:hold', providerOptions: { test: { ms: 60_000 } } });
+  while ((await service.getJob(local.job.id))?.state !== 'running') await new Promise((resolve) => setTimeout(resolve, 20));
+  const hosted = await Promise.all(Array.from({ length: 10 }, (_, index) => service.submit({ prompt: `hosted ${index}`, model: 'openai:gpt-image-1' })));
+  while (inFlight < 4) await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(inFlight, 4, 'four hosted calls at once, the provider\'s limit');
+  open();
+  for (const { job } of hosted) assert.equal((await service.waitForJob(job.id)).state, 'succeeded');
+  assert.equal(most, 4);
+  assert.equal((await service.getJob(local.job.id))?.state, 'running', 'the local job kept its worker process throughout');
+  assert.equal((await service.health()).workerProcesses?.crashes, 0);
+  await service.cancelJob(local.job.id);
 });

@@ -12,11 +12,14 @@ import { finalEventTypes, JobEventLog } from './generation/job-events.js';
 import { defaultRequestLimits, type JobRequest } from './generation/job-request.js';
 import type { ApiKeyInfo, ImageService, JobEvent, JobView, ServiceLimits, StoredUpload } from './image-service-types.js';
 import { submittedAtMs, toJobView } from './job-views.js';
+import { localLane } from './jobs/job-claim.js';
 import { JobQueue, type JobQueueConfig } from './jobs/job-queue.js';
 import type { JobSettleHook, JobStatus, WorkOptions } from './jobs/job-types.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { RateLimiter } from './keys/rate-limiter.js';
+import { hostedCatalogModels, listCatalog } from './models/catalog-listing.js';
 import { createModelCatalog } from './models/model-catalog.js';
+import { createModelPuller } from './models/model-pulls.js';
 import { defaultModelId } from './models/model-registry.js';
 import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelpipe.js';
 import { RecordStore } from './records/record-store.js';
@@ -47,8 +50,13 @@ export interface ImageServiceConfig {
   models?: string[];
   /** Request and input limits. */
   limits?: Partial<ServiceLimits>;
-  /** Jobs this process runs at once; 0 runs none here (submit-only servers). Default 1. */
+  /** Local jobs this process runs at once (one worker process each); 0 runs no job here (submit-only servers). Default 1. */
   workers?: number;
+  /**
+   * Hosted jobs this process runs at once, per provider (`*`: providers not named), beside the local
+   * ones and in this process. Default: the `hostedConcurrency` setting (16 per provider).
+   */
+  hostedConcurrency?: Record<string, number>;
   /**
    * Where generations run. `process` (default): one supervised worker process per worker, so a job
    * that runs out of memory or crashes kills only its worker, which is started again; the server
@@ -103,7 +111,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   // One budget for the whole server, set now: each worker process may run a job of this size at once.
   const memoryBudget = settings.memoryBudget ?? config.pixelpipe?.memoryBudget ?? defaultMemoryBudget(workers);
   // The model cache the catalog reads is the one the worker processes load from.
-  const pixelpipe: Pixelpipe = createPixelpipe({ cacheDir: settings.cacheDir, ...config.pixelpipe, maxInputPixels: limits.maxInputPixels, memoryBudget });
+  const pixelpipe: Pixelpipe = createPixelpipe({ settings, ...config.pixelpipe, maxInputPixels: limits.maxInputPixels, memoryBudget });
   const isolation = config.isolation ?? 'process';
   if (isolation === 'process' && config.pixelpipe?.fetch) {
     throw new InvalidArgumentError({ argument: 'isolation', value: isolation, message: 'an injected `pixelpipe.fetch` cannot reach worker processes; give `isolation: \'in-process\'` with it, or configure providers by base URL instead' });
@@ -114,7 +122,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const webhookSecret = settings.webhookSecret ?? (await serviceSecret(database, 'webhook-signing'));
   const webhooks = new WebhookDispatcher({ database, secret: webhookSecret, allowPrivate: settings.webhookAllowPrivate, onError, ...config.webhooks });
   await webhooks.start();
+  // Local generations run in supervised worker processes (or here, in-process); hosted ones wait on a
+  // network, so they run here, many at once, in their provider's lane (see `hostedConcurrency`).
   const runner: GenerationRunner | undefined = workers === 0 ? undefined : isolation === 'in-process' ? createInProcessRunner(pixelpipe) : new ProcessRunner({ size: workers, options: { ...workerOptions(config, settings, limits), memoryBudget }, onEvent: (message) => onError(new Error(message)) });
+  const hostedRunner = createInProcessRunner(pixelpipe);
   const metrics = new ServiceMetrics({ queueDepth: () => queue.depth(), running: () => queue.runningJobIds().length, workers: () => runner?.status() });
   const maxConcurrentJobsPerKey = config.maxConcurrentJobsPerKey ?? 4;
 
@@ -126,20 +137,23 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       return located.flatMap(({ configured, found }) => (found ? [{ configured, folder: found.folder!, ...(found.source === 'cache' && { repoId: found.id, revision: found.revision }) }] : []));
     },
     cached: async () => (await pixelpipe.listModels()).cached,
-    hosted: () => hostedModels(pixelpipe),
+    hosted: () => hostedCatalogModels(pixelpipe),
   });
   const defaultName = config.defaultModel ?? defaultModelId;
 
   // A job names hosted models as they are and local ones from the catalog alone: nothing a client
   // sends is looked up elsewhere on this machine or downloaded. Gives the catalog's names, for the
   // job, and what the engine loads, for the worker.
-  async function catalogNames(name: string): Promise<{ names: string; reference: string }> {
+  // The job's lane: its provider's when every model it names only waits on a network, else the local one.
+  async function catalogNames(name: string): Promise<{ names: string; reference: string; lane: string }> {
     const names: string[] = [];
     const references: string[] = [];
+    const remote: string[] = [];
     for (const part of name.split(',').map((each) => each.trim())) {
       if (await pixelpipe.isHosted(part)) {
         names.push(part);
         references.push(part);
+        if (await pixelpipe.isRemote(part)) remote.push(part.slice(0, part.indexOf(':')));
         continue;
       }
       const model = await catalog.find(part);
@@ -147,7 +161,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       names.push(model.id);
       references.push(model.reference);
     }
-    return { names: names.join(','), reference: references.join(',') };
+    const lane = remote.length === names.length ? remote[0]! : localLane;
+    return { names: names.join(','), reference: references.join(','), lane };
   }
 
   async function modelNotFound(name: string): Promise<NotFoundError> {
@@ -165,11 +180,25 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   }
 
   // Records, the final event and the webhook commit with the job's outcome: a job that completes has them, exactly once.
+  // Jobs that succeed together are written together, one statement per table.
+  const onSucceeded: NonNullable<WorkOptions['onSucceeded']> = async (transaction, succeeded) => {
+    const outputs = succeeded.map(({ output }) => output as GenerationOutput);
+    const stored = await records.insert(transaction, outputs.flatMap((output) => output.records));
+    const ids = succeeded.map(({ job }) => job.id);
+    await forgetJobBlobs(transaction, ids);
+    const byJob = new Map(ids.map((id) => [id, stored.filter((record) => record.jobId === id)]));
+    await events.appendMany(ids.map((id) => ({ jobId: id, type: 'done' as const, data: { records: byJob.get(id)! } })), transaction);
+    for (const { job } of succeeded) await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', records: byJob.get(job.id)! });
+    outputs.forEach((output, index) => metrics.jobEnded('succeeded', submittedAtMs(ids[index]!), output.timings));
+    return ids.map((id) => ({ recordIds: byJob.get(id)!.map((record) => record.id) }));
+  };
+  // A job's `running` event is written with its claim, so it comes before any of its steps.
+  const onClaimed: NonNullable<WorkOptions['onClaimed']> = (transaction, claimed) => events.appendMany(claimed.map(({ id, attempt }) => ({ jobId: id, type: 'running' as const, data: { attempt } })), transaction);
   const onSettled: JobSettleHook = async (transaction, job, settlement) => {
     if (settlement.state === 'succeeded') {
       const output = settlement.output as GenerationOutput;
       const stored = await records.insert(transaction, output.records);
-      await forgetJobBlobs(transaction, job.id);
+      await forgetJobBlobs(transaction, [job.id]);
       await events.append(job.id, 'done', { records: stored }, transaction);
       await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', records: stored });
       metrics.jobEnded('succeeded', submittedAtMs(job.id), output.timings);
@@ -183,13 +212,13 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   };
 
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, runner, events, limits, modelReference: async (name) => (await catalogNames(name ?? defaultName)).reference, onError });
+    const handler = createGenerationHandler({ database, storage, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await catalogNames(name ?? defaultName)).reference, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
       if (settlement.state === 'failed' && settlement.final) void deleteJobBlobs(database, storage, job.id).catch((error: Error) => onError(error));
     };
-    await queue.work(handler, { concurrency: workers, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onSettled, afterSettled });
+    await queue.work(handler, { concurrency: workers, laneConcurrency: config.hostedConcurrency ?? settings.hostedConcurrency, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onClaimed, onSettled, onSucceeded, afterSettled });
     await webhooks.work();
   }
 
@@ -234,17 +263,18 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     async submit(input, { apiKey, priority, idempotencyKey } = {}) {
       const request = parseJobRequest(input, limits);
       // The job holds the catalog's name of its model, the default one included, so every worker makes the same image.
-      const { names, reference } = await catalogNames(request.model ?? defaultName);
+      const { names, reference, lane } = await catalogNames(request.model ?? defaultName);
       request.model = names;
       const inputSize = await checkReferences(request);
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).
-      const { n, steps, guidance, strength, sampler, width, height, extend, providerOptions, mask } = request;
-      await pixelpipe.check({ model: reference, n, steps, guidance, strength, sampler, width, height, extend, providerOptions, inputSize, masked: mask !== undefined });
+      // A hosted one's provider refuses what it would refuse when called (no request is sent now).
+      const { prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask } = request;
+      await pixelpipe.check({ model: reference, prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, inputSize, masked: mask !== undefined });
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
       try {
-        submitted = await queue.submit(request, { priority, idempotencyKey, apiKeyId: apiKey?.id, maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined });
+        submitted = await queue.submit(request, { priority, idempotencyKey, lane, apiKeyId: apiKey?.id, maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined });
       } catch (error) {
         if (apiKey) await keys.releaseImages(apiKey, request.n);
         throw error;
@@ -311,14 +341,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       return { blobKey: stored.key, sha256: stored.sha256, mediaType: stored.mediaType, width, height, size: stored.size };
     },
 
-    async listModels() {
-      return await Promise.all(
-        (await catalog.list()).map(async ({ id, ownedBy, reference }) => {
-          const capabilities = ownedBy === 'local' ? await pixelpipe.capabilities(reference) : undefined;
-          return { id, ownedBy, ...(capabilities && { capabilities }) };
-        }),
-      );
-    },
+    listModels: () => listCatalog(catalog, pixelpipe),
+
+    // Only routes the operator enabled call it (`serve --allow-pull`); the catalog shows the model at once.
+    pullModel: createModelPuller({ pull: (reference) => pixelpipe.pullModel(reference), catalog }),
 
     authenticate: (secret) => keys.authenticate(secret),
     hasApiKeys: () => keys.hasKeys(),
@@ -375,12 +401,4 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   }
 
   return service;
-}
-
-// Hosted models are named as requests name them (`openai:gpt-image-1`); a provider that needs no key (ComfyUI) is listed only when its server is set.
-function hostedModels(pixelpipe: Pixelpipe): { id: string; ownedBy: string }[] {
-  return pixelpipe.listProviders().flatMap((provider) => {
-    const configured = provider.variables.length > 0 ? provider.configured : process.env[provider.baseUrlVariable] !== undefined;
-    return configured ? provider.exampleModels.map((example) => ({ id: `${provider.name}:${example}`, ownedBy: provider.name })) : [];
-  });
 }

@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { loadSettings, type Settings } from '../config/settings.js';
-import { checkSeed } from '../providers/shared/call-validation.js';
+import { loadSettings, overrideSettings, type Settings } from '../config/settings.js';
+import { parseSeed } from '../providers/shared/call-validation.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../spec/errors/invalid-model-error.js';
 import { createLocal } from '../providers/local/local-provider.js';
@@ -19,6 +19,8 @@ import { defaultModelId, findRegistryEntry, modelRegistry, type RegistryEntry } 
 import { pullModel, type PullProgress, type PullResult } from './models/pull-model.js';
 
 export interface PixelpipeOptions extends Partial<Settings> {
+  /** Settings the process already loaded (`loadSettings`), which the other fields override; without them the environment is read once, on first use. */
+  settings?: Settings;
   /** Injected fetch for hub and hosted-provider requests (proxies, tests). */
   fetch?: typeof fetch;
   /** Settings per hosted provider (API keys, base URLs, retries, timeouts); keys and URLs otherwise come from the environment. */
@@ -71,17 +73,21 @@ export interface Pixelpipe {
    * Checks, without loading or downloading anything, all of a local generation that can be known
    * before it runs: the settings' ranges, the sampler, the model's size rule, what an inpainting
    * model needs, and the estimated peak memory against the budget. Throws `InvalidArgumentError`
-   * as the generation would; gives the memory estimate. Undefined for hosted models and local ones
-   * not on this machine. `inputSize`: an edit's input image, whose size the output takes (plus
-   * `extend`); `masked`: the edit has a mask.
+   * as the generation would; gives the memory estimate. Undefined for local models not on this
+   * machine. `inputSize`: an edit's input image, whose size the output takes (plus `extend`);
+   * `masked`: the edit has a mask. A hosted model (not a fallback list) runs its provider's own
+   * up-front check (`doCheck`), the one its generation runs first, with no network call: what the
+   * provider would refuse is refused; what it would only warn about passes. Gives undefined then.
    */
-  check(options: Pick<GenerateOptions, 'model' | 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'extend' | 'providerOptions' | 'vaeDecoderFallback'> & { inputSize?: { width: number; height: number }; masked?: boolean }): Promise<MemoryEstimate | undefined>;
+  check(options: Pick<GenerateOptions, 'model' | 'n' | 'seed' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'aspectRatio' | 'extend' | 'providerOptions' | 'vaeDecoderFallback'> & { prompt?: string; inputSize?: { width: number; height: number }; masked?: boolean }): Promise<MemoryEstimate | undefined>;
   /** Finds a local model on this machine (a folder, or a complete copy in the cache) without downloading; undefined when it is not here. */
   locate(reference: string): Promise<ResolvedModel | undefined>;
   /** What the local model `reference` can do, from its configs, when it is on this machine and readable. */
   capabilities(reference: string): Promise<LocalModelCapabilities | undefined>;
   /** Whether `reference` names a hosted model (`PROVIDER:MODEL`, custom providers included) rather than a local one. */
   isHosted(reference: string): Promise<boolean>;
+  /** Does the one model `reference` only wait on a network (see `CustomProvider.remote`), so its jobs may run many at once in the server process? */
+  isRemote(reference: string): Promise<boolean>;
   pullModel(reference: string): Promise<PullResult>;
   listModels(): Promise<{ cached: CachedModel[]; registry: readonly RegistryEntry[] }>;
   /** Hosted providers and whether each is configured (its API key variables set). */
@@ -116,9 +122,9 @@ function looksLikePath(reference: string): boolean {
 }
 
 export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
-  const { fetch, providers, onNotice = () => {}, onDownloadProgress, providerModules = [], ...overrides } = options;
+  const { settings: given, fetch, providers, onNotice = () => {}, onDownloadProgress, providerModules = [], ...overrides } = options;
   let settings: Settings | undefined;
-  const currentSettings = () => (settings ??= loadSettings(overrides));
+  const currentSettings = () => (settings ??= given ? overrideSettings(given, overrides) : loadSettings(overrides));
   let local: ReturnType<typeof createLocal> | undefined;
   const localProvider = () => {
     const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder, memoryBudget } = currentSettings();
@@ -195,9 +201,13 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
     async isHosted(reference) {
       return !reference.includes(',') && (await registry()).isHosted(reference);
     },
+    async isRemote(reference) {
+      return !reference.includes(',') && (await registry()).isRemote(reference);
+    },
     pullModel: pull,
     async generate({ model: reference, n = 1, seed, vaeDecoderFallback, ...callOptions }) {
-      const call = { ...callOptions, n, seed: typeof seed === 'string' ? checkSeed(seed) : seed };
+      // The library's edge: the seed is parsed here, once, before a model is resolved or pulled for it.
+      const call = { ...callOptions, n, seed: seed === undefined ? undefined : parseSeed(seed) };
       const providers = await registry();
       if (reference !== undefined && providers.isHosted(reference)) {
         const result = await (await providers.imageModel(reference)).doGenerate(call);
@@ -209,8 +219,16 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       const imageModel = localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback });
       return { ...(await imageModel.doGenerate(call)), model };
     },
-    async check({ model: reference, vaeDecoderFallback, inputSize, masked = false, extend, ...call }) {
-      if (reference !== undefined && (await registry()).isHosted(reference)) return undefined;
+    async check({ model: reference, vaeDecoderFallback, inputSize, masked = false, extend, prompt, seed: given, aspectRatio, ...call }) {
+      const seed = given === undefined ? undefined : parseSeed(given);
+      const providers = await registry();
+      if (reference !== undefined && providers.isHosted(reference)) {
+        // A fallback list is left to its candidates when it runs: the next one may take what one refuses.
+        if (reference.includes(',')) return undefined;
+        const model = await providers.imageModel(reference);
+        await model.doCheck?.({ ...call, n: call.n ?? 1, extend, prompt, aspectRatio, seed, images: inputSize ? 1 : 0, mask: masked });
+        return undefined;
+      }
       const edit = inputSize && {
         width: inputSize.width + (extend?.left ?? 0) + (extend?.right ?? 0),
         height: inputSize.height + (extend?.top ?? 0) + (extend?.bottom ?? 0),

@@ -1,8 +1,11 @@
 // The embedded backend: Postgres compiled to WebAssembly, in this process, over a data directory or in memory.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { lockDataDirectory, type DataDirectoryLock } from './data-directory-lock.js';
-import { lastResult, type Database, type DatabaseTransaction, type PgBossAdapter } from './database.js';
+import type { Database, DatabaseTransaction, PgBossAdapter } from './database.js';
+import type { PGliteThreadReply, PGliteThreadRequest } from './pglite-thread.js';
 
 /** Settings of the embedded database. */
 export interface PGliteDatabaseConfig {
@@ -17,37 +20,126 @@ const insideTransaction = new AsyncLocalStorage<PGliteDatabase>();
 // the single PGlite connection stays in an aborted transaction until someone rolls it back.
 const opensTransaction = /\bbegin\b/i;
 
-function transactionOf(transaction: Transaction): DatabaseTransaction {
-  const run = async (text: string, values?: unknown[]) =>
-    values?.length ? await transaction.query(text, values) : lastResult(await transaction.exec(text));
+const threadEntry = new URL(`./pglite-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+// Run from TypeScript sources (tests, benchmarks under tsx), the thread must register tsx itself:
+// worker threads do not take the `--import tsx` of the process that starts them.
+function startThread(dataDir: string | undefined): Worker {
+  const options = { workerData: { dataDir }, execArgv: [] };
+  if (!threadEntry.pathname.endsWith('.ts')) return new Worker(threadEntry, options);
+  const register = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(register)}).then(({ register }) => { register(); return import(${JSON.stringify(threadEntry.href)}); })`, { ...options, eval: true });
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** An error the database thread reported, with the fields Postgres gave it (`code`, `detail`, `constraint`, ...). */
+class PGliteThreadError extends Error {
+  constructor(fields: Extract<PGliteThreadReply, { error: unknown }>['error']) {
+    super(fields.message);
+    Object.assign(this, fields);
+    this.name = fields.name ?? 'error';
+  }
+}
+
+/** PGlite on its own worker thread, spoken to one statement at a time. */
+class PGliteThread {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, { resolve: (rows: any[]) => void; reject: (error: Error) => void }>();
+  #next = 1;
+  #exited: Error | undefined;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.on('message', (reply: PGliteThreadReply) => {
+      const waiting = this.#waiting.get(reply.id);
+      this.#waiting.delete(reply.id);
+      if (this.#waiting.size === 0) worker.unref();
+      if ('error' in reply) waiting?.reject(new PGliteThreadError(reply.error));
+      else waiting?.resolve(reply.rows);
+    });
+    const fail = (error: Error) => {
+      this.#exited ??= error;
+      for (const waiting of this.#waiting.values()) waiting.reject(error);
+      this.#waiting.clear();
+    };
+    worker.on('error', (error) => fail(new Error(`the embedded database's thread failed: ${error.message}`, { cause: error })));
+    worker.on('exit', (code) => fail(new Error(`the embedded database's thread exited (code ${code})`)));
+  }
+
+  /** Starts the thread and waits until the database is open. */
+  static async start(dataDir: string | undefined): Promise<PGliteThread> {
+    const worker = startThread(dataDir);
+    const thread = new PGliteThread(worker);
+    try {
+      await new Promise<unknown[]>((resolve, reject) => thread.#waiting.set(0, { resolve, reject }));
+    } catch (error) {
+      await worker.terminate();
+      throw error;
+    }
+    // Like an idle socket: an open database alone does not keep the process running.
+    worker.unref();
+    return thread;
+  }
+
+  #ask(request: DistributiveOmit<PGliteThreadRequest, 'id'>): Promise<any[]> {
+    if (this.#exited) return Promise.reject(this.#exited);
+    const id = this.#next++;
+    // Referenced while a statement runs, so the process waits for its answer; like an idle socket otherwise.
+    if (this.#waiting.size === 0) this.#worker.ref();
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      this.#worker.postMessage({ ...request, id });
+    });
+  }
+
+  query(text: string, values?: unknown[]): Promise<any[]> {
+    return this.#ask({ op: 'query', text, values });
+  }
+
+  /** Runs `sql` (one or more statements, no parameters); gives the last statement's rows. */
+  exec(sql: string): Promise<any[]> {
+    return this.#ask({ op: 'exec', sql });
+  }
+
+  async close(): Promise<void> {
+    if (!this.#exited) await this.#ask({ op: 'close' });
+    this.#exited ??= new Error('the embedded database is closed');
+    await this.#worker.terminate();
+  }
+}
+
+function transactionOf(thread: PGliteThread): DatabaseTransaction {
+  const run = async (text: string, values?: unknown[]) => ({ rows: values?.length ? await thread.query(text, values) : await thread.exec(text) });
   return {
     async query<Row>(text: string, values?: unknown[]) {
-      return (await transaction.query<Row>(text, values)).rows;
+      return (await thread.query(text, values)) as Row[];
     },
     async exec(sql: string) {
-      await transaction.exec(sql);
+      await thread.exec(sql);
     },
     pgBossAdapter: () => ({ executeSql: run }),
   };
 }
 
 /**
- * PGlite is one connection: every statement and transaction runs alone, in call order. PGlite's own
- * `transaction()` already keeps other queries out while it runs; the extra queue here also keeps a
- * failed multi-statement string and its ROLLBACK together, so no query lands in an aborted transaction.
+ * PGlite is one connection: every statement and transaction runs alone, in call order, on the
+ * database's own thread (see pglite-thread.ts). The queue here keeps a transaction's statements
+ * together, and a failed multi-statement string with its ROLLBACK, so no query lands in another's
+ * transaction or in an aborted one.
  */
 export class PGliteDatabase implements Database {
   /** Always `pglite`. */
   readonly kind = 'pglite' as const;
   /** The data directory, or undefined for an in-memory database. */
   readonly dataDir: string | undefined;
-  readonly #pglite: PGlite;
+  readonly #thread: PGliteThread;
   readonly #lock: DataDirectoryLock | undefined;
   #tail: Promise<unknown> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
-  private constructor(pglite: PGlite, dataDir: string | undefined, lock: DataDirectoryLock | undefined) {
-    this.#pglite = pglite;
+  private constructor(thread: PGliteThread, dataDir: string | undefined, lock: DataDirectoryLock | undefined) {
+    this.#thread = thread;
     this.dataDir = dataDir;
     this.#lock = lock;
   }
@@ -56,9 +148,7 @@ export class PGliteDatabase implements Database {
   static async open({ dataDir }: PGliteDatabaseConfig = {}): Promise<PGliteDatabase> {
     const lock = dataDir === undefined ? undefined : await lockDataDirectory(dataDir);
     try {
-      const pglite = new PGlite(dataDir);
-      await pglite.waitReady;
-      return new PGliteDatabase(pglite, dataDir, lock);
+      return new PGliteDatabase(await PGliteThread.start(dataDir), dataDir, lock);
     } catch (error) {
       await lock?.release();
       throw error;
@@ -74,17 +164,17 @@ export class PGliteDatabase implements Database {
     return run;
   }
 
-  async #execRecovering(sql: string) {
+  async #execRecovering(sql: string): Promise<any[]> {
     try {
-      return await this.#pglite.exec(sql);
+      return await this.#thread.exec(sql);
     } catch (error) {
-      if (opensTransaction.test(sql)) await this.#pglite.exec('ROLLBACK').catch(() => undefined);
+      if (opensTransaction.test(sql)) await this.#thread.exec('ROLLBACK').catch(() => undefined);
       throw error;
     }
   }
 
   query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]> {
-    return this.#exclusive(async () => (await this.#pglite.query<Row>(text, values)).rows);
+    return this.#exclusive(() => this.#thread.query(text, values));
   }
 
   exec(sql: string): Promise<void> {
@@ -94,21 +184,29 @@ export class PGliteDatabase implements Database {
   }
 
   transaction<T>(body: (transaction: DatabaseTransaction) => Promise<T>): Promise<T> {
-    return this.#exclusive(() => this.#pglite.transaction((transaction) => insideTransaction.run(this, () => body(transactionOf(transaction)))));
+    return this.#exclusive(async () => {
+      await this.#thread.exec('BEGIN');
+      let result: T;
+      try {
+        result = await insideTransaction.run(this, () => body(transactionOf(this.#thread)));
+      } catch (error) {
+        await this.#thread.exec('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      await this.#thread.exec('COMMIT');
+      return result;
+    });
   }
 
   pgBossAdapter(): PgBossAdapter {
     return {
-      executeSql: (text, values) =>
-        this.#exclusive(async () => (values?.length ? await this.#pglite.query(text, values) : lastResult(await this.#execRecovering(text)))),
+      executeSql: (text, values) => this.#exclusive(async () => ({ rows: values?.length ? await this.#thread.query(text, values) : await this.#execRecovering(text) })),
     };
   }
 
   close(): Promise<void> {
     // Statements already queued run first; PGlite flushes to the data directory on close.
-    this.#closed ??= this.#exclusive(async () => {
-      await this.#pglite.close();
-    }).finally(() => this.#lock?.release());
+    this.#closed ??= this.#exclusive(() => this.#thread.close()).finally(() => this.#lock?.release());
     return this.#closed;
   }
 }

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import type { ImageModelProgress } from '../../spec/image-model-call-options.js';
 import type { GeneratedImage } from '../../spec/image-model-result.js';
 import type { Database } from '../database/database.js';
+import { localLane } from '../jobs/job-claim.js';
 import type { JobContext, JobHandler } from '../jobs/job-types.js';
 import { pixelSha256 } from '../pixel-hash.js';
 import type { GenerateResult } from '../pixelpipe.js';
@@ -10,7 +11,7 @@ import type { RecordDraft } from '../records/record-store.js';
 import { describeBlob } from '../storage/blob-key.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { GenerationRunner } from '../workers/generation-runner.js';
-import { deleteJobBlobs, noteJobBlob } from './job-blobs.js';
+import { deleteJobBlobs, jobBlobNotes } from './job-blobs.js';
 import type { JobEventLog } from './job-events.js';
 import { jobRequestSchema, type JobRequest, type RequestLimits } from './job-request.js';
 
@@ -25,8 +26,8 @@ export interface GenerationOutput {
 export interface GenerationHandlerConfig {
   database: Database;
   storage: BlobStorage;
-  /** Where generations run: supervised worker processes, or this process. */
-  runner: GenerationRunner;
+  /** Where a job of each lane runs: supervised worker processes, or this process. */
+  runnerFor: (lane: string) => GenerationRunner;
   events: JobEventLog;
   limits: RequestLimits;
   /** What the engine loads for the job's model (the catalog's name; the default when it names none). */
@@ -68,12 +69,12 @@ function shareOfCost(cost: GeneratedImageCost, count: number): GeneratedImageCos
 type GeneratedImageCost = RecordDraft['cost'];
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, runner, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, runnerFor, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+  const noteJobBlob = jobBlobNotes(database);
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
     // An earlier attempt that died may have stored blobs no record will name.
     if (job.attempt > 1) await deleteJobBlobs(database, storage, job.id);
-    await events.append(job.id, 'running', { attempt: job.attempt });
     try {
       return await generate(job, request);
     } catch (error) {
@@ -93,7 +94,7 @@ export function createGenerationHandler({ database, storage, runner, events, lim
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, ...options } = request;
-    const result = await runner.generate({ ...options, model: await modelReference(model), ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, { signal: job.signal, onProgress });
+    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, model: await modelReference(model), ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
     const records: RecordDraft[] = [];
     for (const [index, image] of result.images.entries()) {
@@ -105,7 +106,7 @@ export function createGenerationHandler({ database, storage, runner, events, lim
 
   async function storeImage(job: JobContext, request: JobRequest, image: GeneratedImage, index: number, result: GenerateResult): Promise<RecordDraft> {
     const described = describeBlob(image.bytes, image.mediaType);
-    await noteJobBlob(database, job.id, described.key);
+    await noteJobBlob(job.id, described.key);
     const stored = await storage.put(image.bytes, { mediaType: image.mediaType });
     const { pixelSha256: pixels, width, height } = await pixelSha256(image.bytes);
     const draft: RecordDraft = {

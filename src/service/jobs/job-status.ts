@@ -23,6 +23,8 @@ export interface JobData {
   apiKeyId?: string;
   /** Jobs of that key that may run at once across all workers; no limit when absent. */
   maxConcurrent?: number;
+  /** Which of a worker's limits the job counts against: `local` (the default) or a hosted provider's name. */
+  lane?: string;
   /** Attempts that ended with their worker dead (killed, out of memory, crashed); such a job is retried last, and once at most. */
   crashes?: number;
 }

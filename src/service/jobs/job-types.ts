@@ -78,6 +78,8 @@ export interface SubmitOptions {
   apiKeyId?: string;
   /** Jobs of `apiKeyId` that may run at once, across every worker; workers pass over its jobs while that many run. */
   maxConcurrent?: number;
+  /** Which of a worker's limits the job counts against (see `WorkOptions.laneConcurrency`). Default `local`. */
+  lane?: string;
   /** Creates the job inside this open transaction, so it exists only if the transaction commits. */
   transaction?: DatabaseTransaction;
   /** Runs in the transaction that creates a new job, before any worker can see it (e.g. to write its first event). */
@@ -104,6 +106,8 @@ export interface JobContext {
   request: unknown;
   /** The API key that submitted it, where one did. */
   apiKeyId: string | undefined;
+  /** The lane it was submitted to: `local`, or e.g. a hosted provider's name. */
+  lane?: string;
   /** 1 for the first attempt, 2 for the first retry, and so on. */
   attempt: number;
   /**
@@ -137,10 +141,23 @@ export type JobSettleHook = (transaction: DatabaseTransaction, job: Omit<JobCont
 export interface WorkOptions {
   /** Runs inside the transaction that writes each attempt's outcome. */
   onSettled?: JobSettleHook;
+  /** Runs in the transaction that claims jobs, once per claim, before their handlers start (e.g. to write their `running` events). */
+  onClaimed?: (transaction: DatabaseTransaction, jobs: { id: string; attempt: number }[]) => Promise<void>;
+  /**
+   * Runs instead of `onSettled` for successes: attempts that succeed together are written in one
+   * transaction, and this gets them all. Gives the output to store for each, in order (undefined
+   * keeps the handler's).
+   */
+  onSucceeded?: (transaction: DatabaseTransaction, jobs: { job: Omit<JobContext, 'signal'>; output: unknown }[]) => Promise<unknown[]>;
   /** Runs after that transaction committed (e.g. to wake whoever waits for the job in this process). */
   afterSettled?: (job: Omit<JobContext, 'signal'>, settlement: JobSettlement) => void;
-  /** Jobs this process runs at once. Default 1. */
+  /** Jobs of the `local` lane this process runs at once. Default 1. */
   concurrency?: number;
+  /**
+   * Jobs of each other lane this process runs at once, by lane name, with `*` for lanes not named;
+   * a lane's jobs neither wait for nor hold back another lane's. Default `{ '*': 0 }`: only local jobs run.
+   */
+  laneConcurrency?: Record<string, number>;
   /** How long an idle worker waits before asking for work again, in seconds; a submit in this process wakes it at once. Default 2. */
   pollingIntervalSeconds?: number;
   /** How long a handler whose signal aborted may keep its slot before the slot takes new work anyway, in seconds. Default 10. */

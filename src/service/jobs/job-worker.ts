@@ -1,11 +1,12 @@
 // Takes jobs from pg-boss and runs them: slots that fetch, a watch that aborts cancelled jobs, and settling each attempt exactly once.
 import type PgBoss from 'pg-boss';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
-import type { Database } from '../database/database.js';
+import type { Database, DatabaseTransaction } from '../database/database.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { WorkerCrashedError } from '../errors/worker-crashed-error.js';
-import { claimNextJob, crashesOf, endAttempt, type FetchedJob } from './job-claim.js';
+import { claimJobs, crashesOf, endAttempt, endAttempts, laneOf, localLane, type FetchedJob, type LaneRoom } from './job-claim.js';
 import { describeError, type JobData } from './job-status.js';
-import type { JobError, JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
+import type { JobContext, JobError, JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
 import type { WorkerLiveness } from './worker-liveness.js';
 
 /** Settings a worker runs with, resolved by the queue. */
@@ -22,10 +23,16 @@ export interface JobWorkerSettings {
   handler: JobHandler;
   /** Runs inside the transaction that writes each attempt's outcome. */
   onSettled?: JobSettleHook;
+  /** Runs in each claim's transaction. */
+  onClaimed?: WorkOptions['onClaimed'];
+  /** Runs instead of `onSettled` for successes, once per batch of them. */
+  onSucceeded?: WorkOptions['onSucceeded'];
   /** Runs after that transaction committed. */
   afterSettled?: WorkOptions['afterSettled'];
-  /** Jobs run at once. */
+  /** Jobs of the `local` lane run at once. */
   concurrency: number;
+  /** Jobs of each other lane (a hosted provider) run at once; `*` for lanes not named. */
+  laneConcurrency: Record<string, number>;
   /** Wait between polls of an idle slot, in milliseconds. */
   pollingMs: number;
   /** How long a handler may keep its slot after its signal aborts, in milliseconds. */
@@ -59,6 +66,9 @@ interface Run {
   settlement?: Promise<void>;
 }
 
+// How long a claim waits for more room while a backlog waits (see #claimLoop).
+const backlogClaimDelayMs = 5;
+
 // Resolves after `milliseconds` or when `until` settles, whichever is first, leaving no timer behind.
 async function waitAtMost(until: Promise<unknown>, milliseconds: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -79,13 +89,24 @@ function abortMessage(job: FetchedJob, kind: Outcome['kind']): string {
   }
 }
 
-/** The worker behind `JobQueue.work`: `concurrency` slots, each running one job at a time. */
+/**
+ * The worker behind `JobQueue.work`. Jobs run in lanes, each with its own limit (local generation
+ * one at a time per device, each hosted provider many at once); one loop claims, in one statement,
+ * as many jobs as the lanes have room for, and starts each without waiting for it.
+ */
 export class JobWorker {
   readonly #settings: JobWorkerSettings;
-  readonly #running = new Map<string, Run>();
+  readonly #running = new Map<string, Run & { lane: string }>();
+  readonly #runs = new Set<Promise<void>>();
   readonly #wakers = new Set<() => void>();
+  // Lanes the last claim found empty (`*`: the lanes not named), so a job of theirs finishing does
+  // not send another claim after nothing; a submit here, or the next poll, forgets them.
+  readonly #drained = new Set<string>();
+  readonly #successes = new GroupCommit<{ job: FetchedJob; output: unknown }, void>((batch) => this.#writeSuccesses(batch));
+  #wakePending = false;
+  #backlog = false;
   readonly #fetching = new Set<Promise<unknown>>();
-  #slots: Promise<void>[] = [];
+  #loop: Promise<void> | undefined;
   #stopping = false;
   #abandoning = false;
   #stopped = false;
@@ -106,7 +127,7 @@ export class JobWorker {
     await this.#recoverDeadAttempts();
     this.#heartbeat = setInterval(() => void this.#beat(), this.#settings.heartbeatMs);
     this.#heartbeat.unref();
-    this.#slots = Array.from({ length: this.#settings.concurrency }, () => this.#slot());
+    this.#loop = this.#claimLoop();
   }
 
   async #beat(): Promise<void> {
@@ -138,8 +159,14 @@ export class JobWorker {
     await liveness.forgetDeadWorkers();
   }
 
-  /** Wakes idle slots now, instead of at their next poll: a job was just submitted. */
+  /** Looks for work now, instead of at the next poll: a job was just submitted. */
   notify(): void {
+    this.#drained.clear();
+    this.#wake();
+  }
+
+  #wake(): void {
+    if (this.#wakers.size === 0) this.#wakePending = true;
     for (const wake of this.#wakers) wake();
   }
 
@@ -152,7 +179,7 @@ export class JobWorker {
   async stop({ graceful = true, timeoutSeconds = 30 }: StopOptions = {}): Promise<void> {
     this.#stopping = true;
     this.notify();
-    if (graceful) await waitAtMost(Promise.all(this.#slots), timeoutSeconds * 1000);
+    if (graceful) await waitAtMost(Promise.all([this.#loop, ...this.#runs]), timeoutSeconds * 1000);
     // Whatever still runs goes back to the queue now, rather than when its expiry runs out.
     this.#abandoning = true;
     await Promise.all([...this.#running.values()].map((run) => this.#finish(run, { kind: 'stopped' })));
@@ -166,48 +193,104 @@ export class JobWorker {
     await this.#settings.liveness.unregister().catch((error: Error) => this.#settings.onError(error));
   }
 
-  async #slot(): Promise<void> {
+  // Room per lane now: its limit less the jobs of that lane running here; none for a drained lane.
+  #room(): { room: LaneRoom; total: number } {
+    const { concurrency, laneConcurrency } = this.#settings;
+    const other = this.#drained.has('*') ? 0 : (laneConcurrency['*'] ?? 0);
+    const lanes: Record<string, number> = { ...laneConcurrency, [localLane]: concurrency };
+    delete lanes['*'];
+    const runningPerLane = new Map<string, number>();
+    for (const run of this.#running.values()) runningPerLane.set(run.lane, (runningPerLane.get(run.lane) ?? 0) + 1);
+    for (const [lane, count] of runningPerLane) lanes[lane] = (lanes[lane] ?? laneConcurrency['*'] ?? 0) - count;
+    for (const lane of Object.keys(lanes)) if (this.#drained.has(lane)) lanes[lane] = 0;
+    // At most as many as the largest room at once: a claim past it would only lock rows it cannot take.
+    const total = Math.max(0, other, ...Object.values(lanes));
+    return { room: { lanes, otherLanes: other }, total };
+  }
+
+  async #claimLoop(): Promise<void> {
     while (!this.#stopping) {
       try {
-        const job = await this.#fetch();
-        if (job) await this.#run(job);
-        else if (!this.#stopping) await this.#sleep();
+        // Jobs finishing together free their room for one claim: one turn of the event loop first,
+        // or, while a backlog waits (the last claim could have taken more), a few milliseconds,
+        // which its jobs would have waited anyway. A claim costs about the same for 1 job as for 16.
+        await new Promise((resolve) => (this.#backlog ? setTimeout(resolve, backlogClaimDelayMs) : setImmediate(resolve)));
+        const { room, total } = this.#room();
+        if (total === 0 || this.#stopping) {
+          if (!this.#stopping) await this.#sleep();
+          continue;
+        }
+        const { jobs, exhausted } = await this.#fetch(total, room);
+        this.#backlog = !exhausted;
+        if (exhausted) this.#markDrained(room, jobs);
+        for (const job of jobs) {
+          const running = this.#run(job).finally(() => {
+            this.#runs.delete(running);
+            // A finished job frees room in its lane; a key's job frees room for the key's waiting
+            // jobs, which a claim may have passed over in any lane.
+            const lane = laneOf(job.data);
+            if (job.data?.maxConcurrent !== undefined) this.#drained.clear();
+            if (!this.#drained.has(lane)) this.#wake();
+          });
+          this.#runs.add(running);
+        }
+        if (jobs.length === 0 && !this.#stopping) await this.#sleep();
       } catch (error) {
-        // Nothing above should throw; if something does, the slot keeps serving after a pause.
+        // Nothing above should throw; if something does, the loop keeps serving after a pause.
         this.#settings.onError(error as Error);
         await this.#sleep();
       }
     }
   }
 
-  #fetch(): Promise<FetchedJob | undefined> {
+  // A claim that saw fewer jobs than it could take got every job that could run in each lane it
+  // asked for: a lane that got less than its room is empty for now, and so is every lane not
+  // named (`*`) that got none.
+  #markDrained(room: LaneRoom, jobs: FetchedJob[]): void {
+    const taken = new Map<string, number>();
+    for (const job of jobs) taken.set(laneOf(job.data), (taken.get(laneOf(job.data)) ?? 0) + 1);
+    for (const [lane, free] of Object.entries(room.lanes)) if (free > 0 && (taken.get(lane) ?? 0) < free) this.#drained.add(lane);
+    for (const [lane, count] of taken) if (!(lane in room.lanes) && count < room.otherLanes) this.#drained.add(lane);
+    if (room.otherLanes > 0) this.#drained.add('*');
+  }
+
+  #fetch(limit: number, room: LaneRoom): Promise<{ jobs: FetchedJob[]; exhausted: boolean }> {
     const { database, schema, queueName } = this.#settings;
     const fetching = (async () => {
-      const job = await claimNextJob(database, schema, queueName, this.#settings.liveness);
-      if (job && this.#abandoning) {
-        await this.#finish({ job, controller: new AbortController() }, { kind: 'stopped' });
-        return undefined;
+      const claim = await claimJobs(database, schema, queueName, this.#settings.liveness, limit, room, this.#settings.onClaimed);
+      if (claim.jobs.length > 0 && this.#abandoning) {
+        await Promise.all(claim.jobs.map((job) => this.#finish({ job, controller: new AbortController() }, { kind: 'stopped' })));
+        return { jobs: [], exhausted: false };
       }
-      return job;
+      return claim;
     })();
     this.#fetching.add(fetching);
     return fetching.finally(() => this.#fetching.delete(fetching));
   }
 
+  // Until woken, or until the poll interval passes, which forgets the drained lanes: other
+  // processes submit without waking this one, and retries wait out their delay.
   #sleep(): Promise<void> {
+    if (this.#wakePending) {
+      this.#wakePending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         this.#wakers.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, this.#settings.pollingMs);
+      const timer = setTimeout(() => {
+        this.#drained.clear();
+        wake();
+      }, this.#settings.pollingMs);
       this.#wakers.add(wake);
     });
   }
 
   async #run(job: FetchedJob): Promise<void> {
-    const run: Run = { job, controller: new AbortController() };
+    const run: Run & { lane: string } = { job, controller: new AbortController(), lane: laneOf(job.data) };
     this.#running.set(job.id, run);
     this.#scheduleWatch();
     // Expiry is pg-boss's bound on an attempt; ending the attempt here puts the job back at once
@@ -216,7 +299,7 @@ export class JobWorker {
     const { request, apiKeyId } = job.data ?? { request: undefined };
     const handled = (async (): Promise<Outcome> => {
       try {
-        return { kind: 'succeeded', output: await this.#settings.handler({ id: job.id, request, apiKeyId, attempt: job.retryCount + 1, signal: run.controller.signal }) };
+        return { kind: 'succeeded', output: await this.#settings.handler({ id: job.id, request, apiKeyId, lane: run.lane, attempt: job.retryCount + 1, signal: run.controller.signal }) };
       } catch (error) {
         return { kind: 'failed', error };
       }
@@ -252,7 +335,8 @@ export class JobWorker {
         return;
       }
       try {
-        await this.#settle(run.job, outcome);
+        if (outcome.kind === 'succeeded') await this.#settleSuccess(run.job, outcome.output);
+        else await this.#settle(run.job, outcome);
       } catch (error) {
         this.#settings.onError(error as Error);
       }
@@ -260,9 +344,53 @@ export class JobWorker {
     return run.settlement;
   }
 
+  // Successes are written together, in group commit (see database/group-commit.ts): one
+  // transaction with one statement per table for all that ended while the last batch committed.
+  // A batch that fails is written again one job at a time, so one job's trouble is its own.
+  #settleSuccess(job: FetchedJob, output: unknown): Promise<void> {
+    return this.#successes.add({ job, output });
+  }
+
+  async #writeSuccesses(batch: { job: FetchedJob; output: unknown }[]): Promise<void[]> {
+    const settled = await this.#settings.database.transaction((transaction) => this.#completeAll(transaction, batch));
+    for (const { context, settlement } of settled) this.#settings.afterSettled?.(context, settlement);
+    return batch.map(() => undefined);
+  }
+
+  async #completeAll(transaction: DatabaseTransaction, batch: { job: FetchedJob; output: unknown }[]): Promise<{ context: Omit<JobContext, 'signal'>; settlement: JobSettlement }[]> {
+    const { schema, queueName, onSettled, onSucceeded } = this.#settings;
+    // Only jobs still this attempt's (active, with the retry count they were fetched with); the row locks keep a cancel or an expiry out until commit.
+    const rows = await transaction.query<{ id: string; state: string; retryCount: number }>(
+      `SELECT id, state::text AS state, retry_count AS "retryCount" FROM ${schema}.job WHERE name = $1 AND id = ANY($2::uuid[]) FOR UPDATE`,
+      [queueName, batch.map(({ job }) => job.id)],
+    );
+    const current = new Map(rows.map((row) => [row.id, row]));
+    const kept = batch.filter(({ job }) => current.get(job.id)?.state === 'active' && current.get(job.id)?.retryCount === job.retryCount);
+    if (kept.length === 0) return [];
+    const contexts = kept.map(({ job }) => ({ id: job.id, request: job.data?.request, apiKeyId: job.data?.apiKeyId, lane: laneOf(job.data), attempt: job.retryCount + 1 }));
+    let outputs: unknown[];
+    if (onSucceeded) outputs = await onSucceeded(transaction, kept.map(({ output }, index) => ({ job: contexts[index]!, output })));
+    else {
+      outputs = [];
+      for (const [index, { output }] of kept.entries()) outputs.push(await onSettled?.(transaction, contexts[index]!, { state: 'succeeded', output }));
+    }
+    const stored = kept.map(({ output }, index) => outputs[index] ?? output);
+    // pg-boss's complete (src/plans.js completeJobs, pinned at 10.3.3) for several jobs with an
+    // output each; pg-boss's own gives every job the same output. Its output is \`{ value }\` for
+    // anything but a plain object, as pg-boss stores it.
+    await transaction.query(
+      `UPDATE ${schema}.job j SET completed_on = now(), state = 'completed', output = x.output
+       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, output jsonb)
+       WHERE j.name = $1 AND j.id = x.id AND j.state = 'active'`,
+      [queueName, JSON.stringify(kept.map(({ job }, index) => ({ id: job.id, output: { output: stored[index] } })))],
+    );
+    await endAttempts(transaction, kept.map(({ job }) => job), 'succeeded');
+    return kept.map((_entry, index) => ({ context: contexts[index]!, settlement: { state: 'succeeded', output: stored[index] } }));
+  }
+
   // Writes the attempt's outcome only while the job is still this attempt's: active, with the retry
   // count it was fetched with. The row lock keeps a cancel or pg-boss's expiry from slipping in between.
-  async #settle(job: FetchedJob, outcome: Exclude<Outcome, { kind: 'cancelled' | 'lost' }>): Promise<void> {
+  async #settle(job: FetchedJob, outcome: Exclude<Outcome, { kind: 'succeeded' | 'cancelled' | 'lost' }>): Promise<void> {
     const { boss, database, schema, queueName, onSettled, afterSettled } = this.#settings;
     let settled: { context: Parameters<NonNullable<WorkOptions['afterSettled']>>[0]; settlement: JobSettlement } | undefined;
     await database.transaction(async (transaction) => {
@@ -273,13 +401,6 @@ export class JobWorker {
       if (row?.state !== 'active' || row.retryCount !== job.retryCount) return;
       const db = transaction.pgBossAdapter();
       const context = { id: job.id, request: job.data?.request, apiKeyId: job.data?.apiKeyId, attempt: job.retryCount + 1 };
-      if (outcome.kind === 'succeeded') {
-        const output = onSettled ? await onSettled(transaction, context, { state: 'succeeded', output: outcome.output }) : outcome.output;
-        await boss.complete(queueName, job.id, { output: output ?? outcome.output }, { db });
-        await endAttempt(transaction, job, 'succeeded', undefined);
-        settled = { context, settlement: { state: 'succeeded', output: output ?? outcome.output } };
-        return;
-      }
       const crashed = outcome.kind === 'failed' && WorkerCrashedError.isInstance(outcome.error);
       let error: JobError = outcome.kind === 'failed' ? describeError(outcome.error) : { name: 'AbortedError', message: abortMessage(job, outcome.kind), isRetryable: true };
       let final = (outcome.kind === 'failed' && (outcome.error as { isRetryable?: unknown } | null)?.isRetryable === false) || row.retryCount >= row.retryLimit;

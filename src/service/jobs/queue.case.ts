@@ -96,6 +96,47 @@ export function queueConformance(queueCase: QueueCase): void {
         await assert.rejects(queue.submit({ prompt: 'x' }, { maxConcurrent: 0 }), isInvalidArgument('maxConcurrent', /whole number/));
       }));
 
+    test('each lane runs up to its own limit, and no lane waits behind another', (t) =>
+      run(t, async (make) => {
+        const queue = await make();
+        // A local backlog first in line, then hosted jobs of two providers, then one more local job.
+        const local = await Promise.all(Array.from({ length: 3 }, (_, index) => queue.submit({ lane: 'local', index })));
+        const openai = await Promise.all(Array.from({ length: 5 }, (_, index) => queue.submit({ lane: 'openai', index }, { lane: 'openai' })));
+        const fal = await Promise.all(Array.from({ length: 2 }, (_, index) => queue.submit({ lane: 'fal', index }, { lane: 'fal' })));
+        const release = gate();
+        const running = new Map<string, number>();
+        const most = new Map<string, number>();
+        const lanes: (string | undefined)[] = [];
+        await queue.work(async (job) => {
+          const lane = (job.request as { lane: string }).lane;
+          lanes.push(job.lane);
+          running.set(lane, (running.get(lane) ?? 0) + 1);
+          most.set(lane, Math.max(most.get(lane) ?? 0, running.get(lane)!));
+          await release.promise;
+          running.set(lane, running.get(lane)! - 1);
+          return null;
+        }, { ...fastWork, concurrency: 1, laneConcurrency: { openai: 3, '*': 2 } });
+        // One local job, three openai jobs (its own limit) and both fal jobs (the limit of lanes not named) run at once.
+        await waitFor('every lane full', () => running.get('local') === 1 && running.get('openai') === 3 && running.get('fal') === 2);
+        await delay(300);
+        assert.deepEqual([running.get('local'), running.get('openai'), running.get('fal')], [1, 3, 2]);
+        release.open();
+        for (const { id } of [...local, ...openai, ...fal]) await until(queue, id, 'succeeded');
+        assert.deepEqual([most.get('local'), most.get('openai'), most.get('fal')], [1, 3, 2]);
+        assert.deepEqual(new Set(lanes), new Set(['local', 'openai', 'fal']));
+        await assert.rejects(queue.submit({}, { lane: 'no spaces' }), isInvalidArgument('lane', /letters, digits/));
+      }));
+
+    test('a worker without room for a lane leaves its jobs and still runs the local ones queued behind them', (t) =>
+      run(t, async (make) => {
+        const queue = await make();
+        const hosted = await Promise.all(Array.from({ length: 4 }, (_, index) => queue.submit({ index }, { lane: 'openai' })));
+        const local = await queue.submit({ name: 'local' });
+        await queue.work(async () => null, fastWork);
+        await until(queue, local.id, 'succeeded');
+        for (const { id } of hosted) assert.equal(await stateOf(queue, id), 'queued');
+      }));
+
     test('an idempotency key gives the same job back, however many submit it at once', (t) =>
       run(t, async (make) => {
         const queue = await make();

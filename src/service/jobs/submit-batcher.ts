@@ -1,13 +1,11 @@
-// Group commit for submissions: jobs submitted while a batch commits go into the next batch, one transaction each.
-//
-// A submission costs a transaction (BEGIN, COMMIT and, on PostgreSQL, a WAL flush) plus a statement
-// or two; PGlite runs every statement of the process one after another, so 64 clients submitting at
-// once queue 64 transactions in front of each worker's claim. Batching makes that one transaction
-// and one multi-row statement per table, whatever the number of clients, and an accepted job is
-// still durable before its submit resolves. No library batches pg-boss inserts with the idempotency
-// and first-event writes that must commit with them, hence this file.
+// Submissions in group commit (see database/group-commit.ts): one transaction and one multi-row
+// statement per table for all the jobs submitted while the last batch committed, whatever the
+// number of clients, instead of a transaction each; an accepted job is still durable before its
+// submit resolves. PGlite runs every statement of the process one after another, so 64 clients
+// submitting at once otherwise queue 64 transactions in front of each worker's claim.
 import type PgBoss from 'pg-boss';
 import type { Database, DatabaseTransaction } from '../database/database.js';
+import { GroupCommit } from '../database/group-commit.js';
 import { createJobId } from './job-id.js';
 import type { JobData } from './job-status.js';
 import type { JobStatus } from './job-types.js';
@@ -44,11 +42,6 @@ export interface SubmitBatcherConfig {
   maxBatch?: number;
 }
 
-interface Waiting extends PendingSubmission {
-  resolve: (outcome: BatchOutcome) => void;
-  reject: (error: unknown) => void;
-}
-
 interface CreatedRow {
   id: string;
   createdOn: Date;
@@ -59,53 +52,25 @@ interface CreatedRow {
 /** Collects submissions and commits them in batches; `submit` resolves once its job is durable. */
 export class SubmitBatcher {
   readonly #config: SubmitBatcherConfig;
-  readonly #maxBatch: number;
-  #waiting: Waiting[] = [];
-  #committing = false;
-
-  constructor(config: SubmitBatcherConfig) {
-    this.#config = config;
-    this.#maxBatch = config.maxBatch ?? 256;
-  }
-
-  submit(submission: PendingSubmission): Promise<BatchOutcome> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ ...submission, resolve, reject });
-      this.#next();
-    });
-  }
-
   // One batch commits at a time, also on PostgreSQL: jobs then take their place in the queue in
   // the order they were submitted (by created_on, the transaction's start, then id), which batches
   // committing side by side would not keep.
-  #next(): void {
-    if (this.#committing || this.#waiting.length === 0) return;
-    const batch = this.#waiting.splice(0, this.#maxBatch);
-    this.#committing = true;
-    void this.#commit(batch).finally(() => {
-      this.#committing = false;
-      this.#next();
-    });
+  readonly #batches: GroupCommit<PendingSubmission, BatchOutcome>;
+
+  constructor(config: SubmitBatcherConfig) {
+    this.#config = config;
+    this.#batches = new GroupCommit(async (batch) => {
+      const outcomes = await config.database.transaction((transaction) => this.#write(transaction, batch));
+      if (outcomes.some((outcome) => outcome.created)) config.afterCommit?.();
+      return outcomes;
+    }, { maxBatch: config.maxBatch });
   }
 
-  async #commit(batch: Waiting[]): Promise<void> {
-    let outcomes: BatchOutcome[];
-    try {
-      outcomes = await this.#config.database.transaction((transaction) => this.#write(transaction, batch));
-    } catch (error) {
-      // One submission must not fail the others: alone, each gets its own answer.
-      if (batch.length > 1) {
-        for (const submission of batch) await this.#commit([submission]);
-        return;
-      }
-      batch[0]!.reject(error);
-      return;
-    }
-    if (outcomes.some((outcome) => outcome.created)) this.#config.afterCommit?.();
-    batch.forEach((submission, index) => submission.resolve(outcomes[index]!));
+  submit(submission: PendingSubmission): Promise<BatchOutcome> {
+    return this.#batches.add(submission);
   }
 
-  async #write(transaction: DatabaseTransaction, batch: Waiting[]): Promise<BatchOutcome[]> {
+  async #write(transaction: DatabaseTransaction, batch: PendingSubmission[]): Promise<BatchOutcome[]> {
     const { schema, queueName } = this.#config;
     // Idempotency keys first: a key already taken names its job and makes none. Within the batch,
     // the first submission of a key claims it and later ones get its job.
@@ -168,7 +133,7 @@ export class SubmitBatcher {
   // Claims the batch's keys for the jobs about to be made; gives those already taken, with their
   // jobs, by JSON [scope, key]. A key another open transaction is claiming (PostgreSQL) makes the
   // insert wait for it; once it commits, the select after the insert sees its job.
-  async #claimKeys(transaction: DatabaseTransaction, batch: Waiting[], firstOfKey: Map<string, number>, ids: string[]): Promise<Map<string, string>> {
+  async #claimKeys(transaction: DatabaseTransaction, batch: PendingSubmission[], firstOfKey: Map<string, number>, ids: string[]): Promise<Map<string, string>> {
     if (firstOfKey.size === 0) return new Map();
     const claims = [...firstOfKey.values()].map((index) => ({ scope: batch[index]!.scope, key: batch[index]!.idempotencyKey, job_id: ids[index] }));
     const claimed = await transaction.query<{ scope: string; key: string }>(

@@ -72,27 +72,42 @@ export class RecordStore {
   }
 
   /**
-   * Stores a job's records through `queryable` (pass the transaction that completes the job). A
-   * record already stored for the same job and image index is kept, not doubled: a retried job
-   * writes each image once. Gives back the job's records in image order.
+   * Stores jobs' records through `queryable` (pass the transaction that completes the jobs), in one
+   * statement. A record already stored for the same job and image index is kept, not doubled: a
+   * retried job writes each image once. Gives back the jobs' records, by job and in image order.
    */
   async insert(queryable: Queryable, drafts: RecordDraft[]): Promise<ImageRecord[]> {
-    for (const draft of drafts) {
-      await queryable.query(
-        `INSERT INTO pixelpipe.records (job_id, image_index, parent_id, api_key_id, request, settings, provider, model_id, model_hash, seed, revised_prompt, warnings, timings, cost, blob_key, sha256, pixel_sha256, media_type, width, height)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-         ON CONFLICT (job_id, image_index) DO NOTHING`,
-        [
-          draft.jobId ?? null, draft.imageIndex, draft.parentId ?? null, draft.apiKeyId ?? null,
-          JSON.stringify(draft.request), JSON.stringify(draft.settings), draft.provider, draft.modelId, draft.modelHash ?? null,
-          draft.seed ?? null, draft.revisedPrompt ?? null, JSON.stringify(draft.warnings), JSON.stringify(draft.timings),
-          draft.cost === undefined ? null : JSON.stringify(draft.cost), draft.blobKey, draft.sha256, draft.pixelSha256 ?? null, draft.mediaType, draft.width, draft.height,
-        ],
-      );
+    // Absent keys, not nulls: jsonb_to_record turns a JSON null into a jsonb null, not SQL NULL.
+    const rows = drafts.map((draft) =>
+      Object.fromEntries(
+        Object.entries({
+          job_id: draft.jobId, image_index: draft.imageIndex, parent_id: draft.parentId, api_key_id: draft.apiKeyId,
+          request: draft.request, settings: draft.settings, provider: draft.provider, model_id: draft.modelId, model_hash: draft.modelHash,
+          seed: draft.seed, revised_prompt: draft.revisedPrompt, warnings: draft.warnings, timings: draft.timings, cost: draft.cost,
+          blob_key: draft.blobKey, sha256: draft.sha256, pixel_sha256: draft.pixelSha256, media_type: draft.mediaType, width: draft.width, height: draft.height,
+        }).filter(([, value]) => value !== undefined && value !== null),
+      ),
+    );
+    const inserted = await queryable.query<RecordRow>(
+      `INSERT INTO pixelpipe.records (job_id, image_index, parent_id, api_key_id, request, settings, provider, model_id, model_hash, seed, revised_prompt, warnings, timings, cost, blob_key, sha256, pixel_sha256, media_type, width, height)
+       SELECT x.job_id, x.image_index, x.parent_id, x.api_key_id, x.request, coalesce(x.settings, '{}'), x.provider, x.model_id, x.model_hash, x.seed, x.revised_prompt, coalesce(x.warnings, '[]'), coalesce(x.timings, '{}'), x.cost, x.blob_key, x.sha256, x.pixel_sha256, x.media_type, x.width, x.height
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(row, n),
+         jsonb_to_record(e.row) AS x(job_id uuid, image_index integer, parent_id uuid, api_key_id uuid, request jsonb, settings jsonb, provider text, model_id text, model_hash text, seed text, revised_prompt text, warnings jsonb, timings jsonb, cost jsonb, blob_key text, sha256 text, pixel_sha256 text, media_type text, width integer, height integer)
+       ORDER BY e.n
+       ON CONFLICT (job_id, image_index) DO NOTHING
+       RETURNING *`,
+      [JSON.stringify(rows)],
+    );
+    let records = inserted;
+    // A record already there (an earlier attempt wrote it) comes back from the table, not the insert.
+    if (inserted.length < drafts.length) {
+      const jobIds = [...new Set(drafts.map((draft) => draft.jobId).filter((id) => id !== undefined))];
+      const existing = await queryable.query<RecordRow>('SELECT * FROM pixelpipe.records WHERE job_id = ANY($1::uuid[])', [jobIds]);
+      const fresh = new Set(inserted.map((row) => row.id));
+      records = [...inserted, ...existing.filter((row) => !fresh.has(row.id))];
     }
-    const jobIds = [...new Set(drafts.map((draft) => draft.jobId).filter((id) => id !== undefined))];
-    if (jobIds.length === 1) return await this.forJob(jobIds[0]!, queryable);
-    return [];
+    const jobOrder = new Map(drafts.map((draft, index) => [draft.jobId, index]));
+    return records.map(toRecord).sort((a, b) => (jobOrder.get(a.jobId) ?? 0) - (jobOrder.get(b.jobId) ?? 0) || a.imageIndex - b.imageIndex);
   }
 
   /** One record; undefined when unknown, or (with `apiKeyId`) another key's. */
