@@ -22,16 +22,20 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform
 
 // Jobs per hosted provider a worker runs at once: `{ openai: 8, '*': 16 }` from code, or `16` or
 // `openai=8,fal=32,16` from the environment (a bare number is the limit of providers not named).
-const perProvider = z.union([
-  z.record(z.string().regex(/^(\*|[\w.-]{1,64})$/), z.number().int().min(0).max(1000)),
-  z
-    .string()
-    .regex(/^\s*([\w.-]{1,64}\s*=\s*)?\d{1,4}\s*(,\s*([\w.-]{1,64}\s*=\s*)?\d{1,4}\s*)*$/, 'must be a number of jobs, or PROVIDER=N pairs and a number for the others, e.g. 16 or openai=8,fal=32,16')
-    .transform((text) => Object.fromEntries(text.split(',').map((part) => {
+const perProviderText = /^\s*([\w.-]{1,64}\s*=\s*)?\d{1,4}\s*(,\s*([\w.-]{1,64}\s*=\s*)?\d{1,4}\s*)*$/;
+const perProvider = z.union([z.record(z.string().regex(/^(\*|[\w.-]{1,64})$/), z.number().int().min(0).max(1000)), z.string()]).transform((value, context) => {
+  if (typeof value !== 'string') return value;
+  if (!perProviderText.test(value)) {
+    context.addIssue({ code: 'custom', message: 'must be a number of jobs, or PROVIDER=N pairs and a number for the others, e.g. 16 or openai=8,fal=32,16' });
+    return z.NEVER;
+  }
+  return Object.fromEntries(
+    value.split(',').map((part) => {
       const [name, count] = part.includes('=') ? part.split('=') : ['*', part];
       return [name!.trim(), Number(count)];
-    }))),
-]);
+    }),
+  );
+});
 
 const settingsSchema = z.object({
   /** Where pulled models live. */
