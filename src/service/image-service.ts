@@ -1,38 +1,38 @@
 // The service behind `pixelpipe serve` and `pixelpipe worker`: database, blob store, queue, workers, records, keys, webhooks and metrics in one object.
-import sharp from 'sharp';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { AbortedError } from '../spec/errors/aborted-error.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import { NotFoundError } from './errors/not-found-error.js';
 import { createDatabase, defaultDatabaseConfig } from './database/create-database.js';
-import type { Database, DatabaseTransaction } from './database/database.js';
-import { createGenerationHandler, parseJobRequest, type GenerationOutput } from './generation/generation-handler.js';
-import { deleteJobBlobs, forgetJobBlobs } from './generation/job-blobs.js';
-import { finalEventTypes, JobEventLog } from './generation/job-events.js';
-import { defaultRequestLimits, type JobRequest } from './generation/job-request.js';
-import type { ApiKeyInfo, ImageService, JobEvent, JobView, ServiceLimits, StoredUpload } from './image-service-types.js';
+import type { Database } from './database/database.js';
+import { followJobEvents } from './generation/follow-events.js';
+import { createGenerationHandler, parseJobRequest } from './generation/generation-handler.js';
+import { deleteJobBlobs } from './generation/job-blobs.js';
+import { JobEventLog } from './generation/job-events.js';
+import { jobOutcomes, jobWebhooks, queuedEvents } from './generation/job-outcomes.js';
+import { defaultRequestLimits } from './generation/job-request.js';
+import type { ApiKeyInfo, ImageService, JobView, ServiceLimits } from './image-service-types.js';
 import { submittedAtMs, toJobView } from './job-views.js';
 import { localLane } from './jobs/job-claim.js';
 import { JobQueue, type JobQueueConfig } from './jobs/job-queue.js';
-import type { JobSettleHook, JobStatus, WorkOptions } from './jobs/job-types.js';
+import type { JobStatus, WorkOptions } from './jobs/job-types.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { RateLimiter } from './keys/rate-limiter.js';
-import { hostedCatalogModels, listCatalog } from './models/catalog-listing.js';
-import { createModelCatalog } from './models/model-catalog.js';
+import { listCatalog } from './models/catalog-listing.js';
 import { createModelPuller } from './models/model-pulls.js';
-import { defaultModelId } from './models/model-registry.js';
+import { createServedModels } from './models/served-models.js';
 import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelpipe.js';
 import { RecordStore } from './records/record-store.js';
+import { checkReferences, storeUpload } from './request-inputs.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { serviceSecret } from './service-secrets.js';
 import { defaultMemoryBudget } from './memory-budget.js';
 import { storageConfigFromSettings } from './open-service-stores.js';
 import { createStorage } from './storage/create-storage.js';
 import type { BlobStorage } from './storage/blob-storage.js';
-import { checkWebhookDestination } from './webhooks/webhook-destination.js';
 import { createInProcessRunner, type GenerationRunner } from './workers/generation-runner.js';
 import { ProcessRunner } from './workers/process-runner.js';
-import { WebhookDispatcher, type WebhookEvent } from './webhooks/webhook-dispatcher.js';
+import { WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 
 /** How to make a service; everything has a default that runs embedded in one process. */
 export interface ImageServiceConfig {
@@ -103,9 +103,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const database = config.database ?? (await createDatabase(defaultDatabaseConfig({ dataDirectory: settings.dataDir, url: settings.databaseUrl })));
   const storage = config.storage ?? createStorage(storageConfigFromSettings(settings));
   const events = new JobEventLog(database);
-  // The first event is written with the job, so no worker's `running` can come before it.
-  const onCreated = (transaction: DatabaseTransaction, created: JobStatus[]) => events.appendMany(created.map((job) => ({ jobId: job.id, type: 'queued' as const, data: { position: job.position ?? null } })), transaction);
-  const queue = new JobQueue({ database, onError, onCreated, ...config.queue });
+  const queue = new JobQueue({ database, onError, onCreated: queuedEvents(events), ...config.queue });
   await queue.start();
   const workers = config.workers ?? 1;
   // One budget for the whole server, set now: each worker process may run a job of this size at once.
@@ -129,96 +127,18 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const metrics = new ServiceMetrics({ queueDepth: () => queue.depth(), running: () => queue.runningJobIds().length, workers: () => runner?.status() });
   const maxConcurrentJobsPerKey = config.maxConcurrentJobsPerKey ?? 4;
 
-  const catalog = createModelCatalog({
-    configured: async () => {
-      // Hosted ones are not local models; one that is no valid reference is not here (serve names it at start).
-      const locate = async (configured: string) => ((await pixelpipe.isHosted(configured)) ? undefined : await pixelpipe.locate(configured).catch(() => undefined));
-      const located = await Promise.all([config.defaultModel, ...(config.models ?? [])].filter((reference) => reference !== undefined).map(async (configured) => ({ configured, found: await locate(configured) })));
-      return located.flatMap(({ configured, found }) => (found ? [{ configured, folder: found.folder!, ...(found.source === 'cache' && { repoId: found.id, revision: found.revision }) }] : []));
-    },
-    cached: async () => (await pixelpipe.listModels()).cached,
-    hosted: () => hostedCatalogModels(pixelpipe),
-  });
-  const defaultName = config.defaultModel ?? defaultModelId;
-
-  // A job names hosted models as they are and local ones from the catalog alone: nothing a client
-  // sends is looked up elsewhere on this machine or downloaded. Gives the catalog's names, for the
-  // job, and what the engine loads, for the worker.
-  // The job's lane: its provider's when every model it names only waits on a network, else the local one.
-  async function catalogNames(name: string): Promise<{ names: string; reference: string; lane: string }> {
-    const names: string[] = [];
-    const references: string[] = [];
-    const remote: string[] = [];
-    for (const part of name.split(',').map((each) => each.trim())) {
-      if (await pixelpipe.isHosted(part)) {
-        names.push(part);
-        references.push(part);
-        if (await pixelpipe.isRemote(part)) remote.push(part.slice(0, part.indexOf(':')));
-        continue;
-      }
-      const model = await catalog.find(part);
-      if (!model) throw await modelNotFound(part);
-      names.push(model.id);
-      references.push(model.reference);
-    }
-    const lane = remote.length === names.length ? remote[0]! : localLane;
-    return { names: names.join(','), reference: references.join(','), lane };
-  }
-
-  async function modelNotFound(name: string): Promise<NotFoundError> {
-    const local = (await catalog.list()).filter((model) => model.ownedBy === 'local').map((model) => model.id);
-    const served = local.length > 0 ? `the local models here are ${local.slice(0, 10).join(', ')}${local.length > 10 ? ', …' : ''}` : 'no local model is here';
-    const message = `\`model\` names ${JSON.stringify(name)}, which is not served here: ${served} (GET /v1/models lists them, with hosted ones as PROVIDER:MODEL); the operator adds one with \`pixelpipe models pull ID\``;
-    return new NotFoundError({ resource: 'model', id: name, message });
-  }
-
-  const view = (status: NonNullable<Awaited<ReturnType<JobQueue['get']>>>) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
-
-  async function notifyWebhook(transaction: DatabaseTransaction | undefined, request: unknown, jobId: string, event: WebhookEvent, payload: Record<string, unknown>) {
-    const url = (request as Partial<JobRequest> | undefined)?.webhook?.url;
-    if (url) await webhooks.enqueue({ jobId, event, url, payload }, { transaction });
-  }
-
-  // Records, the final event and the webhook commit with the job's outcome: a job that completes has them, exactly once.
-  // Jobs that succeed together are written together, one statement per table.
-  const onSucceeded: NonNullable<WorkOptions['onSucceeded']> = async (transaction, succeeded) => {
-    const outputs = succeeded.map(({ output }) => output as GenerationOutput);
-    const stored = await records.insert(transaction, outputs.flatMap((output) => output.records));
-    const ids = succeeded.map(({ job }) => job.id);
-    await forgetJobBlobs(transaction, ids);
-    const byJob = new Map(ids.map((id) => [id, stored.filter((record) => record.jobId === id)]));
-    await events.appendMany(ids.map((id) => ({ jobId: id, type: 'done' as const, data: { records: byJob.get(id)! } })), transaction);
-    for (const { job } of succeeded) await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', records: byJob.get(job.id)! });
-    outputs.forEach((output, index) => metrics.jobEnded('succeeded', submittedAtMs(ids[index]!), output.timings));
-    return ids.map((id) => ({ recordIds: byJob.get(id)!.map((record) => record.id) }));
-  };
-  // A job's `running` event is written with its claim, so it comes before any of its steps.
-  const onClaimed: NonNullable<WorkOptions['onClaimed']> = (transaction, claimed) => events.appendMany(claimed.map(({ id, attempt }) => ({ jobId: id, type: 'running' as const, data: { attempt } })), transaction);
-  const onSettled: JobSettleHook = async (transaction, job, settlement) => {
-    if (settlement.state === 'succeeded') {
-      const output = settlement.output as GenerationOutput;
-      const stored = await records.insert(transaction, output.records);
-      await forgetJobBlobs(transaction, [job.id]);
-      await events.append(job.id, 'done', { records: stored }, transaction);
-      await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', records: stored });
-      metrics.jobEnded('succeeded', submittedAtMs(job.id), output.timings);
-      return { recordIds: stored.map((record) => record.id) };
-    }
-    if (!settlement.final) return undefined;
-    await events.append(job.id, 'error', { error: settlement.error }, transaction);
-    await notifyWebhook(transaction, job.request, job.id, 'job.failed', { jobId: job.id, state: 'failed', error: settlement.error });
-    metrics.jobEnded('failed', submittedAtMs(job.id));
-    return undefined;
-  };
+  const served = createServedModels({ pixelpipe, defaultModel: config.defaultModel, models: config.models });
+  const view = (status: JobStatus) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
+  const notifyWebhook = jobWebhooks(webhooks);
 
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await catalogNames(name ?? defaultName)).reference, onError });
+    const handler = createGenerationHandler({ database, storage, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
       if (settlement.state === 'failed' && settlement.final) void deleteJobBlobs(database, storage, job.id).catch((error: Error) => onError(error));
     };
-    await queue.work(handler, { concurrency: workers, laneConcurrency: config.hostedConcurrency ?? settings.hostedConcurrency, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, onClaimed, onSettled, onSucceeded, afterSettled });
+    await queue.work(handler, { concurrency: workers, laneConcurrency: config.hostedConcurrency ?? settings.hostedConcurrency, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, ...jobOutcomes({ events, records, webhooks, metrics }), afterSettled });
     await webhooks.work();
   }
 
@@ -228,34 +148,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     return await view(status);
   }
 
-  async function blobDimensions(blobKey: string, field: string): Promise<{ width: number; height: number }> {
-    const blob = await storage.get(blobKey);
-    if (!blob) throw new InvalidArgumentError({ argument: field, value: blobKey, message: `\`${field}\` names blob ${blobKey}, which is not in storage (upload the image first)` });
-    const { width = 0, height = 0 } = await sharp(blob.bytes, { limitInputPixels: limits.maxInputPixels }).metadata();
-    return { width, height };
-  }
-
-  // What can be checked before queueing is checked now, so a bad request is a 400, not a failed job.
-  async function checkReferences(request: JobRequest): Promise<{ width: number; height: number } | undefined> {
-    if (request.webhook) await checkWebhookDestination(request.webhook.url, { allowPrivate: settings.webhookAllowPrivate });
-    const image = request.images ? await blobDimensions(request.images[0]!.blobKey, 'images.0') : undefined;
-    for (const [index, extra] of (request.images ?? []).slice(1).entries()) await blobDimensions(extra.blobKey, `images.${index + 1}`);
-    if (request.mask && image) {
-      const mask = await blobDimensions(request.mask.blobKey, 'mask');
-      if (mask.width !== image.width || mask.height !== image.height) {
-        throw new InvalidArgumentError({ argument: 'mask', value: `${mask.width}x${mask.height}`, message: `\`mask\` must be the size of the image (${image.width}x${image.height}), got ${mask.width}x${mask.height}; resize the mask to match` });
-      }
-    }
-    if (request.parentRecordId && !(await records.get(request.parentRecordId))) {
-      throw new InvalidArgumentError({ argument: 'parentRecordId', value: request.parentRecordId, message: `\`parentRecordId\` names record ${request.parentRecordId}, which does not exist` });
-    }
-    return image;
-  }
-
   const service: RunningImageService = {
     limits,
     storage,
-    defaultModel: config.defaultModel === undefined ? undefined : ((await catalog.find(config.defaultModel))?.id ?? config.defaultModel),
+    defaultModel: config.defaultModel === undefined ? undefined : ((await served.catalog.find(config.defaultModel))?.id ?? config.defaultModel),
     urlSigningSecret: await serviceSecret(database, 'blob-url-signing'),
     databaseKind: database.kind,
     keys,
@@ -263,9 +159,9 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     async submit(input, { apiKey, priority, idempotencyKey } = {}) {
       const request = parseJobRequest(input, limits);
       // The job holds the catalog's name of its model, the default one included, so every worker makes the same image.
-      const { names, reference, lane } = await catalogNames(request.model ?? defaultName);
+      const { names, reference, lane } = await served.resolve(request.model);
       request.model = names;
-      const inputSize = await checkReferences(request);
+      const inputSize = await checkReferences({ storage, records, limits, webhookAllowPrivate: settings.webhookAllowPrivate }, request);
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).
       // A hosted one's provider refuses what it would refuse when called (no request is sent now).
@@ -314,37 +210,16 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       }
     },
 
-    events: (id, options = {}) => followEvents(id, options),
+    events: (id, options = {}) => followJobEvents({ events, queue }, id, options),
     getRecord: (id, options) => records.get(id, options),
     listRecords: (filter) => records.list(filter),
 
-    async storeUpload(bytes, { field }): Promise<StoredUpload> {
-      let metadata;
-      try {
-        metadata = await sharp(bytes, { limitInputPixels: limits.maxInputPixels }).metadata();
-      } catch (error) {
-        throw new InvalidArgumentError({ argument: field, value: `${bytes.length} bytes`, message: `\`${field}\` is not an image sharp can read (PNG, JPEG or WebP): ${(error as Error).message}`, cause: error });
-      }
-      const { width = 0, height = 0, format } = metadata;
-      const mediaType = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' }[format as string];
-      if (!mediaType) throw new InvalidArgumentError({ argument: field, value: format, message: `\`${field}\` must be a PNG, JPEG or WebP image, got ${format ?? 'an unknown format'}` });
-      // The header's size is checked before any pixel is decoded: a small file may claim a huge image.
-      if (width * height > limits.maxInputPixels) {
-        throw new InvalidArgumentError({ argument: field, value: `${width}x${height}`, message: `\`${field}\` is ${width}x${height} = ${width * height} pixels; at most ${limits.maxInputPixels} are accepted (scale it down first)` });
-      }
-      try {
-        await sharp(bytes, { limitInputPixels: limits.maxInputPixels }).raw().toBuffer();
-      } catch (error) {
-        throw new InvalidArgumentError({ argument: field, value: `${bytes.length} bytes`, message: `\`${field}\` could not be decoded (truncated or corrupt?): ${(error as Error).message}`, cause: error });
-      }
-      const stored = await storage.put(bytes, { mediaType });
-      return { blobKey: stored.key, sha256: stored.sha256, mediaType: stored.mediaType, width, height, size: stored.size };
-    },
+    storeUpload: (bytes, { field }) => storeUpload(storage, limits, bytes, field),
 
-    listModels: () => listCatalog(catalog, pixelpipe),
+    listModels: () => listCatalog(served.catalog, pixelpipe),
 
     // Only routes the operator enabled call it (`serve --allow-pull`); the catalog shows the model at once.
-    pullModel: createModelPuller({ pull: (reference) => pixelpipe.pullModel(reference), catalog }),
+    pullModel: createModelPuller({ pull: (reference) => pixelpipe.pullModel(reference), catalog: served.catalog }),
 
     authenticate: (secret) => keys.authenticate(secret),
     hasApiKeys: () => keys.hasKeys(),
@@ -371,34 +246,6 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       if (!config.database) await database.close();
     },
   };
-
-  // Stored events first, then live ones; a queued job also hears when its position changes.
-  async function* followEvents(id: string, { after = 0, signal }: { after?: number; signal?: AbortSignal }): AsyncGenerator<JobEvent> {
-    let last = after;
-    let position: number | undefined;
-    while (!signal?.aborted) {
-      for (const event of await events.read(id, last)) {
-        last = event.sequence;
-        if (event.type === 'queued') position = (event.data.position as number | null) ?? undefined;
-        yield event;
-        if (finalEventTypes.has(event.type)) return;
-      }
-      const status = await queue.get(id);
-      if (!status) return;
-      if (status.state === 'queued' && status.position !== position) {
-        position = status.position;
-        yield { sequence: last, jobId: id, type: 'position', at: new Date().toISOString(), data: { position } };
-      }
-      // A job that ended without a final event (cancelled from outside, expired for good) still ends the stream.
-      if (status.state === 'cancelled' || status.state === 'failed') {
-        const again = await events.read(id, last);
-        if (again.length > 0) continue;
-        yield { sequence: last, jobId: id, type: status.state === 'failed' ? 'error' : 'cancelled', at: new Date().toISOString(), data: status.state === 'failed' ? { error: status.error } : {} };
-        return;
-      }
-      await events.waitForEvent(id, 250, signal);
-    }
-  }
 
   return service;
 }
