@@ -67,9 +67,15 @@ export async function loadProviderModules(locations: readonly string[]): Promise
   return loaded;
 }
 
+/** What a local model of a fallback list is made with, as a single local model is. */
+export interface LocalModelOptions {
+  /** A VAE decoder to use when the model's own returns NaN/∞ (fp16 SDXL VAEs). */
+  vaeDecoderFallback?: string;
+}
+
 export interface ProviderRegistrySettings {
   /** Makes the local model for a reference (folder, hub id, alias); the service supplies it because it owns the model cache. */
-  local: (reference: string) => Promise<ImageModel>;
+  local: (reference: string, options: LocalModelOptions) => Promise<ImageModel>;
   /** Settings per hosted provider (keys, base URLs, retries). */
   providers?: Partial<Record<HostedProviderName, HostedProviderSettings>>;
   /** Settings every hosted provider gets unless its own say otherwise (a shared fetch, retries, timeout). */
@@ -93,7 +99,7 @@ export interface ProviderStatus {
 
 export interface ProviderRegistry {
   /** `openai:gpt-image-1`, `local:sd-turbo` (or a bare local reference), or several joined by commas (tried in order). */
-  imageModel(id: string): Promise<ImageModel>;
+  imageModel(id: string, options?: LocalModelOptions): Promise<ImageModel>;
   /** Is `id` served by a hosted provider (or a list)? Local references are not. */
   isHosted(id: string): boolean;
   /** Does the one model `id` only wait on a network (a built-in hosted provider, or a provider module that says it is `remote`)? */
@@ -121,18 +127,18 @@ export function createProviderRegistry({ local, providers = {}, defaults = {}, c
     }
     return factory;
   };
-  const single = async (id: string): Promise<ImageModel> => {
+  const single = async (id: string, options: LocalModelOptions): Promise<ImageModel> => {
     const { provider, modelId } = parseModelId(id.trim(), custom);
     if (modelId === '') throw new InvalidArgumentError({ argument: 'model', value: id, message: `\`model\` ${JSON.stringify(id)} names no model after the provider; write PROVIDER:MODEL, e.g. openai:gpt-image-1` });
-    if (provider === 'local') return local(modelId);
+    if (provider === 'local') return local(modelId, options);
     const own = custom.find((candidate) => candidate.name === provider);
     return own ? own.imageModel(modelId) : hosted(provider)(modelId);
   };
   return {
-    async imageModel(id) {
+    async imageModel(id, options = {}) {
       const parts = id.split(',').map((part) => part.trim()).filter(Boolean);
-      if (parts.length <= 1) return single(parts[0] ?? id);
-      return createRouter({ name: parts.join(','), fallback: await Promise.all(parts.map(single)) });
+      if (parts.length <= 1) return single(parts[0] ?? id, options);
+      return createRouter({ name: parts.join(','), fallback: await Promise.all(parts.map((part) => single(part, options))) });
     },
     isHosted(id) {
       return id.includes(',') || parseModelId(id, custom).provider !== 'local';

@@ -183,9 +183,9 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   const registrySettings: ProviderRegistrySettings = {
     providers,
     defaults: { fetch },
-    local: async (reference) => {
+    local: async (reference, { vaeDecoderFallback }) => {
       const model = await resolveModel(reference);
-      return localProvider().imageModel(recordedModelId(model), { folder: model.folder! });
+      return localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback });
     },
   };
   // Built-in providers answer at once; provider modules are imported on first use.
@@ -210,7 +210,7 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       const call = { ...callOptions, n, seed: seed === undefined ? undefined : parseSeed(seed) };
       const providers = await registry();
       if (reference !== undefined && providers.isHosted(reference)) {
-        const result = await (await providers.imageModel(reference)).doGenerate(call);
+        const result = await (await providers.imageModel(reference, { vaeDecoderFallback })).doGenerate(call);
         return { ...result, model: { id: reference, source: 'hosted' } };
       }
       checkSide('width', callOptions.width);
