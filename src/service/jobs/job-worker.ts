@@ -1,12 +1,14 @@
 // Takes jobs from pg-boss and runs them: slots that fetch, a watch that aborts cancelled jobs, and settling each attempt exactly once.
 import type PgBoss from 'pg-boss';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
-import type { Database, DatabaseTransaction } from '../database/database.js';
+import type { Database } from '../database/database.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { WorkerCrashedError } from '../errors/worker-crashed-error.js';
-import { claimJobs, crashesOf, endAttempt, endAttempts, laneOf, localLane, type FetchedJob, type LaneRoom } from './job-claim.js';
+import { claimJobs, crashesOf, endAttempt, laneOf, type FetchedJob, type LaneRoom } from './job-claim.js';
+import { completeJobs } from './job-complete.js';
+import { Lanes } from './lanes.js';
 import { describeError, type JobData } from './job-status.js';
-import type { JobContext, JobError, JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
+import type { JobError, JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
 import type { WorkerLiveness } from './worker-liveness.js';
 
 /** Settings a worker runs with, resolved by the queue. */
@@ -99,9 +101,7 @@ export class JobWorker {
   readonly #running = new Map<string, Run & { lane: string }>();
   readonly #runs = new Set<Promise<void>>();
   readonly #wakers = new Set<() => void>();
-  // Lanes the last claim found empty (`*`: the lanes not named), so a job of theirs finishing does
-  // not send another claim after nothing; a submit here, or the next poll, forgets them.
-  readonly #drained = new Set<string>();
+  readonly #lanes: Lanes;
   readonly #successes = new GroupCommit<{ job: FetchedJob; output: unknown }, void>((batch) => this.#writeSuccesses(batch));
   #wakePending = false;
   #backlog = false;
@@ -117,6 +117,7 @@ export class JobWorker {
 
   constructor(settings: JobWorkerSettings) {
     this.#settings = settings;
+    this.#lanes = new Lanes(settings.concurrency, settings.laneConcurrency);
   }
 
   /** Starts the slots; each takes one job at a time. */
@@ -161,7 +162,7 @@ export class JobWorker {
 
   /** Looks for work now, instead of at the next poll: a job was just submitted. */
   notify(): void {
-    this.#drained.clear();
+    this.#lanes.forget();
     this.#wake();
   }
 
@@ -193,21 +194,6 @@ export class JobWorker {
     await this.#settings.liveness.unregister().catch((error: Error) => this.#settings.onError(error));
   }
 
-  // Room per lane now: its limit less the jobs of that lane running here; none for a drained lane.
-  #room(): { room: LaneRoom; total: number } {
-    const { concurrency, laneConcurrency } = this.#settings;
-    const other = this.#drained.has('*') ? 0 : (laneConcurrency['*'] ?? 0);
-    const lanes: Record<string, number> = { ...laneConcurrency, [localLane]: concurrency };
-    delete lanes['*'];
-    const runningPerLane = new Map<string, number>();
-    for (const run of this.#running.values()) runningPerLane.set(run.lane, (runningPerLane.get(run.lane) ?? 0) + 1);
-    for (const [lane, count] of runningPerLane) lanes[lane] = (lanes[lane] ?? laneConcurrency['*'] ?? 0) - count;
-    for (const lane of Object.keys(lanes)) if (this.#drained.has(lane)) lanes[lane] = 0;
-    // At most as many as the largest room at once: a claim past it would only lock rows it cannot take.
-    const total = Math.max(0, other, ...Object.values(lanes));
-    return { room: { lanes, otherLanes: other }, total };
-  }
-
   async #claimLoop(): Promise<void> {
     while (!this.#stopping) {
       try {
@@ -215,22 +201,22 @@ export class JobWorker {
         // or, while a backlog waits (the last claim could have taken more), a few milliseconds,
         // which its jobs would have waited anyway. A claim costs about the same for 1 job as for 16.
         await new Promise((resolve) => (this.#backlog ? setTimeout(resolve, backlogClaimDelayMs) : setImmediate(resolve)));
-        const { room, total } = this.#room();
+        const { room, total } = this.#lanes.room([...this.#running.values()].map((run) => run.lane));
         if (total === 0 || this.#stopping) {
           if (!this.#stopping) await this.#sleep();
           continue;
         }
         const { jobs, exhausted } = await this.#fetch(total, room);
         this.#backlog = !exhausted;
-        if (exhausted) this.#markDrained(room, jobs);
+        if (exhausted) this.#lanes.claimedAll(room, jobs);
         for (const job of jobs) {
           const running = this.#run(job).finally(() => {
             this.#runs.delete(running);
             // A finished job frees room in its lane; a key's job frees room for the key's waiting
             // jobs, which a claim may have passed over in any lane.
             const lane = laneOf(job.data);
-            if (job.data?.maxConcurrent !== undefined) this.#drained.clear();
-            if (!this.#drained.has(lane)) this.#wake();
+            if (job.data?.maxConcurrent !== undefined) this.#lanes.forget();
+            if (this.#lanes.mayHaveMore(lane)) this.#wake();
           });
           this.#runs.add(running);
         }
@@ -241,17 +227,6 @@ export class JobWorker {
         await this.#sleep();
       }
     }
-  }
-
-  // A claim that saw fewer jobs than it could take got every job that could run in each lane it
-  // asked for: a lane that got less than its room is empty for now, and so is every lane not
-  // named (`*`) that got none.
-  #markDrained(room: LaneRoom, jobs: FetchedJob[]): void {
-    const taken = new Map<string, number>();
-    for (const job of jobs) taken.set(laneOf(job.data), (taken.get(laneOf(job.data)) ?? 0) + 1);
-    for (const [lane, free] of Object.entries(room.lanes)) if (free > 0 && (taken.get(lane) ?? 0) < free) this.#drained.add(lane);
-    for (const [lane, count] of taken) if (!(lane in room.lanes) && count < room.otherLanes) this.#drained.add(lane);
-    if (room.otherLanes > 0) this.#drained.add('*');
   }
 
   #fetch(limit: number, room: LaneRoom): Promise<{ jobs: FetchedJob[]; exhausted: boolean }> {
@@ -282,7 +257,7 @@ export class JobWorker {
         resolve();
       };
       const timer = setTimeout(() => {
-        this.#drained.clear();
+        this.#lanes.forget();
         wake();
       }, this.#settings.pollingMs);
       this.#wakers.add(wake);
@@ -352,40 +327,9 @@ export class JobWorker {
   }
 
   async #writeSuccesses(batch: { job: FetchedJob; output: unknown }[]): Promise<void[]> {
-    const settled = await this.#settings.database.transaction((transaction) => this.#completeAll(transaction, batch));
+    const settled = await this.#settings.database.transaction((transaction) => completeJobs(transaction, this.#settings, batch));
     for (const { context, settlement } of settled) this.#settings.afterSettled?.(context, settlement);
     return batch.map(() => undefined);
-  }
-
-  async #completeAll(transaction: DatabaseTransaction, batch: { job: FetchedJob; output: unknown }[]): Promise<{ context: Omit<JobContext, 'signal'>; settlement: JobSettlement }[]> {
-    const { schema, queueName, onSettled, onSucceeded } = this.#settings;
-    // Only jobs still this attempt's (active, with the retry count they were fetched with); the row locks keep a cancel or an expiry out until commit.
-    const rows = await transaction.query<{ id: string; state: string; retryCount: number }>(
-      `SELECT id, state::text AS state, retry_count AS "retryCount" FROM ${schema}.job WHERE name = $1 AND id = ANY($2::uuid[]) FOR UPDATE`,
-      [queueName, batch.map(({ job }) => job.id)],
-    );
-    const current = new Map(rows.map((row) => [row.id, row]));
-    const kept = batch.filter(({ job }) => current.get(job.id)?.state === 'active' && current.get(job.id)?.retryCount === job.retryCount);
-    if (kept.length === 0) return [];
-    const contexts = kept.map(({ job }) => ({ id: job.id, request: job.data?.request, apiKeyId: job.data?.apiKeyId, lane: laneOf(job.data), attempt: job.retryCount + 1 }));
-    let outputs: unknown[];
-    if (onSucceeded) outputs = await onSucceeded(transaction, kept.map(({ output }, index) => ({ job: contexts[index]!, output })));
-    else {
-      outputs = [];
-      for (const [index, { output }] of kept.entries()) outputs.push(await onSettled?.(transaction, contexts[index]!, { state: 'succeeded', output }));
-    }
-    const stored = kept.map(({ output }, index) => outputs[index] ?? output);
-    // pg-boss's complete (src/plans.js completeJobs, pinned at 10.3.3) for several jobs with an
-    // output each; pg-boss's own gives every job the same output. Its output is \`{ value }\` for
-    // anything but a plain object, as pg-boss stores it.
-    await transaction.query(
-      `UPDATE ${schema}.job j SET completed_on = now(), state = 'completed', output = x.output
-       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, output jsonb)
-       WHERE j.name = $1 AND j.id = x.id AND j.state = 'active'`,
-      [queueName, JSON.stringify(kept.map(({ job }, index) => ({ id: job.id, output: { output: stored[index] } })))],
-    );
-    await endAttempts(transaction, kept.map(({ job }) => job), 'succeeded');
-    return kept.map((_entry, index) => ({ context: contexts[index]!, settlement: { state: 'succeeded', output: stored[index] } }));
   }
 
   // Writes the attempt's outcome only while the job is still this attempt's: active, with the retry

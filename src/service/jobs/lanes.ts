@@ -1,0 +1,53 @@
+// A worker's lanes: how many more jobs each may take now, and which ones the last claim found empty.
+import { laneOf, localLane, type FetchedJob, type LaneRoom } from './job-claim.js';
+
+/**
+ * The limits of a worker's lanes and what it knows of their queues. A lane the last claim found
+ * empty is "drained": a job of it finishing does not send another claim after nothing. A submit
+ * here, or the next poll, forgets what is drained.
+ */
+export class Lanes {
+  readonly #local: number;
+  readonly #limits: Record<string, number>;
+  readonly #drained = new Set<string>();
+
+  /** `local`: jobs of the local lane at once; `limits`: of each other lane, with `*` for lanes not named. */
+  constructor(local: number, limits: Record<string, number>) {
+    this.#local = local;
+    this.#limits = limits;
+  }
+
+  /** Room per lane given the lanes of the jobs running now (none for a drained lane), and the most one claim should ask for. */
+  room(runningLanes: Iterable<string>): { room: LaneRoom; total: number } {
+    const other = this.#drained.has('*') ? 0 : (this.#limits['*'] ?? 0);
+    const lanes: Record<string, number> = { ...this.#limits, [localLane]: this.#local };
+    delete lanes['*'];
+    for (const lane of runningLanes) lanes[lane] = (lanes[lane] ?? this.#limits['*'] ?? 0) - 1;
+    for (const lane of Object.keys(lanes)) if (this.#drained.has(lane)) lanes[lane] = 0;
+    // At most as many as the largest room at once: a claim past it would only lock rows it cannot take.
+    const total = Math.max(0, other, ...Object.values(lanes));
+    return { room: { lanes, otherLanes: other }, total };
+  }
+
+  // A claim that saw fewer jobs than it could take got every job that could run in each lane it
+  // asked for: a lane that got less than its room is empty for now, and so is every lane not
+  // named (`*`) that got none.
+  /** Notes what an exhausted claim (one that took every job it could) says about each lane's queue. */
+  claimedAll(room: LaneRoom, jobs: FetchedJob[]): void {
+    const taken = new Map<string, number>();
+    for (const job of jobs) taken.set(laneOf(job.data), (taken.get(laneOf(job.data)) ?? 0) + 1);
+    for (const [lane, free] of Object.entries(room.lanes)) if (free > 0 && (taken.get(lane) ?? 0) < free) this.#drained.add(lane);
+    for (const [lane, count] of taken) if (!(lane in room.lanes) && count < room.otherLanes) this.#drained.add(lane);
+    if (room.otherLanes > 0) this.#drained.add('*');
+  }
+
+  /** Whether a job of `lane` finishing is worth a claim: its lane may hold more. */
+  mayHaveMore(lane: string): boolean {
+    return !this.#drained.has(lane);
+  }
+
+  /** Forgets what is drained: jobs were submitted, time passed, or a key's limit freed room in any lane. */
+  forget(): void {
+    this.#drained.clear();
+  }
+}
