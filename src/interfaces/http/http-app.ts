@@ -57,8 +57,9 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono<HttpEnv> {
   app.onError((error, context) => {
     if (error instanceof HTTPException) return sendError(context, fromHttpException(error));
     const httpError = toHttpError(error);
-    // Failed jobs answered as 502/504 are expected outcomes; only errors nobody mapped are logged with their stack.
-    if (httpError.body.error.code === 'internal_error') console.error(`pixelpipe: ${context.req.method} ${context.req.path} failed`, error);
+    // Failed jobs answered as 502/504 are expected outcomes; only errors nobody mapped are logged with
+    // their stack. A client that hung up while its request waited is no server error: nobody reads the answer.
+    if (httpError.body.error.code === 'internal_error' && !context.req.raw.signal.aborted) console.error(`pixelpipe: ${context.req.method} ${context.req.path} failed`, error);
     return sendError(context, httpError);
   });
   return app;
