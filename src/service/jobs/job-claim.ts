@@ -1,5 +1,5 @@
 // Claiming a job and keeping its attempts on record: the claim query, fair between API keys and putting jobs that crashed a worker last, and the rows of pixelpipe.job_attempts.
-import type { Database, DatabaseTransaction } from '../database/database.js';
+import type { Database } from '../database/database.js';
 import type { JobData } from './job-status.js';
 import type { JobError, WorkOptions } from './job-types.js';
 import type { WorkerLiveness } from './worker-liveness.js';
@@ -39,7 +39,7 @@ export interface LaneRoom {
 // - `crashed`: claim among the jobs that crashed a worker (their data holds `crashes`), else among
 //   the others; claims try the others first, so such a job runs again only when no other job waits.
 //   (An ORDER BY on the marker instead made every claim sort the whole queue by it: ~40 % fewer submissions/s.)
-// The counts and the claim are one statement, run under a lock per queue.
+// The counts, the claim and its attempts' rows are one statement, run under a lock per queue.
 function fairFetchSql(schema: string, crashed: boolean): string {
   const lane = `coalesce(j.data->>'lane', '${localLane}')`;
   const running = (key: string) => `(SELECT count(*) FROM ${schema}.job a WHERE a.name = $1 AND a.state = 'active' AND a.data->>'apiKeyId' = ${key})`;
@@ -65,26 +65,21 @@ function fairFetchSql(schema: string, crashed: boolean): string {
       SELECT r.id FROM ranked r
       WHERE r.lane_rank <= coalesce(($4::jsonb ->> r.lane)::int, $5::int)
         AND (r.max_concurrent IS NULL OR r.key_rank + ${running('r.api_key')} <= r.max_concurrent)
+    ), claimed AS (
+      UPDATE ${schema}.job j SET
+        state = 'active',
+        started_on = now(),
+        retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
+      FROM chosen
+      WHERE j.name = $1 AND j.id = chosen.id
+      RETURNING j.id, j.data, j.retry_count AS "retryCount", EXTRACT(epoch FROM j.expire_in)::float8 AS "expireInSeconds", j.priority, j.created_on AS "createdOn"
+    ), attempts AS (
+      -- Each attempt names its worker in the claim itself: if the worker dies, its jobs are found by that name.
+      INSERT INTO pixelpipe.job_attempts (job_id, attempt, worker_id, host, pid)
+      SELECT c.id, c."retryCount" + 1, $6, $7, $8 FROM claimed c
+      ON CONFLICT (job_id, attempt) DO UPDATE SET worker_id = $6, host = $7, pid = $8, started_at = now(), finished_at = NULL, outcome = 'running', error = NULL
     )
-    UPDATE ${schema}.job j SET
-      state = 'active',
-      started_on = now(),
-      retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
-    FROM chosen
-    WHERE j.name = $1 AND j.id = chosen.id
-    RETURNING j.id, j.data, j.retry_count AS "retryCount", EXTRACT(epoch FROM j.expire_in)::float8 AS "expireInSeconds", j.priority, j.created_on AS "createdOn",
-      (SELECT count(*)::int FROM candidates) AS candidates`;
-}
-
-/** Writes the attempts' rows when a worker takes jobs. */
-async function recordAttemptStarts(transaction: DatabaseTransaction, jobs: FetchedJob[], liveness: WorkerLiveness): Promise<void> {
-  const { host, pid } = liveness.identity;
-  await transaction.query(
-    `INSERT INTO pixelpipe.job_attempts (job_id, attempt, worker_id, host, pid)
-     SELECT x.job_id, x.attempt, $2, $3, $4 FROM jsonb_to_recordset($1::jsonb) AS x(job_id uuid, attempt int)
-     ON CONFLICT (job_id, attempt) DO UPDATE SET worker_id = $2, host = $3, pid = $4, started_at = now(), finished_at = NULL, outcome = 'running', error = NULL`,
-    [JSON.stringify(jobs.map((job) => ({ job_id: job.id, attempt: job.retryCount + 1 }))), liveness.id, host, pid],
-  );
+    SELECT c.*, (SELECT count(*)::int FROM candidates) AS candidates FROM claimed c`;
 }
 
 /** Writes how an attempt ended; the first outcome written stays. */
@@ -113,16 +108,16 @@ export async function claimJobs(database: Database, schema: string, queueName: s
   return await database.transaction(async (transaction) => {
     // Claims are taken one at a time per queue: a concurrent claim would not see this one's
     // uncommitted rows and could pass a key at its limit. The lock ends with the transaction.
-    await transaction.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pixelpipe-fetch:${schema}.${queueName}`]);
-    // The planner's cost estimate of the per-key count grows with the queue and crosses the JIT
-    // thresholds, and compiling then costs ~100 ms per claim (measured at 6,700 queued jobs:
-    // 123 ms with JIT, 4 ms without). Claims run one at a time, so that would cap every worker together.
-    if (database.kind === 'postgres') await transaction.query('SET LOCAL jit = off');
-    // Read the queue in fetch order from job_pixelpipe_fetch and stop at the limit, rather than sort
-    // every waiting job: PGlite keeps no statistics (nothing runs ANALYZE there), so its planner
-    // takes the queue for empty and picks the sort, which cost ~20 ms per claim at 2,000 waiting jobs.
-    await transaction.query('SET LOCAL enable_sort = off');
-    const values = [queueName, Object.keys(room.lanes), limit, JSON.stringify(room.lanes), room.otherLanes];
+    // One round trip for the lock and the settings (the names are checked letters, digits, '.', '_' and '-', so they go in a literal).
+    // - The planner's cost estimate of the per-key count grows with the queue and crosses the JIT
+    //   thresholds, and compiling then costs ~100 ms per claim (measured at 6,700 queued jobs: 123 ms
+    //   with JIT, 4 ms without). Claims run one at a time, so that would cap every worker together.
+    // - Read the queue in fetch order from job_pixelpipe_fetch and stop at the limit, rather than sort
+    //   every waiting job: PGlite keeps no statistics (nothing runs ANALYZE there), so its planner
+    //   takes the queue for empty and picks the sort, which cost ~20 ms per claim at 2,000 waiting jobs.
+    await transaction.exec(`SELECT pg_advisory_xact_lock(hashtext('pixelpipe-fetch:${schema}.${queueName}')); ${database.kind === 'postgres' ? 'SET LOCAL jit = off; ' : ''}SET LOCAL enable_sort = off`);
+    const { host, pid } = liveness.identity;
+    const values = [queueName, Object.keys(room.lanes), limit, JSON.stringify(room.lanes), room.otherLanes, liveness.id, host, pid];
     type Claimed = FetchedJob & { priority: number; createdOn: Date; candidates: number };
     let claimed = await transaction.query<Claimed>(fairFetchSql(schema, false), values);
     if (claimed.length === 0) claimed = await transaction.query<Claimed>(fairFetchSql(schema, true), values);
@@ -130,8 +125,6 @@ export async function claimJobs(database: Database, schema: string, queueName: s
     if (claimed.length === 0) return { jobs: [], exhausted: true };
     // RETURNING gives the rows in no set order; they start in queue order.
     claimed.sort((a, b) => b.priority - a.priority || new Date(a.createdOn).getTime() - new Date(b.createdOn).getTime() || (a.id < b.id ? -1 : 1));
-    // The attempts name their worker in the claim's transaction: if the worker dies, its jobs are found by that name.
-    await recordAttemptStarts(transaction, claimed, liveness);
     await onClaimed?.(transaction, claimed.map((job) => ({ id: job.id, attempt: job.retryCount + 1 })));
     return { jobs: claimed.map(({ id, data, retryCount, expireInSeconds }) => ({ id, data, retryCount, expireInSeconds })), exhausted: claimed[0]!.candidates < limit };
   });
