@@ -95,6 +95,8 @@ function rows(): BadInput[] {
     { ...invalid('stability seed above its largest', { prompt: 'a', model: 'stability:core', seed: 4_294_967_295 }, 'seed'), modelCheck: true },
     { ...invalid('a provider option the provider does not take', { prompt: 'a', model: 'stability:core', providerOptions: { stability: { stylePreset: 'no-such-style' } } }, 'providerOptions.stability.stylePreset'), modelCheck: true },
     { ...invalid('a hosted model its provider does not have', { prompt: 'a', model: 'ideogram:V_2' }, 'model'), modelCheck: true },
+    // Every job on a provider without its key here would fail: such a model is not served here (bfl has none in this test).
+    { name: 'a hosted model whose provider has no API key here', body: { prompt: 'a', model: 'bfl:flux-pro-1.1' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
     { name: 'body over maxBodyBytes', body: { prompt: 'x'.repeat(maxBodyBytes) }, status: 413, code: 'body_too_large', param: null },
     { name: 'records limit 0', path: '/v1/records?limit=0', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },
     { name: 'records limit not a number', path: '/v1/records?limit=ten', method: 'GET', status: 400, code: 'invalid_argument', param: 'limit' },

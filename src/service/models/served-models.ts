@@ -1,6 +1,7 @@
 // The models a service serves, as its jobs name them: the catalog (configured, cached and hosted models) and the names a request may use.
 import { NotFoundError } from '../errors/not-found-error.js';
 import { localLane } from '../jobs/job-claim.js';
+import type { ProviderStatus } from '../../providers/registry.js';
 import type { Pixelpipe } from '../pixelpipe.js';
 import { hostedCatalogModels } from './catalog-listing.js';
 import { createModelCatalog, type ModelCatalog } from './model-catalog.js';
@@ -43,6 +44,12 @@ export function createServedModels({ pixelpipe, defaultModel, models = [] }: { p
     return new NotFoundError({ resource: 'model', id: name, message });
   }
 
+  function unconfigured(name: string, provider: ProviderStatus): NotFoundError {
+    const missing = provider.variables.filter((variable) => !variable.set).map((variable) => variable.name);
+    const message = `\`model\` names ${JSON.stringify(name)}, which is not served here: this server has no ${provider.name} API key (the operator sets ${missing.join(' and ')}); GET /v1/models lists the models it serves`;
+    return new NotFoundError({ resource: 'model', id: name, message });
+  }
+
   return {
     catalog,
     // Hosted models are taken as they are and local ones from the catalog alone: nothing a client
@@ -53,6 +60,9 @@ export function createServedModels({ pixelpipe, defaultModel, models = [] }: { p
       const remote: string[] = [];
       for (const part of (name ?? defaultModel ?? defaultModelId).split(',').map((each) => each.trim())) {
         if (await pixelpipe.isHosted(part)) {
+          // A built-in provider without its API key here would fail every job on it: not served here.
+          const provider = pixelpipe.listProviders().find((status) => status.name === part.slice(0, part.indexOf(':')));
+          if (provider && !provider.configured) throw unconfigured(part, provider);
           names.push(part);
           references.push(part);
           if (await pixelpipe.isRemote(part)) remote.push(part.slice(0, part.indexOf(':')));
