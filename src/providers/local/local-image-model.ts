@@ -17,7 +17,7 @@ import type { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
 import { samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
 import { checkDimension, checkGuidance, checkImageCount, checkSteps, checkStrength, randomSeed, seedForImage, seedOption } from './local-call-validation.js';
-import { finishEdit, prepareEdit, type PreparedEdit } from './local-edit-inputs.js';
+import { finishEdit, prepareEdit } from './local-edit-inputs.js';
 import { previewMaker } from './local-previews.js';
 import { a1111Parameters, type GenerationRecord } from './local-record.js';
 import { localImageOptionsSchema } from './local-image-options.js';

@@ -87,7 +87,7 @@ export class SubmitBatcher {
       const first = firstOfKey.get(keyOf(submission))!;
       return first === index ? undefined : first;
     });
-    const creating = batch.flatMap((submission, index) => (madeBy[index] === undefined ? [index] : []));
+    const creating = batch.flatMap((_submission, index) => (madeBy[index] === undefined ? [index] : []));
     const statuses = new Map<number, JobStatus>();
     if (creating.length > 0) {
       const jobs: PgBoss.JobInsert[] = creating.map((index) => ({ id: ids[index], name: queueName, data: batch[index]!.data, priority: batch[index]!.priority, ...this.#config.sendOptions }));
