@@ -170,10 +170,9 @@ export class JobQueue {
   /**
    * Adds a job; with an idempotency key already used (by the same API key), gives the earlier job
    * back instead. Resolves once the job is committed. Submissions made at the same time commit
-   * together in one transaction (see `SubmitBatcher`); one inside a caller's `transaction`, or with
-   * its own `onCreated`, commits alone.
+   * together in one transaction (see `SubmitBatcher`); one inside a caller's `transaction` commits with it.
    */
-  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent, lane, transaction, onCreated }: SubmitOptions = {}): Promise<SubmitResult> {
+  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent, lane, transaction }: SubmitOptions = {}): Promise<SubmitResult> {
     await this.#ready('submit');
     checkWhole('priority', priority, { min: -1_000_000, max: 1_000_000 });
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 255)) {
@@ -189,29 +188,25 @@ export class JobQueue {
     if (transaction !== undefined && idempotencyKey !== undefined) {
       throw new InvalidArgumentError({ argument: 'transaction', value: idempotencyKey, message: 'a submit inside a caller\'s `transaction` cannot take an `idempotencyKey` (the key is claimed in a transaction of its own); leave one of them out' });
     }
-    if (transaction || onCreated) return await this.#submitAlone(data, priority, { idempotencyKey, transaction, onCreated });
-    const scope = apiKeyId ?? '';
-    const outcome = await this.#batcher.submit({ data, priority, idempotencyKey, scope });
+    if (transaction) return await this.#submitAlone(data, priority, { transaction });
+    const outcome = await this.#batcher.submit({ data, priority, idempotencyKey, scope: apiKeyId ?? '' });
     if (outcome.created) return { id: outcome.status.id, state: 'queued', created: true, status: outcome.status };
     const status = await this.get(outcome.id);
     if (status) return { id: outcome.id, state: status.state, created: false };
-    // The key's job is gone (pg-boss deleted it after its retention), so the key is free again.
-    await this.#database.query('DELETE FROM pixelpipe.idempotency_keys WHERE scope = $1 AND key = $2 AND job_id = $3', [scope, idempotencyKey, outcome.id]);
+    // The key names a job pg-boss has deleted after its retention: submitting alone frees the key and makes a new job.
     return await this.#submitAlone(data, priority, { idempotencyKey });
   }
 
-  // One job in a transaction of its own or the caller's, with the caller's `onCreated` besides the queue's.
-  async #submitAlone(data: JobData, priority: number, { idempotencyKey, transaction, onCreated }: Pick<SubmitOptions, 'idempotencyKey' | 'transaction' | 'onCreated'>): Promise<SubmitResult> {
+  // One job in a transaction of its own or the caller's.
+  async #submitAlone(data: JobData, priority: number, { idempotencyKey, transaction }: Pick<SubmitOptions, 'idempotencyKey' | 'transaction'>): Promise<SubmitResult> {
     const send = async (id: string, db?: PgBoss.Db) => {
       const sent = await this.#boss.send(this.queueName, data, { ...this.#sendOptions, id, priority, ...(db ? { db } : {}) });
       if (sent !== id) throw new Error(`pg-boss did not create job ${id} in queue ${this.queueName}`);
     };
+    // The queue's `onCreated` sees this job too, as it would in a batch.
     const created = async (inside: DatabaseTransaction, id: string) => {
-      if (this.#onCreated) {
-        const status = await this.get(id, inside);
-        if (status) await this.#onCreated(inside, [status]);
-      }
-      await onCreated?.(inside, id);
+      const status = this.#onCreated && (await this.get(id, inside));
+      if (status) await this.#onCreated!(inside, [status]);
     };
     if (idempotencyKey === undefined) {
       const id = createJobId();
@@ -240,7 +235,7 @@ export class JobQueue {
 
   // Claiming the key and creating the job commit together, so a key never names a job that was not made.
   // A second submit with the same key waits on the first one's row lock, then finds its job.
-  #submitOnce(key: string, scope: string, send: (id: string, db: PgBoss.Db) => Promise<void>, onCreated: SubmitOptions['onCreated']): Promise<{ id: string; created: boolean }> {
+  #submitOnce(key: string, scope: string, send: (id: string, db: PgBoss.Db) => Promise<void>, onCreated: (transaction: DatabaseTransaction, id: string) => Promise<void>): Promise<{ id: string; created: boolean }> {
     return this.#database.transaction(async (transaction) => {
       const id = createJobId();
       const claimed = await transaction.query('INSERT INTO pixelpipe.idempotency_keys (scope, key, job_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING job_id', [scope, key, id]);

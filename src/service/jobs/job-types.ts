@@ -82,8 +82,6 @@ export interface SubmitOptions {
   lane?: string;
   /** Creates the job inside this open transaction, so it exists only if the transaction commits. */
   transaction?: DatabaseTransaction;
-  /** Runs in the transaction that creates a new job, before any worker can see it (e.g. to write its first event). */
-  onCreated?: (transaction: DatabaseTransaction, id: string) => Promise<void>;
 }
 
 /** What `submit` gives back. */

@@ -120,7 +120,7 @@ export class JobWorker {
     this.#lanes = new Lanes(settings.concurrency, settings.laneConcurrency);
   }
 
-  /** Starts the slots; each takes one job at a time. */
+  /** Registers the worker, requeues dead workers' jobs, and starts the claim loop. */
   async start(): Promise<void> {
     // The row exists before the first claim, so no attempt ever names a worker nobody can find.
     await this.#settings.liveness.register();

@@ -156,6 +156,20 @@ export function queueConformance(queueCase: QueueCase): void {
         assert.deepEqual(again, { id, state: 'succeeded', created: false });
       }));
 
+    test('an idempotency key whose job pg-boss has deleted makes a new job, and names that one from then on', (t) =>
+      run(t, async (make, database) => {
+        const queue = await make();
+        const first = await queue.submit({ prompt: 'kept a while' }, { idempotencyKey: 'order-7', apiKeyId: 'key-1' });
+        // As pg-boss's retention does with old jobs.
+        await database.query(`DELETE FROM pgboss.job WHERE name = $1 AND id = $2`, [queue.queueName, first.id]);
+        const again = await queue.submit({ prompt: 'kept a while' }, { idempotencyKey: 'order-7', apiKeyId: 'key-1' });
+        assert.equal(again.created, true);
+        assert.notEqual(again.id, first.id);
+        assert.equal((await queue.get(again.id))?.state, 'queued');
+        const third = await queue.submit({ prompt: 'kept a while' }, { idempotencyKey: 'order-7', apiKeyId: 'key-1' });
+        assert.deepEqual({ id: third.id, created: third.created }, { id: again.id, created: false });
+      }));
+
     test('a queued job’s position counts down as the jobs ahead of it finish', (t) =>
       run(t, async (make) => {
         const queue = await make();
