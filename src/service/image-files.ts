@@ -33,7 +33,23 @@ export function outputFormatOf(path: string): 'png' | 'jpeg' | 'webp' | undefine
 export async function encodeForPath(image: { bytes: Uint8Array; mediaType: string }, path: string): Promise<{ bytes: Uint8Array; mediaType: string; converted: boolean }> {
   const format = outputFormatOf(path);
   if (format === undefined || mediaTypeOf[format] === image.mediaType) return { ...image, converted: false };
-  if (format === 'png') return { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: mediaTypeOf.png, converted: true };
+  return { ...(await encodeAs(image, format, { lossless: image.mediaType === 'image/png' })), converted: true };
+}
+
+/** The format that writes `mediaType`; an error for one pixelpipe does not write. */
+export function formatOfMediaType(mediaType: string): 'png' | 'jpeg' | 'webp' {
+  const format = (Object.keys(mediaTypeOf) as (keyof typeof mediaTypeOf)[]).find((key) => mediaTypeOf[key] === mediaType);
+  if (format === undefined) throw new InvalidArgumentError({ argument: 'mediaType', value: mediaType, message: `images are written as image/png, image/jpeg or image/webp, got ${JSON.stringify(mediaType)}` });
+  return format;
+}
+
+/**
+ * `image` in `format`, its record kept: a PNG's A1111 `parameters` go to EXIF UserComment (where A1111
+ * puts them in JPEG and WebP) and the `pixelpipe` record to XMP. WebP is lossless when `lossless`
+ * (the source was lossless); JPEG is at a high quality so a conversion does not visibly degrade.
+ */
+export async function encodeAs(image: { bytes: Uint8Array; mediaType: string }, format: 'png' | 'jpeg' | 'webp', { lossless = false }: { lossless?: boolean } = {}): Promise<{ bytes: Uint8Array; mediaType: string }> {
+  if (format === 'png') return { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: mediaTypeOf.png };
   const record = image.mediaType === 'image/png' ? readPngText(image.bytes) : {};
   const xmp = record.pixelpipe === undefined ? undefined : recordXmp(record.pixelpipe);
   const userComment = record.parameters === undefined ? undefined : userCommentExif(record.parameters);
@@ -42,8 +58,7 @@ export async function encodeForPath(image: { bytes: Uint8Array; mediaType: strin
   // A stand-in EXIF block makes the encoder leave room (a JPEG segment, a WebP chunk) that the real one replaces.
   const keepsComment = userComment !== undefined && exifFits(userComment, format);
   if (keepsComment) pipeline = pipeline.withExif({ IFD0: { Software: 'pixelpipe' } });
-  // Lossless where the target allows; JPEG at a high quality so a conversion does not visibly degrade.
-  const bytes = format === 'webp' ? await pipeline.webp({ lossless: image.mediaType === 'image/png' }).toBuffer() : await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 95 }).toBuffer();
+  const bytes = format === 'webp' ? await pipeline.webp({ lossless }).toBuffer() : await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 95 }).toBuffer();
   const written = keepsComment ? replaceExif(bytes, format, userComment) : bytes;
-  return { bytes: new Uint8Array(written), mediaType: mediaTypeOf[format], converted: true };
+  return { bytes: new Uint8Array(written), mediaType: mediaTypeOf[format] };
 }

@@ -53,6 +53,28 @@ export interface ImageRecord {
   mediaType: string;
   width: number;
   height: number;
+  /** What the stored image carries: its content credentials, watermark and screening. Absent on records made before. */
+  provenance?: RecordProvenance;
+}
+
+/** A record's provenance: what was done to its image between the model and storage. */
+export interface RecordProvenance {
+  /** Whether the file carries a C2PA manifest: `unsigned` when the server has no signing key. */
+  c2pa: 'signed' | 'unsigned';
+  /** The signing certificate's subject, when signed. */
+  signer?: string;
+  /** The invisible watermark's payload (hex), which finds this record again; absent when the image is too small to carry one. */
+  watermark?: string;
+  /** The screening of the prompt and the image: the policy's name and the decisions. */
+  moderation?: { policy: string; prompt: ModerationVerdict; image?: ModerationVerdict };
+}
+
+/** One screening decision, as the record keeps it (the audit log has the detail). */
+export interface ModerationVerdict {
+  action: 'allow' | 'flag' | 'block' | 'off';
+  /** The rule or classifier that decided, when it was not a plain allow. */
+  rule?: string;
+  category?: string;
 }
 
 /** A job as clients see it. */

@@ -8,6 +8,7 @@ import type { Database } from './database/database.js';
 import { followJobEvents } from './generation/follow-events.js';
 import { createGenerationHandler, parseJobRequest } from './generation/generation-handler.js';
 import { deleteJobBlobs } from './generation/job-blobs.js';
+import { recordGeneration, type GenerationToRecord, type RecordedGeneration } from './generation/image-recording.js';
 import { JobEventLog } from './generation/job-events.js';
 import { jobOutcomes, jobWebhooks, queuedEvents } from './generation/job-outcomes.js';
 import { defaultRequestLimits } from './generation/job-request.js';
@@ -22,6 +23,7 @@ import { listCatalog } from './models/catalog-listing.js';
 import { createModelPuller } from './models/model-pulls.js';
 import { createServedModels } from './models/served-models.js';
 import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelpipe.js';
+import { createImageFinishing, type ImageFinishing } from './provenance/image-finishing.js';
 import { RecordStore } from './records/record-store.js';
 import { checkReferences, storeUpload } from './request-inputs.js';
 import { ServiceMetrics } from './service-metrics.js';
@@ -72,6 +74,8 @@ export interface ImageServiceConfig {
   maxConcurrentJobsPerKey?: number;
   /** Webhook delivery retries and the like. */
   webhooks?: { retryLimit?: number; retryDelaySeconds?: number; timeoutMs?: number };
+  /** What is done to each image before it is stored (screening, watermark, signature); default: from the settings. */
+  finishing?: ImageFinishing;
   /** Told about errors no caller waits for; default: stderr. */
   onError?: (error: Error) => void;
 }
@@ -84,6 +88,8 @@ export interface RunningImageService extends ImageService {
   readonly databaseKind: Database['kind'];
   /** The API key store (for `pixelpipe keys` and tests). */
   readonly keys: ApiKeyStore;
+  /** Records a generation made outside the queue (`pixelpipe generate` beside this server): finishes, stores and records its images. */
+  recordGeneration(generation: GenerationToRecord): Promise<RecordedGeneration>;
 }
 
 /** What worker processes make their generator with: the service's settings and provider settings, which must be plain data. */
@@ -131,8 +137,9 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const view = (status: JobStatus) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
   const notifyWebhook = jobWebhooks(webhooks);
 
+  const finishing = config.finishing ?? createImageFinishing({});
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, onError });
+    const handler = createGenerationHandler({ database, storage, finishing, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
@@ -213,6 +220,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     events: (id, options = {}) => followJobEvents({ events, queue }, id, options),
     getRecord: (id, options) => records.get(id, options),
     listRecords: (filter) => records.list(filter),
+    recordGeneration: (generation) => recordGeneration({ database, records, storage, finishing }, generation),
 
     storeUpload: (bytes, { field }) => storeUpload(storage, limits, bytes, field),
 

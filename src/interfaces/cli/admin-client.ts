@@ -4,6 +4,7 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import { PixelpipeError } from '../../spec/errors/pixelpipe-error.js';
 import { NotFoundError } from '../../service/errors/not-found-error.js';
 import type { ReproductionReport, ServiceAdmin } from '../../service/admin/service-admin.js';
+import { bytesReplacer, bytesReviver } from '../../service/admin/wire-bytes.js';
 
 interface Answer {
   status: number;
@@ -12,14 +13,14 @@ interface Answer {
 
 function call(socketPath: string, method: string, path: string, body?: unknown, timeoutMs = 0): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const payload = body === undefined ? undefined : JSON.stringify(body, bytesReplacer);
     const outgoing = request({ socketPath, method, path, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (incoming) => {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
       incoming.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         try {
-          resolve({ status: incoming.statusCode ?? 0, body: text === '' ? undefined : JSON.parse(text) });
+          resolve({ status: incoming.statusCode ?? 0, body: text === '' ? undefined : JSON.parse(text, bytesReviver) });
         } catch {
           reject(new Error(`the server's admin socket answered ${method} ${path} with something that is not JSON: ${text.slice(0, 200)}`));
         }
@@ -76,6 +77,7 @@ export function socketAdmin(socketPath: string, info: ServerInfo): ServiceAdmin 
       return { ...report, image: { mediaType: report.image.mediaType, bytes: new Uint8Array(Buffer.from(report.image.base64, 'base64')) } };
     },
     listModels: () => ask('GET', '/admin/models'),
+    recordGeneration: (generation) => ask('POST', '/admin/generations', generation),
     close: async () => undefined,
   };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import ExifReader from 'exifreader';
 import { readPngText } from '../../engine/image/png.js';
@@ -16,6 +17,11 @@ const textToImageRuns = index.runs.filter((run) => run.pipeline === 'StableDiffu
 const samplerOf = (run: PipelineRun) => referenceSamplers[run.scheduler.split(' ')[0]!]!;
 const work = mkdtempSync(join(tmpdir(), 'pixelpipe-cli-'));
 test.after(() => rmSync(work, { recursive: true, force: true }));
+// Every run records into this data directory, not the user's.
+const dataDir = join(work, 'data');
+process.env.PIXELPIPE_DATA_DIR = dataDir;
+const initImage = testData('conformance', 'inputs', 'init_image.png');
+const maskImage = testData('conformance', 'inputs', 'mask_image.png');
 
 /** A model folder whose components are the fixture's and whose scheduler config is the reference run's. */
 function modelFolder(fixture: string, run: PipelineRun): string {
@@ -38,7 +44,7 @@ for (const fixture of ['tiny-sd15', 'tiny-sd15-legacy-io']) {
       const result = await runCli([
         'generate', call.prompt, '--model', modelFolder(fixture, run), '--negative', call.negative_prompt,
         '--seed', String(index.defaults.seed), '--steps', String(call.num_inference_steps), '--guidance', String(call.guidance_scale),
-        '--sampler', samplerOf(run), '--width', String(call.width), '--height', String(call.height), '--out', out,
+        '--sampler', samplerOf(run), '--width', String(call.width), '--height', String(call.height), '--out', out, '--no-record',
       ]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, new RegExp(`${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+seed 42`));
@@ -65,8 +71,39 @@ test('n images use seed, seed+1, ... and --json reports each', async () => {
   assert.ok(difference > 0, 'different seeds must give different images');
 });
 
+test('every image is recorded in the data directory: the file written is the stored one, names its record, and `history` and `reproduce` know it; --no-record keeps none', async () => {
+  const out = join(work, 'recorded.jpg');
+  const result = await runCli(['generate', 'a recorded cube', '--model', testData('fixtures', 'tiny-sd15'), '--steps', '2', '--seed', '7', '--image', initImage, '--strength', '0.5', '--out', out, '--json']);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stderr, new RegExp(`data directory: ${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(PIXELPIPE_DATA_DIR\\); using the embedded database`));
+  const [image] = (JSON.parse(result.stdout) as { images: { recordId: string; writtenAs: string; provenance: { c2pa: string } }[] }).images;
+  assert.equal(image!.writtenAs, 'image/jpeg');
+  const history = await runCli(['history', '--json', '--prompt', 'recorded cube']);
+  assert.equal(history.code, 0, history.stderr);
+  const [record, ...others] = (JSON.parse(history.stdout) as { records: { id: string; sha256: string; mediaType: string; request: { images: { blobKey: string }[]; strength: number; seed: string } }[] }).records;
+  assert.equal(others.length, 0);
+  assert.equal(record!.id, image!.recordId);
+  // The file is the stored blob, byte for byte, and carries its record's id.
+  assert.equal(record!.sha256, `sha256:${createHash('sha256').update(readFileSync(out)).digest('hex')}`);
+  assert.equal(record!.mediaType, 'image/jpeg');
+  assert.match(readFileSync(out).toString('latin1'), new RegExp(`recordId[^0-9a-f]+${record!.id}`));
+  // The input image is stored with it, so the edit can be made again from the record alone.
+  assert.match(record!.request.images[0]!.blobKey, /^sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{64}\.png$/);
+  assert.deepEqual([record!.request.strength, record!.request.seed], [0.5, '7']);
+  const reproduced = await runCli(['reproduce', record!.id, '--json']);
+  assert.equal(reproduced.code, 0, reproduced.stderr);
+  assert.equal((JSON.parse(reproduced.stdout) as { matches: boolean }).matches, true);
+
+  const unrecorded = await runCli(['generate', 'an unrecorded cube', '--model', testData('fixtures', 'tiny-sd15'), '--steps', '2', '--out', join(work, 'unrecorded.png'), '--no-record']);
+  assert.equal(unrecorded.code, 0, unrecorded.stderr);
+  assert.doesNotMatch(unrecorded.stderr, /data directory/);
+  assert.doesNotMatch(readPngText(readFileSync(join(work, 'unrecorded.png'))).pixelpipe!, /recordId/);
+  const none = await runCli(['history', '--json', '--prompt', 'unrecorded cube']);
+  assert.deepEqual((JSON.parse(none.stdout) as { records: unknown[] }).records, []);
+});
+
 test('without a terminal, progress is one plain line per step on stderr; --threads reaches the runtime', async () => {
-  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--steps', '3', '--sampler', 'euler', '--threads', '1', '--out', join(work, 'progress.png')]);
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--steps', '3', '--sampler', 'euler', '--threads', '1', '--out', join(work, 'progress.png'), '--no-record']);
   assert.equal(result.code, 0, result.stderr);
   const lines = result.stderr.trim().split('\n');
   assert.deepEqual(lines.map((line) => /^step (\d)\/3 · [\d.]+ steps\/s · ETA \d\d:\d\d$/.exec(line)?.[1]), ['1', '2', '3']);
@@ -168,8 +205,6 @@ test('a corrupt ONNX file is named', async () => {
   assert.match(result.stderr, /unet\/model\.onnx could not be loaded by ONNX Runtime/);
 });
 
-const initImage = testData('conformance', 'inputs', 'init_image.png');
-const maskImage = testData('conformance', 'inputs', 'mask_image.png');
 
 for (const [id, edit] of [['sdxl_euler_s4_g5', []], ['img2img_euler_s4_g7.5', ['--image', initImage, '--strength', '0.5']], ['inpaint_euler_s4_g7.5', ['--image', initImage, '--mask', maskImage, '--no-composite']]] as const) {
   test(`CLI matches diffusers within 1/255: ${id}`, async (t) => {
@@ -178,7 +213,7 @@ for (const [id, edit] of [['sdxl_euler_s4_g5', []], ['img2img_euler_s4_g7.5', ['
     const { call } = run;
     const result = await runCli([
       'generate', call.prompt, '--model', modelFolder(run.fixture, run), '--negative', call.negative_prompt, '--seed', String(index.defaults.seed),
-      '--steps', String(call.num_inference_steps), '--guidance', String(call.guidance_scale), '--sampler', samplerOf(run), ...edit, '--out', out,
+      '--steps', String(call.num_inference_steps), '--guidance', String(call.guidance_scale), '--sampler', samplerOf(run), ...edit, '--out', out, '--no-record',
     ]);
     assert.equal(result.code, 0, result.stderr);
     const difference = await maxChannelDifference(out, testData('conformance', 'pipelines', run.files.png));

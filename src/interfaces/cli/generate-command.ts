@@ -1,12 +1,18 @@
 // `pixelpipe generate "PROMPT" ...`: parse flags, run the library call, write files, print where they went.
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseExtension } from './extend-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { parseSeed } from '../../providers/shared/call-validation.js';
 import { encodeForPath, extensionOfMediaType, outputFormatOf } from '../../service/image-files.js';
-import type { Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
+import type { GenerateResult, Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
+import type { ServiceAdmin } from '../../service/admin/service-admin.js';
+import type { GenerationToRecord, RecordedGeneration } from '../../service/generation/image-recording.js';
+import type { EncodedImage } from '../../service/provenance/image-finishing.js';
+import { detectImageMediaType } from '../../providers/shared/image-data.js';
+import { openAdmin } from './service-data.js';
 import { createProgressPrinter } from './progress.js';
 
 export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--negative TEXT] [--seed N] [--steps N]
@@ -14,7 +20,7 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
          [--image PATH [--strength S] [--fit cover|contain|fill]]
          [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
          [--extend left=128,right=128] [--preview-dir DIR] [--vae-fallback PATH]
-         [--max-cost USD] [--execution-provider cpu|cuda] [--threads N]
+         [--max-cost USD] [--execution-provider cpu|cuda] [--threads N] [--data-dir DIR] [--no-record]
 
   --model M      local: a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision],
                  optionally as local:M; without it the default model is pulled on first use.
@@ -30,7 +36,11 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
   --extend SIDES grow the canvas, e.g. left=128,right=128 (any of left, right, top, bottom)
   --no-composite return the decoded result as is, instead of pasting the kept pixels back exactly
   --preview-dir DIR  write a preview PNG after every step (PIXELPIPE_PREVIEW_DECODER for a tiny decoder)
-  --vae-fallback PATH  VAE decoder to use when the model's returns NaN/inf (fp16 SDXL VAEs)`;
+  --vae-fallback PATH  VAE decoder to use when the model's returns NaN/inf (fp16 SDXL VAEs)
+  --data-dir DIR where images are recorded (default PIXELPIPE_DATA_DIR or ~/.pixelpipe): each gets a
+                 record that \`history\`, \`reproduce\` and \`verify\` know, and the file written is the
+                 stored one; beside a running \`serve\` on that directory, through the server
+  --no-record    write the files only: no record, no copy in the data directory`;
 
 function number(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -80,8 +90,10 @@ export function outputPath(out: string | undefined, seed: string, index: number,
   return `${target.slice(0, target.length - extname(target).length)}-${index + 1}${extension}`;
 }
 
-export async function generateCommand(argv: string[], createPixelpipe: (options: PixelpipeOptions) => Pixelpipe): Promise<void> {
-  const { values, positionals } = parseArgs({
+type GenerateFlags = ReturnType<typeof parseFlags>['values'];
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -92,8 +104,13 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
       image: { type: 'string', multiple: true }, mask: { type: 'string' }, 'mask-convention': { type: 'string' }, strength: { type: 'string' },
       fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
       'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' }, 'max-cost': { type: 'string' },
+      'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' },
     },
   });
+}
+
+export async function generateCommand(argv: string[], createPixelpipe: (options: PixelpipeOptions) => Pixelpipe): Promise<void> {
+  const { values, positionals } = parseFlags(argv);
   if (values.help) {
     process.stdout.write(`${generateUsage}\n`);
     return;
@@ -114,6 +131,9 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   const progress = createProgressPrinter(process.stderr, n);
   const previewDir = values['preview-dir'] === undefined ? undefined : resolve(values['preview-dir']);
   if (previewDir) mkdirSync(previewDir, { recursive: true });
+  // The data directory opens while the model runs, so recording adds little to the command's time.
+  const recording = values['no-record'] ? undefined : openRecording(values['data-dir']);
+  recording?.catch(() => undefined);
   const result = await pixelpipe.generate({
     prompt: positionals[0]!,
     model: values.model,
@@ -143,17 +163,24 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
         writeFileSync(join(previewDir, `${image}step-${String(event.step).padStart(3, '0')}.png`), event.preview.bytes);
       }
     },
-  }).catch(renameToFlags);
+  }).catch(async (error: unknown) => {
+    await (await recording?.catch(() => undefined))?.close();
+    return renameToFlags(error);
+  });
   progress.done();
   await pixelpipe.close();
+  const paths = result.images.map((image, index) => outputPath(values.out, image.settings.seed ?? `${Date.now()}-${index + 1}`, index, result.images.length, extensionOfMediaType[image.mediaType]));
+  const recorded = recording && (await recordImages(await recording, values, positionals[0]!, result, paths));
   const written = [];
   for (const [index, image] of result.images.entries()) {
-    const path = outputPath(values.out, image.settings.seed ?? `${Date.now()}-${index + 1}`, index, result.images.length, extensionOfMediaType[image.mediaType]);
-    const file = await encodeForPath(image, path);
+    const path = paths[index]!;
+    const kept = recorded?.images[index];
+    const file = kept ? { ...kept, converted: kept.mediaType !== image.mediaType } : await encodeForPath(image, path);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, file.bytes);
+    const record = recorded?.records[index];
     // The record keeps what the model returned; the file may be a conversion of it.
-    written.push({ path, seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
+    written.push({ path, seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), ...(record ? { recordId: record.id, provenance: record.provenance } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
   }
   for (const warning of result.warnings) process.stderr.write(`warning: ${inFlagTerms('message' in warning ? warning.message : `${warning.setting}: ${warning.details ?? 'not supported'}`)}\n`);
   if (result.routing) process.stderr.write(`routed (${result.routing.rule}): ${result.routing.chosen}${result.attempts?.some((attempt) => attempt.outcome === 'failed' && !attempt.request) ? ` after ${result.attempts.filter((attempt) => attempt.outcome === 'failed' && !attempt.request).map((attempt) => `${attempt.provider}:${attempt.modelId} failed (${attempt.error?.name})`).join(', ')}` : ''}\n`);
@@ -162,6 +189,55 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     const { model, warnings, response, usage, cost, attempts, routing } = result;
     process.stdout.write(`${JSON.stringify({ model, images: written, warnings, response, usage, cost, attempts, routing }, null, 2)}\n`);
   } else {
-    for (const { path, seed, writtenAs, mediaType } of written) process.stdout.write(`${path}${seed === undefined ? '' : `  seed ${seed}`}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`);
+    for (const { path, seed, writtenAs, mediaType, recordId } of written) process.stdout.write(`${path}${seed === undefined ? '' : `  seed ${seed}`}${recordId ? `  record ${recordId}` : ''}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`);
+  }
+}
+
+/** The request as a job would hold it, from the flags (without input images: those are stored with the record). */
+function recordedRequest(values: GenerateFlags, prompt: string, n: number): GenerationToRecord['request'] {
+  const request = {
+    model: values.model, prompt, negativePrompt: values.negative, n, seed: values.seed, steps: number('steps', values.steps),
+    guidance: number('guidance', values.guidance), sampler: values.sampler, width: number('width', values.width), height: number('height', values.height),
+    maskConvention: values['mask-convention'], strength: number('strength', values.strength), fit: values.fit,
+    extend: values.extend === undefined ? undefined : parseExtension(values.extend), maskBlur: number('mask-blur', values['mask-blur']),
+    composite: values['no-composite'] ? false : undefined,
+    providerOptions: values['max-cost'] === undefined ? undefined : { router: { maxCostUsd: number('max-cost', values['max-cost']) } },
+  };
+  return Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined)) as unknown as GenerationToRecord['request'];
+}
+
+async function readInputFile(path: string): Promise<EncodedImage> {
+  const bytes = new Uint8Array(await readFile(path));
+  return { bytes, mediaType: detectImageMediaType(bytes) ?? 'application/octet-stream' };
+}
+
+// Another \`generate\` on the same data directory holds the embedded database only while it runs, so a
+// refusal is waited out (said once); a server on it answers on its admin socket instead.
+async function openRecording(dataDir: string | undefined): Promise<ServiceAdmin> {
+  for (let waited = 0; ; waited += 250) {
+    try {
+      return await openAdmin(dataDir);
+    } catch (error) {
+      const busy = InvalidArgumentError.isInstance(error) && error.argument === 'dataDir' && error.message.includes('is in use by');
+      if (!busy || waited >= 600_000) throw error;
+      if (waited === 0) process.stderr.write('waiting for another pixelpipe command that is using the data directory (start `pixelpipe serve` on it to share it)\n');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** Records the images in the data directory (or through the server holding it): finished, stored, each with a record. */
+async function recordImages(admin: ServiceAdmin, values: GenerateFlags, prompt: string, result: GenerateResult, paths: string[]): Promise<RecordedGeneration> {
+  try {
+    const images = values.image && (await Promise.all(values.image.map(readInputFile)));
+    const mask = values.mask === undefined ? undefined : await readInputFile(values.mask);
+    const { images: made, response, warnings, cost } = result;
+    const mediaTypes = paths.map((path) => {
+      const format = outputFormatOf(path);
+      return format && { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' }[format];
+    });
+    return await admin.recordGeneration({ request: recordedRequest(values, prompt, made.length), inputs: { ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, result: { images: made, response, warnings, cost }, mediaTypes });
+  } finally {
+    await admin.close();
   }
 }

@@ -1,7 +1,8 @@
 // `pixelpipe serve` as a user runs it: loopback only without keys (and it says so), keys required once one exists, a clean stop on SIGTERM.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -160,4 +161,19 @@ test('serve whose default model cannot be pulled says so at start, with what to 
   assert.match(result.stderr, /Could not reach http:\/\/127\.0\.0\.1:9.*--model.*PIXELPIPE_HUB_URL.*openai:gpt-image-1/s);
   assert.doesNotMatch(result.stderr, /serving on/);
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack');
+});
+
+test('beside a running serve, generate records through it: the server stores the image and its record, and answers for it over HTTP', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-serve-generate-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const served = await serve(t, ['--workers', '0'], { PIXELPIPE_DATA_DIR: dataDir });
+  const out = join(dataDir, 'made.png');
+  const made = await runCli(['generate', 'a cube beside the server', '--model', testData('fixtures', 'tiny-sd15'), '--steps', '2', '--out', out, '--json'], { PIXELPIPE_DATA_DIR: dataDir });
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stderr, /using the running server \(pid \d+, through .*pixelpipe\.sock\)/);
+  const [image] = (JSON.parse(made.stdout) as { images: { recordId: string }[] }).images;
+  const record = (await (await fetch(`${served.url}/v1/records/${image!.recordId}`)).json()) as { id: string; request: { prompt: string }; sha256: string };
+  assert.equal(record.request.prompt, 'a cube beside the server');
+  assert.equal(record.sha256, `sha256:${createHash('sha256').update(await readFile(out)).digest('hex')}`);
+  assert.equal(await stop(served), 0);
 });

@@ -3,6 +3,8 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { ServiceAdmin } from '../../service/admin/service-admin.js';
+import { bytesReplacer, bytesReviver } from '../../service/admin/wire-bytes.js';
+import type { GenerationToRecord } from '../../service/generation/image-recording.js';
 import type { RecordFilter } from '../../service/image-service-types.js';
 import { sendError } from './http-error.js';
 
@@ -51,6 +53,11 @@ export function createAdminRoutes(admin: ServiceAdmin, describe: () => Record<st
     return context.json(await admin.listRecords({ ...filter, since: dateOf(filter.since), until: dateOf(filter.until) }));
   });
   app.get('/admin/models', async (context) => context.json(await admin.listModels()));
+  // A generation `pixelpipe generate` made itself; its bytes travel as base64 (see wire-bytes.ts).
+  app.post('/admin/generations', async (context) => {
+    const generation = JSON.parse(await context.req.text(), bytesReviver) as GenerationToRecord;
+    return new Response(JSON.stringify(await admin.recordGeneration(generation), bytesReplacer), { status: 201, headers: { 'content-type': 'application/json' } });
+  });
   app.post('/admin/records/:id/reproduce', async (context) => {
     // An empty body (older clients) reproduces with the record's own model.
     const text = await context.req.text();

@@ -1,7 +1,10 @@
 // The admin operations on the database and blob store themselves, for commands run while no server holds them.
 import type { Settings } from '../../config/settings.js';
 import { ApiKeyStore } from '../keys/api-key-store.js';
+import { recordGeneration } from '../generation/image-recording.js';
 import { openServiceStores } from '../open-service-stores.js';
+import type { ImageFinishing } from '../provenance/image-finishing.js';
+import { finishingFromSettings } from '../provenance/service-finishing.js';
 import type { Pixelpipe } from '../pixelpipe.js';
 import { recordOrThrow, reportOf, type ServiceAdmin } from './service-admin.js';
 
@@ -10,6 +13,7 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
   const stores = await openServiceStores(settings);
   const keys = new ApiKeyStore(stores.database);
   let pixelpipe: Pixelpipe | undefined;
+  let finishing: ImageFinishing | undefined;
   return {
     via: stores.settings.databaseUrl ? 'the PostgreSQL server at PIXELPIPE_DATABASE_URL' : 'the embedded database (no server runs on it)',
     createKey: (options) => keys.create(options),
@@ -27,6 +31,10 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
       const [{ createPixelpipe }, { cacheCatalog, listCatalog }] = await Promise.all([import('../pixelpipe.js'), import('../models/catalog-listing.js')]);
       pixelpipe ??= createPixelpipe({ settings: stores.settings, onNotice: (message) => process.stderr.write(`${message}\n`) });
       return await listCatalog(cacheCatalog(pixelpipe), pixelpipe);
+    },
+    async recordGeneration(generation) {
+      finishing ??= await finishingFromSettings(stores.settings);
+      return await recordGeneration({ ...stores, finishing }, generation);
     },
     async close() {
       await pixelpipe?.close();

@@ -6,6 +6,7 @@ import type { RunningImageService } from '../image-service.js';
 import type { CreateApiKeyOptions } from '../keys/api-key-store.js';
 import type { ListedModel } from '../models/catalog-listing.js';
 import type { ReproduceOptions, Reproduction } from '../reproduce-record.js';
+import type { GenerationToRecord, RecordedGeneration } from '../generation/image-recording.js';
 
 /** What reproducing a record found, as plain data (it crosses the admin socket). */
 export interface ReproductionReport {
@@ -30,6 +31,8 @@ export interface ServiceAdmin {
   listRecords(filter: RecordFilter): Promise<RecordPage>;
   /** Makes the record's image again and compares; `NotFoundError` for an unknown record. */
   reproduce(id: string, options?: ReproduceOptions): Promise<ReproductionReport>;
+  /** Records a generation made outside the queue (`pixelpipe generate`): finishes, stores and records its images. */
+  recordGeneration(generation: GenerationToRecord): Promise<RecordedGeneration>;
   /** The models clients may name: a running server's catalog (its `--model` and extra models included), else what this machine's model cache and provider keys give. */
   listModels(): Promise<ListedModel[]>;
   close(): Promise<void>;
@@ -74,6 +77,7 @@ export function serviceAdmin(service: RunningImageService): ServiceAdmin {
       return reportOf(await compareReproduction(record, { bytes: blob.bytes, mediaType: made.mediaType, settings: made.settings }, made.modelHash));
     },
     listModels: () => service.listModels(),
+    recordGeneration: (generation) => service.recordGeneration(generation),
     close: async () => undefined,
   };
 }

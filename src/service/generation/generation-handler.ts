@@ -1,16 +1,14 @@
 // Runs one attempt at a generation job: checks the request, generates, stores the bytes, and hands back the records to write.
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { ImageModelProgress } from '../../spec/image-model-call-options.js';
-import type { GeneratedImage } from '../../spec/image-model-result.js';
 import type { Database } from '../database/database.js';
 import { localLane } from '../jobs/job-claim.js';
 import type { JobContext, JobHandler } from '../jobs/job-types.js';
-import { pixelSha256 } from '../pixel-hash.js';
-import type { GenerateResult } from '../pixelpipe.js';
+import type { EncodedImage, ImageFinishing } from '../provenance/image-finishing.js';
 import type { RecordDraft } from '../records/record-store.js';
-import { describeBlob } from '../storage/blob-key.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { GenerationRunner } from '../workers/generation-runner.js';
+import { jobRecordId, storeImage } from './image-recording.js';
 import { deleteJobBlobs, jobBlobNotes } from './job-blobs.js';
 import type { JobEventLog } from './job-events.js';
 import { jobRequestSchema, type JobRequest, type RequestLimits } from './job-request.js';
@@ -32,6 +30,8 @@ export interface GenerationHandlerConfig {
   limits: RequestLimits;
   /** What the engine loads for the job's model (the catalog's name; the default when it names none). */
   modelReference: (name: string | undefined) => Promise<string>;
+  /** What is done to each image before it is stored: screening, watermark, record, signature. */
+  finishing: ImageFinishing;
   /** Told about errors no caller waits for (a progress event that could not be written). */
   onError?: (error: Error) => void;
 }
@@ -55,21 +55,14 @@ export function parseJobRequest(request: unknown, limits: RequestLimits): JobReq
   throw new InvalidArgumentError({ argument: field, value, message: `\`${field}\` ${issue.message}, got ${JSON.stringify(value)}` });
 }
 
-async function readInput(storage: BlobStorage, blobKey: string, field: string): Promise<Uint8Array> {
+async function readInput(storage: BlobStorage, blobKey: string, field: string): Promise<EncodedImage> {
   const blob = await storage.get(blobKey);
   if (!blob) throw new InvalidArgumentError({ argument: field, value: blobKey, message: `\`${field}\` names blob ${blobKey}, which is not in storage (upload the image again)` });
-  return blob.bytes;
+  return { bytes: blob.bytes, mediaType: blob.mediaType };
 }
-
-// A job's cost is the call's; each record carries its share, so summing records gives the bill.
-function shareOfCost(cost: GeneratedImageCost, count: number): GeneratedImageCost {
-  if (!cost || count <= 1) return cost;
-  return { ...cost, amountUsd: cost.amountUsd / count, basis: `${cost.basis}, 1/${count} per image` };
-}
-type GeneratedImageCost = RecordDraft['cost'];
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, runnerFor, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, finishing, runnerFor, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   const noteJobBlob = jobBlobNotes(database);
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
@@ -94,43 +87,15 @@ export function createGenerationHandler({ database, storage, runnerFor, events, 
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, ...options } = request;
-    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, model: await modelReference(model), ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, { signal: job.signal, onProgress });
+    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, model: await modelReference(model), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
     const records: RecordDraft[] = [];
+    const recording = { storage, finishing, noteBlob: (key: string) => noteJobBlob(job.id, key) };
     for (const [index, image] of result.images.entries()) {
       job.signal.throwIfAborted();
-      records.push(await storeImage(job, request, image, index, result));
+      const { draft } = await storeImage(recording, { image, index, result, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0] });
+      records.push(draft);
     }
     return { records, timings: result.response.timings };
-  }
-
-  async function storeImage(job: JobContext, request: JobRequest, image: GeneratedImage, index: number, result: GenerateResult): Promise<RecordDraft> {
-    const described = describeBlob(image.bytes, image.mediaType);
-    await noteJobBlob(job.id, described.key);
-    const stored = await storage.put(image.bytes, { mediaType: image.mediaType });
-    const { pixelSha256: pixels, width, height } = await pixelSha256(image.bytes);
-    const draft: RecordDraft = {
-      jobId: job.id,
-      imageIndex: index,
-      parentId: request.parentRecordId,
-      apiKeyId: job.apiKeyId,
-      request,
-      settings: image.settings,
-      provider: result.response.provider,
-      modelId: result.response.modelId,
-      modelHash: result.response.modelHash,
-      seed: image.settings.seed,
-      revisedPrompt: image.revisedPrompt,
-      warnings: result.warnings,
-      timings: result.response.timings,
-      cost: shareOfCost(result.cost, result.images.length),
-      blobKey: stored.key,
-      sha256: stored.sha256,
-      pixelSha256: pixels,
-      mediaType: stored.mediaType,
-      width,
-      height,
-    };
-    return Object.fromEntries(Object.entries(draft).filter(([, value]) => value !== undefined)) as RecordDraft;
   }
 }

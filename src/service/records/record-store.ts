@@ -3,8 +3,11 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import type { Queryable } from '../database/database.js';
 import type { ImageRecord, RecordFilter, RecordPage } from '../image-service-types.js';
 
-/** A record before it is stored: everything but the id and time the database gives it. */
-export type RecordDraft = Omit<ImageRecord, 'id' | 'createdAt'>;
+/**
+ * A record before it is stored: everything but the time the database gives it. The id is given when
+ * the image carries it (signed into its manifest, watermarked into its pixels); else the database makes one.
+ */
+export type RecordDraft = Omit<ImageRecord, 'id' | 'createdAt'> & { id?: string };
 
 interface RecordRow {
   id: string;
@@ -29,6 +32,7 @@ interface RecordRow {
   media_type: string;
   width: number;
   height: number;
+  provenance: ImageRecord['provenance'] | null;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -58,6 +62,7 @@ function toRecord(row: RecordRow): ImageRecord {
     mediaType: row.media_type,
     width: row.width,
     height: row.height,
+    provenance: optional(row.provenance),
   };
   // Absent, not undefined-valued, so records compare and serialise cleanly.
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as ImageRecord;
@@ -81,18 +86,19 @@ export class RecordStore {
     const rows = drafts.map((draft) =>
       Object.fromEntries(
         Object.entries({
-          job_id: draft.jobId, image_index: draft.imageIndex, parent_id: draft.parentId, api_key_id: draft.apiKeyId,
+          id: draft.id, job_id: draft.jobId, image_index: draft.imageIndex, parent_id: draft.parentId, api_key_id: draft.apiKeyId,
           request: draft.request, settings: draft.settings, provider: draft.provider, model_id: draft.modelId, model_hash: draft.modelHash,
           seed: draft.seed, revised_prompt: draft.revisedPrompt, warnings: draft.warnings, timings: draft.timings, cost: draft.cost,
           blob_key: draft.blobKey, sha256: draft.sha256, pixel_sha256: draft.pixelSha256, media_type: draft.mediaType, width: draft.width, height: draft.height,
+          provenance: draft.provenance, watermark: draft.provenance?.watermark,
         }).filter(([, value]) => value !== undefined && value !== null),
       ),
     );
     const inserted = await queryable.query<RecordRow>(
-      `INSERT INTO pixelpipe.records (job_id, image_index, parent_id, api_key_id, request, settings, provider, model_id, model_hash, seed, revised_prompt, warnings, timings, cost, blob_key, sha256, pixel_sha256, media_type, width, height)
-       SELECT x.job_id, x.image_index, x.parent_id, x.api_key_id, x.request, coalesce(x.settings, '{}'), x.provider, x.model_id, x.model_hash, x.seed, x.revised_prompt, coalesce(x.warnings, '[]'), coalesce(x.timings, '{}'), x.cost, x.blob_key, x.sha256, x.pixel_sha256, x.media_type, x.width, x.height
+      `INSERT INTO pixelpipe.records (id, job_id, image_index, parent_id, api_key_id, request, settings, provider, model_id, model_hash, seed, revised_prompt, warnings, timings, cost, blob_key, sha256, pixel_sha256, media_type, width, height, provenance, watermark)
+       SELECT coalesce(x.id, gen_random_uuid()), x.job_id, x.image_index, x.parent_id, x.api_key_id, x.request, coalesce(x.settings, '{}'), x.provider, x.model_id, x.model_hash, x.seed, x.revised_prompt, coalesce(x.warnings, '[]'), coalesce(x.timings, '{}'), x.cost, x.blob_key, x.sha256, x.pixel_sha256, x.media_type, x.width, x.height, x.provenance, x.watermark
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(row, n),
-         jsonb_to_record(e.row) AS x(job_id uuid, image_index integer, parent_id uuid, api_key_id uuid, request jsonb, settings jsonb, provider text, model_id text, model_hash text, seed text, revised_prompt text, warnings jsonb, timings jsonb, cost jsonb, blob_key text, sha256 text, pixel_sha256 text, media_type text, width integer, height integer)
+         jsonb_to_record(e.row) AS x(id uuid, job_id uuid, image_index integer, parent_id uuid, api_key_id uuid, request jsonb, settings jsonb, provider text, model_id text, model_hash text, seed text, revised_prompt text, warnings jsonb, timings jsonb, cost jsonb, blob_key text, sha256 text, pixel_sha256 text, media_type text, width integer, height integer, provenance jsonb, watermark text)
        ORDER BY e.n
        ON CONFLICT (job_id, image_index) DO NOTHING
        RETURNING *`,
@@ -118,6 +124,12 @@ export class RecordStore {
       [id, apiKeyId ?? null],
     );
     return rows[0] && toRecord(rows[0]);
+  }
+
+  /** The records whose image carries the watermark payload `watermark` (hex), newest first. */
+  async byWatermark(watermark: string): Promise<ImageRecord[]> {
+    const rows = await this.#database.query<RecordRow>('SELECT * FROM pixelpipe.records WHERE watermark = $1 ORDER BY created_at DESC, id DESC LIMIT 10', [watermark]);
+    return rows.map(toRecord);
   }
 
   /** A job's records in image order. */

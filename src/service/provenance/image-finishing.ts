@@ -1,0 +1,105 @@
+// What happens to every image between the model and storage, for jobs and the CLI alike: it is
+// screened, watermarked with its record's id, given its record, converted to the format asked for,
+// and signed, in that order, so the signature covers the watermarked pixels and the record.
+import sharp from 'sharp';
+import { insertTextChunks, readPngText, type PngTextChunk } from '../../engine/image/png.js';
+import type { ImageSettings } from '../../spec/image-model-result.js';
+import type { JobRequest } from '../generation/job-request.js';
+import { encodeAs, formatOfMediaType } from '../image-files.js';
+import type { ModerationVerdict, RecordProvenance } from '../image-service-types.js';
+
+/** An encoded image. */
+export interface EncodedImage {
+  bytes: Uint8Array;
+  mediaType: string;
+}
+
+/** What finishing needs to know about the image it finishes. */
+export interface FinishingContext {
+  /** The id of the record the image will have; the watermark and the manifest carry it. */
+  recordId: string;
+  /** The request as recorded. */
+  request: JobRequest;
+  /** The settings the model made the image with. */
+  settings: ImageSettings;
+  /** Who made it: `provider:model`. */
+  softwareAgent: string;
+  /** Whether a hosted provider made it (its own credentials, if any, are kept as an ingredient). */
+  hosted: boolean;
+  /** The input image of an edit. */
+  input?: EncodedImage;
+  /** The media type to store and return; default: the image's own. */
+  mediaType?: string;
+  /** Who asked, for the audit log. */
+  apiKeyId?: string;
+  jobId?: string;
+  /** The prompt's screening, made at submit time, which the record keeps. */
+  prompt?: { policy: string; verdict: ModerationVerdict };
+}
+
+/** A finished image and what was done to it. */
+export interface FinishedImage extends EncodedImage {
+  provenance: RecordProvenance;
+}
+
+/** The steps of finishing; each is optional, so a server without a signing key still stores images. */
+export interface ImageFinishing {
+  finish(image: EncodedImage, context: FinishingContext): Promise<FinishedImage>;
+}
+
+/** Checks an image before it is stored or returned; throws `ContentPolicyError` for one the policy blocks. */
+export type ImageScreen = (image: EncodedImage, context: FinishingContext) => Promise<ModerationVerdict>;
+/** Hides `payload` in the image's pixels; gives the image unchanged (and false) when it is too small to carry it. */
+export type Watermarker = (image: EncodedImage, payload: Uint8Array) => Promise<{ image: EncodedImage; embedded: boolean }>;
+/** Signs the image with a C2PA manifest naming its record; `original` is what the model returned (a hosted provider's own credentials are in it). */
+export type Signer = { name: string; sign(image: EncodedImage, context: FinishingContext, original: EncodedImage): Promise<EncodedImage> };
+
+/** The parts of a finishing; leave one out to skip its step. */
+export interface FinishingParts {
+  screen?: ImageScreen;
+  watermark?: Watermarker;
+  signer?: Signer;
+}
+
+/** The watermark payload of a record: the first six bytes of its id, enough to find it among many. */
+export function watermarkPayload(recordId: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(recordId.replaceAll('-', '').slice(0, 12), 'hex'));
+}
+
+// The record travels in the PNG's `pixelpipe` chunk (the engine writes one without the id), so the
+// file names its record even without a database; a conversion moves it to XMP with the rest.
+async function withRecordChunk(image: EncodedImage, recordId: string, settings: ImageSettings, softwareAgent: string): Promise<EncodedImage> {
+  const png = image.mediaType === 'image/png' ? image : { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: 'image/png' };
+  const texts = readPngText(png.bytes);
+  const record = texts.pixelpipe === undefined ? { version: 1, settings, model: { id: softwareAgent } } : (JSON.parse(texts.pixelpipe) as Record<string, unknown>);
+  const chunks: PngTextChunk[] = [
+    ...Object.entries(texts).filter(([keyword]) => keyword !== 'pixelpipe').map(([keyword, text]) => ({ keyword, text })),
+    { keyword: 'pixelpipe', text: JSON.stringify({ ...record, recordId }), international: true },
+  ];
+  const stripped = await sharp(png.bytes).png({ compressionLevel: 6 }).toBuffer();
+  return { bytes: new Uint8Array(insertTextChunks(stripped, chunks)), mediaType: 'image/png' };
+}
+
+/** Makes the finishing of a service or CLI from the parts it has. */
+export function createImageFinishing({ screen, watermark, signer }: FinishingParts): ImageFinishing {
+  return {
+    async finish(image, context) {
+      const verdict = screen ? await screen(image, context) : undefined;
+      let current = image;
+      let payload: string | undefined;
+      if (watermark) {
+        const bits = watermarkPayload(context.recordId);
+        const marked = await watermark(current, bits);
+        current = marked.image;
+        if (marked.embedded) payload = Buffer.from(bits).toString('hex');
+      }
+      const target = context.mediaType ?? image.mediaType;
+      current = await withRecordChunk(current, context.recordId, context.settings, context.softwareAgent);
+      if (target !== current.mediaType) current = await encodeAs(current, formatOfMediaType(target), { lossless: image.mediaType === 'image/png' });
+      if (signer) current = await signer.sign(current, context, image);
+      const moderation = context.prompt && { policy: context.prompt.policy, prompt: context.prompt.verdict, ...(verdict ? { image: verdict } : {}) };
+      const provenance: RecordProvenance = { c2pa: signer ? 'signed' : 'unsigned', ...(signer ? { signer: signer.name } : {}), ...(payload ? { watermark: payload } : {}), ...(moderation ? { moderation } : {}) };
+      return { ...current, provenance };
+    },
+  };
+}
