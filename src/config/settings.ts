@@ -80,6 +80,14 @@ const settingsSchema = z.object({
    * network, not on this machine, so many run beside the local jobs. Default 16 per provider.
    */
   hostedConcurrency: perProvider.default({ '*': 16 }),
+  /** The C2PA signing certificate chain (PEM, leaf first) every output is signed with; without it and its key, outputs are unsigned. */
+  c2paCert: z.string().min(1).optional(),
+  /** The C2PA signing certificate's private key (PEM, PKCS#8). */
+  c2paKey: z.string().min(1).optional(),
+  /** Hide the record's id in every output's pixels (an invisible watermark). Default on. */
+  watermark: flag.default(true),
+  /** The moderation policy for prompts and outputs: a YAML or JSON file, or `off`. Default: the built-in policy. */
+  moderationPolicy: z.string().min(1).optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -96,6 +104,10 @@ const serviceVariables: Record<string, string> = {
   webhookSecret: 'PIXELPIPE_WEBHOOK_SECRET',
   webhookAllowPrivate: 'PIXELPIPE_WEBHOOK_ALLOW_PRIVATE',
   hostedConcurrency: 'PIXELPIPE_HOSTED_CONCURRENCY',
+  c2paCert: 'PIXELPIPE_C2PA_CERT',
+  c2paKey: 'PIXELPIPE_C2PA_KEY',
+  watermark: 'PIXELPIPE_WATERMARK',
+  moderationPolicy: 'PIXELPIPE_MODERATION_POLICY',
 };
 
 // Settings this module made. A process loads them once, at its entry, and passes them down: given to
@@ -124,6 +136,10 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     webhookSecret: environment.PIXELPIPE_WEBHOOK_SECRET || undefined,
     webhookAllowPrivate: environment.PIXELPIPE_WEBHOOK_ALLOW_PRIVATE || undefined,
     hostedConcurrency: environment.PIXELPIPE_HOSTED_CONCURRENCY || undefined,
+    c2paCert: environment.PIXELPIPE_C2PA_CERT || undefined,
+    c2paKey: environment.PIXELPIPE_C2PA_KEY || undefined,
+    watermark: environment.PIXELPIPE_WATERMARK || undefined,
+    moderationPolicy: environment.PIXELPIPE_MODERATION_POLICY || undefined,
     ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
   };
   return parseSettings(candidate);

@@ -21,7 +21,8 @@ async function loadTest(t: TestContext, databaseUrl: string | undefined): Promis
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-load-'));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const service = await createImageService({
-    settings: { dataDir, databaseUrl },
+    // The load is on the queue: no image classifier or watermark per image (their cost is `npm run bench:provenance`'s).
+    settings: { dataDir, databaseUrl, moderationPolicy: 'off', watermark: false },
     workers: 8,
     pollingIntervalSeconds: 0.05,
     defaultModel: 'openai:gpt-image-1',

@@ -3,6 +3,9 @@ import type { ImageModelCost, ImageModelWarning, ImageSettings } from '../spec/i
 import type { JobAttempt, JobError, JobState } from './jobs/job-types.js';
 import type { JobRequest, RequestLimits } from './generation/job-request.js';
 import type { LocalModelCapabilities } from '../providers/local/local-image-model.js';
+import type { VerificationReport } from './provenance/verify-image.js';
+import type { AuditFilter, AuditPage } from './safety/audit-log.js';
+import type { PolicySetting } from './safety/moderation-policy.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 import type { RunnerStatus } from './workers/generation-runner.js';
 
@@ -134,6 +137,8 @@ export interface RecordFilter {
   model?: string;
   /** Records whose prompt contains this text (case-insensitive). */
   prompt?: string;
+  /** Records whose image carries this watermark payload (hex, as `pixelpipe verify` reads it). */
+  watermark?: string;
   since?: Date;
   until?: Date;
   /** 1 to 100; default 20. */
@@ -175,6 +180,8 @@ export interface ApiKeyInfo {
   maxConcurrentJobs?: number;
   /** True for an admin key (`pixelpipe keys create --admin`), which may also pull models over HTTP where the server allows it; absent otherwise. */
   admin?: true;
+  /** The key's own moderation policy (`keys create --moderation-policy`), or `off`; the server's applies when absent. */
+  moderationPolicy?: PolicySetting;
 }
 
 /** A model pulled into the server's cache at a client's request, usable as `model` at once. */
@@ -231,6 +238,13 @@ export interface ImageService {
   events(id: string, options?: { after?: number; signal?: AbortSignal }): AsyncIterable<JobEvent>;
   getRecord(id: string, options?: { apiKeyId?: string }): Promise<ImageRecord | undefined>;
   listRecords(filter?: RecordFilter): Promise<RecordPage>;
+  /** The moderation audit log, newest first (admin keys only over HTTP). */
+  listAudit(filter?: AuditFilter): Promise<AuditPage>;
+  /**
+   * What an image carries: its C2PA manifest, watermark and embedded record, and the records its
+   * watermark leads to (with `apiKeyId`, only that key's).
+   */
+  verifyImage(bytes: Uint8Array, options?: { apiKeyId?: string }): Promise<VerificationReport>;
   /** Decodes an uploaded image within `maxInputPixels` and stores it; `field` names it in errors. */
   storeUpload(bytes: Uint8Array, options: { field: string }): Promise<StoredUpload>;
   /** The catalog: models a client may name (the default local model, cached local models, configured hosted ones), local ones with what they can do. */

@@ -23,8 +23,13 @@ import { listCatalog } from './models/catalog-listing.js';
 import { createModelPuller } from './models/model-pulls.js';
 import { createServedModels } from './models/served-models.js';
 import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelpipe.js';
-import { createImageFinishing, type ImageFinishing } from './provenance/image-finishing.js';
+import type { ImageFinishing } from './provenance/image-finishing.js';
+import { finishingFromSettings } from './provenance/service-finishing.js';
+import { verifyImage } from './provenance/verify-image.js';
 import { RecordStore } from './records/record-store.js';
+import { AuditLog } from './safety/audit-log.js';
+import { createModeration, moderationScreen, type Moderation } from './safety/moderation.js';
+import { loadModerationPolicy } from './safety/moderation-policy.js';
 import { checkReferences, storeUpload } from './request-inputs.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { serviceSecret } from './service-secrets.js';
@@ -74,6 +79,8 @@ export interface ImageServiceConfig {
   maxConcurrentJobsPerKey?: number;
   /** Webhook delivery retries and the like. */
   webhooks?: { retryLimit?: number; retryDelaySeconds?: number; timeoutMs?: number };
+  /** The screening of prompts and images; default: the moderation policy of the settings (closed with the service). */
+  moderation?: Moderation;
   /** What is done to each image before it is stored (screening, watermark, signature); default: from the settings. */
   finishing?: ImageFinishing;
   /** Told about errors no caller waits for; default: stderr. */
@@ -88,6 +95,8 @@ export interface RunningImageService extends ImageService {
   readonly databaseKind: Database['kind'];
   /** The API key store (for `pixelpipe keys` and tests). */
   readonly keys: ApiKeyStore;
+  /** The moderation audit log, where screening decisions are written. */
+  readonly audit: AuditLog;
   /** Records a generation made outside the queue (`pixelpipe generate` beside this server): finishes, stores and records its images. */
   recordGeneration(generation: GenerationToRecord): Promise<RecordedGeneration>;
 }
@@ -122,6 +131,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   }
   const records = new RecordStore(database);
   const keys = new ApiKeyStore(database);
+  const audit = new AuditLog(database);
+  const moderation = config.moderation ?? createModeration({ policy: await loadModerationPolicy(settings.moderationPolicy ?? 'default'), keyPolicy: (id) => keys.moderationPolicyOf(id), fetch: config.pixelpipe?.fetch });
   const rateLimiter = new RateLimiter();
   const webhookSecret = settings.webhookSecret ?? (await serviceSecret(database, 'webhook-signing'));
   const webhooks = new WebhookDispatcher({ database, secret: webhookSecret, allowPrivate: settings.webhookAllowPrivate, onError, ...config.webhooks });
@@ -137,9 +148,9 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const view = (status: JobStatus) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
   const notifyWebhook = jobWebhooks(webhooks);
 
-  const finishing = config.finishing ?? createImageFinishing({});
+  const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: (message) => onError(new Error(message)), screen: moderationScreen(moderation, audit) }));
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, finishing, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, onError });
+    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
@@ -162,6 +173,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     urlSigningSecret: await serviceSecret(database, 'blob-url-signing'),
     databaseKind: database.kind,
     keys,
+    audit,
 
     async submit(input, { apiKey, priority, idempotencyKey } = {}) {
       const request = parseJobRequest(input, limits);
@@ -174,15 +186,25 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // A hosted one's provider refuses what it would refuse when called (no request is sent now).
       const { prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask } = request;
       await pixelpipe.check({ model: reference, prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, inputSize, masked: mask !== undefined });
+      // The prompt is screened last, once the request is known to be runnable: a blocked one never reaches a queue or a provider.
+      const screening = await moderation.checkPrompt({ prompt, negativePrompt: request.negativePrompt, apiKeyId: apiKey?.id, policy: apiKey?.moderationPolicy });
+      if (screening.refusal) {
+        await audit.append([screening.entry]);
+        throw screening.refusal;
+      }
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
       try {
-        submitted = await queue.submit(request, { priority, idempotencyKey, lane, apiKeyId: apiKey?.id, maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined });
+        const meta = { prompt: { policy: screening.policy, verdict: screening.verdict } };
+        submitted = await queue.submit(request, { priority, idempotencyKey, lane, apiKeyId: apiKey?.id, maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined, meta });
       } catch (error) {
         if (apiKey) await keys.releaseImages(apiKey, request.n);
         throw error;
       }
-      if (submitted.created) metrics.submitted.inc();
+      if (submitted.created) {
+        metrics.submitted.inc();
+        await audit.append([{ ...screening.entry, jobId: submitted.id }]);
+      }
       else if (apiKey) {
         await keys.releaseImages(apiKey, request.n);
       }
@@ -220,7 +242,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     events: (id, options = {}) => followJobEvents({ events, queue }, id, options),
     getRecord: (id, options) => records.get(id, options),
     listRecords: (filter) => records.list(filter),
-    recordGeneration: (generation) => recordGeneration({ database, records, storage, finishing }, generation),
+    listAudit: (filter) => audit.list(filter),
+    verifyImage: (bytes, { apiKeyId } = {}) =>
+      verifyImage(bytes, { name: 'image', findRecords: async (watermark) => (await records.list({ watermark, apiKeyId, limit: 10 })).records.map(({ id, createdAt }) => ({ id, createdAt })) }),
+    recordGeneration: (generation) => recordGeneration({ database, records, audit, storage, finishing }, generation),
 
     storeUpload: (bytes, { field }) => storeUpload(storage, limits, bytes, field),
 
@@ -250,6 +275,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       await webhooks.stop();
       await runner?.close();
       await pixelpipe.close();
+      if (!config.moderation) await moderation.close();
       if (!config.storage) await storage.close();
       if (!config.database) await database.close();
     },

@@ -55,10 +55,13 @@ export function reproductionRequest(record: ImageRecord, { model }: ReproduceOpt
   };
 }
 
-/** Compares a new image with the record it reproduces. */
-export async function compareReproduction(record: ImageRecord, image: GeneratedImage, modelHash: string | undefined): Promise<Reproduction> {
+/**
+ * Compares a new image with the record it reproduces. `modelPixels`: the new image's pixel hash as the
+ * model made it, when `image` is a stored (watermarked) file whose own pixels differ from the model's.
+ */
+export async function compareReproduction(record: ImageRecord, image: GeneratedImage, modelHash: string | undefined, modelPixels?: string): Promise<Reproduction> {
   const sha256 = `sha256:${createHash('sha256').update(image.bytes).digest('hex')}`;
-  const pixels = (await pixelSha256(image.bytes)).pixelSha256;
+  const pixels = modelPixels ?? (await pixelSha256(image.bytes)).pixelSha256;
   // Records made before pixel hashes were kept can only be compared by file.
   const matches = record.pixelSha256 === undefined ? sha256 === record.sha256 : pixels === record.pixelSha256;
   return { record, image, sha256, pixelSha256: pixels, matches, bytesMatch: sha256 === record.sha256, modelHash };

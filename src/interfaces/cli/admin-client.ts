@@ -72,6 +72,7 @@ export function socketAdmin(socketPath: string, info: ServerInfo): ServiceAdmin 
     listKeys: ({ includeRevoked = false } = {}) => ask('GET', `/admin/keys${includeRevoked ? '?all=true' : ''}`),
     revokeKey: (idOrPrefix) => ask('POST', '/admin/keys/revoke', { idOrPrefix }, idOrPrefix),
     listRecords: (filter) => ask('POST', '/admin/records/list', filter),
+    listAudit: (filter) => ask('POST', '/admin/audit/list', filter),
     async reproduce(id, { model } = {}) {
       const report = await ask<Omit<ReproductionReport, 'image'> & { image: { mediaType: string; base64: string } }>('POST', `/admin/records/${encodeURIComponent(id)}/reproduce`, model === undefined ? {} : { model }, id);
       return { ...report, image: { mediaType: report.image.mediaType, bytes: new Uint8Array(Buffer.from(report.image.base64, 'base64')) } };

@@ -154,7 +154,7 @@ test('--out x.jpg and x.webp keep the record: prompt and seed in EXIF UserCommen
     const out = join(work, `record.${extension}`);
     const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd15'), '--negative', 'blurry', '--seed', '31337', '--steps', '1', '--out', out]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /seed 31337 {2}\(converted from image\/png\)/);
+    assert.match(result.stdout, /seed 31337 {2}record [0-9a-f-]{36} {2}\(converted from image\/png\)/);
     const tags = ExifReader.load(readFileSync(out), { expanded: true });
     const comment = Buffer.from((tags.exif?.UserComment as { value?: number[] } | undefined)?.value ?? []);
     assert.equal(comment.toString('latin1', 0, 8), 'UNICODE\0', `${out}: UserComment with its character code`);

@@ -12,7 +12,8 @@ import type { ServiceAdmin } from '../../service/admin/service-admin.js';
 import type { GenerationToRecord, RecordedGeneration } from '../../service/generation/image-recording.js';
 import type { EncodedImage } from '../../service/provenance/image-finishing.js';
 import { detectImageMediaType } from '../../providers/shared/image-data.js';
-import { openAdmin } from './service-data.js';
+import type { Moderation } from '../../service/safety/moderation.js';
+import { commandSettings, openAdmin } from './service-data.js';
 import { createProgressPrinter } from './progress.js';
 
 export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--negative TEXT] [--seed N] [--steps N]
@@ -134,6 +135,15 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   // The data directory opens while the model runs, so recording adds little to the command's time.
   const recording = values['no-record'] ? undefined : openRecording(values['data-dir']);
   recording?.catch(() => undefined);
+  // The prompt is screened before any model or provider sees it; a blocked one is audited and goes no further.
+  const moderation = await commandModeration(values['data-dir']);
+  const screening = await moderation.checkPrompt({ prompt: positionals[0]!, negativePrompt: values.negative });
+  if (screening.refusal) {
+    const admin = await recording;
+    await admin?.recordGeneration({ request: recordedRequest(values, positionals[0]!, n), audit: [screening.entry] }).finally(() => admin.close());
+    await moderation.close();
+    throw screening.refusal;
+  }
   const result = await pixelpipe.generate({
     prompt: positionals[0]!,
     model: values.model,
@@ -169,8 +179,17 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   });
   progress.done();
   await pixelpipe.close();
+  // Without a record, the images are screened here (no audit entry); recorded ones are screened where they are stored.
+  if (!recording) {
+    for (const image of result.images) {
+      const outcome = await moderation.checkImage(image, {});
+      if (outcome.refusal) throw outcome.refusal;
+    }
+  }
+  await moderation.close();
   const paths = result.images.map((image, index) => outputPath(values.out, image.settings.seed ?? `${Date.now()}-${index + 1}`, index, result.images.length, extensionOfMediaType[image.mediaType]));
-  const recorded = recording && (await recordImages(await recording, values, positionals[0]!, result, paths));
+  const prompt = { policy: screening.policy, verdict: screening.verdict };
+  const recorded = recording && (await recordImages(await recording, values, positionals[0]!, result, paths, { prompt, audit: [screening.entry] }));
   const written = [];
   for (const [index, image] of result.images.entries()) {
     const path = paths[index]!;
@@ -211,12 +230,22 @@ async function readInputFile(path: string): Promise<EncodedImage> {
   return { bytes, mediaType: detectImageMediaType(bytes) ?? 'application/octet-stream' };
 }
 
+/** The moderation of the command's settings (PIXELPIPE_MODERATION_POLICY; the built-in policy by default). */
+async function commandModeration(dataDir: string | undefined): Promise<Moderation> {
+  const [{ createModeration }, { loadModerationPolicy }] = await Promise.all([import('../../service/safety/moderation.js'), import('../../service/safety/moderation-policy.js')]);
+  const { settings } = commandSettings(dataDir, process.env);
+  return createModeration({ policy: await loadModerationPolicy(settings.moderationPolicy ?? 'default') });
+}
+
 // Another \`generate\` on the same data directory holds the embedded database only while it runs, so a
-// refusal is waited out (said once); a server on it answers on its admin socket instead.
-async function openRecording(dataDir: string | undefined): Promise<ServiceAdmin> {
+// refusal is waited out (said once); a server on it answers on its admin socket instead. Which data
+// directory is used is said once there is an image to record, not before a command that fails on its input.
+async function openRecording(dataDir: string | undefined): Promise<ServiceAdmin & { announce(): void }> {
+  let said = '';
+  const stderr = { write: (text: string) => (said += text) };
   for (let waited = 0; ; waited += 250) {
     try {
-      return await openAdmin(dataDir);
+      return Object.assign(await openAdmin(dataDir, { stderr }), { announce: () => process.stderr.write(said) });
     } catch (error) {
       const busy = InvalidArgumentError.isInstance(error) && error.argument === 'dataDir' && error.message.includes('is in use by');
       if (!busy || waited >= 600_000) throw error;
@@ -227,7 +256,8 @@ async function openRecording(dataDir: string | undefined): Promise<ServiceAdmin>
 }
 
 /** Records the images in the data directory (or through the server holding it): finished, stored, each with a record. */
-async function recordImages(admin: ServiceAdmin, values: GenerateFlags, prompt: string, result: GenerateResult, paths: string[]): Promise<RecordedGeneration> {
+async function recordImages(admin: ServiceAdmin & { announce(): void }, values: GenerateFlags, prompt: string, result: GenerateResult, paths: string[], screening: Pick<GenerationToRecord, 'prompt' | 'audit'>): Promise<RecordedGeneration> {
+  admin.announce();
   try {
     const images = values.image && (await Promise.all(values.image.map(readInputFile)));
     const mask = values.mask === undefined ? undefined : await readInputFile(values.mask);
@@ -236,7 +266,7 @@ async function recordImages(admin: ServiceAdmin, values: GenerateFlags, prompt: 
       const format = outputFormatOf(path);
       return format && { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' }[format];
     });
-    return await admin.recordGeneration({ request: recordedRequest(values, prompt, made.length), inputs: { ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, result: { images: made, response, warnings, cost }, mediaTypes });
+    return await admin.recordGeneration({ request: recordedRequest(values, prompt, made.length), inputs: { ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, result: { images: made, response, warnings, cost }, mediaTypes, ...screening });
   } finally {
     await admin.close();
   }

@@ -1,12 +1,14 @@
 // `pixelpipe keys create|list|revoke`: the HTTP service's API keys, in the service's database.
 import { parseArgs } from 'node:util';
 import type { ApiKeyInfo } from '../../service/image-service-types.js';
+import { loadModerationPolicy, policyName } from '../../service/safety/moderation-policy.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { commandSettings, openAdmin } from './service-data.js';
 
-export const keysUsage = `usage: pixelpipe keys create --name NAME [--rate-limit N] [--daily-quota N] [--max-concurrent N] [--admin] [--json]
+export const keysUsage = `usage: pixelpipe keys create --name NAME [--rate-limit N] [--daily-quota N] [--max-concurrent N] [--admin] [--moderation-policy FILE|off] [--json]
                                              make an API key and print its secret, this once only
-                                             (--admin: it may also pull models over HTTP, on a server started with --allow-pull)
+                                             (--admin: it may also pull models over HTTP, on a server started with --allow-pull;
+                                             --moderation-policy: its own moderation policy, a YAML or JSON file read now, or off)
        pixelpipe keys list [--all] [--json]  keys in use (--all: revoked ones too)
        pixelpipe keys revoke ID_OR_PREFIX    stop a key working (its id, or the start of its prefix)
        every keys command takes --data-dir DIR (default PIXELPIPE_DATA_DIR, else ~/.local/share/pixelpipe, as serve) and says which
@@ -26,6 +28,7 @@ const options = {
   'daily-quota': { type: 'string' },
   'max-concurrent': { type: 'string' },
   admin: { type: 'boolean' },
+  'moderation-policy': { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
   'data-dir': { type: 'string' },
@@ -36,7 +39,7 @@ type Flag = keyof typeof options;
 
 // Which flags each action takes; --data-dir and --help go with every one.
 const flagsOf: Record<string, readonly Flag[]> = {
-  create: ['name', 'rate-limit', 'daily-quota', 'max-concurrent', 'admin', 'json'],
+  create: ['name', 'rate-limit', 'daily-quota', 'max-concurrent', 'admin', 'moderation-policy', 'json'],
   list: ['all', 'json'],
   revoke: ['json'],
 };
@@ -71,7 +74,7 @@ const limitsOf = (key: ApiKeyInfo) =>
 const seconds = (time: string) => time.replace(/\.\d{3}Z$/, 'Z');
 
 function table(keys: ApiKeyInfo[]): string {
-  const status = (key: ApiKeyInfo) => `${key.revokedAt ? `revoked ${seconds(key.revokedAt)}` : 'active'}${key.admin ? ', admin' : ''}`;
+  const status = (key: ApiKeyInfo) => `${key.revokedAt ? `revoked ${seconds(key.revokedAt)}` : 'active'}${key.admin ? ', admin' : ''}${key.moderationPolicy ? `, moderation ${policyName(key.moderationPolicy)}` : ''}`;
   const rows = [['PREFIX', 'ID', 'CREATED', 'STATUS', 'LIMITS', 'NAME'], ...keys.map((key) => [key.prefix, key.id, seconds(key.createdAt), status(key), limitsOf(key), key.name])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
@@ -105,6 +108,7 @@ export async function keysCommand(argv: string[], { stdout = process.stdout, std
         dailyImageQuota: limitFlag('daily-quota', values['daily-quota'], 'images per UTC day'),
         maxConcurrentJobs: limitFlag('max-concurrent', values['max-concurrent'], 'jobs at once'),
         ...(values.admin ? { admin: true } : {}),
+        ...(values['moderation-policy'] !== undefined ? { moderationPolicy: await loadModerationPolicy(values['moderation-policy']) } : {}),
       }
     : undefined;
   if (create && create.name.trim() === '') {
@@ -118,7 +122,8 @@ export async function keysCommand(argv: string[], { stdout = process.stdout, std
     if (create) {
       const { key, secret } = await admin.createKey(create);
       stdout.write(values.json ? `${JSON.stringify({ key, secret }, null, 2)}\n` : `${secret}\n`);
-      stderr.write(`created ${key.admin ? 'admin ' : ''}key ${key.id} ${JSON.stringify(key.name)} (${key.prefix}…, ${limitsOf(key)}). The secret is shown this once and cannot be shown again: store it now. Clients send it as \`Authorization: Bearer <secret>\`.\n`);
+      const moderation = key.moderationPolicy ? `, moderation policy ${policyName(key.moderationPolicy)}` : '';
+      stderr.write(`created ${key.admin ? 'admin ' : ''}key ${key.id} ${JSON.stringify(key.name)} (${key.prefix}…, ${limitsOf(key)}${moderation}). The secret is shown this once and cannot be shown again: store it now. Clients send it as \`Authorization: Bearer <secret>\`.\n`);
       return;
     }
     if (action === 'list') {

@@ -8,7 +8,10 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 const createPixelpipe = async () => (await import('../../service/pixelpipe.js')).createPixelpipe;
 
 async function usage(): Promise<string> {
-  const [generate, models, serve, history, keys] = await Promise.all([import('./generate-command.js'), import('./models-command.js'), import('./serve-command.js'), import('./history-command.js'), import('./keys-command.js')]);
+  const [generate, models, serve, history, keys, verify, provenance, audit] = await Promise.all([
+    import('./generate-command.js'), import('./models-command.js'), import('./serve-command.js'), import('./history-command.js'), import('./keys-command.js'),
+    import('./verify-command.js'), import('./provenance-command.js'), import('./audit-command.js'),
+  ]);
   return `pixelpipe — self-hosted image generation
 
 ${generate.generateUsage}
@@ -20,6 +23,12 @@ ${serve.serveUsage}
 ${history.historyUsage}
 
 ${keys.keysUsage}
+
+${verify.verifyUsage}
+
+${provenance.provenanceUsage}
+
+${audit.auditUsage}
 
   pixelpipe --version`;
 }
@@ -41,6 +50,12 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./history-command.js')).reproduceCommand(rest);
     case 'keys':
       return (await import('./keys-command.js')).keysCommand(rest);
+    case 'verify':
+      return (await import('./verify-command.js')).verifyCommand(rest);
+    case 'provenance':
+      return (await import('./provenance-command.js')).provenanceCommand(rest);
+    case 'audit':
+      return (await import('./audit-command.js')).auditCommand(rest);
     case '--version':
     case '-v': {
       const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -54,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${await usage()}\n`);
       return;
     default:
-      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, models, serve, worker, history, reproduce, keys\n\n${await usage()}` });
+      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, models, serve, worker, history, reproduce, keys, verify, provenance, audit\n\n${await usage()}` });
   }
 }
 

@@ -6,6 +6,8 @@ import type { ServiceAdmin } from '../../service/admin/service-admin.js';
 import { bytesReplacer, bytesReviver } from '../../service/admin/wire-bytes.js';
 import type { GenerationToRecord } from '../../service/generation/image-recording.js';
 import type { RecordFilter } from '../../service/image-service-types.js';
+import type { AuditFilter } from '../../service/safety/audit-log.js';
+import type { PolicySetting } from '../../service/safety/moderation-policy.js';
 import { sendError } from './http-error.js';
 
 const createKeySchema = z.strictObject({
@@ -14,6 +16,8 @@ const createKeySchema = z.strictObject({
   dailyImageQuota: z.number().int().optional(),
   maxConcurrentJobs: z.number().int().optional(),
   admin: z.boolean().optional(),
+  // Checked by the key store, which names each field of a bad one.
+  moderationPolicy: z.custom<PolicySetting>().optional(),
 });
 
 function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
@@ -51,6 +55,10 @@ export function createAdminRoutes(admin: ServiceAdmin, describe: () => Record<st
   app.post('/admin/records/list', async (context) => {
     const filter = parseBody(z.record(z.string(), z.unknown()), await context.req.json()) as RecordFilter & { since?: string; until?: string };
     return context.json(await admin.listRecords({ ...filter, since: dateOf(filter.since), until: dateOf(filter.until) }));
+  });
+  app.post('/admin/audit/list', async (context) => {
+    const filter = parseBody(z.record(z.string(), z.unknown()), await context.req.json()) as AuditFilter & { since?: string };
+    return context.json(await admin.listAudit({ ...filter, since: dateOf(filter.since) }));
   });
   app.get('/admin/models', async (context) => context.json(await admin.listModels()));
   // A generation `pixelpipe generate` made itself; its bytes travel as base64 (see wire-bytes.ts).

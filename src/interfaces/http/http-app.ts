@@ -4,6 +4,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { bodyLimit } from 'hono/body-limit';
+import { registerAuditRoutes } from './audit-routes.js';
 import { registerBlobRoutes } from './blob-routes.js';
 import { apiKeyAuth } from './http-auth.js';
 import type { HttpAppOptions, HttpEnv } from './http-env.js';
@@ -15,6 +16,7 @@ import { registerModelRoutes } from './model-routes.js';
 import { registerOpenAiRoutes } from './openai-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerRecordRoutes } from './record-routes.js';
+import { registerVerifyRoutes } from './verify-routes.js';
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
 
@@ -46,6 +48,8 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono<HttpEnv> {
   registerOpsRoutes(app, options);
   registerOpenAiRoutes(app, options);
   registerModelRoutes(app, options);
+  registerAuditRoutes(app, options);
+  registerVerifyRoutes(app, options);
   app.doc('/openapi.json', {
     openapi: '3.0.0',
     info: { title: 'pixelpipe', version: '1', description: 'Self-hosted image generation: native jobs API and OpenAI-compatible image routes. Errors are `{ "error": { message, type, param, code } }`.' },

@@ -1,6 +1,7 @@
 // The one JSON error shape of the HTTP API (OpenAI's, so its clients read it), and how errors map onto it.
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { NotFoundError } from '../../service/errors/not-found-error.js';
 import { QuotaExceededError } from '../../service/errors/quota-exceeded-error.js';
@@ -46,6 +47,10 @@ export function toHttpError(error: unknown): HttpError {
   }
   if (NotFoundError.isInstance(error)) {
     return new HttpError(404, { message: error.message, type: 'not_found_error', code: `${error.resource}_not_found` });
+  }
+  // A prompt the moderation policy blocks, in OpenAI's terms (its clients look for the code).
+  if (ContentPolicyError.isInstance(error)) {
+    return new HttpError(400, { message: error.message, type: 'invalid_request_error', param: 'prompt', code: 'content_policy_violation' });
   }
   if (QuotaExceededError.isInstance(error)) {
     const seconds = Math.max(1, Math.ceil((error.resetsAt.getTime() - Date.now()) / 1000));

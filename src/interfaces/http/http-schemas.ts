@@ -65,6 +65,15 @@ export const imageRecordSchema = z
     mediaType: z.string(),
     width: z.number().int(),
     height: z.number().int(),
+    provenance: z
+      .object({
+        c2pa: z.enum(['signed', 'unsigned']),
+        signer: z.string().optional(),
+        watermark: z.string().optional().openapi({ description: 'The invisible watermark\'s payload (hex); `POST /v1/verify` reads it back from the image.' }),
+        moderation: z.record(z.string(), z.unknown()).optional(),
+      })
+      .optional()
+      .openapi({ description: 'What the stored image carries: C2PA credentials, watermark, and the screening of its prompt and pixels.' }),
   })
   .openapi('ImageRecord');
 

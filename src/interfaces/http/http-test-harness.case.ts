@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { deflateSync, crc32 } from 'node:zlib';
 import sharp from 'sharp';
+import type { Settings } from '../../config/settings.js';
 import { createDatabase, defaultDatabaseConfig } from '../../service/database/create-database.js';
 import type { Database } from '../../service/database/database.js';
 import type { ApiKeyInfo, JobView, ServiceLimits, SubmitJobOptions } from '../../service/image-service-types.js';
@@ -53,6 +54,8 @@ export interface TestServiceOptions {
   pixelpipe?: PixelpipeOptions;
   /** Local model folders for the catalog, besides the test model. */
   models?: string[];
+  /** Settings besides the data directory, cache and database (signing keys, moderation policy). */
+  settings?: Partial<Settings>;
 }
 
 /** The real service of a test file or suite, and its levers. */
@@ -78,7 +81,7 @@ function withOutage(database: Database, isDown: () => boolean): Database {
 }
 
 /** Starts the real service in a temporary data directory, the test model as its default model (its jobs run in this process, in the test-model provider's lane). */
-export async function startTestService({ databaseUrl, limits, pixelpipe, models }: TestServiceOptions = {}): Promise<TestService> {
+export async function startTestService({ databaseUrl, limits, pixelpipe, models, settings }: TestServiceOptions = {}): Promise<TestService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-http-'));
   // The database the service would open for these settings, opened here so a test can take it down.
   const opened = await createDatabase(defaultDatabaseConfig({ dataDirectory: dataDir, url: databaseUrl }));
@@ -87,7 +90,7 @@ export async function startTestService({ databaseUrl, limits, pixelpipe, models 
   try {
     service = await createImageService({
       // Its own model cache, so the catalog lists only what the test gives.
-      settings: { dataDir, cacheDir: join(dataDir, 'models'), databaseUrl },
+      settings: { ...settings, dataDir, cacheDir: join(dataDir, 'models'), databaseUrl },
       database: withOutage(opened, () => down),
       isolation: 'in-process',
       workers: 1,

@@ -66,7 +66,8 @@ for (const backend of ['pglite', 'postgres'] as const) {
         databaseUrl = postgres.url;
       }
       service = await createImageService({
-        settings: { dataDir, databaseUrl, cacheDir: join(dataDir, 'models') },
+        // Without the watermark, the images come back with the model's exact pixels, which these tests compare.
+        settings: { dataDir, databaseUrl, cacheDir: join(dataDir, 'models'), watermark: false },
         defaultModel: testData('fixtures', 'tiny-sd15'),
         models: [testData('fixtures', 'tiny-sd15-inpaint')],
         pollingIntervalSeconds: 0.1,

@@ -3,6 +3,9 @@ import type { Settings } from '../../config/settings.js';
 import { ApiKeyStore } from '../keys/api-key-store.js';
 import { recordGeneration } from '../generation/image-recording.js';
 import { openServiceStores } from '../open-service-stores.js';
+import { AuditLog } from '../safety/audit-log.js';
+import { createModeration, moderationScreen, type Moderation } from '../safety/moderation.js';
+import { loadModerationPolicy } from '../safety/moderation-policy.js';
 import type { ImageFinishing } from '../provenance/image-finishing.js';
 import { finishingFromSettings } from '../provenance/service-finishing.js';
 import type { Pixelpipe } from '../pixelpipe.js';
@@ -14,12 +17,15 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
   const keys = new ApiKeyStore(stores.database);
   let pixelpipe: Pixelpipe | undefined;
   let finishing: ImageFinishing | undefined;
+  let moderation: Moderation | undefined;
+  const audit = new AuditLog(stores.database);
   return {
     via: stores.settings.databaseUrl ? 'the PostgreSQL server at PIXELPIPE_DATABASE_URL' : 'the embedded database (no server runs on it)',
     createKey: (options) => keys.create(options),
     listKeys: (options) => keys.list(options),
     revokeKey: (idOrPrefix) => keys.revoke(idOrPrefix),
     listRecords: (filter) => stores.records.list(filter),
+    listAudit: (filter) => audit.list(filter),
     async reproduce(id, { model } = {}) {
       const record = await recordOrThrow((recordId) => stores.records.get(recordId), id);
       // The engine loads only for a reproduction, not for listing keys or records.
@@ -33,10 +39,13 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
       return await listCatalog(cacheCatalog(pixelpipe), pixelpipe);
     },
     async recordGeneration(generation) {
-      finishing ??= await finishingFromSettings(stores.settings);
-      return await recordGeneration({ ...stores, finishing }, generation);
+      // The CLI's own images are screened by the data directory's settings, as a server on it would.
+      moderation ??= createModeration({ policy: await loadModerationPolicy(stores.settings.moderationPolicy ?? 'default') });
+      finishing ??= await finishingFromSettings(stores.settings, { onNotice: (message) => process.stderr.write(`${message}\n`), createDevelopmentCertificates: true, screen: moderationScreen(moderation, audit) });
+      return await recordGeneration({ ...stores, audit, finishing }, generation);
     },
     async close() {
+      await moderation?.close();
       await pixelpipe?.close();
       await stores.close();
     },

@@ -7,6 +7,7 @@ import type { CreateApiKeyOptions } from '../keys/api-key-store.js';
 import type { ListedModel } from '../models/catalog-listing.js';
 import type { ReproduceOptions, Reproduction } from '../reproduce-record.js';
 import type { GenerationToRecord, RecordedGeneration } from '../generation/image-recording.js';
+import type { AuditFilter, AuditPage } from '../safety/audit-log.js';
 
 /** What reproducing a record found, as plain data (it crosses the admin socket). */
 export interface ReproductionReport {
@@ -29,6 +30,8 @@ export interface ServiceAdmin {
   /** Revokes by id or the start of the prefix; `NotFoundError` when none matches. */
   revokeKey(idOrPrefix: string): Promise<ApiKeyInfo>;
   listRecords(filter: RecordFilter): Promise<RecordPage>;
+  /** The moderation audit log, newest first. */
+  listAudit(filter: AuditFilter): Promise<AuditPage>;
   /** Makes the record's image again and compares; `NotFoundError` for an unknown record. */
   reproduce(id: string, options?: ReproduceOptions): Promise<ReproductionReport>;
   /** Records a generation made outside the queue (`pixelpipe generate`): finishes, stores and records its images. */
@@ -64,6 +67,7 @@ export function serviceAdmin(service: RunningImageService): ServiceAdmin {
     listKeys: (options) => service.keys.list(options),
     revokeKey: (idOrPrefix) => service.keys.revoke(idOrPrefix),
     listRecords: (filter) => service.listRecords(filter),
+    listAudit: (filter) => service.listAudit(filter),
     async reproduce(id, options) {
       const record = await recordOrThrow((recordId) => service.getRecord(recordId), id);
       const { compareReproduction, reproductionRequest } = await import('../reproduce-record.js');
@@ -74,7 +78,7 @@ export function serviceAdmin(service: RunningImageService): ServiceAdmin {
       if (done.state !== 'succeeded' || !made || !blob) {
         throw new PixelpipeError({ name: 'ReproductionFailedError', message: `the job reproducing record ${id} (${job.id}) ended ${done.state}: ${done.error?.message ?? 'it stored no image'}` });
       }
-      return reportOf(await compareReproduction(record, { bytes: blob.bytes, mediaType: made.mediaType, settings: made.settings }, made.modelHash));
+      return reportOf(await compareReproduction(record, { bytes: blob.bytes, mediaType: made.mediaType, settings: made.settings }, made.modelHash, made.pixelSha256));
     },
     listModels: () => service.listModels(),
     recordGeneration: (generation) => service.recordGeneration(generation),

@@ -151,7 +151,7 @@ export function databaseConformance(databaseCase: DatabaseCase): void {
         assert.deepEqual(recorded.map(({ version, name }) => ({ version, name })), migrations.map(({ version, name }) => ({ version, name })));
         assert.ok(recorded.every((row) => row.applied_at instanceof Date));
         const tables = await database.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'pixelpipe' ORDER BY table_name`);
-        assert.deepEqual(tables.map((row) => row.table_name), ['api_key_usage', 'api_keys', 'idempotency_keys', 'job_attempts', 'job_blobs', 'job_events', 'records', 'schema_migrations', 'service_secrets', 'webhook_deliveries', 'workers']);
+        assert.deepEqual(tables.map((row) => row.table_name), ['api_key_usage', 'api_keys', 'audit_log', 'idempotency_keys', 'job_attempts', 'job_blobs', 'job_events', 'records', 'schema_migrations', 'service_secrets', 'webhook_deliveries', 'workers']);
       }));
 
     test('the records table refuses a second record for the same image of the same job', (t) =>

@@ -7,13 +7,14 @@ import { apiKeyLimitsMigration } from './migrations/003-api-key-limits.js';
 import { jobEventsMigration } from './migrations/004-job-events.js';
 import { workerAttemptsMigration } from './migrations/005-worker-attempts.js';
 import { apiKeyAdminMigration } from './migrations/006-api-key-admin.js';
+import { moderationAuditMigration } from './migrations/007-moderation-audit.js';
 import { recordProvenanceMigration } from './migrations/008-record-provenance.js';
 import type { Migration } from './migrations/migration.js';
 
 export type { Migration } from './migrations/migration.js';
 
 /** Every migration pixelpipe ships, in order. */
-export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration, apiKeyLimitsMigration, jobEventsMigration, workerAttemptsMigration, apiKeyAdminMigration, recordProvenanceMigration];
+export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration, apiKeyLimitsMigration, jobEventsMigration, workerAttemptsMigration, apiKeyAdminMigration, moderationAuditMigration, recordProvenanceMigration];
 
 /** What `migrate` did. */
 export interface MigrationReport {

@@ -1,11 +1,13 @@
 // Runs one attempt at a generation job: checks the request, generates, stores the bytes, and hands back the records to write.
+import { ContentPolicyError } from '../../spec/errors/content-policy-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { ImageModelProgress } from '../../spec/image-model-call-options.js';
 import type { Database } from '../database/database.js';
 import { localLane } from '../jobs/job-claim.js';
 import type { JobContext, JobHandler } from '../jobs/job-types.js';
-import type { EncodedImage, ImageFinishing } from '../provenance/image-finishing.js';
+import type { EncodedImage, FinishingContext, ImageFinishing } from '../provenance/image-finishing.js';
 import type { RecordDraft } from '../records/record-store.js';
+import type { AuditLog } from '../safety/audit-log.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { GenerationRunner } from '../workers/generation-runner.js';
 import { jobRecordId, storeImage } from './image-recording.js';
@@ -32,6 +34,8 @@ export interface GenerationHandlerConfig {
   modelReference: (name: string | undefined) => Promise<string>;
   /** What is done to each image before it is stored: screening, watermark, record, signature. */
   finishing: ImageFinishing;
+  /** Where a hosted provider's refusals are written. */
+  audit: AuditLog;
   /** Told about errors no caller waits for (a progress event that could not be written). */
   onError?: (error: Error) => void;
 }
@@ -62,7 +66,7 @@ async function readInput(storage: BlobStorage, blobKey: string, field: string): 
 }
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, finishing, runnerFor, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   const noteJobBlob = jobBlobNotes(database);
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
@@ -72,6 +76,10 @@ export function createGenerationHandler({ database, storage, finishing, runnerFo
       return await generate(job, request);
     } catch (error) {
       await deleteJobBlobs(database, storage, job.id).catch((cleanup: Error) => onError(cleanup));
+      // A hosted provider's own refusal goes into the audit log beside pixelpipe's decisions (those are written where they are made).
+      if (ContentPolicyError.isInstance(error) && error.provider !== 'pixelpipe') {
+        await audit.append([{ stage: 'provider', action: 'block', apiKeyId: job.apiKeyId, jobId: job.id, classifier: error.provider, details: { message: error.message } }]).catch((failure: Error) => onError(failure));
+      }
       throw error;
     }
   };
@@ -93,7 +101,7 @@ export function createGenerationHandler({ database, storage, finishing, runnerFo
     const recording = { storage, finishing, noteBlob: (key: string) => noteJobBlob(job.id, key) };
     for (const [index, image] of result.images.entries()) {
       job.signal.throwIfAborted();
-      const { draft } = await storeImage(recording, { image, index, result, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0] });
+      const { draft } = await storeImage(recording, { image, index, result, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0], prompt: job.meta?.prompt as FinishingContext['prompt'] });
       records.push(draft);
     }
     return { records, timings: result.response.timings };

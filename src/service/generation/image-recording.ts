@@ -8,6 +8,7 @@ import type { ImageRecord } from '../image-service-types.js';
 import { pixelSha256 } from '../pixel-hash.js';
 import type { EncodedImage, FinishingContext, ImageFinishing } from '../provenance/image-finishing.js';
 import type { RecordDraft, RecordStore } from '../records/record-store.js';
+import type { AuditEntry, AuditLog } from '../safety/audit-log.js';
 import { describeBlob } from '../storage/blob-key.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { JobRequest } from './job-request.js';
@@ -97,10 +98,14 @@ export interface GenerationToRecord {
   request: Omit<JobRequest, 'images' | 'mask'>;
   /** An edit's inputs; stored, so the record can be reproduced. */
   inputs?: { images?: EncodedImage[]; mask?: EncodedImage };
-  result: Pick<ImageModelResult, 'images' | 'response' | 'warnings' | 'cost'>;
+  /** What the model returned; absent when nothing was made (a blocked prompt, whose audit entry is all there is to write). */
+  result?: Pick<ImageModelResult, 'images' | 'response' | 'warnings' | 'cost'>;
   /** Per image, what to store it as (the format of the file it is written to). */
   mediaTypes?: (string | undefined)[];
+  /** The prompt's screening, which the records keep. */
   prompt?: FinishingContext['prompt'];
+  /** Decisions the caller made (the prompt's screening), written to the audit log with the records; alone when the prompt was blocked and there are no images. */
+  audit?: AuditEntry[];
 }
 
 /** The records of a recorded generation and the finished images, in order. */
@@ -109,17 +114,21 @@ export interface RecordedGeneration {
   images: EncodedImage[];
 }
 
-/** Stores a generation's inputs and images and writes its records, in one transaction. */
-export async function recordGeneration({ database, records, ...recording }: ImageRecording & { database: Database; records: RecordStore }, generation: GenerationToRecord): Promise<RecordedGeneration> {
+/** Stores a generation's inputs and images and writes its records and audit entries, in one transaction. */
+export async function recordGeneration({ database, records, audit, ...recording }: ImageRecording & { database: Database; records: RecordStore; audit: AuditLog }, generation: GenerationToRecord): Promise<RecordedGeneration> {
   const { storage } = recording;
   const inputs = generation.inputs ?? {};
   const images = inputs.images && (await Promise.all(inputs.images.map(async (input) => ({ blobKey: (await storage.put(input.bytes, { mediaType: input.mediaType })).key }))));
   const mask = inputs.mask && { blobKey: (await storage.put(inputs.mask.bytes, { mediaType: inputs.mask.mediaType })).key };
   const request = { ...generation.request, ...(images ? { images } : {}), ...(mask ? { mask } : {}) } as JobRequest;
   const stored: { draft: RecordDraft; image: EncodedImage }[] = [];
-  for (const [index, image] of generation.result.images.entries()) {
-    stored.push(await storeImage(recording, { image, index, result: generation.result, request, recordId: randomUUID(), input: inputs.images?.[0], mediaType: generation.mediaTypes?.[index], prompt: generation.prompt }));
+  const { result } = generation;
+  for (const [index, image] of (result?.images ?? []).entries()) {
+    stored.push(await storeImage(recording, { image, index, result: result!, request, recordId: randomUUID(), input: inputs.images?.[0], mediaType: generation.mediaTypes?.[index], prompt: generation.prompt }));
   }
-  const written = await database.transaction((transaction) => records.insert(transaction, stored.map(({ draft }) => draft)));
+  const written = await database.transaction(async (transaction) => {
+    if (generation.audit?.length) await audit.append(generation.audit, transaction);
+    return stored.length ? await records.insert(transaction, stored.map(({ draft }) => draft)) : [];
+  });
   return { records: written, images: stored.map(({ image }) => image) };
 }

@@ -172,7 +172,7 @@ export class JobQueue {
    * back instead. Resolves once the job is committed. Submissions made at the same time commit
    * together in one transaction (see `SubmitBatcher`); one inside a caller's `transaction` commits with it.
    */
-  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent, lane, transaction }: SubmitOptions = {}): Promise<SubmitResult> {
+  async submit(request: unknown, { priority = 0, idempotencyKey, apiKeyId, maxConcurrent, lane, transaction, meta }: SubmitOptions = {}): Promise<SubmitResult> {
     await this.#ready('submit');
     checkWhole('priority', priority, { min: -1_000_000, max: 1_000_000 });
     if (idempotencyKey !== undefined && (typeof idempotencyKey !== 'string' || idempotencyKey.length < 1 || idempotencyKey.length > 255)) {
@@ -182,7 +182,7 @@ export class JobQueue {
     if (lane !== undefined && !/^[\w.-]{1,64}$/.test(lane)) {
       throw new InvalidArgumentError({ argument: 'lane', value: lane, message: `\`lane\` must be 1 to 64 letters, digits, '.', '_' or '-', got ${JSON.stringify(lane)}` });
     }
-    const data: JobData = { request, ...(apiKeyId === undefined ? {} : { apiKeyId }), ...(maxConcurrent === undefined ? {} : { maxConcurrent }), ...(lane === undefined || lane === localLane ? {} : { lane }) };
+    const data: JobData = { request, ...(apiKeyId === undefined ? {} : { apiKeyId }), ...(maxConcurrent === undefined ? {} : { maxConcurrent }), ...(lane === undefined || lane === localLane ? {} : { lane }), ...(meta === undefined ? {} : { meta }) };
     // Found now, alone, rather than by failing the batch it would join.
     JSON.stringify(data);
     if (transaction !== undefined && idempotencyKey !== undefined) {

@@ -25,6 +25,8 @@ export interface JobData {
   maxConcurrent?: number;
   /** Which of a worker's limits the job counts against: `local` (the default) or a hosted provider's name. */
   lane?: string;
+  /** What the submitter keeps with the job besides its request, handed to the handler as it was given. */
+  meta?: Record<string, unknown>;
   /** Attempts that ended with their worker dead (killed, out of memory, crashed); such a job is retried last, and once at most. */
   crashes?: number;
 }

@@ -82,6 +82,8 @@ export interface SubmitOptions {
   lane?: string;
   /** Creates the job inside this open transaction, so it exists only if the transaction commits. */
   transaction?: DatabaseTransaction;
+  /** JSON kept with the job besides its request (e.g. what was decided about it at submit time), handed to the handler as `meta`. */
+  meta?: Record<string, unknown>;
 }
 
 /** What `submit` gives back. */
@@ -108,6 +110,8 @@ export interface JobContext {
   lane?: string;
   /** 1 for the first attempt, 2 for the first retry, and so on. */
   attempt: number;
+  /** What the submitter kept with the job (`SubmitOptions.meta`). */
+  meta?: Record<string, unknown>;
   /**
    * Aborts when the job is cancelled, runs past its expiry, is taken back by the queue, or the
    * worker stops; its `reason` is an `AbortedError` saying which. After it aborts, nothing the

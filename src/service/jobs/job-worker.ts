@@ -271,10 +271,10 @@ export class JobWorker {
     // Expiry is pg-boss's bound on an attempt; ending the attempt here puts the job back at once
     // instead of when a maintenance pass notices it.
     run.expiry = setTimeout(() => void this.#finish(run, { kind: 'expired' }), Number(job.expireInSeconds) * 1000);
-    const { request, apiKeyId } = job.data ?? { request: undefined };
+    const { request, apiKeyId, meta } = job.data ?? { request: undefined };
     const handled = (async (): Promise<Outcome> => {
       try {
-        return { kind: 'succeeded', output: await this.#settings.handler({ id: job.id, request, apiKeyId, lane: run.lane, attempt: job.retryCount + 1, signal: run.controller.signal }) };
+        return { kind: 'succeeded', output: await this.#settings.handler({ id: job.id, request, apiKeyId, lane: run.lane, attempt: job.retryCount + 1, ...(meta ? { meta } : {}), signal: run.controller.signal }) };
       } catch (error) {
         return { kind: 'failed', error };
       }

@@ -5,6 +5,7 @@ import type { Database } from '../database/database.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { QuotaExceededError } from '../errors/quota-exceeded-error.js';
 import type { ApiKeyInfo } from '../image-service-types.js';
+import { parseModerationPolicy, type PolicySetting } from '../safety/moderation-policy.js';
 
 /** What `create` takes: a name and the key's limits (each unlimited, or the service default, when absent). */
 export interface CreateApiKeyOptions {
@@ -18,6 +19,8 @@ export interface CreateApiKeyOptions {
   maxConcurrentJobs?: number;
   /** An admin key may also use the routes that change what the server serves (`POST /v1/models/pull`, where the server allows it). Default false. */
   admin?: boolean;
+  /** The key's own moderation policy (checked again here), or `off`; the server's policy when absent. */
+  moderationPolicy?: PolicySetting;
 }
 
 /** Today's images of a key after a reservation. */
@@ -59,9 +62,10 @@ interface ApiKeyRow {
   daily_image_quota: number | null;
   max_concurrent_jobs: number | null;
   admin: boolean;
+  moderation_policy: PolicySetting | null;
 }
 
-const columns = 'id, name, prefix, created_at, revoked_at, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs, admin';
+const columns = 'id, name, prefix, created_at, revoked_at, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs, admin, moderation_policy';
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
@@ -77,6 +81,7 @@ function toInfo(row: ApiKeyRow): ApiKeyInfo {
     ...(row.daily_image_quota !== null ? { dailyImageQuota: row.daily_image_quota } : {}),
     ...(row.max_concurrent_jobs !== null ? { maxConcurrentJobs: row.max_concurrent_jobs } : {}),
     ...(row.admin ? { admin: true } : {}),
+    ...(row.moderation_policy !== null ? { moderationPolicy: row.moderation_policy } : {}),
   };
 }
 
@@ -128,7 +133,7 @@ export class ApiKeyStore {
   }
 
   /** Makes a key; `secret` is the only copy of it, to show the user once. */
-  async create({ name, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs, admin = false }: CreateApiKeyOptions): Promise<{ key: ApiKeyInfo; secret: string }> {
+  async create({ name, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs, admin = false, moderationPolicy }: CreateApiKeyOptions): Promise<{ key: ApiKeyInfo; secret: string }> {
     if (typeof admin !== 'boolean') throw new InvalidArgumentError({ argument: 'admin', value: admin, message: `\`admin\` must be true or false (whether the key may pull models), got ${JSON.stringify(admin)}` });
     const values = [
       checkName(name),
@@ -136,11 +141,12 @@ export class ApiKeyStore {
       checkLimit('dailyImageQuota', dailyImageQuota, 'images per UTC day'),
       checkLimit('maxConcurrentJobs', maxConcurrentJobs, 'jobs at once'),
       admin,
+      moderationPolicy === undefined ? null : JSON.stringify(parseModerationPolicy(moderationPolicy)),
     ];
     const secret = `pp_${randomBytes(32).toString('base64url')}`;
     const [row] = await this.#database.query<ApiKeyRow>(
-      `INSERT INTO pixelpipe.api_keys (name, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs, admin, hash, prefix, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${columns}`,
+      `INSERT INTO pixelpipe.api_keys (name, rate_limit_per_minute, daily_image_quota, max_concurrent_jobs, admin, moderation_policy, hash, prefix, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9) RETURNING ${columns}`,
       [...values, hashOf(secret), secret.slice(0, apiKeyPrefixLength), this.#now()],
     );
     return { key: toInfo(row!), secret };
@@ -206,6 +212,12 @@ export class ApiKeyStore {
     const given = Buffer.from(hash, 'hex');
     if (stored.length !== given.length || !timingSafeEqual(stored, given)) return undefined;
     return row.revoked_at ? 'revoked' : toInfo(row);
+  }
+
+  /** The key's own moderation policy; undefined for a key without one (the server's applies) or no such key. */
+  async moderationPolicyOf(id: string): Promise<PolicySetting | undefined> {
+    const [row] = await this.#database.query<Pick<ApiKeyRow, 'moderation_policy'>>('SELECT moderation_policy FROM pixelpipe.api_keys WHERE id = $1::uuid', [id]);
+    return row?.moderation_policy ?? undefined;
   }
 
   /** Whether any key is not revoked. */

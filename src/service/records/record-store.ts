@@ -126,12 +126,6 @@ export class RecordStore {
     return rows[0] && toRecord(rows[0]);
   }
 
-  /** The records whose image carries the watermark payload `watermark` (hex), newest first. */
-  async byWatermark(watermark: string): Promise<ImageRecord[]> {
-    const rows = await this.#database.query<RecordRow>('SELECT * FROM pixelpipe.records WHERE watermark = $1 ORDER BY created_at DESC, id DESC LIMIT 10', [watermark]);
-    return rows.map(toRecord);
-  }
-
   /** A job's records in image order. */
   async forJob(jobId: string, queryable: Queryable = this.#database): Promise<ImageRecord[]> {
     const rows = await queryable.query<RecordRow>('SELECT * FROM pixelpipe.records WHERE job_id = $1 ORDER BY image_index', [jobId]);
@@ -159,6 +153,7 @@ export class RecordStore {
     if (filter.jobId !== undefined) add((p) => `job_id = ${p}::uuid`, filter.jobId);
     if (filter.provider !== undefined) add((p) => `provider = ${p}`, filter.provider);
     if (filter.model !== undefined) add((p) => `model_id = ${p}`, filter.model);
+    if (filter.watermark !== undefined) add((p) => `watermark = ${p}`, filter.watermark.toLowerCase());
     if (filter.prompt !== undefined) add((p) => `request->>'prompt' ILIKE '%' || ${p} || '%'`, filter.prompt.replace(/[\\%_]/g, (character) => `\\${character}`));
     for (const [field, value] of [['since', filter.since], ['until', filter.until]] as const) {
       if (value !== undefined && Number.isNaN(value.getTime())) {

@@ -1,0 +1,106 @@
+// Every image a job stores is watermarked with its record and signed; POST /v1/verify reads both back, and
+// c2pa-ts (not the library that signs) validates the stored file.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { writeDevelopmentCertificates } from '../../service/provenance/c2pa-keys.js';
+import { validateWithC2paTs } from '../../testing/c2pa-ts.js';
+import { errorOf, pgliteCase, sharedTestService, testModelId } from './http-test-harness.case.js';
+
+const keys = await mkdtemp(join(tmpdir(), 'pixelpipe-verify-keys-'));
+let shared: ReturnType<typeof sharedTestService>;
+before(async () => {
+  const { certificatePath, keyPath } = await writeDevelopmentCertificates(keys);
+  shared = sharedTestService(pgliteCase, { settings: { c2paCert: certificatePath, c2paKey: keyPath } });
+});
+after(async () => {
+  await shared.close();
+  await rm(keys, { recursive: true, force: true });
+});
+
+test('a job\'s image is stored signed and watermarked with its record id; /v1/verify reads both back and finds the record, also after JPEG at quality 75', async (t) => {
+  const server = (await shared.startServer(t))!;
+  const { body: submitted } = await server.postJson('/v1/jobs', { prompt: 'a verified cube', width: 256, height: 256, seed: 3 });
+  const job = await server.completeJob(submitted.id);
+  assert.equal(job.state, 'succeeded');
+  const [record] = job.records;
+  assert.equal(record!.provenance?.c2pa, 'signed');
+  assert.match(record!.provenance!.signer!, /pixelpipe development signer/);
+  assert.equal(record!.provenance!.watermark, record!.id.replaceAll('-', '').slice(0, 12));
+  const blob = (await server.service.storage.get(record!.blobKey))!;
+
+  // The other library validates what c2pa-node signed: signature, hash binding and the record it names.
+  const independent = await validateWithC2paTs(blob.bytes);
+  assert.deepEqual(independent.failed, []);
+  assert.equal(independent.record?.recordId, record!.id);
+  assert.deepEqual(independent.actions.map((action) => action.action), ['c2pa.created']);
+
+  const verify = async (bytes: Uint8Array, contentType: string) => {
+    const response = await server.request('/v1/verify', { method: 'POST', headers: { 'content-type': contentType }, body: bytes });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const stored = await verify(blob.bytes, 'image/png');
+  assert.equal(stored.status, 200);
+  assert.equal(stored.body.c2pa.state, 'valid');
+  assert.equal(stored.body.c2pa.trusted, false);
+  assert.deepEqual(stored.body.c2pa.actions.map((action: { action: string; softwareAgent: string }) => [action.action, action.softwareAgent]), [['c2pa.created', testModelId]]);
+  assert.equal(stored.body.c2pa.record.recordId, record!.id);
+  assert.equal(stored.body.record.recordId, record!.id);
+  assert.deepEqual([stored.body.watermark.found, stored.body.watermark.payload, stored.body.watermark.records.map((found: { id: string }) => found.id)], [true, record!.provenance!.watermark, [record!.id]]);
+
+  // Re-encoded as JPEG, the manifest is gone but the watermark still finds the record.
+  const jpeg = new Uint8Array(await sharp(blob.bytes).jpeg({ quality: 75 }).toBuffer());
+  const form = new FormData();
+  form.append('image', new Blob([jpeg], { type: 'image/jpeg' }), 'copy.jpg');
+  const response = await server.request('/v1/verify', { method: 'POST', body: form });
+  const copied = (await response.json()) as any;
+  assert.equal(response.status, 200);
+  assert.equal(copied.c2pa.state, 'absent');
+  assert.deepEqual(copied.watermark.records.map((found: { id: string }) => found.id), [record!.id]);
+
+  // One changed pixel: the manifest no longer validates.
+  const { data, info } = await sharp(blob.bytes).raw().toBuffer({ resolveWithObject: true });
+  data[0] = data[0]! ^ 0xff;
+  const tampered = await sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } }).png().toBuffer();
+  const withManifest = Buffer.concat([tampered.subarray(0, 33), manifestChunk(Buffer.from(blob.bytes)), tampered.subarray(33)]);
+  const invalid = await verify(withManifest, 'image/png');
+  assert.equal(invalid.body.c2pa.state, 'invalid');
+  assert.ok(invalid.body.c2pa.errors.some((error: string) => /dataHash\.mismatch/.test(error)), invalid.body.c2pa.errors.join('; '));
+});
+
+test('/v1/verify: another key finds no record of someone else\'s; a non-image body and a wrong content type are refused, naming what to send', async (t) => {
+  const server = (await shared.startServer(t))!;
+  const owner = await server.addKey();
+  const other = await server.addKey();
+  const { body: submitted } = await server.postJson('/v1/jobs', { prompt: 'a private cube', width: 128, height: 128 }, { authorization: `Bearer ${owner.secret}` });
+  const job = await server.completeJob(submitted.id);
+  const blob = (await server.service.storage.get(job.records[0]!.blobKey))!;
+  const ask = async (secret: string, body: Uint8Array | string, contentType: string) => {
+    const response = await server.request('/v1/verify', { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': contentType }, body });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  assert.deepEqual((await ask(owner.secret, blob.bytes, 'image/png')).body.watermark.records.map((found: { id: string }) => found.id), [job.records[0]!.id]);
+  const foreign = await ask(other.secret, blob.bytes, 'image/png');
+  assert.deepEqual([foreign.body.watermark.found, foreign.body.watermark.records], [true, []]);
+
+  const text = await ask(owner.secret, 'not an image at all', 'image/png');
+  assert.equal(text.status, 400);
+  assert.deepEqual([errorOf(text.body).code, errorOf(text.body).param], ['invalid_image', 'image']);
+  assert.match(errorOf(text.body).message, /the body is not a PNG, JPEG or WebP image/);
+  const json = await ask(owner.secret, '{}', 'application/json');
+  assert.equal(json.status, 415);
+  assert.match(errorOf(json.body).message, /Content-Type image\/png, image\/jpeg or image\/webp, or multipart\/form-data with an `image` field/);
+});
+
+/** The `caBX` chunk (the C2PA manifest store) of a signed PNG. */
+function manifestChunk(png: Buffer): Buffer {
+  for (let offset = 8; offset < png.length; ) {
+    const length = png.readUInt32BE(offset);
+    if (png.toString('latin1', offset + 4, offset + 8) === 'caBX') return png.subarray(offset, offset + 12 + length);
+    offset += 12 + length;
+  }
+  throw new Error('no caBX chunk');
+}
