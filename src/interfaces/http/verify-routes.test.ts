@@ -104,3 +104,26 @@ function manifestChunk(png: Buffer): Buffer {
   }
   throw new Error('no caBX chunk');
 }
+
+test('an image edited twice carries both edits: each edit opens the signed image before it as its parent, down to the one that was made', async (t) => {
+  const server = (await shared.startServer(t))!;
+  const made = await server.completeJob((await server.postJson('/v1/jobs', { prompt: 'a first cube', width: 128, height: 128 })).body.id);
+  let parent = made.records[0]!;
+  for (const prompt of ['a second cube', 'a third cube']) {
+    const { response, body } = await server.postJson('/v1/jobs', { prompt, images: [{ blobKey: parent.blobKey }], strength: 0.5, parentRecordId: parent.id });
+    assert.equal(response.status, 202, JSON.stringify(body));
+    const edited = await server.completeJob(body.id);
+    assert.equal(edited.state, 'succeeded', JSON.stringify(edited.error));
+    parent = edited.records[0]!;
+  }
+  const blob = (await server.service.storage.get(parent.blobKey))!;
+  const response = await server.request('/v1/verify', { method: 'POST', headers: { 'content-type': 'image/png' }, body: blob.bytes });
+  const report = (await response.json()) as any;
+  assert.equal(report.c2pa.state, 'valid');
+  const steps: string[][] = [];
+  for (let step = report.c2pa; step; step = step.ingredients[0]?.manifest) steps.push([step.record?.recordId, ...step.actions.map((action: { action: string }) => action.action)]);
+  assert.deepEqual(steps.map((step) => step.slice(1)), [['c2pa.opened', 'c2pa.edited'], ['c2pa.opened', 'c2pa.edited'], ['c2pa.created']]);
+  assert.equal(steps[2]![0], made.records[0]!.id);
+  const independent = await validateWithC2paTs(blob.bytes);
+  assert.deepEqual(independent.failed, []);
+});
