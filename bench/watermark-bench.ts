@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { seededRandom } from '../src/service/provenance/watermark-transform.js';
 import { embedWatermark, embedWatermarkPixels, readWatermarkPixels, watermarkBitAccuracy, watermarkPayloadBytes, type RawPixels } from '../src/service/provenance/watermark.js';
 import { createPixelpipe } from '../src/service/pixelpipe.js';
+import { psnr, rawPixels } from '../src/testing/images.js';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -27,17 +28,6 @@ const attacks: Record<string, (png: Buffer, width: number, height: number) => Pr
   'brightness +20%': (png) => sharp(png).modulate({ brightness: 1.2 }).png().toBuffer(),
   'PNG → WebP (q80)': (png) => sharp(png).webp().toBuffer(),
 };
-
-async function rawPixels(bytes: Uint8Array): Promise<RawPixels> {
-  const { data, info } = await sharp(bytes).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels };
-}
-
-function psnr(a: Uint8Array, b: Uint8Array): number {
-  let squared = 0;
-  for (let index = 0; index < a.length; index++) squared += (a[index]! - b[index]!) ** 2;
-  return 10 * Math.log10((255 * 255) / (squared / a.length));
-}
 
 /** Smooth test images (gradients, flat colour, simple shapes): the hard case, with no texture to hide a change in. */
 function smoothImage(kind: number, width: number, height: number): Promise<Buffer> {

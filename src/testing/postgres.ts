@@ -1,7 +1,10 @@
 // Where Postgres tests find their server, and a throwaway database per test file so parallel files never collide.
 import { randomBytes } from 'node:crypto';
-import type { TestContext } from 'node:test';
+import { after, type TestContext } from 'node:test';
 import pg from 'pg';
+import type { Database } from '../service/database/database.js';
+import { migrate } from '../service/database/migrations.js';
+import { PostgresDatabase } from '../service/database/postgres-database.js';
 
 /** The variable CI sets (scripts/test-postgres.sh prints the URL of a local server). */
 export const testDatabaseUrlVariable = 'PIXELPIPE_TEST_DATABASE_URL';
@@ -58,5 +61,29 @@ export async function createTestDatabase(serverUrl: string): Promise<TestDatabas
     name,
     // WITH (FORCE) (PostgreSQL 13+) ends connections a failed test left open.
     drop: () => onServer(serverUrl, async (client) => void (await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+  };
+}
+
+/**
+ * The `open` of a store's conformance suite on PostgreSQL: one migrated database for the test file,
+ * made on first use (undefined when the test is not to run), closed and dropped when the file's tests end.
+ */
+export function migratedTestDatabase(): (t: TestContext) => Promise<Database | undefined> {
+  let created: Promise<TestDatabase> | undefined;
+  let database: Promise<Database> | undefined;
+  const connect = async (serverUrl: string): Promise<Database> => {
+    const { url } = await (created ??= createTestDatabase(serverUrl));
+    const opened = new PostgresDatabase({ url });
+    await migrate(opened);
+    return opened;
+  };
+  after(async () => {
+    await (await database)?.close();
+    await (await created)?.drop();
+  });
+  // Every test asks for the URL itself, so each one is marked skipped when there is none.
+  return async (t) => {
+    const serverUrl = testDatabaseUrl(t);
+    return serverUrl ? await (database ??= connect(serverUrl)) : undefined;
   };
 }

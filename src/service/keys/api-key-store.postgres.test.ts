@@ -1,32 +1,5 @@
 // The API key store on a PostgreSQL server (PIXELPIPE_TEST_DATABASE_URL): the shared suite, where parallel reservations really run at once.
-import { after } from 'node:test';
-import { createTestDatabase, testDatabaseUrl, type TestDatabase } from '../../testing/postgres.js';
-import type { Database } from '../database/database.js';
-import { migrate } from '../database/migrations.js';
-import { PostgresDatabase } from '../database/postgres-database.js';
+import { migratedTestDatabase } from '../../testing/postgres.js';
 import { apiKeyStoreConformance } from './api-key-store.case.js';
 
-// One database for this file, made on first use and dropped at the end, so parallel test files never meet.
-let created: Promise<TestDatabase> | undefined;
-let database: Promise<Database> | undefined;
-
-async function connect(serverUrl: string): Promise<Database> {
-  const { url } = await (created ??= createTestDatabase(serverUrl));
-  const opened = new PostgresDatabase({ url });
-  await migrate(opened);
-  return opened;
-}
-
-after(async () => {
-  await (await database)?.close();
-  await (await created)?.drop();
-});
-
-// Every test asks for the URL itself, so each one is marked skipped when there is none.
-apiKeyStoreConformance({
-  name: 'postgres',
-  open: async (t) => {
-    const serverUrl = testDatabaseUrl(t);
-    return serverUrl ? await (database ??= connect(serverUrl)) : undefined;
-  },
-});
+apiKeyStoreConformance({ name: 'postgres', open: migratedTestDatabase() });

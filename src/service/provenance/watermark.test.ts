@@ -11,6 +11,7 @@ import { testData } from '../../testing/paths.js';
 import { createPixelpipe } from '../pixelpipe.js';
 import { seededRandom } from './watermark-transform.js';
 import { embedWatermark, embedWatermarkPixels, readWatermark, readWatermarkPixels, watermarkPayloadBytes, type RawPixels } from './watermark.js';
+import { psnr, rawPixels } from '../../testing/images.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'pixelpipe-watermark-'));
 after(() => rmSync(cacheDir, { recursive: true, force: true }));
@@ -36,17 +37,6 @@ let markedEngineImages: Promise<Buffer[]> | undefined;
 function markedEngine(): Promise<Buffer[]> {
   markedEngineImages ??= Promise.all(engineImages.map(async (png, index) => Buffer.from(await embedWatermark(png, 'image/png', payloadOf(index)))));
   return markedEngineImages;
-}
-
-async function rawPixels(bytes: Uint8Array): Promise<RawPixels> {
-  const { data, info } = await sharp(bytes).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels };
-}
-
-function psnr(a: Uint8Array, b: Uint8Array): number {
-  let squared = 0;
-  for (let index = 0; index < a.length; index++) squared += (a[index]! - b[index]!) ** 2;
-  return 10 * Math.log10((255 * 255) / (squared / a.length));
 }
 
 function svgImage(body: string, width: number, height: number): Promise<Buffer> {
