@@ -10,7 +10,7 @@ import { createGenerationHandler, parseJobRequest } from './generation/generatio
 import { deleteJobBlobs } from './generation/job-blobs.js';
 import { recordGeneration, type GenerationToRecord, type RecordedGeneration } from './generation/image-recording.js';
 import { JobEventLog } from './generation/job-events.js';
-import { jobOutcomes, jobWebhooks, queuedEvents } from './generation/job-outcomes.js';
+import { jobOutcomes, jobsCreated, jobWebhooks } from './generation/job-outcomes.js';
 import { defaultRequestLimits } from './generation/job-request.js';
 import type { ApiKeyInfo, ImageService, JobView, ServiceLimits } from './image-service-types.js';
 import { submittedAtMs, toJobView } from './job-views.js';
@@ -118,7 +118,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const database = config.database ?? (await createDatabase(defaultDatabaseConfig({ dataDirectory: settings.dataDir, url: settings.databaseUrl })));
   const storage = config.storage ?? createStorage(storageConfigFromSettings(settings));
   const events = new JobEventLog(database);
-  const queue = new JobQueue({ database, onError, onCreated: queuedEvents(events), ...config.queue });
+  const audit = new AuditLog(database);
+  const queue = new JobQueue({ database, onError, onCreated: jobsCreated(events, audit), ...config.queue });
   await queue.start();
   const workers = config.workers ?? 1;
   // One budget for the whole server, set now: each worker process may run a job of this size at once.
@@ -131,7 +132,6 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   }
   const records = new RecordStore(database);
   const keys = new ApiKeyStore(database);
-  const audit = new AuditLog(database);
   const moderation = config.moderation ?? createModeration({ policy: await loadModerationPolicy(settings.moderationPolicy ?? 'default'), keyPolicy: (id) => keys.moderationPolicyOf(id), fetch: config.pixelpipe?.fetch });
   const rateLimiter = new RateLimiter();
   const webhookSecret = settings.webhookSecret ?? (await serviceSecret(database, 'webhook-signing'));
@@ -195,16 +195,14 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       if (apiKey) await keys.reserveImages(apiKey, request.n);
       let submitted;
       try {
-        const meta = { prompt: { policy: screening.policy, verdict: screening.verdict } };
+        // The decision's audit entry is written with the job, in its transaction (see `jobsCreated`).
+        const meta = { prompt: { policy: screening.policy, verdict: screening.verdict }, audit: screening.entry };
         submitted = await queue.submit(request, { priority, idempotencyKey, lane, apiKeyId: apiKey?.id, maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined, meta });
       } catch (error) {
         if (apiKey) await keys.releaseImages(apiKey, request.n);
         throw error;
       }
-      if (submitted.created) {
-        metrics.submitted.inc();
-        await audit.append([{ ...screening.entry, jobId: submitted.id }]);
-      }
+      if (submitted.created) metrics.submitted.inc();
       else if (apiKey) {
         await keys.releaseImages(apiKey, request.n);
       }

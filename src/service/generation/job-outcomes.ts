@@ -2,6 +2,7 @@
 // events, its records, its webhooks and its metrics. A job that completes has them exactly once.
 import type { DatabaseTransaction } from '../database/database.js';
 import type { RecordStore } from '../records/record-store.js';
+import type { AuditEntry, AuditLog } from '../safety/audit-log.js';
 import type { ServiceMetrics } from '../service-metrics.js';
 import { submittedAtMs } from '../job-views.js';
 import type { JobSettleHook, JobStatus, WorkOptions } from '../jobs/job-types.js';
@@ -11,9 +12,16 @@ import { forgetJobBlobs } from './job-blobs.js';
 import type { JobEventLog } from './job-events.js';
 import type { JobRequest } from './job-request.js';
 
-/** The first event of new jobs, written with them, so no worker's `running` can come before it. */
-export function queuedEvents(events: JobEventLog): (transaction: DatabaseTransaction, created: JobStatus[]) => Promise<void> {
-  return (transaction, created) => events.appendMany(created.map((job) => ({ jobId: job.id, type: 'queued' as const, data: { position: job.position ?? null } })), transaction);
+/**
+ * What is written with new jobs, in their transaction: their first event (so no worker's `running` can
+ * come before it) and the audit entry of their prompt's screening, which the submit kept in `meta`.
+ */
+export function jobsCreated(events: JobEventLog, audit: AuditLog): (transaction: DatabaseTransaction, created: JobStatus[]) => Promise<void> {
+  return async (transaction, created) => {
+    await events.appendMany(created.map((job) => ({ jobId: job.id, type: 'queued' as const, data: { position: job.position ?? null } })), transaction);
+    const screened = created.flatMap((job) => (job.meta?.audit ? [{ ...(job.meta.audit as AuditEntry), jobId: job.id }] : []));
+    if (screened.length) await audit.append(screened, transaction);
+  };
 }
 
 /** Tells a job's webhook, if it has one, through `transaction` (so the delivery commits with what it reports). */

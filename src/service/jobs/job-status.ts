@@ -121,6 +121,7 @@ export async function readJobStatus(queryable: Queryable, { schema, queueName, i
     priority: row.priority,
     request: row.data?.request,
     apiKeyId: row.data?.apiKeyId,
+    ...(row.data?.meta ? { meta: row.data.meta } : {}),
     output: state === 'succeeded' ? row.output?.output : undefined,
     error: row.state === 'failed' || row.state === 'retry' ? readError(row.output) : undefined,
     // pg-boss counts a retry only when it takes a job that has started before.

@@ -50,6 +50,8 @@ export interface JobStatus {
   request: unknown;
   /** The API key that submitted it, where one did. */
   apiKeyId: string | undefined;
+  /** What the submitter kept with it (`SubmitOptions.meta`). */
+  meta?: Record<string, unknown>;
   /** What the handler returned, for a succeeded job. */
   output: unknown;
   /** For a failed job, why; for a queued job waiting to retry, why the last attempt failed. */

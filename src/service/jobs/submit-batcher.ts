@@ -110,6 +110,7 @@ export class SubmitBatcher {
           priority,
           request: data.request,
           apiKeyId: data.apiKeyId,
+          ...(data.meta ? { meta: data.meta } : {}),
           output: undefined,
           error: undefined,
           attempts: 0,
