@@ -53,7 +53,7 @@ try {
     watermark: (image, index) => watermarker(image, watermarkPayload(context(index).recordId)),
     'record chunk': (image, index) => createImageFinishing({}).finish(image, context(index)),
     'record + C2PA sign': (image, index) => createImageFinishing({ signer }).finish(image, context(index)),
-    'all (as stored)': (image, index) => createImageFinishing({ screen: async (screened) => (await moderation.checkImage(screened, {})).verdict, watermark: watermarker, signer }).finish(image, context(index)),
+    'all (as stored)': (image, index) => createImageFinishing({ screen: async (screened) => ({ verdict: (await moderation.checkImage(screened, {})).verdict }), watermark: watermarker, signer }).finish(image, context(index)),
   };
   console.log(`== finishing ${count} engine images (tiny-sd15, ${size}×${size}); share of a ${generationMs} ms generation`);
   console.log(`nsfwjs model load and first check: ${firstCheck.toFixed(0)} ms (once per process)`);

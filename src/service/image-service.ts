@@ -29,7 +29,7 @@ import { verifyImage } from './provenance/verify-image.js';
 import { RecordStore } from './records/record-store.js';
 import { AuditLog } from './safety/audit-log.js';
 import { createModeration, moderationScreen, type Moderation } from './safety/moderation.js';
-import { loadModerationPolicy } from './safety/moderation-policy.js';
+import { loadModerationPolicy, type PolicySetting } from './safety/moderation-policy.js';
 import { checkReferences, storeUpload } from './request-inputs.js';
 import { ServiceMetrics } from './service-metrics.js';
 import { serviceSecret } from './service-secrets.js';
@@ -85,6 +85,8 @@ export interface ImageServiceConfig {
   finishing?: ImageFinishing;
   /** Told about errors no caller waits for; default: stderr. */
   onError?: (error: Error) => void;
+  /** Told once what runs without a part it could have (no C2PA signing key); default: stderr. */
+  onNotice?: (message: string) => void;
 }
 
 /** The service, plus what the process that made it needs to serve HTTP. */
@@ -132,7 +134,11 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   }
   const records = new RecordStore(database);
   const keys = new ApiKeyStore(database);
-  const moderation = config.moderation ?? createModeration({ policy: await loadModerationPolicy(settings.moderationPolicy ?? 'default'), keyPolicy: (id) => keys.moderationPolicyOf(id), fetch: config.pixelpipe?.fetch });
+  const serverPolicy = await loadModerationPolicy(settings.moderationPolicy ?? 'default');
+  // A key's policy is fixed when the key is made, so each is read once, not for every image.
+  const keyPolicies = new Map<string, Promise<PolicySetting | undefined>>();
+  const keyPolicy = (id: string) => keyPolicies.get(id) ?? keyPolicies.set(id, keys.moderationPolicyOf(id)).get(id)!;
+  const moderation = config.moderation ?? createModeration({ policy: serverPolicy, keyPolicy, fetch: config.pixelpipe?.fetch });
   const rateLimiter = new RateLimiter();
   const webhookSecret = settings.webhookSecret ?? (await serviceSecret(database, 'webhook-signing'));
   const webhooks = new WebhookDispatcher({ database, secret: webhookSecret, allowPrivate: settings.webhookAllowPrivate, onError, ...config.webhooks });
@@ -148,7 +154,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const view = (status: JobStatus) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
   const notifyWebhook = jobWebhooks(webhooks);
 
-  const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: (message) => onError(new Error(message)), screen: moderationScreen(moderation, audit) }));
+  const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit) }));
   if (runner) {
     const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
@@ -156,7 +162,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // A final failure found by another process (its worker died) leaves what that attempt stored.
       if (settlement.state === 'failed' && settlement.final) void deleteJobBlobs(database, storage, job.id).catch((error: Error) => onError(error));
     };
-    await queue.work(handler, { concurrency: workers, laneConcurrency: config.hostedConcurrency ?? settings.hostedConcurrency, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, ...jobOutcomes({ events, records, webhooks, metrics }), afterSettled });
+    await queue.work(handler, { concurrency: workers, laneConcurrency: config.hostedConcurrency ?? settings.hostedConcurrency, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, ...jobOutcomes({ events, records, audit, webhooks, metrics }), afterSettled });
     await webhooks.work();
   }
 
@@ -187,7 +193,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       const { prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask } = request;
       await pixelpipe.check({ model: reference, prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, inputSize, masked: mask !== undefined });
       // The prompt is screened last, once the request is known to be runnable: a blocked one never reaches a queue or a provider.
-      const screening = await moderation.checkPrompt({ prompt, negativePrompt: request.negativePrompt, apiKeyId: apiKey?.id, policy: apiKey?.moderationPolicy });
+      const screening = await moderation.checkPrompt({ prompt, negativePrompt: request.negativePrompt, apiKeyId: apiKey?.id, policy: apiKey ? (apiKey.moderationPolicy ?? serverPolicy) : undefined });
       if (screening.refusal) {
         await audit.append([screening.entry]);
         throw screening.refusal;

@@ -7,7 +7,7 @@ import { localLane } from '../jobs/job-claim.js';
 import type { JobContext, JobHandler } from '../jobs/job-types.js';
 import type { EncodedImage, FinishingContext, ImageFinishing } from '../provenance/image-finishing.js';
 import type { RecordDraft } from '../records/record-store.js';
-import type { AuditLog } from '../safety/audit-log.js';
+import type { AuditEntry, AuditLog } from '../safety/audit-log.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { GenerationRunner } from '../workers/generation-runner.js';
 import { jobRecordId, storeImage } from './image-recording.js';
@@ -18,6 +18,8 @@ import { jobRequestSchema, type JobRequest, type RequestLimits } from './job-req
 /** What a successful attempt hands to the settle hook (stored as the job's output once records are written). */
 export interface GenerationOutput {
   records: RecordDraft[];
+  /** The images' screening decisions, written with the records. */
+  audit: AuditEntry[];
   /** Milliseconds per stage of the call, for the metrics. */
   timings: Record<string, number>;
 }
@@ -98,12 +100,14 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
     const result = await runnerFor(job.lane ?? localLane).generate({ ...options, model: await modelReference(model), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
     const records: RecordDraft[] = [];
+    const audit: AuditEntry[] = [];
     const recording = { storage, finishing, noteBlob: (key: string) => noteJobBlob(job.id, key) };
     for (const [index, image] of result.images.entries()) {
       job.signal.throwIfAborted();
-      const { draft } = await storeImage(recording, { image, index, result, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0], prompt: job.meta?.prompt as FinishingContext['prompt'] });
-      records.push(draft);
+      const stored = await storeImage(recording, { image, index, result, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0], prompt: job.meta?.prompt as FinishingContext['prompt'] });
+      records.push(stored.draft);
+      audit.push(...stored.audit);
     }
-    return { records, timings: result.response.timings };
+    return { records, audit, timings: result.response.timings };
   }
 }

@@ -54,7 +54,7 @@ export interface ImageToStore {
 }
 
 /** Finishes and stores one image; gives its record's draft and the finished bytes. */
-export async function storeImage({ storage, finishing, noteBlob }: ImageRecording, item: ImageToStore): Promise<{ draft: RecordDraft; image: EncodedImage }> {
+export async function storeImage({ storage, finishing, noteBlob }: ImageRecording, item: ImageToStore): Promise<{ draft: RecordDraft; image: EncodedImage; audit: AuditEntry[] }> {
   const { image, index, result, request, recordId } = item;
   const softwareAgent = `${result.response.provider}:${result.response.modelId}`;
   const finished = await finishing.finish(image, {
@@ -89,7 +89,7 @@ export async function storeImage({ storage, finishing, noteBlob }: ImageRecordin
     height,
     provenance: finished.provenance,
   };
-  return { draft: Object.fromEntries(Object.entries(draft).filter(([, value]) => value !== undefined)) as RecordDraft, image: { bytes: finished.bytes, mediaType: finished.mediaType } };
+  return { draft: Object.fromEntries(Object.entries(draft).filter(([, value]) => value !== undefined)) as RecordDraft, image: { bytes: finished.bytes, mediaType: finished.mediaType }, audit: finished.audit };
 }
 
 /** A generation made outside the queue (by `pixelpipe generate`), to record. */
@@ -121,13 +121,14 @@ export async function recordGeneration({ database, records, audit, ...recording 
   const images = inputs.images && (await Promise.all(inputs.images.map(async (input) => ({ blobKey: (await storage.put(input.bytes, { mediaType: input.mediaType })).key }))));
   const mask = inputs.mask && { blobKey: (await storage.put(inputs.mask.bytes, { mediaType: inputs.mask.mediaType })).key };
   const request = { ...generation.request, ...(images ? { images } : {}), ...(mask ? { mask } : {}) } as JobRequest;
-  const stored: { draft: RecordDraft; image: EncodedImage }[] = [];
+  const stored: Awaited<ReturnType<typeof storeImage>>[] = [];
   const { result } = generation;
   for (const [index, image] of (result?.images ?? []).entries()) {
     stored.push(await storeImage(recording, { image, index, result: result!, request, recordId: randomUUID(), input: inputs.images?.[0], mediaType: generation.mediaTypes?.[index], prompt: generation.prompt }));
   }
   const written = await database.transaction(async (transaction) => {
-    if (generation.audit?.length) await audit.append(generation.audit, transaction);
+    const entries = [...(generation.audit ?? []), ...stored.flatMap((item) => item.audit)];
+    if (entries.length) await audit.append(entries, transaction);
     return stored.length ? await records.insert(transaction, stored.map(({ draft }) => draft)) : [];
   });
   return { records: written, images: stored.map(({ image }) => image) };

@@ -33,7 +33,7 @@ export function jobWebhooks(webhooks: WebhookDispatcher) {
 }
 
 /** The hooks the queue's worker calls when it claims jobs and when attempts end. */
-export function jobOutcomes({ events, records, webhooks, metrics }: { events: JobEventLog; records: RecordStore; webhooks: WebhookDispatcher; metrics: ServiceMetrics }): Required<Pick<WorkOptions, 'onClaimed' | 'onSucceeded'>> & { onSettled: JobSettleHook } {
+export function jobOutcomes({ events, records, audit, webhooks, metrics }: { events: JobEventLog; records: RecordStore; audit: AuditLog; webhooks: WebhookDispatcher; metrics: ServiceMetrics }): Required<Pick<WorkOptions, 'onClaimed' | 'onSucceeded'>> & { onSettled: JobSettleHook } {
   const notifyWebhook = jobWebhooks(webhooks);
   return {
     // A job's `running` event is written with its claim, so it comes before any of its steps.
@@ -45,6 +45,8 @@ export function jobOutcomes({ events, records, webhooks, metrics }: { events: Jo
       const stored = await records.insert(transaction, outputs.flatMap((output) => output.records));
       const ids = succeeded.map(({ job }) => job.id);
       await forgetJobBlobs(transaction, ids);
+      const screened = outputs.flatMap((output) => output.audit ?? []);
+      if (screened.length) await audit.append(screened, transaction);
       const byJob = new Map(ids.map((id) => [id, stored.filter((record) => record.jobId === id)]));
       await events.appendMany(ids.map((id) => ({ jobId: id, type: 'done' as const, data: { records: byJob.get(id)! } })), transaction);
       for (const { job } of succeeded) await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', records: byJob.get(job.id)! });

@@ -7,6 +7,7 @@ import type { ImageSettings } from '../../spec/image-model-result.js';
 import type { JobRequest } from '../generation/job-request.js';
 import { encodeAs, formatOfMediaType } from '../image-files.js';
 import type { ModerationVerdict, RecordProvenance } from '../image-service-types.js';
+import type { AuditEntry } from '../safety/audit-log.js';
 
 /** An encoded image. */
 export interface EncodedImage {
@@ -40,6 +41,8 @@ export interface FinishingContext {
 /** A finished image and what was done to it. */
 export interface FinishedImage extends EncodedImage {
   provenance: RecordProvenance;
+  /** The screening's audit entries, to write with the record (a block writes its own and throws). */
+  audit: AuditEntry[];
 }
 
 /** The steps of finishing; each is optional, so a server without a signing key still stores images. */
@@ -47,8 +50,8 @@ export interface ImageFinishing {
   finish(image: EncodedImage, context: FinishingContext): Promise<FinishedImage>;
 }
 
-/** Checks an image before it is stored or returned; throws `ContentPolicyError` for one the policy blocks. */
-export type ImageScreen = (image: EncodedImage, context: FinishingContext) => Promise<ModerationVerdict>;
+/** Checks an image before it is stored or returned; throws `ContentPolicyError` for one the policy blocks, else gives the verdict and its audit entry. */
+export type ImageScreen = (image: EncodedImage, context: FinishingContext) => Promise<{ verdict: ModerationVerdict; entry?: AuditEntry }>;
 /** Hides `payload` in the image's pixels; gives the image unchanged (and false) when it is too small to carry it. */
 export type Watermarker = (image: EncodedImage, payload: Uint8Array) => Promise<{ image: EncodedImage; embedded: boolean }>;
 /** Signs the image with a C2PA manifest naming its record; `original` is what the model returned (a hosted provider's own credentials are in it). */
@@ -84,7 +87,8 @@ async function withRecordChunk(image: EncodedImage, recordId: string, settings: 
 export function createImageFinishing({ screen, watermark, signer }: FinishingParts): ImageFinishing {
   return {
     async finish(image, context) {
-      const verdict = screen ? await screen(image, context) : undefined;
+      const screening = screen ? await screen(image, context) : undefined;
+      const verdict = screening?.verdict;
       let current = image;
       let payload: string | undefined;
       if (watermark) {
@@ -99,7 +103,7 @@ export function createImageFinishing({ screen, watermark, signer }: FinishingPar
       if (signer) current = await signer.sign(current, context, image);
       const moderation = context.prompt && { policy: context.prompt.policy, prompt: context.prompt.verdict, ...(verdict ? { image: verdict } : {}) };
       const provenance: RecordProvenance = { c2pa: signer ? 'signed' : 'unsigned', ...(signer ? { signer: signer.name } : {}), ...(payload ? { watermark: payload } : {}), ...(moderation ? { moderation } : {}) };
-      return { ...current, provenance };
+      return { ...current, provenance, audit: screening?.entry ? [screening.entry] : [] };
     },
   };
 }

@@ -60,7 +60,7 @@ test('a classifier that cannot be read blocks, with its own error as the refusal
   assert.match(String(outcome.entry.details!.error), /llama-guard \(llama-guard3:1b at .*\) answered in a shape Llama Guard does not/);
 });
 
-test('the image screen writes each decision to the audit log and throws the refusal of a blocked image', async () => {
+test('the image screen gives an allowed image\'s audit entry back to be written with its record, and writes a block\'s itself before throwing', async () => {
   const database = await PGliteDatabase.open();
   try {
     await migrate(database);
@@ -74,12 +74,14 @@ test('the image screen writes each decision to the audit log and throws the refu
     const image = { bytes: await testImage('png', 16, 16), mediaType: 'image/png' };
     const context = { recordId: '7c9e6679-7425-40de-944b-e07fc1f90ae7', jobId: '01933b8e-7c2a-7000-8000-4a1b2c3d4e5f', apiKeyId: keyId } as FinishingContext;
 
-    assert.deepEqual(await screen(image, context), { action: 'allow' });
+    const allowed = await screen(image, context);
+    assert.deepEqual(allowed.verdict, { action: 'allow' });
+    assert.deepEqual([allowed.entry?.stage, allowed.entry?.action, allowed.entry?.recordId], ['image', 'allow', context.recordId]);
+    assert.deepEqual((await log.list()).entries, [], 'an allowed image\'s entry is written with its record, not here');
     await assert.rejects(screen(image, context), (error: unknown) => ContentPolicyError.isInstance(error) && /^the image was blocked by the moderation policy "hosted" \(categories\.sexual, category sexual\)/.test(error.message));
     const { entries } = await log.list();
     assert.deepEqual(entries.map(({ stage, action, rule, classifier, recordId, jobId, apiKeyId }) => ({ stage, action, rule, classifier, recordId, jobId, apiKeyId })), [
       { stage: 'image', action: 'block', rule: 'categories.sexual', classifier: 'openai:omni-moderation-2024-09-26', ...context },
-      { stage: 'image', action: 'allow', rule: undefined, classifier: 'openai:omni-moderation-2024-09-26', ...context },
     ]);
     assert.equal(entries[0]!.scores!.sexual, 0.95);
     await moderation.close();

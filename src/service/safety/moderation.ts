@@ -114,13 +114,16 @@ export function createModeration({ policy: serverPolicy, keyPolicy, ...options }
 
 /**
  * The image step of finishing (`createImageFinishing({ screen })`): checks each image under its key's
- * policy, writes the decision to the audit log, and throws the refusal of a blocked image.
+ * policy. A blocked image's decision is written now and its refusal thrown; any other decision's entry
+ * goes back with the image, to be written with its record in one transaction.
  */
 export function moderationScreen(moderation: Moderation, audit: AuditLog): ImageScreen {
   return async (image: EncodedImage, context: FinishingContext) => {
     const outcome = await moderation.checkImage(image, { apiKeyId: context.apiKeyId, jobId: context.jobId, recordId: context.recordId });
-    await audit.append([outcome.entry]);
-    if (outcome.refusal) throw outcome.refusal;
-    return outcome.verdict;
+    if (outcome.refusal) {
+      await audit.append([outcome.entry]);
+      throw outcome.refusal;
+    }
+    return { verdict: outcome.verdict, entry: outcome.entry };
   };
 }
