@@ -6,7 +6,8 @@ import { readPngText } from '../engine/image/png.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 
 const formatOfExtension: Record<string, 'png' | 'jpeg' | 'webp'> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp' };
-const mediaTypeOf = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' } as const;
+/** The media type each format pixelpipe writes has. */
+export const mediaTypeOf = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' } as const;
 export const extensionOfMediaType: Record<string, string> = { 'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'image/gif': '.gif' };
 
 /**

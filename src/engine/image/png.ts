@@ -35,6 +35,21 @@ function encodeTextChunk({ keyword, text, international }: PngTextChunk): Buffer
   return pngChunk('tEXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]));
 }
 
+/** The PNG without its tEXt, iTXt and zTXt chunks named `keyword`; the image data is not touched. */
+export function removeTextChunks(png: Buffer, keyword: string): Buffer {
+  if (!png.subarray(0, 8).equals(signature)) throw new Error('not a PNG file');
+  const kept = [png.subarray(0, 8)];
+  for (let offset = 8; offset + 8 <= png.length; ) {
+    const end = offset + 12 + png.readUInt32BE(offset);
+    const type = png.toString('latin1', offset + 4, offset + 8);
+    const data = png.subarray(offset + 8, end - 4);
+    const named = (type === 'tEXt' || type === 'iTXt' || type === 'zTXt') && data.toString('latin1', 0, data.indexOf(0)) === keyword;
+    if (!named) kept.push(png.subarray(offset, end));
+    offset = end;
+  }
+  return Buffer.concat(kept);
+}
+
 /** One PNG chunk: length, type, data, CRC-32 over type and data. */
 export function pngChunk(type: string, data: Buffer): Buffer {
   const header = Buffer.alloc(8);

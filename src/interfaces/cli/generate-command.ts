@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseExtension } from './extend-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { parseSeed } from '../../providers/shared/call-validation.js';
-import { encodeForPath, extensionOfMediaType, outputFormatOf } from '../../service/image-files.js';
+import { encodeForPath, extensionOfMediaType, mediaTypeOf, outputFormatOf } from '../../service/image-files.js';
 import type { GenerateResult, Pixelpipe, PixelpipeOptions } from '../../service/pixelpipe.js';
 import type { ServiceAdmin } from '../../service/admin/service-admin.js';
 import type { GenerationToRecord, RecordedGeneration } from '../../service/generation/image-recording.js';
@@ -264,7 +264,7 @@ async function recordImages(admin: ServiceAdmin & { announce(): void }, values: 
     const { images: made, response, warnings, cost } = result;
     const mediaTypes = paths.map((path) => {
       const format = outputFormatOf(path);
-      return format && { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' }[format];
+      return format && mediaTypeOf[format];
     });
     return await admin.recordGeneration({ request: recordedRequest(values, prompt, made.length), inputs: { ...(images ? { images } : {}), ...(mask ? { mask } : {}) }, result: { images: made, response, warnings, cost }, mediaTypes, ...screening });
   } finally {

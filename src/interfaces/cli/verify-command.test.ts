@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
+import { readPngText } from '../../engine/image/png.js';
 import { validateWithC2paTs } from '../../testing/c2pa-ts.js';
 import { runCli } from '../../testing/cli.js';
 import { testData } from '../../testing/paths.js';
@@ -22,6 +23,10 @@ test('generate on a fresh data directory signs and watermarks; verify reports bo
   const [image] = (JSON.parse(made.stdout) as { images: { recordId: string; provenance: { c2pa: string; watermark: string } }[] }).images;
   assert.equal(image!.provenance.c2pa, 'signed');
 
+  // The record chunk gains the id; A1111's `parameters` and the engine's record stay as the engine wrote them.
+  const texts = readPngText(readFileSync(out));
+  assert.match(texts.parameters!, /^a signed cube\nSteps: 2/);
+  assert.equal((JSON.parse(texts.pixelpipe!) as { recordId: string; settings: { steps: number } }).recordId, image!.recordId);
   const independent = await validateWithC2paTs(readFileSync(out));
   assert.deepEqual(independent.failed, []);
   assert.equal(independent.record?.recordId, image!.recordId);

@@ -2,7 +2,7 @@
 // screened, watermarked with its record's id, given its record, converted to the format asked for,
 // and signed, in that order, so the signature covers the watermarked pixels and the record.
 import sharp from 'sharp';
-import { insertTextChunks, readPngText, type PngTextChunk } from '../../engine/image/png.js';
+import { insertTextChunks, readPngText, removeTextChunks } from '../../engine/image/png.js';
 import type { ImageSettings } from '../../spec/image-model-result.js';
 import type { JobRequest } from '../generation/job-request.js';
 import { encodeAs, formatOfMediaType } from '../image-files.js';
@@ -73,14 +73,11 @@ export function watermarkPayload(recordId: string): Uint8Array {
 // file names its record even without a database; a conversion moves it to XMP with the rest.
 async function withRecordChunk(image: EncodedImage, recordId: string, settings: ImageSettings, softwareAgent: string): Promise<EncodedImage> {
   const png = image.mediaType === 'image/png' ? image : { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: 'image/png' };
-  const texts = readPngText(png.bytes);
-  const record = texts.pixelpipe === undefined ? { version: 1, settings, model: { id: softwareAgent } } : (JSON.parse(texts.pixelpipe) as Record<string, unknown>);
-  const chunks: PngTextChunk[] = [
-    ...Object.entries(texts).filter(([keyword]) => keyword !== 'pixelpipe').map(([keyword, text]) => ({ keyword, text })),
-    { keyword: 'pixelpipe', text: JSON.stringify({ ...record, recordId }), international: true },
-  ];
-  const stripped = await sharp(png.bytes).png({ compressionLevel: 6 }).toBuffer();
-  return { bytes: new Uint8Array(insertTextChunks(stripped, chunks)), mediaType: 'image/png' };
+  const engineRecord = readPngText(png.bytes).pixelpipe;
+  const record = engineRecord === undefined ? { version: 1, settings, model: { id: softwareAgent } } : (JSON.parse(engineRecord) as Record<string, unknown>);
+  // Spliced, not re-encoded: the pixels and the other chunks (A1111's `parameters`) stay byte for byte.
+  const chunk = { keyword: 'pixelpipe', text: JSON.stringify({ ...record, recordId }), international: true };
+  return { bytes: new Uint8Array(insertTextChunks(removeTextChunks(Buffer.from(png.bytes), 'pixelpipe'), [chunk])), mediaType: 'image/png' };
 }
 
 /** Makes the finishing of a service or CLI from the parts it has. */
