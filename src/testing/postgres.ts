@@ -59,8 +59,19 @@ export async function createTestDatabase(serverUrl: string): Promise<TestDatabas
   return {
     url: url.toString(),
     name,
-    // WITH (FORCE) (PostgreSQL 13+) ends connections a failed test left open.
-    drop: () => onServer(serverUrl, async (client) => void (await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+    // WITH (FORCE) (PostgreSQL 13+) ends connections a failed test left open. It may not end a server
+    // process of another role that is briefly on the database (autovacuum); that refusal (42501) is waited out.
+    drop: () =>
+      onServer(serverUrl, async (client) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return void (await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+          } catch (error) {
+            if ((error as { code?: string }).code !== '42501' || attempt >= 20) throw error;
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        }
+      }),
   };
 }
 
