@@ -1,0 +1,97 @@
+// zod schemas of the project file (`pixelpipe.yaml`) and spec files, as written; the JSON Schema for editors is generated from them.
+import { z } from 'zod';
+import { seedComplaint } from './seeds.js';
+import { generationSizeComplaint, sizeComplaint } from './sizes.js';
+import type { Complaint } from './templates.js';
+
+/** Adds a check whose refusal carries its own problem and fix (read back by `schema-issues.ts`). */
+function checked<T extends z.ZodType>(schema: T, complain: (value: z.output<T>) => Complaint | undefined): T {
+  return schema.check((context) => {
+    const complaint = complain(context.value);
+    if (complaint) context.issues.push({ code: 'custom', message: complaint.problem, input: context.value, params: { ...complaint } });
+  });
+}
+
+const specNamePattern = /^[A-Za-z0-9._-]+$/;
+const specName = checked(z.string(), (name) =>
+  specNamePattern.test(name) ? undefined : { problem: `${JSON.stringify(name)} is not a spec name`, fix: 'use only letters, digits, ".", "_" and "-", such as hero-banner' },
+).meta({ description: 'Unique in the project; letters, digits, ".", "_" and "-".' });
+
+// `pattern` only reaches the JSON Schema, for editors; the check gives the message.
+const sizeText = checked(z.string(), sizeComplaint).meta({ description: 'WxH in pixels (8 to 8192 each), such as 1200x628, or an aspect ratio such as 16:9.', pattern: '^([0-9]+x[0-9]+|[0-9]+:[0-9]+)$' });
+const generationSizeText = checked(z.string(), generationSizeComplaint).meta({ description: 'WxH asked of the model, in multiples of 8; absent: the model\'s native size for the aspect.', pattern: '^[0-9]+x[0-9]+$' });
+
+const seedValue = z.union([checked(z.number(), seedComplaint), checked(z.string(), seedComplaint)]);
+const seedRange = checked(z.strictObject({ from: seedValue, to: seedValue }), ({ from, to }) =>
+  seedComplaint(from) || seedComplaint(to) || BigInt(from) <= BigInt(to) ? undefined : { problem: `from ${from} is above to ${to}`, fix: 'write the smaller seed in from' },
+);
+const seedSchema = z.union([seedValue, seedRange]).meta({
+  description: 'A seed for every output (0 to 2^64-1; above 2^53 as a string), or {from, to}: each output draws one by a hash of its path. Absent: derived from the path.',
+});
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const matrixSchema = z
+  .object({
+    include: z.array(z.record(z.string(), scalar)).optional().meta({ description: 'Extra combinations: each names every axis (and may name size).' }),
+    exclude: z.array(z.record(z.string(), scalar)).optional().meta({ description: 'Drops the combinations that match every key of an entry.' }),
+  })
+  .catchall(z.array(scalar).min(1))
+  .meta({ description: 'Axes (name: list of values) multiplied together, first axis slowest.' });
+
+const rankerSchema = z
+  .union([z.string().min(1), z.strictObject({ type: z.string().min(1), rubric: z.string().optional() })])
+  .meta({ description: 'clip, aesthetic, vlm or a custom ranker name; or {type, rubric} (the rubric is templated).' });
+
+const outputSchema = z.strictObject({
+  path: z.string().min(1).optional().meta({ description: 'Template of the file written, relative to the project folder and inside outputDir: out/{locale}/{product}-{size}.webp' }),
+  format: z.enum(['png', 'webp', 'jpeg', 'jpg']).optional().meta({ description: "Default: from the path's extension." }),
+  quality: z.int().min(1).max(100).optional().meta({ description: '1-100, for webp and jpeg.' }),
+  fit: z.enum(['cover', 'contain', 'fill']).optional().meta({ description: 'How the generated image is brought to the size; default cover.' }),
+  upscale: z.enum(['lanczos']).optional(),
+});
+
+const loraSchema = z.union([z.string().min(1), z.strictObject({ path: z.string().min(1), weight: z.number().optional() })]);
+
+/** Every field a spec may have; all optional here because `defaults` may supply them. */
+const specFields = {
+  model: z.string().min(1).optional().meta({ description: 'A model or a comma-separated fallback list: tiny-sd15, openai:gpt-image-1' }),
+  prompt: z.string().min(1).optional().meta({ description: 'Templated: {variable}; {{ and }} are literal braces.' }),
+  negativePrompt: z.string().optional(),
+  size: z.union([sizeText, z.array(sizeText).min(1)]).optional().meta({ description: 'One size, or a list (a matrix axis named size).' }),
+  generationSize: generationSizeText.optional(),
+  steps: z.int().min(1).max(1000).optional(),
+  guidance: z.number().min(0).max(100).optional(),
+  sampler: z.string().min(1).optional(),
+  seed: seedSchema.optional(),
+  providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional().meta({ description: 'Per provider: { openai: { quality: high } }.' }),
+  loras: z.array(loraSchema).optional().meta({ description: 'Not supported by this version of the local engine.' }),
+  matrix: matrixSchema.optional(),
+  data: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().meta({ description: 'CSV, JSON or YAML files (relative to this file), one output per row; columns become variables.' }),
+  candidates: z.int().min(1).max(64).optional().meta({ description: 'Images generated per output; the ranker keeps one. Default 1.' }),
+  ranker: rankerSchema.optional(),
+  output: outputSchema.optional(),
+  moderation: z.string().min(1).optional().meta({ description: 'A moderation policy name, or a policy file relative to this file.' }),
+};
+
+export const specSchema = z.strictObject({ $schema: z.string().optional(), name: specName, ...specFields }).meta({ id: 'spec', description: 'One image spec: what to generate and where to write it.' });
+
+export const defaultsSchema = z.strictObject(specFields).meta({ description: 'Spec fields applied to every spec; a spec\'s own values win, and output, providerOptions and matrix merge one level deep.' });
+
+/** A spec file holds one spec or a list of them. */
+export const specFileSchema = z.union([specSchema, z.array(specSchema).min(1)]);
+
+export const projectSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1).meta({ description: 'The format version; 1.' }),
+    outputDir: z.string().min(1).optional().meta({ description: 'Every output path must lie inside this folder (relative to the project folder). Default out.' }),
+    defaults: defaultsSchema.optional(),
+    concurrency: z.int().min(1).max(256).optional().meta({ description: 'Outputs in flight at once (the CLI may override).' }),
+    moderation: z.string().min(1).optional().meta({ description: 'A moderation policy name or file for every spec; a spec\'s own wins.' }),
+    specs: z.array(z.union([z.string().min(1), specSchema])).min(1).meta({ description: 'Spec files (relative paths) or inline specs.' }),
+  })
+  .meta({ title: 'pixelpipe project', description: 'pixelpipe.yaml: the image specs that `pixelpipe build` generates.' });
+
+export type SpecInput = z.output<typeof specSchema>;
+export type SpecFields = z.output<typeof defaultsSchema>;
+export type ProjectInput = z.output<typeof projectSchema>;
