@@ -88,6 +88,16 @@ const settingsSchema = z.object({
   watermark: flag.default(true),
   /** The moderation policy for prompts and outputs: a YAML or JSON file, or `off`. Default: the built-in policy. */
   moderationPolicy: z.string().min(1).optional(),
+  /** A CLIP ONNX export folder: the service offers the `clip` ranker for best-of-N (and the `aesthetic` one reads its image embeddings). */
+  clipModel: z.string().min(1).optional(),
+  /** LAION aesthetic predictor weights (.safetensors) on `clipModel`: the service offers the `aesthetic` ranker. */
+  aestheticWeights: z.string().min(1).optional(),
+  /** An OpenAI-compatible chat-completions endpoint of a vision-language model: the service offers the `vlm` ranker. */
+  vlmUrl: z.string().url().optional(),
+  /** The model the `vlm` ranker asks. */
+  vlmModel: z.string().min(1).optional(),
+  /** The `vlm` endpoint's API key, if it needs one. */
+  vlmApiKey: z.string().min(1).optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -108,6 +118,11 @@ const serviceVariables: Record<string, string> = {
   c2paKey: 'PIXELPIPE_C2PA_KEY',
   watermark: 'PIXELPIPE_WATERMARK',
   moderationPolicy: 'PIXELPIPE_MODERATION_POLICY',
+  clipModel: 'PIXELPIPE_CLIP_MODEL',
+  aestheticWeights: 'PIXELPIPE_AESTHETIC_WEIGHTS',
+  vlmUrl: 'PIXELPIPE_VLM_URL',
+  vlmModel: 'PIXELPIPE_VLM_MODEL',
+  vlmApiKey: 'PIXELPIPE_VLM_API_KEY',
 };
 
 // Settings this module made. A process loads them once, at its entry, and passes them down: given to
@@ -140,6 +155,11 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     c2paKey: environment.PIXELPIPE_C2PA_KEY || undefined,
     watermark: environment.PIXELPIPE_WATERMARK || undefined,
     moderationPolicy: environment.PIXELPIPE_MODERATION_POLICY || undefined,
+    clipModel: environment.PIXELPIPE_CLIP_MODEL || undefined,
+    aestheticWeights: environment.PIXELPIPE_AESTHETIC_WEIGHTS || undefined,
+    vlmUrl: environment.PIXELPIPE_VLM_URL || undefined,
+    vlmModel: environment.PIXELPIPE_VLM_MODEL || undefined,
+    vlmApiKey: environment.PIXELPIPE_VLM_API_KEY || undefined,
     ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
   };
   return parseSettings(candidate);

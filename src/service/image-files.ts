@@ -47,9 +47,10 @@ export function formatOfMediaType(mediaType: string): 'png' | 'jpeg' | 'webp' {
 /**
  * `image` in `format`, its record kept: a PNG's A1111 `parameters` go to EXIF UserComment (where A1111
  * puts them in JPEG and WebP) and the `pixelpipe` record to XMP. WebP is lossless when `lossless`
- * (the source was lossless); JPEG is at a high quality so a conversion does not visibly degrade.
+ * (the source was lossless) and no `quality` is given; JPEG is at `quality`, by default a high one so a
+ * conversion does not visibly degrade. PNG ignores `quality` (it is always lossless).
  */
-export async function encodeAs(image: { bytes: Uint8Array; mediaType: string }, format: 'png' | 'jpeg' | 'webp', { lossless = false }: { lossless?: boolean } = {}): Promise<{ bytes: Uint8Array; mediaType: string }> {
+export async function encodeAs(image: { bytes: Uint8Array; mediaType: string }, format: 'png' | 'jpeg' | 'webp', { lossless = false, quality }: { lossless?: boolean; quality?: number } = {}): Promise<{ bytes: Uint8Array; mediaType: string }> {
   if (format === 'png') return { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: mediaTypeOf.png };
   const record = image.mediaType === 'image/png' ? readPngText(image.bytes) : {};
   const xmp = record.pixelpipe === undefined ? undefined : recordXmp(record.pixelpipe);
@@ -59,7 +60,9 @@ export async function encodeAs(image: { bytes: Uint8Array; mediaType: string }, 
   // A stand-in EXIF block makes the encoder leave room (a JPEG segment, a WebP chunk) that the real one replaces.
   const keepsComment = userComment !== undefined && exifFits(userComment, format);
   if (keepsComment) pipeline = pipeline.withExif({ IFD0: { Software: 'pixelpipe' } });
-  const bytes = format === 'webp' ? await pipeline.webp({ lossless }).toBuffer() : await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 95 }).toBuffer();
+  const bytes = format === 'webp'
+    ? await pipeline.webp(quality === undefined ? { lossless } : { quality }).toBuffer()
+    : await pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: quality ?? 95 }).toBuffer();
   const written = keepsComment ? replaceExif(bytes, format, userComment) : bytes;
   return { bytes: new Uint8Array(written), mediaType: mediaTypeOf[format] };
 }

@@ -58,6 +58,26 @@ export interface ImageRecord {
   height: number;
   /** What the stored image carries: its content credentials, watermark and screening. Absent on records made before. */
   provenance?: RecordProvenance;
+  /** How the image fared among its job's best-of-N candidates; absent when the job was not ranked. */
+  ranking?: RecordRanking;
+}
+
+/** A best-of-N candidate's place among its job's candidates. */
+export interface RecordRanking {
+  /** The ranker that scored it: `clip`, `aesthetic`, `vlm` or a custom ranker's name. */
+  ranker: string;
+  /** Its score; higher is better. */
+  score: number;
+  /** 1 for the best; equal scores go to the lower candidate (image) index. */
+  rank: number;
+  /** Whether it is among the `n` the job answers with; false for a rejected candidate, kept in history. */
+  chosen: boolean;
+  /** How many candidates were ranked (the request's `bestOf`). */
+  candidates: number;
+  /** Why, in a few words (a VLM's comment, or the measure and its value). */
+  reason?: string;
+  /** The numbers behind the score. */
+  detail?: Record<string, number>;
 }
 
 /** A record's provenance: what was done to its image between the model and storage. */
@@ -105,8 +125,10 @@ export interface JobView {
   error?: JobError;
   /** The latest step reported by the running attempt. */
   progress?: { imageIndex: number; step: number; steps: number };
-  /** The images it made, once it succeeded. */
+  /** The images it made, once it succeeded; of a best-of-N job, the chosen `n`, best first. */
   records: ImageRecord[];
+  /** A best-of-N job's candidates that were not chosen, best first (their records say `ranking.chosen: false`). */
+  rejected?: ImageRecord[];
 }
 
 /** What a job's event stream carries. `done`, `error` and `cancelled` end it. */
@@ -123,7 +145,7 @@ export interface JobEvent {
   /**
    * queued: `{ position }`; position: `{ position }`; running: `{ attempt }`;
    * step: `{ imageIndex, step, steps, elapsedMs, preview?: { mediaType, width, height, base64 } }`;
-   * done: `{ records: ImageRecord[] }`; error: `{ error: JobError }`; cancelled: `{}`.
+   * done: `{ records: ImageRecord[], rejected?: ImageRecord[] }` (as the job view has them); error: `{ error: JobError }`; cancelled: `{}`.
    */
   data: Record<string, unknown>;
 }
@@ -249,6 +271,8 @@ export interface ImageService {
   storeUpload(bytes: Uint8Array, options: { field: string }): Promise<StoredUpload>;
   /** The catalog: models a client may name (the default local model, cached local models, configured hosted ones), local ones with what they can do. */
   listModels(): Promise<{ id: string; ownedBy: string; capabilities?: LocalModelCapabilities }[]>;
+  /** The rankers a request may name as `rankBy` (best-of-N), sorted. */
+  rankers(): string[];
   /**
    * Pulls a hub model (`owner/name[@revision]` or a registry alias) into the model cache the catalog
    * reads, and gives its catalog id; one download per model at a time. Only the routes a server

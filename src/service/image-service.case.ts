@@ -150,6 +150,27 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       await service.submit({ ...tinyRequest, n: 1 }, { apiKey: key });
     });
 
+    test('best-of-N: every candidate is recorded with its ranking, the job answers the best n, and the quota counts all candidates', async (t) => {
+      // Process isolation (the default): candidates are made in a worker process and ranked here.
+      const service = await startService(t, serviceCase, { rankers: { last: { type: 'custom', name: 'last', score: (candidates) => candidates.map((candidate) => candidate.index) } } });
+      if (!service) return;
+      assert.deepEqual(service.rankers(), ['last']);
+      await assert.rejects(service.submit({ ...tinyRequest, bestOf: 2, rankBy: 'clip' }), isInvalidArgument('rankBy', /"clip".*the rankers here are last/));
+      await assert.rejects(service.submit({ ...tinyRequest, n: 2, bestOf: 1, rankBy: 'last' }), isInvalidArgument('bestOf', /at least `n` \(2\)/));
+      await assert.rejects(service.submit({ ...tinyRequest, bestOf: 2 }), isInvalidArgument('rankBy', /needed with `bestOf`/));
+
+      const { key } = await service.keys.create({ name: 'best-of', dailyImageQuota: 3 });
+      const { job } = await service.submit({ ...tinyRequest, steps: 1, bestOf: 3, rankBy: 'last' }, { apiKey: key });
+      await assert.rejects(service.submit({ ...tinyRequest, n: 1 }, { apiKey: key }), (error: unknown) => QuotaExceededError.isInstance(error) && error.used === 3);
+      const done = await service.waitForJob(job.id);
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      assert.deepEqual(done.records.map((record) => record.imageIndex), [2]);
+      assert.deepEqual(done.rejected?.map((record) => record.imageIndex), [1, 0]);
+      // Read back from the database: the ranking column holds what the handler decided.
+      const history = (await service.listRecords({ jobId: job.id })).records.sort((left, right) => left.imageIndex - right.imageIndex);
+      assert.deepEqual(history.map((record) => record.ranking), [0, 1, 2].map((index) => ({ ranker: 'last', score: index, rank: 3 - index, chosen: index === 2, candidates: 3, reason: `last score ${index.toFixed(4)}` })));
+    });
+
     test('a job that fails for good says why in its view, its events and its signed webhook', async (t) => {
       const received: { body: string; headers: IncomingMessage['headers'] }[] = [];
       const server = createServer((request, response) => {

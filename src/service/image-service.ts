@@ -26,6 +26,8 @@ import { createPixelpipe, type Pixelpipe, type PixelpipeOptions } from './pixelp
 import type { ImageFinishing } from './provenance/image-finishing.js';
 import { finishingFromSettings } from './provenance/service-finishing.js';
 import { verifyImage } from './provenance/verify-image.js';
+import type { RankerConfig } from './ranking/create-ranker.js';
+import { RankerRegistry, rankerConfigsFromSettings } from './ranking/service-rankers.js';
 import { RecordStore } from './records/record-store.js';
 import { AuditLog } from './safety/audit-log.js';
 import { createModeration, moderationScreen, type Moderation } from './safety/moderation.js';
@@ -83,6 +85,12 @@ export interface ImageServiceConfig {
   moderation?: Moderation;
   /** What is done to each image before it is stored (screening, watermark, signature); default: from the settings. */
   finishing?: ImageFinishing;
+  /**
+   * Rankers requests may name as `rankBy` for best-of-N, by name, besides those of the settings
+   * (PIXELPIPE_CLIP_MODEL, PIXELPIPE_AESTHETIC_WEIGHTS, PIXELPIPE_VLM_URL); an entry here replaces the
+   * settings' one of the same name. Each is made when a job first uses it and closed with the service.
+   */
+  rankers?: Record<string, RankerConfig>;
   /** Told about errors no caller waits for; default: stderr. */
   onError?: (error: Error) => void;
   /** Told once what runs without a part it could have (no C2PA signing key); default: stderr. */
@@ -154,9 +162,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const view = (status: JobStatus) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
   const notifyWebhook = jobWebhooks(webhooks);
 
+  const rankers = new RankerRegistry({ ...rankerConfigsFromSettings(settings), ...config.rankers });
   const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit) }));
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, onError });
+    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
@@ -183,6 +192,9 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
 
     async submit(input, { apiKey, priority, idempotencyKey } = {}) {
       const request = parseJobRequest(input, limits);
+      if (request.rankBy !== undefined) rankers.check(request.rankBy);
+      // A best-of-N job makes all its candidates: they are what memory and the quota must hold.
+      const generated = request.bestOf ?? request.n;
       // The job holds the catalog's name of its model, the default one included, so every worker makes the same image.
       const { names, reference, lane } = await served.resolve(request.model);
       request.model = names;
@@ -190,27 +202,27 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).
       // A hosted one's provider refuses what it would refuse when called (no request is sent now).
-      const { prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask } = request;
-      await pixelpipe.check({ model: reference, prompt, n, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, inputSize, masked: mask !== undefined });
+      const { prompt, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask } = request;
+      await pixelpipe.check({ model: reference, prompt, n: generated, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, inputSize, masked: mask !== undefined });
       // The prompt is screened last, once the request is known to be runnable: a blocked one never reaches a queue or a provider.
       const screening = await moderation.checkPrompt({ prompt, negativePrompt: request.negativePrompt, apiKeyId: apiKey?.id, policy: apiKey ? (apiKey.moderationPolicy ?? serverPolicy) : undefined });
       if (screening.refusal) {
         await audit.append([screening.entry]);
         throw screening.refusal;
       }
-      if (apiKey) await keys.reserveImages(apiKey, request.n);
+      if (apiKey) await keys.reserveImages(apiKey, generated);
       let submitted;
       try {
         // The decision's audit entry is written with the job, in its transaction (see `jobsCreated`).
         const meta = { prompt: { policy: screening.policy, verdict: screening.verdict }, audit: screening.entry };
         submitted = await queue.submit(request, { priority, idempotencyKey, lane, apiKeyId: apiKey?.id, maxConcurrent: apiKey ? (apiKey.maxConcurrentJobs ?? maxConcurrentJobsPerKey) : undefined, meta });
       } catch (error) {
-        if (apiKey) await keys.releaseImages(apiKey, request.n);
+        if (apiKey) await keys.releaseImages(apiKey, generated);
         throw error;
       }
       if (submitted.created) metrics.submitted.inc();
       else if (apiKey) {
-        await keys.releaseImages(apiKey, request.n);
+        await keys.releaseImages(apiKey, generated);
       }
       // A new job's status comes from its creation, so nothing is read back (the queue is counted once per batch).
       const job = submitted.status ? await view(submitted.status) : (await getJob(submitted.id))!;
@@ -254,6 +266,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     storeUpload: (bytes, { field }) => storeUpload(storage, limits, bytes, field),
 
     listModels: () => listCatalog(served.catalog, pixelpipe),
+    rankers: () => rankers.names(),
 
     // Only routes the operator enabled call it (`serve --allow-pull`); the catalog shows the model at once.
     pullModel: createModelPuller({ pull: (reference) => pixelpipe.pullModel(reference), catalog: served.catalog }),
@@ -278,6 +291,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       await queue.stop({ graceful: true, timeoutSeconds: 30 });
       await webhooks.stop();
       await runner?.close();
+      await rankers.close();
       await pixelpipe.close();
       if (!config.moderation) await moderation.close();
       if (!config.storage) await storage.close();

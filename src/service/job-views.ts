@@ -18,9 +18,20 @@ async function latestStep(database: Queryable, jobId: string): Promise<JobView['
   return row ? { imageIndex: row.data.imageIndex, step: row.data.step, steps: row.data.steps } : undefined;
 }
 
+/**
+ * What a job answers with: all its records, or of a best-of-N job the chosen ones best first, and the
+ * rejected candidates apart, best first (history keeps every record; `ranking.chosen` tells them apart).
+ */
+export function jobResult(records: ImageRecord[]): { records: ImageRecord[]; rejected?: ImageRecord[] } {
+  if (!records.some((record) => record.ranking)) return { records };
+  const byRank = [...records].sort((left, right) => (left.ranking?.rank ?? 0) - (right.ranking?.rank ?? 0) || left.imageIndex - right.imageIndex);
+  const rejected = byRank.filter((record) => record.ranking?.chosen === false);
+  return { records: byRank.filter((record) => record.ranking?.chosen !== false), ...(rejected.length ? { rejected } : {}) };
+}
+
 /** The client's view of `status`: times as ISO strings, records once it succeeded, progress while it runs. */
 export async function toJobView(status: JobStatus, { database, records, attempts }: { database: Queryable; records: RecordStore; attempts: (id: string) => Promise<JobAttempt[]> }): Promise<JobView> {
-  const stored: ImageRecord[] = status.state === 'succeeded' ? await records.forJob(status.id) : [];
+  const stored = jobResult(status.state === 'succeeded' ? await records.forJob(status.id) : []);
   // Only a job that was tried more than once has a story worth its query.
   const history = status.attempts > 1 ? await attempts(status.id) : [];
   const progress = status.state === 'running' ? await latestStep(database, status.id) : undefined;
@@ -38,7 +49,8 @@ export async function toJobView(status: JobStatus, { database, records, attempts
     request: status.request as JobRequest,
     error: status.error,
     progress,
-    records: stored,
+    records: stored.records,
+    rejected: stored.rejected,
   };
   return Object.fromEntries(Object.entries(view).filter(([, value]) => value !== undefined)) as JobView;
 }

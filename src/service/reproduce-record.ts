@@ -38,11 +38,11 @@ export interface Reproduction {
 /**
  * The request that makes the record's image again: the same model, prompt and request, with the
  * settings the record says were used (the image's own seed, steps, guidance, sampler, size) and n = 1.
- * Input images stay blob references.
+ * A best-of-N candidate is made again on its own, unranked. Input images stay blob references.
  */
 export function reproductionRequest(record: ImageRecord, { model }: ReproduceOptions = {}): JobRequestInput {
   const { request, settings } = record;
-  const { webhook: _webhook, parentRecordId: _parent, n: _n, seed: _seed, aspectRatio: _aspectRatio, ...options } = request;
+  const { webhook: _webhook, parentRecordId: _parent, n: _n, seed: _seed, aspectRatio: _aspectRatio, bestOf: _bestOf, rankBy: _rankBy, rankRubric: _rankRubric, ...options } = request;
   return {
     ...options,
     model: model ?? request.model ?? record.modelId,
@@ -75,7 +75,8 @@ async function input(storage: BlobStorage, key: string, field: string): Promise<
 
 /** Generates the record's image again in this process (see `reproductionRequest`). */
 export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
-  const { images, mask, ...options } = reproductionRequest(record, { model });
+  // Resizing and encoding happen when a service stores an image; the model's pixels are what is compared.
+  const { images, mask, resize: _resize, outputFormat: _format, outputQuality: _quality, ...options } = reproductionRequest(record, { model });
   const result = await pixelpipe.generate({
     ...options,
     ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),

@@ -15,6 +15,7 @@ import { registerJobRoutes } from './job-routes.js';
 import { registerModelRoutes } from './model-routes.js';
 import { registerOpenAiRoutes } from './openai-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
+import { registerRankerRoutes } from './ranker-routes.js';
 import { registerRecordRoutes } from './record-routes.js';
 import { registerVerifyRoutes } from './verify-routes.js';
 
@@ -48,6 +49,7 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono<HttpEnv> {
   registerOpsRoutes(app, options);
   registerOpenAiRoutes(app, options);
   registerModelRoutes(app, options);
+  registerRankerRoutes(app, options);
   registerAuditRoutes(app, options);
   registerVerifyRoutes(app, options);
   app.doc('/openapi.json', {

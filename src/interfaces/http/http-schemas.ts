@@ -74,6 +74,18 @@ export const imageRecordSchema = z
       })
       .optional()
       .openapi({ description: 'What the stored image carries: C2PA credentials, watermark, and the screening of its prompt and pixels.' }),
+    ranking: z
+      .object({
+        ranker: z.string(),
+        score: z.number().openapi({ description: 'Higher is better.' }),
+        rank: z.number().int().openapi({ description: '1 for the best; equal scores go to the lower `imageIndex`.' }),
+        chosen: z.boolean().openapi({ description: 'Among the `n` the job answered with; false for a rejected candidate.' }),
+        candidates: z.number().int().openapi({ description: 'How many were ranked (`bestOf`).' }),
+        reason: z.string().optional(),
+        detail: z.record(z.string(), z.number()).optional(),
+      })
+      .optional()
+      .openapi({ description: 'A best-of-N candidate\'s score and place among its job\'s candidates; absent when the job was not ranked.' }),
   })
   .openapi('ImageRecord');
 
@@ -99,7 +111,8 @@ export const jobViewSchema = z
       .optional()
       .openapi({ description: 'Each attempt of a job tried more than once: its worker process (host:pid) and how it ended; `crashed` when the worker died under it (killed, out of memory).' }),
     progress: z.object({ imageIndex: z.number().int(), step: z.number().int(), steps: z.number().int() }).optional(),
-    records: z.array(imageRecordSchema),
+    records: z.array(imageRecordSchema).openapi({ description: 'The images, once it succeeded; of a best-of-N job, the chosen `n`, best first.' }),
+    rejected: z.array(imageRecordSchema).optional().openapi({ description: 'A best-of-N job\'s candidates that were not chosen, best first.' }),
   })
   .openapi('Job');
 

@@ -81,9 +81,9 @@ export interface ImagesResponseOptions {
 
 const outputFormats: Record<string, 'png' | 'jpeg' | 'webp'> = { 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/webp': 'webp' };
 
-/** OpenAI's answer for a succeeded job: one entry per image, in order. */
+/** OpenAI's answer for a succeeded job: one entry per image, in the job's order (a best-of-N job's chosen images, best first). */
 export async function imagesResponse(job: JobView, { responseFormat, urlOf, read, defaultModel }: ImagesResponseOptions): Promise<ImagesResponse> {
-  const records = [...job.records].sort((left, right) => left.imageIndex - right.imageIndex);
+  const { records } = job;
   if (job.state !== 'succeeded' || records.length === 0) throw jobFailure(job, defaultModel);
   const data = await Promise.all(
     records.map(async (record) => ({

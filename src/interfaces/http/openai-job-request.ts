@@ -48,6 +48,9 @@ export function toJobRequest(fields: ImageFields, inputs?: EditInputs): JobReque
     steps: fields.steps ?? undefined,
     guidance: fields.guidance ?? undefined,
     sampler: fields.sampler ?? undefined,
+    bestOf: fields.best_of ?? undefined,
+    rankBy: fields.rank_by ?? undefined,
+    rankRubric: fields.rank_rubric ?? undefined,
     strength: 'strength' in fields ? (fields.strength ?? undefined) : undefined,
     images: inputs?.images.map((blobKey) => ({ blobKey })),
     mask: inputs?.mask === undefined ? undefined : { blobKey: inputs.mask },
@@ -66,12 +69,18 @@ const openAiNameOf: Record<string, string> = {
   images: 'image',
   mask: 'mask',
   maskConvention: 'mask_convention',
+  bestOf: 'best_of',
+  rankBy: 'rank_by',
+  rankRubric: 'rank_rubric',
 };
 
 /** Job request fields that OpenAI clients send under another name, as they appear in backticks in our messages. */
 const renamedInMessages: Record<string, string> = {
   maskConvention: 'mask_convention',
   negativePrompt: 'negative_prompt',
+  bestOf: 'best_of',
+  rankBy: 'rank_by',
+  rankRubric: 'rank_rubric',
 };
 
 /** `message` with job request field names the client cannot send (`maskConvention`) replaced by the fields it can (`mask_convention`). */

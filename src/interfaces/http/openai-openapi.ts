@@ -26,10 +26,10 @@ export const generationsRoute = createRoute({
   tags,
   security,
   summary: 'Generate images (OpenAI Images API)',
-  description: 'Queues a job, waits for it and answers with its images. Closing the connection cancels the job (unless the request had an `Idempotency-Key`). A content-policy refusal answers 400 with code `content_policy_violation`.',
+  description: 'Queues a job, waits for it and answers with its images. Closing the connection cancels the job (unless the request had an `Idempotency-Key`). A content-policy refusal answers 400 with code `content_policy_violation`. With `best_of` (and `rank_by`) it makes that many candidates and answers with the best `n`, best first; the rejected ones are in the native job view and in history.',
   request: { headers: idempotencyHeader, body: { required: true, content: { 'application/json': { schema: generationRequestSchema } } } },
   responses: {
-    200: { description: 'The images, in order.', content: { 'application/json': { schema: imagesResponseSchema } } },
+    200: { description: 'The images, in order (with `best_of`, best first).', content: { 'application/json': { schema: imagesResponseSchema } } },
     ...errorResponses(400, 401, 403, 409, 413, 429),
     ...jobFailureResponses,
   },
@@ -44,7 +44,7 @@ export const editsRoute = createRoute({
   description: 'Stores the uploads, queues an edit job (mask: transparent pixels are repainted) and answers with its images.',
   request: { headers: idempotencyHeader, body: { required: true, content: { 'multipart/form-data': { schema: editRequestSchema } } } },
   responses: {
-    200: { description: 'The images, in order.', content: { 'application/json': { schema: imagesResponseSchema } } },
+    200: { description: 'The images, in order (with `best_of`, best first).', content: { 'application/json': { schema: imagesResponseSchema } } },
     ...errorResponses(400, 401, 403, 409, 413, 429),
     ...jobFailureResponses,
   },

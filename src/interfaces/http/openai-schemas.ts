@@ -29,6 +29,9 @@ const fieldRules: Record<string, string> = {
   'image[]': 'must be one or more image files (PNG, JPEG, WebP)',
   mask: 'must be one PNG file whose transparent pixels mark what to edit',
   mask_convention: 'must be `alpha` (transparent pixels of the mask are repainted, the default) or `luminance` (white pixels are repainted)',
+  best_of: 'must be a whole number of at least `n`: how many candidates the best `n` are chosen from',
+  rank_by: 'must be the name of a ranker of this server (GET /v1/rankers lists them)',
+  rank_rubric: 'must be a non-empty string saying what the `vlm` ranker judges by',
 };
 
 const quality = z.enum(['standard', 'hd', 'low', 'medium', 'high', 'auto']);
@@ -57,6 +60,9 @@ function fields(kind: 'json' | 'form') {
     steps: number.int().min(1).nullish().openapi({ description: 'pixelpipe: denoising steps.' }),
     guidance: number.min(0).max(50).nullish().openapi({ description: 'pixelpipe: classifier-free guidance scale.' }),
     sampler: z.string().min(1).nullish().openapi({ description: 'pixelpipe: sampler name, e.g. `euler`.' }),
+    best_of: number.int().min(1).nullish().openapi({ description: 'pixelpipe: generate this many candidates (consecutive seeds) and answer with the best `n`, as `rank_by` scores them; the others stay in history as rejected.' }),
+    rank_by: z.string().min(1).nullish().openapi({ description: 'pixelpipe: the ranker that picks the best (`clip`, `aesthetic`, `vlm` or a custom one; GET /v1/rankers lists them). Needed with `best_of` above `n`.' }),
+    rank_rubric: z.string().min(1).nullish().openapi({ description: 'pixelpipe: what the `vlm` ranker judges by.' }),
   };
 }
 
@@ -102,7 +108,7 @@ export const imagesResponseSchema = z
         url: z.string().optional().openapi({ description: 'Signed; valid for the server’s URL expiry (1 hour by default).' }),
         revised_prompt: z.string().optional(),
       }),
-    ),
+    ).openapi({ description: 'One entry per image, in order; with `best_of`, the chosen ones, best first.' }),
     output_format: outputFormat.optional(),
     size: z.string().optional(),
   })

@@ -71,6 +71,28 @@ test('a job\'s image is stored signed and watermarked with its record id; /v1/ve
   assert.ok(invalid.body.c2pa.errors.some((error: string) => /dataHash\.mismatch/.test(error)), invalid.body.c2pa.errors.join('; '));
 });
 
+test('a resized image stored as lossy WebP is watermarked and signed on its final pixels: both verify, and the record has the stored size', async (t) => {
+  const server = (await shared.startServer(t))!;
+  const { body: submitted } = await server.postJson('/v1/jobs', { prompt: 'a resized verified cube', width: 128, height: 128, seed: 5, resize: { width: 160, height: 96, fit: 'contain' }, outputFormat: 'webp', outputQuality: 90 });
+  const job = await server.completeJob(submitted.id);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+  const [record] = job.records;
+  assert.deepEqual([record!.mediaType, record!.width, record!.height, record!.provenance?.c2pa], ['image/webp', 160, 96, 'signed']);
+  const blob = (await server.service.storage.get(record!.blobKey))!;
+  const metadata = await sharp(blob.bytes).metadata();
+  assert.deepEqual([metadata.format, metadata.width, metadata.height], ['webp', 160, 96]);
+  // `contain` pads the square image with opaque black on the left and right.
+  const { data, info } = await sharp(blob.bytes).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([...data.subarray(0, info.channels)].slice(0, 3).map((value) => value < 40), [true, true, true]);
+  assert.ok(info.channels === 3 || data[3] === 255, 'the padding is opaque');
+  const response = await server.request('/v1/verify', { method: 'POST', headers: { 'content-type': 'image/webp' }, body: blob.bytes });
+  const report = (await response.json()) as any;
+  assert.equal(response.status, 200);
+  assert.equal(report.c2pa.state, 'valid', JSON.stringify(report.c2pa.errors));
+  assert.equal(report.c2pa.record.recordId, record!.id);
+  assert.deepEqual([report.watermark.found, report.watermark.records?.map((found: { id: string }) => found.id)], [true, [record!.id]], JSON.stringify(report.watermark));
+});
+
 test('/v1/verify: another key finds no record of someone else\'s; a non-image body and a wrong content type are refused, naming what to send', async (t) => {
   const server = (await shared.startServer(t))!;
   const owner = await server.addKey();

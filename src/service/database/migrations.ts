@@ -9,12 +9,13 @@ import { workerAttemptsMigration } from './migrations/005-worker-attempts.js';
 import { apiKeyAdminMigration } from './migrations/006-api-key-admin.js';
 import { moderationAuditMigration } from './migrations/007-moderation-audit.js';
 import { recordProvenanceMigration } from './migrations/008-record-provenance.js';
+import { recordRankingMigration } from './migrations/009-record-ranking.js';
 import type { Migration } from './migrations/migration.js';
 
 export type { Migration } from './migrations/migration.js';
 
 /** Every migration pixelpipe ships, in order. */
-export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration, apiKeyLimitsMigration, jobEventsMigration, workerAttemptsMigration, apiKeyAdminMigration, moderationAuditMigration, recordProvenanceMigration];
+export const migrations: readonly Migration[] = [recordsMigration, idempotencyKeysMigration, apiKeyLimitsMigration, jobEventsMigration, workerAttemptsMigration, apiKeyAdminMigration, moderationAuditMigration, recordProvenanceMigration, recordRankingMigration];
 
 /** What `migrate` did. */
 export interface MigrationReport {

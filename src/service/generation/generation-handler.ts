@@ -10,6 +10,8 @@ import type { RecordDraft } from '../records/record-store.js';
 import type { AuditEntry, AuditLog } from '../safety/audit-log.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { GenerationRunner } from '../workers/generation-runner.js';
+import type { RankerRegistry } from '../ranking/service-rankers.js';
+import { rankStoredCandidates } from './candidate-ranking.js';
 import { jobRecordId, storeImage } from './image-recording.js';
 import { deleteJobBlobs, jobBlobNotes } from './job-blobs.js';
 import type { JobEventLog } from './job-events.js';
@@ -38,6 +40,8 @@ export interface GenerationHandlerConfig {
   finishing: ImageFinishing;
   /** Where a hosted provider's refusals are written. */
   audit: AuditLog;
+  /** The rankers a best-of-N job (`rankBy`) is judged by. */
+  rankers?: RankerRegistry;
   /** Told about errors no caller waits for (a progress event that could not be written). */
   onError?: (error: Error) => void;
 }
@@ -68,7 +72,7 @@ async function readInput(storage: BlobStorage, blobKey: string, field: string): 
 }
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, rankers, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   const noteJobBlob = jobBlobNotes(database);
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
@@ -86,6 +90,11 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
     }
   };
 
+  async function rankerFor(name: string) {
+    if (!rankers) throw new InvalidArgumentError({ argument: 'rankBy', value: name, message: `\`rankBy\` names ranker ${JSON.stringify(name)}, but this worker has no rankers; configure it where the job runs` });
+    return await rankers.get(name);
+  }
+
   async function generate(job: JobContext, request: JobRequest): Promise<GenerationOutput> {
     const images = request.images ? await Promise.all(request.images.map((image, index) => readInput(storage, image.blobKey, `images.${index}`))) : undefined;
     const mask = request.mask ? await readInput(storage, request.mask.blobKey, 'mask') : undefined;
@@ -96,17 +105,29 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
       const data = { imageIndex, step, steps, elapsedMs, ...(preview ? { preview: { mediaType: preview.mediaType, width: preview.width, height: preview.height, method: preview.method, base64: Buffer.from(preview.bytes).toString('base64') } } : {}) };
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
-    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, ...options } = request;
-    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, model: await modelReference(model), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) }, { signal: job.signal, onProgress });
+    // What the service does around the call (ranking, resizing, encoding) is not the model's to see.
+    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, resize: _resize, outputFormat: _format, outputQuality: _quality, ...options } = request;
+    // Fail before generating when the ranker is gone (the server was restarted without it since the submit).
+    const ranker = rankBy === undefined ? undefined : await rankerFor(rankBy);
+    // Best-of-N generates every candidate in one call: consecutive seeds, as for any n.
+    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, n: bestOf ?? options.n, model: await modelReference(model), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
     const records: RecordDraft[] = [];
+    const finished: EncodedImage[] = [];
     const audit: AuditEntry[] = [];
     const recording = { storage, finishing, noteBlob: (key: string) => noteJobBlob(job.id, key) };
+    // Every candidate is finished and stored, the rejected ones too: history keeps them.
     for (const [index, image] of result.images.entries()) {
       job.signal.throwIfAborted();
       const stored = await storeImage(recording, { image, index, result, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0], prompt: job.meta?.prompt as FinishingContext['prompt'] });
       records.push(stored.draft);
+      finished.push(stored.image);
       audit.push(...stored.audit);
+    }
+    if (ranker) {
+      const candidates = records.map((draft, index) => ({ index, seed: draft.seed, image: finished[index]! }));
+      const rankings = await rankStoredCandidates(ranker, candidates, request, job.signal);
+      rankings.forEach((ranking, index) => (records[index]!.ranking = ranking));
     }
     return { records, audit, timings: result.response.timings };
   }

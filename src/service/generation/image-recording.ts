@@ -2,6 +2,7 @@
 // stored, and described by a record. Jobs do it in their worker; `pixelpipe generate` does it for
 // images it made itself, in its own process or through the server that holds the data directory.
 import { createHash, randomUUID } from 'node:crypto';
+import sharp from 'sharp';
 import type { GeneratedImage, ImageModelResult } from '../../spec/image-model-result.js';
 import type { Database } from '../database/database.js';
 import type { ImageRecord } from '../image-service-types.js';
@@ -63,8 +64,10 @@ export async function storeImage({ storage, finishing, noteBlob }: ImageRecordin
   });
   await noteBlob?.(describeBlob(finished.bytes, finished.mediaType).key);
   const stored = await storage.put(finished.bytes, { mediaType: finished.mediaType });
-  // The pixels the model made, before the watermark: what a reproduction makes again.
-  const { pixelSha256: pixels, width, height } = await pixelSha256(image.bytes);
+  // The pixels the model made, before resizing and the watermark: what a reproduction makes again.
+  const { pixelSha256: pixels } = await pixelSha256(image.bytes);
+  // The size is the stored file's, which a `resize` makes differ from the model's.
+  const { width = 0, height = 0 } = await sharp(finished.bytes).metadata();
   const draft: RecordDraft = {
     id: recordId,
     jobId: item.jobId,

@@ -4,7 +4,7 @@ import type { DatabaseTransaction } from '../database/database.js';
 import type { RecordStore } from '../records/record-store.js';
 import type { AuditEntry, AuditLog } from '../safety/audit-log.js';
 import type { ServiceMetrics } from '../service-metrics.js';
-import { submittedAtMs } from '../job-views.js';
+import { jobResult, submittedAtMs } from '../job-views.js';
 import type { JobSettleHook, JobStatus, WorkOptions } from '../jobs/job-types.js';
 import type { WebhookDispatcher, WebhookEvent } from '../webhooks/webhook-dispatcher.js';
 import type { GenerationOutput } from './generation-handler.js';
@@ -48,8 +48,10 @@ export function jobOutcomes({ events, records, audit, webhooks, metrics }: { eve
       const screened = outputs.flatMap((output) => output.audit ?? []);
       if (screened.length) await audit.append(screened, transaction);
       const byJob = new Map(ids.map((id) => [id, stored.filter((record) => record.jobId === id)]));
-      await events.appendMany(ids.map((id) => ({ jobId: id, type: 'done' as const, data: { records: byJob.get(id)! } })), transaction);
-      for (const { job } of succeeded) await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', records: byJob.get(job.id)! });
+      // Events and webhooks tell what the job view does: a best-of-N job's chosen records, and its rejected ones apart.
+      const results = new Map(ids.map((id) => [id, jobResult(byJob.get(id)!)]));
+      await events.appendMany(ids.map((id) => ({ jobId: id, type: 'done' as const, data: results.get(id)! })), transaction);
+      for (const { job } of succeeded) await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', ...results.get(job.id)! });
       outputs.forEach((output, index) => metrics.jobEnded('succeeded', submittedAtMs(ids[index]!), output.timings));
       return ids.map((id) => ({ recordIds: byJob.get(id)!.map((record) => record.id) }));
     },

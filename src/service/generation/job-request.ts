@@ -24,8 +24,11 @@ export interface RequestLimits {
 export const defaultRequestLimits: RequestLimits = { maxImages: 8, maxSteps: 150, maxPixels: 2048 * 2048, maxPromptLength: 10_000 };
 
 /** Builds the schema of a job request under `limits`. */
+/** The smallest width or height a request may ask for. */
+export const minRequestSide = 64;
+
 export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
-  const side = z.number().int().min(64).max(8192);
+  const side = z.number().int().min(minRequestSide).max(8192);
   return z
     .strictObject({
       /** `PROVIDER:MODEL`, a local model, or a comma-separated fallback list; the service's default model when absent. */
@@ -61,6 +64,21 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       /** The record this edit starts from, kept as the new records' parent. */
       parentRecordId: z.uuid().optional(),
       providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+      /**
+       * Best-of-N: generate this many candidates (consecutive seeds), rank them with `rankBy` and keep the best `n`.
+       * Every candidate is recorded with its score; the rest are kept in history as rejected.
+       */
+      bestOf: z.number().int().min(1).max(limits.maxImages).optional(),
+      /** The ranker that picks among `bestOf` candidates: `clip`, `aesthetic`, `vlm` or a custom ranker's name, as the service has them. */
+      rankBy: z.string().min(1).max(100).optional(),
+      /** What the `vlm` ranker judges by. */
+      rankRubric: z.string().min(1).max(limits.maxPromptLength).optional(),
+      /** Brings each stored image to this exact size (sharp, lanczos3, centred; `cover`, the default, crops the overflow, `contain` pads with black, `fill` stretches), before watermark and signature. */
+      resize: z.strictObject({ width: z.number().int().min(8).max(8192), height: z.number().int().min(8).max(8192), fit: z.enum(['cover', 'contain', 'fill']).optional() }).optional(),
+      /** The stored file's format; the model's own (PNG) when absent. */
+      outputFormat: z.enum(['png', 'webp', 'jpeg']).optional(),
+      /** 1–100, for webp and jpeg; lossless webp from a PNG when absent. */
+      outputQuality: z.number().int().min(1).max(100).optional(),
       /** Where to POST the job's outcome (signed; see docs/webhooks.md). */
       webhook: z.strictObject({ url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }) }).optional(),
     })
@@ -69,6 +87,18 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       const height = request.height ?? 0;
       if (width * height > limits.maxPixels) {
         context.addIssue({ code: 'custom', path: ['width'], message: `width × height must be at most ${limits.maxPixels} pixels, got ${width} × ${height} = ${width * height}` });
+      }
+      if (request.bestOf !== undefined && request.bestOf < request.n) {
+        context.addIssue({ code: 'custom', path: ['bestOf'], message: `must be at least \`n\` (${request.n}): it is how many candidates the best ${request.n} are chosen from, got ${request.bestOf}` });
+      }
+      if (request.bestOf !== undefined && request.bestOf > request.n && request.rankBy === undefined) {
+        context.addIssue({ code: 'custom', path: ['rankBy'], message: 'is needed with `bestOf`: name the ranker that picks the best (clip, aesthetic, vlm)' });
+      }
+      if (request.outputQuality !== undefined && request.outputFormat !== 'webp' && request.outputFormat !== 'jpeg') {
+        context.addIssue({ code: 'custom', path: ['outputQuality'], message: 'is for webp and jpeg: give `outputFormat` webp or jpeg with it, or leave it out (PNG is always lossless)' });
+      }
+      if (request.resize && request.resize.width * request.resize.height > limits.maxPixels) {
+        context.addIssue({ code: 'custom', path: ['resize'], message: `width × height must be at most ${limits.maxPixels} pixels, got ${request.resize.width} × ${request.resize.height}` });
       }
       if ((request.mask || request.strength !== undefined || request.extend) && !request.images) {
         context.addIssue({ code: 'custom', path: ['images'], message: 'an edit (mask, strength or extend) needs an input image in `images`' });

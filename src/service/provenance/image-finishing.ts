@@ -1,11 +1,12 @@
 // What happens to every image between the model and storage, for jobs and the CLI alike: it is
-// screened, watermarked with its record's id, given its record, converted to the format asked for,
-// and signed, in that order, so the signature covers the watermarked pixels and the record.
+// screened, resized when the request asks, watermarked with its record's id, given its record,
+// converted to the format asked for, and signed, in that order, so the watermark and the signature
+// are made on the final pixels and the signature covers the record.
 import sharp from 'sharp';
-import { insertTextChunks, readPngText, removeTextChunks } from '../../engine/image/png.js';
+import { insertTextChunks, readPngText, removeTextChunks, type PngTextChunk } from '../../engine/image/png.js';
 import type { ImageSettings } from '../../spec/image-model-result.js';
 import type { JobRequest } from '../generation/job-request.js';
-import { encodeAs, formatOfMediaType } from '../image-files.js';
+import { encodeAs, formatOfMediaType, mediaTypeOf } from '../image-files.js';
 import type { ModerationVerdict, RecordProvenance } from '../image-service-types.js';
 import type { AuditEntry } from '../safety/audit-log.js';
 
@@ -29,7 +30,7 @@ export interface FinishingContext {
   hosted: boolean;
   /** The input image of an edit. */
   input?: EncodedImage;
-  /** The media type to store and return; default: the image's own. */
+  /** The media type to store and return; default: the request's `outputFormat`, else the image's own. */
   mediaType?: string;
   /** Who asked, for the audit log. */
   apiKeyId?: string;
@@ -80,13 +81,31 @@ async function withRecordChunk(image: EncodedImage, recordId: string, settings: 
   return { bytes: new Uint8Array(insertTextChunks(removeTextChunks(Buffer.from(png.bytes), 'pixelpipe'), [chunk])), mediaType: 'image/png' };
 }
 
+/**
+ * The image at exactly `resize`'s size (lanczos3, centred): `cover` crops the overflow, `contain` pads
+ * with opaque black, `fill` stretches. Black, not transparent: the watermark spreads over every pixel,
+ * and a lossy encoder may change what lies under transparent ones, so the padding must hold it too; and
+ * every format shows the same image. The result is a PNG that keeps the source PNG's text chunks (the
+ * engine's record, A1111's `parameters`).
+ */
+export async function resizeImage(image: EncodedImage, resize: NonNullable<JobRequest['resize']>): Promise<EncodedImage> {
+  const text = image.mediaType === 'image/png' ? readPngText(image.bytes) : {};
+  const resized = await sharp(image.bytes)
+    .resize({ width: resize.width, height: resize.height, fit: resize.fit ?? 'cover', position: 'centre', kernel: 'lanczos3', background: { r: 0, g: 0, b: 0, alpha: 1 } })
+    .png()
+    .toBuffer();
+  const chunks: PngTextChunk[] = Object.entries(text).map(([keyword, value]) => ({ keyword, text: value, international: true }));
+  return { bytes: new Uint8Array(chunks.length ? insertTextChunks(resized, chunks) : resized), mediaType: 'image/png' };
+}
+
 /** Makes the finishing of a service or CLI from the parts it has. */
 export function createImageFinishing({ screen, watermark, signer }: FinishingParts): ImageFinishing {
   return {
     async finish(image, context) {
       const screening = screen ? await screen(image, context) : undefined;
       const verdict = screening?.verdict;
-      let current = image;
+      // Resized before the watermark and the signature, which must be made on the pixels that are stored.
+      let current = context.request.resize ? await resizeImage(image, context.request.resize) : image;
       let payload: string | undefined;
       if (watermark) {
         const bits = watermarkPayload(context.recordId);
@@ -94,9 +113,10 @@ export function createImageFinishing({ screen, watermark, signer }: FinishingPar
         current = marked.image;
         if (marked.embedded) payload = Buffer.from(bits).toString('hex');
       }
-      const target = context.mediaType ?? image.mediaType;
+      const { outputFormat } = context.request;
+      const target = context.mediaType ?? (outputFormat ? mediaTypeOf[outputFormat] : image.mediaType);
       current = await withRecordChunk(current, context.recordId, context.settings, context.softwareAgent);
-      if (target !== current.mediaType) current = await encodeAs(current, formatOfMediaType(target), { lossless: image.mediaType === 'image/png' });
+      if (target !== current.mediaType) current = await encodeAs(current, formatOfMediaType(target), { lossless: image.mediaType === 'image/png', quality: context.request.outputQuality });
       if (signer) current = await signer.sign(current, context, image);
       const moderation = context.prompt && { policy: context.prompt.policy, prompt: context.prompt.verdict, ...(verdict ? { image: verdict } : {}) };
       const provenance: RecordProvenance = { c2pa: signer ? 'signed' : 'unsigned', ...(signer ? { signer: signer.name } : {}), ...(payload ? { watermark: payload } : {}), ...(moderation ? { moderation } : {}) };

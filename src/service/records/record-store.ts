@@ -33,6 +33,7 @@ interface RecordRow {
   width: number;
   height: number;
   provenance: ImageRecord['provenance'] | null;
+  ranking: ImageRecord['ranking'] | null;
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -63,6 +64,7 @@ function toRecord(row: RecordRow): ImageRecord {
     width: row.width,
     height: row.height,
     provenance: optional(row.provenance),
+    ranking: optional(row.ranking),
   };
   // Absent, not undefined-valued, so records compare and serialise cleanly.
   return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as ImageRecord;
@@ -90,15 +92,15 @@ export class RecordStore {
           request: draft.request, settings: draft.settings, provider: draft.provider, model_id: draft.modelId, model_hash: draft.modelHash,
           seed: draft.seed, revised_prompt: draft.revisedPrompt, warnings: draft.warnings, timings: draft.timings, cost: draft.cost,
           blob_key: draft.blobKey, sha256: draft.sha256, pixel_sha256: draft.pixelSha256, media_type: draft.mediaType, width: draft.width, height: draft.height,
-          provenance: draft.provenance, watermark: draft.provenance?.watermark,
+          provenance: draft.provenance, watermark: draft.provenance?.watermark, ranking: draft.ranking,
         }).filter(([, value]) => value !== undefined && value !== null),
       ),
     );
     const inserted = await queryable.query<RecordRow>(
-      `INSERT INTO pixelpipe.records (id, job_id, image_index, parent_id, api_key_id, request, settings, provider, model_id, model_hash, seed, revised_prompt, warnings, timings, cost, blob_key, sha256, pixel_sha256, media_type, width, height, provenance, watermark)
-       SELECT coalesce(x.id, gen_random_uuid()), x.job_id, x.image_index, x.parent_id, x.api_key_id, x.request, coalesce(x.settings, '{}'), x.provider, x.model_id, x.model_hash, x.seed, x.revised_prompt, coalesce(x.warnings, '[]'), coalesce(x.timings, '{}'), x.cost, x.blob_key, x.sha256, x.pixel_sha256, x.media_type, x.width, x.height, x.provenance, x.watermark
+      `INSERT INTO pixelpipe.records (id, job_id, image_index, parent_id, api_key_id, request, settings, provider, model_id, model_hash, seed, revised_prompt, warnings, timings, cost, blob_key, sha256, pixel_sha256, media_type, width, height, provenance, watermark, ranking)
+       SELECT coalesce(x.id, gen_random_uuid()), x.job_id, x.image_index, x.parent_id, x.api_key_id, x.request, coalesce(x.settings, '{}'), x.provider, x.model_id, x.model_hash, x.seed, x.revised_prompt, coalesce(x.warnings, '[]'), coalesce(x.timings, '{}'), x.cost, x.blob_key, x.sha256, x.pixel_sha256, x.media_type, x.width, x.height, x.provenance, x.watermark, x.ranking
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(row, n),
-         jsonb_to_record(e.row) AS x(id uuid, job_id uuid, image_index integer, parent_id uuid, api_key_id uuid, request jsonb, settings jsonb, provider text, model_id text, model_hash text, seed text, revised_prompt text, warnings jsonb, timings jsonb, cost jsonb, blob_key text, sha256 text, pixel_sha256 text, media_type text, width integer, height integer, provenance jsonb, watermark text)
+         jsonb_to_record(e.row) AS x(id uuid, job_id uuid, image_index integer, parent_id uuid, api_key_id uuid, request jsonb, settings jsonb, provider text, model_id text, model_hash text, seed text, revised_prompt text, warnings jsonb, timings jsonb, cost jsonb, blob_key text, sha256 text, pixel_sha256 text, media_type text, width integer, height integer, provenance jsonb, watermark text, ranking jsonb)
        ORDER BY e.n
        ON CONFLICT (job_id, image_index) DO NOTHING
        RETURNING *`,
