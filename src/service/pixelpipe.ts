@@ -84,6 +84,12 @@ export interface Pixelpipe {
   locate(reference: string): Promise<ResolvedModel | undefined>;
   /** What the local model `reference` can do, from its configs, when it is on this machine and readable. */
   capabilities(reference: string): Promise<LocalModelCapabilities | undefined>;
+  /**
+   * What identifies the weights `reference` names, for build keys: `sha256:<hex>` of a local model's
+   * UNet (remembered by path, size and mtime, so only the first call reads the files; a model not
+   * cached yet is pulled first, as a generation would), or undefined for a hosted model, whose id is all there is.
+   */
+  modelHash(reference?: string): Promise<string | undefined>;
   /** Whether `reference` names a hosted model (`PROVIDER:MODEL`, custom providers included) rather than a local one. */
   isHosted(reference: string): Promise<boolean>;
   /** Does the one model `reference` only wait on a network (see `CustomProvider.remote`), so its jobs may run many at once in the server process? */
@@ -197,6 +203,11 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   return {
     resolveModel,
     locate,
+    async modelHash(reference) {
+      if (reference !== undefined && (await registry()).isHosted(reference)) return undefined;
+      const model = await resolveModel(reference);
+      return await localProvider().weightHash(model.folder!);
+    },
     capabilities: (reference) => withLocalModel(reference, undefined, (model) => model.capabilities()),
     async isHosted(reference) {
       return !reference.includes(',') && (await registry()).isHosted(reference);

@@ -107,8 +107,8 @@ export interface WeightHashCache {
   set(key: string, hash: string): Promise<void>;
 }
 
-/** sha256 over the UNet graph and its external data files, streamed (multi-GB files). */
-async function hashUnet(folder: string, cache?: WeightHashCache): Promise<string> {
+/** sha256 over the UNet graph and its external data files, streamed (multi-GB files): what records and build keys name the weights by. */
+export async function hashUnet(folder: string, cache?: WeightHashCache): Promise<string> {
   const unetFolder = join(folder, 'unet');
   const files = readdirSync(unetFolder).filter((file) => file.endsWith('.onnx') || file.endsWith('_data') || file.endsWith('.pb') || file.endsWith('.data')).sort();
   const key = files.map((file) => { const { size, mtimeMs } = statSync(join(unetFolder, file)); return `${join(unetFolder, file)}:${size}:${mtimeMs}`; }).join('|');

@@ -1,6 +1,6 @@
 // Factory for local ONNX models: one loaded model (sessions) per folder and runtime setting, reused across calls.
 import { resolve } from 'node:path';
-import { loadStableDiffusion, type WeightHashCache } from '../../engine/families/stable-diffusion.js';
+import { hashUnet, loadStableDiffusion, type WeightHashCache } from '../../engine/families/stable-diffusion.js';
 import type { VaeTiling } from '../../engine/vae/vae-tiling.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
 import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
@@ -39,6 +39,8 @@ export interface LocalProvider {
    * the folder's name (records travel with the images, so they should not hold a server's paths).
    */
   imageModel(modelId: string, options: { folder: string; vaeDecoderFallback?: string }): LocalImageModel;
+  /** `sha256:<hex>` of the model's UNet files in `folder`, as its records name the weights, without loading it (remembered in `hashCache`). */
+  weightHash(folder: string): Promise<string>;
   /** Releases every loaded session. */
   close(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
       }
       return model;
     },
+    weightHash: async (folder) => `sha256:${await hashUnet(folder, hashCache)}`,
     async close() {
       const loaded = [...models.values()];
       models.clear();
