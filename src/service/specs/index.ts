@@ -12,3 +12,4 @@ export type { SeedRule } from './seeds.js';
 export type { SizeTarget } from './sizes.js';
 export type { SourceLocation } from './spec-files.js';
 export type { Template } from './templates.js';
+export type { RankerSetup } from './spec-schema.js';

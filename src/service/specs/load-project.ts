@@ -7,7 +7,7 @@ import { validate } from './schema-issues.js';
 import { defineSpec, type ProjectContext, type SpecSource } from './spec-definition.js';
 import { SpecFileError } from './spec-file-error.js';
 import { formatFieldPath, lineAt, readSource, type SourceDocument } from './spec-files.js';
-import { projectSchema, specSchema } from './spec-schema.js';
+import { projectSchema, specSchema, type RankerSetup } from './spec-schema.js';
 
 /** Looked for in this order in a project folder. */
 export const projectFileNames = ['pixelpipe.yaml', 'pixelpipe.yml', 'pixelpipe.json'] as const;
@@ -66,7 +66,15 @@ export async function loadProject(pathOrFolder: string): Promise<Project> {
     seen.set(spec.name, spec);
   }
   if (failures.length > 0) throw failures.sort((a, b) => a.rank - b.rank || a.line - b.line)[0].error;
-  return { root, file, outputDir: outputDir.outputDir, concurrency: settings.concurrency, moderation: settings.moderation, specs: specs.map(({ spec }) => spec) };
+  const rankers = settings.rankers && Object.fromEntries(Object.entries(settings.rankers).map(([name, setup]) => [name, rebaseRankerPaths(root, setup)]));
+  return { root, file, outputDir: outputDir.outputDir, concurrency: settings.concurrency, moderation: settings.moderation, ...(rankers && { rankers }), specs: specs.map(({ spec }) => spec) };
+}
+
+/** A ranker's model files are named relative to the project file; the build opens them from anywhere. */
+function rebaseRankerPaths(root: string, setup: RankerSetup): RankerSetup {
+  if (setup.type === 'clip') return { ...setup, model: resolve(root, setup.model) };
+  if (setup.type === 'aesthetic') return { ...setup, clipModel: resolve(root, setup.clipModel), weights: resolve(root, setup.weights) };
+  return setup;
 }
 
 /** `root`-relative with `/` separators, as ResolvedOutput and messages show files. */

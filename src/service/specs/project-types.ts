@@ -2,6 +2,7 @@
 import type { DataTable } from './data-files.js';
 import type { Matrix } from './matrix.js';
 import type { SeedRule } from './seeds.js';
+import type { RankerSetup } from './spec-schema.js';
 import type { SizeTarget } from './sizes.js';
 import { formatFieldPath, type FieldPath, type SourceLocation } from './spec-files.js';
 import type { Template } from './templates.js';
@@ -54,6 +55,8 @@ export interface Project {
   outputDir: string;
   concurrency?: number;
   moderation?: string;
+  /** Rankers an embedded build provides, by name; model paths made absolute. */
+  rankers?: Record<string, RankerSetup>;
   specs: LoadedSpec[];
 }
 

@@ -80,6 +80,16 @@ export const defaultsSchema = z.strictObject(specFields).meta({ description: 'Sp
 /** A spec file holds one spec or a list of them. */
 export const specFileSchema = z.union([specSchema, z.array(specSchema).min(1)]);
 
+// Where an embedded build finds its rankers' models; paths are relative to the project file. A build
+// against a server (--server) uses the server's rankers instead.
+const rankerSetupSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('clip'), model: z.string().min(1).meta({ description: 'A CLIP ONNX export folder.' }) }),
+    z.strictObject({ type: z.literal('aesthetic'), clipModel: z.string().min(1), weights: z.string().min(1).meta({ description: 'The LAION aesthetic predictor, .safetensors.' }) }),
+    z.strictObject({ type: z.literal('vlm'), baseUrl: z.url(), model: z.string().min(1), apiKeyEnv: z.string().min(1).optional().meta({ description: 'The environment variable holding the API key.' }) }),
+  ])
+  .meta({ description: 'A ranker the embedded build provides under this name.' });
+
 export const projectSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -88,6 +98,7 @@ export const projectSchema = z
     defaults: defaultsSchema.optional(),
     concurrency: z.int().min(1).max(256).optional().meta({ description: 'Outputs in flight at once (the CLI may override).' }),
     moderation: z.string().min(1).optional().meta({ description: 'A moderation policy name or file for every spec; a spec\'s own wins.' }),
+    rankers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), rankerSetupSchema).optional().meta({ description: 'Rankers the embedded build provides, by name (clip, aesthetic, vlm or names of your own); a spec picks one with `ranker`.' }),
     specs: z.array(z.union([z.string().min(1), specSchema])).min(1).meta({ description: 'Spec files (relative paths) or inline specs.' }),
   })
   .meta({ title: 'pixelpipe project', description: 'pixelpipe.yaml: the image specs that `pixelpipe build` generates.' });
@@ -95,3 +106,4 @@ export const projectSchema = z
 export type SpecInput = z.output<typeof specSchema>;
 export type SpecFields = z.output<typeof defaultsSchema>;
 export type ProjectInput = z.output<typeof projectSchema>;
+export type RankerSetup = z.output<typeof rankerSetupSchema>;
