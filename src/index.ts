@@ -30,3 +30,11 @@ export { signStandardWebhook, standardWebhookSecret, type SignStandardWebhookOpt
 export { createHttpApp } from './interfaces/http/http-app.js';
 export { startHttpServer } from './interfaces/http/http-server.js';
 export type { HttpAppOptions } from './interfaces/http/http-env.js';
+export { createRanker, rankerTypes, type RankerConfig } from './service/ranking/create-ranker.js';
+export { rankCandidates, type Ranker, type RankCandidate, type RankContext, type CandidateScore, type Ranking } from './service/ranking/ranker.js';
+export { loadProject, expandProject, countOutputs, specJsonSchema, SpecFileError, type Project, type LoadedSpec } from './service/specs/index.js';
+export { runBuild, LockfileDriftError, lockfileName, type BuildOptions, type BuildResult, type BuildEvent } from './service/build/run-build.js';
+export { openEmbeddedBackend, type EmbeddedBackendOptions } from './service/build/embedded-backend.js';
+export { openServerBackend, type ServerBackendOptions } from './service/build/server-backend.js';
+export type { BuildBackend, BuildModel, BuildRecord } from './service/build/build-backend.js';
+export type { BuildReport, OutputReport, CandidateReport, Lockfile, LockEntry, ResolvedOutput } from './service/build/build-types.js';

@@ -8,13 +8,15 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 const createPixelpipe = async () => (await import('../../service/pixelpipe.js')).createPixelpipe;
 
 async function usage(): Promise<string> {
-  const [generate, models, serve, history, keys, verify, provenance, audit] = await Promise.all([
-    import('./generate-command.js'), import('./models-command.js'), import('./serve-command.js'), import('./history-command.js'), import('./keys-command.js'),
+  const [generate, build, models, serve, history, keys, verify, provenance, audit] = await Promise.all([
+    import('./generate-command.js'), import('./build-command.js'), import('./models-command.js'), import('./serve-command.js'), import('./history-command.js'), import('./keys-command.js'),
     import('./verify-command.js'), import('./provenance-command.js'), import('./audit-command.js'),
   ]);
   return `pixelpipe — self-hosted image generation
 
 ${generate.generateUsage}
+
+${build.buildUsage}
 
 ${models.modelsUsage}
 
@@ -38,6 +40,17 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'generate':
       return (await import('./generate-command.js')).generateCommand(rest, await createPixelpipe());
+    case 'build': {
+      // The first Ctrl-C lets finished outputs reach the lockfile and the reports be written; a second one ends at once.
+      const controller = new AbortController();
+      process.once('SIGINT', () => {
+        process.stderr.write('\ninterrupted: finishing the outputs in progress (Ctrl-C again to stop now)\n');
+        controller.abort();
+        process.once('SIGINT', () => process.exit(130));
+      });
+      process.exitCode = await (await import('./build-command.js')).buildCommand(rest, { signal: controller.signal });
+      return;
+    }
     case 'models':
       return (await import('./models-command.js')).modelsCommand(rest, await createPixelpipe());
     case 'serve':
@@ -69,14 +82,15 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${await usage()}\n`);
       return;
     default:
-      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, models, serve, worker, history, reproduce, keys, verify, provenance, audit\n\n${await usage()}` });
+      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, build, models, serve, worker, history, reproduce, keys, verify, provenance, audit\n\n${await usage()}` });
   }
 }
 
 main(process.argv.slice(2)).then(
   () => process.exit(process.exitCode ?? 0),
   (error: unknown) => {
-    const isUsage = InvalidArgumentError.isInstance(error) || (error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+    // A spec file that cannot be used is the user's input, like a flag: exit status 2.
+    const isUsage = InvalidArgumentError.isInstance(error) || (error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS') || (PixelpipeError.isInstance(error) && error.name === 'SpecFileError');
     const message = PixelpipeError.isInstance(error) || isUsage ? (error as Error).message : String((error as Error)?.stack ?? error);
     process.stderr.write(`error: ${message}\n`);
     process.exit(isUsage ? 2 : 1);

@@ -1,0 +1,290 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildCommand } from './build-command.js';
+import { runCli } from '../../testing/cli.js';
+import { repoRoot, testData } from '../../testing/paths.js';
+import type { BuildReport, Lockfile } from '../../service/build/build-types.js';
+import { createImageService } from '../../service/image-service.js';
+import { createHttpApp } from '../http/http-app.js';
+import { startHttpServer } from '../http/http-server.js';
+
+const work = mkdtempSync(join(tmpdir(), 'pixelpipe-build-'));
+test.after(() => rmSync(work, { recursive: true, force: true }));
+
+/** Collects what a build prints. */
+function sink(): { write(text: string): boolean; text: string } {
+  return { text: '', write(text: string) { this.text += text; return true; } };
+}
+
+async function build(project: string, ...flags: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = sink();
+  const stderr = sink();
+  const code = await buildCommand([project, ...flags], { stdout, stderr, environment: { ...process.env, PIXELPIPE_DATA_DIR: '' } });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** A model folder of the tiny fixture's files (the ONNX graphs linked, not copied), which a test may alter. */
+function modelCopy(folder: string): string {
+  cpSync(testData('fixtures', 'tiny-sd15'), folder, { recursive: true, filter: (source) => !source.endsWith('.onnx') });
+  for (const part of ['text_encoder', 'unet', 'vae_decoder', 'vae_encoder']) {
+    if (!existsSync(testData('fixtures', 'tiny-sd15', part, 'model.onnx'))) continue;
+    symlinkSync(testData('fixtures', 'tiny-sd15', part, 'model.onnx'), join(folder, part, 'model.onnx'));
+  }
+  return folder;
+}
+
+/** A project folder with these files (paths relative to it). */
+function project(name: string, files: Record<string, string>): string {
+  const root = join(work, name);
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+const readLock = (root: string) => JSON.parse(readFileSync(join(root, 'pixelpipe.lock'), 'utf8')) as Lockfile;
+const readReport = (root: string) => JSON.parse(readFileSync(join(root, 'build-report', 'build-report.json'), 'utf8')) as BuildReport;
+const fileSha = (path: string) => `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+const generatedPaths = (root: string) => readReport(root).outputs.filter((output) => output.status === 'generated').map((output) => output.path).sort();
+
+test('builds are incremental: a rebuild makes nothing, a changed row or model remakes exactly what it touches, --force and --frozen', async () => {
+  const root = project('incremental', {
+    'pixelpipe.yaml': 'version: 1\ndefaults:\n  model: ./model\n  steps: 1\nspecs:\n  - specs/tile.yaml\n',
+    'specs/tile.yaml': 'name: tile\ndata: ../regions.csv\nprompt: a {color} cube in {city}\nsize: 96x64\nmatrix:\n  color: [red, blue]\noutput:\n  path: out/{region}/{color}.png\n',
+    'regions.csv': 'region,city\na,Berlin\nb,Paris\n',
+  });
+  modelCopy(join(root, 'model'));
+
+  const first = await build(root);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^4 generated, 0 cached, 0 failed/);
+  const lock = readLock(root);
+  assert.deepEqual(lock.outputs.map((entry) => entry.path), ['out/a/blue.png', 'out/a/red.png', 'out/b/blue.png', 'out/b/red.png'], 'entries sorted by path');
+  for (const entry of lock.outputs) {
+    assert.equal(fileSha(join(root, entry.path)), entry.sha256, `${entry.path}'s file is the one locked`);
+    assert.match(entry.modelHash!, /^sha256:[0-9a-f]{64}$/);
+    assert.match(entry.pixelSha256!, /^sha256:[0-9a-f]{64}$/);
+  }
+  const lockText = readFileSync(join(root, 'pixelpipe.lock'), 'utf8');
+  // The exact size asked for, whatever the model made.
+  const written = readFileSync(join(root, 'out/a/red.png'));
+  assert.deepEqual([written.readUInt32BE(16), written.readUInt32BE(20)], [96, 64]);
+
+  const second = await build(root);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /^0 generated, 4 cached/);
+  assert.equal(readFileSync(join(root, 'pixelpipe.lock'), 'utf8'), lockText, 'a build that makes nothing leaves the lockfile as it was');
+
+  // One data row changes: its two outputs, and only those.
+  writeFileSync(join(root, 'regions.csv'), 'region,city\na,Berlin\nb,Lyon\n');
+  assert.equal((await build(root)).code, 0);
+  assert.deepEqual(generatedPaths(root), ['out/b/blue.png', 'out/b/red.png']);
+  const afterRow = readLock(root);
+  assert.deepEqual(afterRow.outputs.filter((entry) => entry.path.startsWith('out/a/')), lock.outputs.filter((entry) => entry.path.startsWith('out/a/')));
+
+  // --frozen: nothing would change, so it passes; a deleted file is made again, with the same pixels.
+  unlinkSync(join(root, 'out/a/red.png'));
+  const frozen = await build(root, '--frozen');
+  assert.equal(frozen.code, 0, frozen.stderr);
+  assert.deepEqual(generatedPaths(root), ['out/a/red.png']);
+  const remade = readReport(root).outputs.find((output) => output.path === 'out/a/red.png')!;
+  assert.equal(readLock(root).outputs.find((entry) => entry.path === 'out/a/red.png')!.pixelSha256, lock.outputs.find((entry) => entry.path === 'out/a/red.png')!.pixelSha256, 'the lockfile still names the same pixels');
+  assert.notEqual(remade.recordId, lock.outputs.find((entry) => entry.path === 'out/a/red.png')!.recordId, 'a new record made them');
+
+  // Reproducible without --frozen too: delete, rebuild, same pixels.
+  unlinkSync(join(root, 'out/b/red.png'));
+  const before = readLock(root).outputs.find((entry) => entry.path === 'out/b/red.png')!;
+  assert.equal((await build(root)).code, 0);
+  const after = readLock(root).outputs.find((entry) => entry.path === 'out/b/red.png')!;
+  assert.equal(after.pixelSha256, before.pixelSha256);
+  assert.equal(after.key, before.key);
+
+  // --frozen fails when the spec changed, before generating anything, and writes nothing.
+  const lockBefore = readFileSync(join(root, 'pixelpipe.lock'), 'utf8');
+  writeFileSync(join(root, 'specs/tile.yaml'), readFileSync(join(root, 'specs/tile.yaml'), 'utf8').replace('a {color} cube', 'a {color} sphere'));
+  await assert.rejects(build(root, '--frozen'), (error: Error) => {
+    assert.equal(error.name, 'LockfileDriftError');
+    assert.match(error.message, /out\/a\/blue\.png: its spec, model or engine changed/);
+    assert.match(error.message, /out\/b\/red\.png/);
+    return true;
+  });
+  assert.equal(readFileSync(join(root, 'pixelpipe.lock'), 'utf8'), lockBefore);
+  writeFileSync(join(root, 'specs/tile.yaml'), readFileSync(join(root, 'specs/tile.yaml'), 'utf8').replace('a {color} sphere', 'a {color} cube'));
+
+  // --force PATTERN remakes what it matches; a spec's name matches all of its outputs.
+  assert.equal((await build(root, '--force', 'out/a/**')).code, 0);
+  assert.deepEqual(generatedPaths(root), ['out/a/blue.png', 'out/a/red.png']);
+
+  // New weights in the model folder change its hash: every output is remade.
+  writeFileSync(join(root, 'model', 'unet', 'extra_weights.data'), 'other weights');
+  assert.equal((await build(root)).code, 0);
+  assert.equal(generatedPaths(root).length, 4);
+  assert.notEqual(readLock(root).outputs[0]!.modelHash, lock.outputs[0]!.modelHash);
+
+  // The dry run plans without generating.
+  const dry = await build(root, '--dry-run', '--force', 'tile');
+  assert.equal(dry.code, 0);
+  assert.match(dry.stdout, /generate {2}out\/a\/blue\.png \(matched --force\)/);
+  assert.match(dry.stdout, /4 to generate \(4 images\), 0 cached\nestimated cost: \$0\.00 at list prices \(4 on local models, no charge\)/);
+});
+
+test('best of N: every candidate is scored, the best is written, the report shows the rejected ones', async () => {
+  const root = project('best-of', {
+    'pixelpipe.yaml': [
+      'version: 1',
+      'rankers:',
+      `  clip: { type: clip, model: ${JSON.stringify(testData('fixtures', 'tiny-clip'))} }`,
+      'specs:',
+      '  - name: hero',
+      `    model: ${JSON.stringify(testData('fixtures', 'tiny-sd15'))}`,
+      '    prompt: a red cube',
+      '    size: 64x64',
+      '    steps: 1',
+      '    seed: 7',
+      '    candidates: 3',
+      '    ranker: clip',
+      '    output: { path: out/hero.webp, quality: 80 }',
+      '',
+    ].join('\n'),
+  });
+  const result = await build(root);
+  assert.equal(result.code, 0, result.stderr);
+  const [entry] = readLock(root).outputs;
+  assert.equal(entry!.scores!.length, 3);
+  const best = entry!.scores!.indexOf(Math.max(...entry!.scores!));
+  assert.equal(entry!.candidate, best, 'the chosen candidate has the top score (the first among equals)');
+  const output = readReport(root).outputs[0]!;
+  assert.equal(output.ranker, 'clip');
+  assert.deepEqual(output.candidates.map((candidate) => candidate.chosen), [0, 1, 2].map((index) => index === best));
+  assert.deepEqual(output.candidates.map((candidate) => candidate.rank).sort(), [1, 2, 3]);
+  const written = readFileSync(join(root, 'out/hero.webp'));
+  assert.equal(written.subarray(8, 12).toString('latin1'), 'WEBP');
+  const sheet = readFileSync(join(root, 'build-report', 'contact-sheet.html'), 'utf8');
+  // The winner and both rejected candidates have thumbnails.
+  assert.equal(readdirSync(join(root, 'build-report', 'thumbs')).length, 3);
+  assert.match(sheet, /a red cube/);
+});
+
+test('a failed output fails alone: the rest are written, the JUnit report names it, the exit status is 1', async () => {
+  const root = project('failing', {
+    'pixelpipe.yaml': `version: 1\nmoderation: ./policy.yaml\ndefaults:\n  model: ${JSON.stringify(testData('fixtures', 'tiny-sd15'))}\n  steps: 1\n  size: 64x64\nspecs:\n  - name: animals\n    prompt: a photo of a {animal}\n    matrix:\n      animal: [cat, forbiddenword]\n    output:\n      path: out/{animal}.png\n`,
+    'policy.yaml': 'name: test-policy\nterms:\n  block: [forbiddenword]\n',
+  });
+  const result = await build(root);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /failed {4}out\/forbiddenword\.png \(ContentPolicyError: the prompt was blocked by the moderation policy "test-policy"/);
+  assert.ok(existsSync(join(root, 'out/cat.png')));
+  assert.deepEqual(readLock(root).outputs.map((entry) => entry.path), ['out/cat.png']);
+  const junit = readFileSync(join(root, 'build-report', 'junit.xml'), 'utf8');
+  assert.match(junit, /failures="1"/);
+  assert.match(junit, /out\/forbiddenword\.png[\s\S]*<failure/);
+});
+
+test('a killed build resumes: finished outputs are kept, only the rest are made', async () => {
+  const root = project('resume', {
+    'pixelpipe.yaml': `version: 1\ndefaults:\n  model: ${JSON.stringify(testData('fixtures', 'tiny-sd15'))}\n  steps: 1\n  size: 64x64\nspecs:\n  - name: tiles\n    prompt: tile {n}\n    matrix:\n      n: [1, 2, 3, 4, 5, 6, 7, 8]\n    output:\n      path: out/{n}.png\n`,
+  });
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'pixelpipe.js'), 'build', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const lockPath = join(root, 'pixelpipe.lock');
+  const deadline = Date.now() + 120_000;
+  while (!(existsSync(lockPath) && readLock(root).outputs.length >= 2)) {
+    assert.ok(Date.now() < deadline && child.exitCode === null, `the build wrote no lockfile entries: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('close', resolve));
+  const kept = readLock(root).outputs.map((entry) => entry.path);
+  assert.ok(kept.length < 8, 'killed before it finished');
+
+  const resumed = await build(root);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const report = readReport(root);
+  assert.deepEqual(report.outputs.filter((output) => output.status === 'cached').map((output) => output.path).sort(), [...kept].sort());
+  assert.equal(report.counts.generated, 8 - kept.length);
+  assert.equal(readLock(root).outputs.length, 8);
+});
+
+test('--server builds through a running server\'s API with an API key, with its models and rankers', async () => {
+  const dataDir = join(work, 'server-data');
+  const service = await createImageService({
+    settings: { dataDir, cacheDir: join(dataDir, 'models'), clipModel: testData('fixtures', 'tiny-clip') },
+    defaultModel: testData('fixtures', 'tiny-sd15'),
+    isolation: 'in-process',
+    pollingIntervalSeconds: 0.05,
+    onNotice: () => undefined,
+  });
+  const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0 });
+  try {
+    const { secret } = await service.keys.create({ name: 'ci' });
+    const root = project('server', {
+      'pixelpipe.yaml': 'version: 1\nspecs:\n  - name: pair\n    model: tiny-sd15\n    prompt: a {color} cube\n    size: 96x64\n    steps: 1\n    candidates: 2\n    ranker: clip\n    matrix:\n      color: [red, green]\n    output: { path: \'out/{color}.jpg\', quality: 90 }\n',
+    });
+    await assert.rejects(build(root, '--server', server.url), /GET \/v1\/models: 401 /, 'without the key nothing can be looked up');
+
+    const result = await build(root, '--server', server.url, '--api-key', secret);
+    assert.equal(result.code, 0, result.stderr);
+    const lock = readLock(root);
+    assert.deepEqual(lock.outputs.map((entry) => entry.path), ['out/green.jpg', 'out/red.jpg']);
+    for (const entry of lock.outputs) {
+      const record = (await service.getRecord(entry.recordId))!;
+      assert.equal(record.ranking?.chosen, true, 'the lockfile names the chosen candidate\'s record on the server');
+      assert.equal(record.sha256, fileSha(join(root, entry.path)), 'the file is the stored image');
+      assert.equal(record.mediaType, 'image/jpeg');
+      assert.deepEqual([record.width, record.height], [96, 64]);
+    }
+    const again = await build(root, '--server', server.url, '--api-key', secret);
+    assert.match(again.stdout, /^0 generated, 2 cached/);
+  } finally {
+    await server.close();
+    await service.close();
+  }
+});
+
+test('spec errors stop the build before anything runs, name the file, line and fix, and exit 2', async () => {
+  const model = JSON.stringify(testData('fixtures', 'tiny-sd15'));
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ['malformed YAML', { 'pixelpipe.yaml': 'version: 1\nspecs:\n  - name: a\n    prompt: [unclosed\n' }, /pixelpipe\.yaml:\d+/],
+    ['an unknown variable', { 'pixelpipe.yaml': `version: 1\nspecs:\n  - name: a\n    model: ${model}\n    prompt: a {colour} cube\n    matrix:\n      color: [red]\n    output: { path: 'out/{color}.png' }\n` }, /pixelpipe\.yaml:\d+: .*colour/],
+    ['a path outside the output folder', { 'pixelpipe.yaml': `version: 1\nspecs:\n  - name: a\n    model: ${model}\n    prompt: a cube\n    output: { path: ../escape.png }\n` }, /pixelpipe\.yaml:\d+: specs\[0\]\.output\.path: .*outside the output folder/],
+    ['a data file without a column the prompt uses', { 'pixelpipe.yaml': `version: 1\nspecs:\n  - name: a\n    model: ${model}\n    data: rows.csv\n    prompt: a cube in {city}\n    output: { path: 'out/{region}.png' }\n`, 'rows.csv': 'region\nnorth\n' }, /rows\.csv:2: city: .*add the column/],
+    ['a huge matrix without --yes', { 'pixelpipe.yaml': `version: 1\nspecs:\n  - name: a\n    model: ${model}\n    prompt: '{x} {y}'\n    matrix:\n      x: [${Array.from({ length: 400 }, (_, index) => index).join(', ')}]\n      y: [${Array.from({ length: 250 }, (_, index) => index).join(', ')}]\n    output: { path: 'out/{x}-{y}.png' }\n` }, /100,000 outputs .*pass --yes/],
+  ];
+  for (const [name, files, message] of cases) {
+    const root = project(`bad-${name.replaceAll(' ', '-')}`, files);
+    await assert.rejects(build(root), (error: Error) => {
+      assert.equal(error.name, 'SpecFileError', name);
+      assert.match(error.message, message, name);
+      return true;
+    });
+    assert.ok(!existsSync(join(root, 'out')) && !existsSync(join(root, 'pixelpipe.lock')), `${name}: nothing was written`);
+  }
+  // The command's exit status for them.
+  const cli = await runCli(['build', join(work, 'bad-an-unknown-variable')]);
+  assert.equal(cli.code, 2, cli.stderr);
+  assert.match(cli.stderr, /^error: pixelpipe\.yaml:\d+: /);
+});
+
+test('the landing-pages example builds its 40 pages, then does nothing the second time', async () => {
+  // Laid out as in the repository, so its relative paths to the test fixtures hold.
+  const root = join(work, 'repo', 'examples', 'landing-pages');
+  cpSync(join(repoRoot, 'examples', 'landing-pages'), root, { recursive: true, filter: (source) => !/[/\\](out|build-report|\.pixelpipe)$|pixelpipe\.lock$/.test(source) });
+  symlinkSync(join(repoRoot, 'test-data'), join(work, 'repo', 'test-data'));
+  const first = await runCli(['build', root]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^40 generated, 0 cached, 0 failed/);
+  assert.equal(readdirSync(join(root, 'out')).length, 40);
+  assert.ok(existsSync(join(root, 'build-report', 'contact-sheet.html')));
+  const report = readReport(root);
+  assert.ok(report.outputs.every((output) => output.width === 1200 && output.height === 628 && output.candidates.length === 2));
+  const second = await runCli(['build', root, '--frozen']);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /^0 generated, 40 cached, 0 failed/);
+});
