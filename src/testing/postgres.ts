@@ -75,6 +75,23 @@ export async function createTestDatabase(serverUrl: string): Promise<TestDatabas
   };
 }
 
+const serviceDatabases: Promise<TestDatabase>[] = [];
+after(async () => void (await Promise.all(serviceDatabases.map(async (created) => (await created).drop()))));
+
+/**
+ * Where a service under test on `backend` keeps its data: undefined for PGlite (the data directory
+ * holds it); for PostgreSQL a new database, dropped when the test file's tests end. In CI a missing
+ * server URL is an error; callers skip PostgreSQL suites elsewhere.
+ */
+export async function serviceDatabaseUrl(backend: 'pglite' | 'postgres'): Promise<string | undefined> {
+  if (backend === 'pglite') return undefined;
+  const serverUrl = process.env[testDatabaseUrlVariable];
+  if (!serverUrl) throw new Error(`${testDatabaseUrlVariable} is not set in CI; run scripts/test-postgres.sh and export the URL it prints`);
+  const created = createTestDatabase(serverUrl);
+  serviceDatabases.push(created);
+  return (await created).url;
+}
+
 /**
  * The `open` of a store's conformance suite on PostgreSQL: one migrated database for the test file,
  * made on first use (undefined when the test is not to run), closed and dropped when the file's tests end.

@@ -127,6 +127,15 @@ test('builds are incremental: a rebuild makes nothing, a changed row or model re
   assert.equal(generatedPaths(root).length, 4);
   assert.notEqual(readLock(root).outputs[0]!.modelHash, lock.outputs[0]!.modelHash);
 
+  // A broken spec stops the next build before anything runs: what was built stays, files and lockfile alike.
+  const lockNow = readFileSync(join(root, 'pixelpipe.lock'), 'utf8');
+  const specText = readFileSync(join(root, 'specs/tile.yaml'), 'utf8');
+  writeFileSync(join(root, 'specs/tile.yaml'), `${specText}steps: [oops\n`);
+  await assert.rejects(build(root), { name: 'SpecFileError', message: /^specs\/tile\.yaml:\d+: / });
+  assert.equal(readFileSync(join(root, 'pixelpipe.lock'), 'utf8'), lockNow);
+  for (const entry of readLock(root).outputs) assert.equal(fileSha(join(root, entry.path)), entry.sha256);
+  writeFileSync(join(root, 'specs/tile.yaml'), specText);
+
   // The dry run plans without generating.
   const dry = await build(root, '--dry-run', '--force', 'tile');
   assert.equal(dry.code, 0);

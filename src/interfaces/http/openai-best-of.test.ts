@@ -11,14 +11,12 @@ import type { ImageRecord, JobView } from '../../service/image-service-types.js'
 import { createImageService, type RunningImageService } from '../../service/image-service.js';
 import { ClipRanker } from '../../service/ranking/clip-ranker.js';
 import { testData } from '../../testing/paths.js';
-import { createTestDatabase, testDatabaseUrlVariable, type TestDatabase } from '../../testing/postgres.js';
+import { serviceDatabaseUrl, testDatabaseUrlVariable } from '../../testing/postgres.js';
 import { createHttpApp } from './http-app.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 
 const clipFolder = testData('fixtures', 'tiny-clip');
 const serverUrl = process.env[testDatabaseUrlVariable];
-let postgres: TestDatabase | undefined;
-after(async () => void (await postgres?.drop()));
 
 /** The records of the one job whose prompt is `prompt`, by candidate index. */
 async function recordsOf(service: RunningImageService, prompt: string): Promise<ImageRecord[]> {
@@ -42,12 +40,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
 
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-best-of-'));
-      let databaseUrl: string | undefined;
-      if (backend === 'postgres') {
-        if (!serverUrl) throw new Error(`${testDatabaseUrlVariable} is not set in CI; run scripts/test-postgres.sh and export the URL it prints`);
-        postgres = await createTestDatabase(serverUrl);
-        databaseUrl = postgres.url;
-      }
+      const databaseUrl = await serviceDatabaseUrl(backend);
       service = await createImageService({
         settings: { dataDir, databaseUrl, cacheDir: join(dataDir, 'models'), clipModel: clipFolder },
         defaultModel: testData('fixtures', 'tiny-sd15'),

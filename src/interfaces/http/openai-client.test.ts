@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { createImageService, type RunningImageService } from '../../service/image-service.js';
 import { rawRgb } from '../../testing/images.js';
 import { testData } from '../../testing/paths.js';
-import { createTestDatabase, testDatabaseUrlVariable, type TestDatabase } from '../../testing/postgres.js';
+import { serviceDatabaseUrl, testDatabaseUrlVariable } from '../../testing/postgres.js';
 import { createHttpApp } from './http-app.js';
 import { startHttpServer, type HttpServer } from './http-server.js';
 
@@ -44,8 +44,6 @@ function decode(response: OpenAI.ImagesResponse, index = 0): Buffer {
 }
 
 const serverUrl = process.env[testDatabaseUrlVariable];
-let postgres: TestDatabase | undefined;
-after(async () => void (await postgres?.drop()));
 
 // The same suite on embedded PGlite and on a PostgreSQL server (skipped loudly without one, except in CI where that fails).
 for (const backend of ['pglite', 'postgres'] as const) {
@@ -59,12 +57,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
 
     before(async () => {
       dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-openai-client-'));
-      let databaseUrl: string | undefined;
-      if (backend === 'postgres') {
-        if (!serverUrl) throw new Error(`${testDatabaseUrlVariable} is not set in CI; run scripts/test-postgres.sh and export the URL it prints`);
-        postgres = await createTestDatabase(serverUrl);
-        databaseUrl = postgres.url;
-      }
+      const databaseUrl = await serviceDatabaseUrl(backend);
       service = await createImageService({
         // Without the watermark, the images come back with the model's exact pixels, which these tests compare.
         settings: { dataDir, databaseUrl, cacheDir: join(dataDir, 'models'), watermark: false },

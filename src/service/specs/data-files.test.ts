@@ -1,18 +1,11 @@
 // Tests of data files: CSV quoting, line numbers (CRLF, multi-line cells, blank lines, BOM), JSON and YAML rows, and bad files.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { loadDataFile } from './data-files.js';
+import { temporaryFolder } from '../../testing/temporary-files.js';
 
-const temporaryFolders: string[] = [];
-after(() => Promise.all(temporaryFolders.map((folder) => rm(folder, { recursive: true, force: true }))));
-async function temporaryFolder(prefix: string): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), prefix));
-  temporaryFolders.push(folder);
-  return folder;
-}
 
 const namedAt = { file: 'specs/a.yaml', line: 4, field: 'data', value: 'rows' };
 

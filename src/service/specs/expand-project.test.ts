@@ -1,28 +1,11 @@
 // Tests of loading a project and expanding it: matrix, sizes, data files (CSV, JSON, YAML), templates, defaults, seeds and the stable order.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { countOutputs, expandProject, loadProject } from './index.js';
+import { writeProject } from '../../testing/temporary-files.js';
 
-const temporaryFolders: string[] = [];
-after(() => Promise.all(temporaryFolders.map((folder) => rm(folder, { recursive: true, force: true }))));
-async function temporaryFolder(prefix: string): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), prefix));
-  temporaryFolders.push(folder);
-  return folder;
-}
-
-async function writeProject(files: Record<string, string>): Promise<string> {
-  const root = await temporaryFolder('pixelpipe-specs-');
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(dirname(join(root, name)), { recursive: true });
-    await writeFile(join(root, name), text);
-  }
-  return root;
-}
 
 /** Seeds computed apart from the code under test: the first 8 bytes of SHA-256 of the path. */
 function hashOf(path: string): bigint {

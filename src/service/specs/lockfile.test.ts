@@ -1,19 +1,12 @@
 // Tests of pixelpipe.lock: the exact text written, reading it back, a missing file, a damaged file and the atomic write.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import type { Lockfile } from '../build/build-types.js';
 import { SpecFileError, formatLockfile, readLockfile, writeLockfile } from './index.js';
+import { temporaryFolder } from '../../testing/temporary-files.js';
 
-const temporaryFolders: string[] = [];
-after(() => Promise.all(temporaryFolders.map((folder) => rm(folder, { recursive: true, force: true }))));
-async function temporaryFolder(prefix: string): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), prefix));
-  temporaryFolders.push(folder);
-  return folder;
-}
 
 const hash = (digit: string) => `sha256:${digit.repeat(64)}`;
 const lock: Lockfile = {

@@ -1,20 +1,13 @@
 // Tests of canonical JSON and output keys: exact text and hash, stability, and that a changed variable changes only its own output's key.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ResolvedOutput } from '../build/build-types.js';
 import { canonicalJson, expandProject, loadProject, outputKey } from './index.js';
+import { temporaryFolder } from '../../testing/temporary-files.js';
 
-const temporaryFolders: string[] = [];
-after(() => Promise.all(temporaryFolders.map((folder) => rm(folder, { recursive: true, force: true }))));
-async function temporaryFolder(prefix: string): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), prefix));
-  temporaryFolders.push(folder);
-  return folder;
-}
 
 test('canonical JSON sorts keys at every depth, leaves out undefined fields and writes bigints as strings', () => {
   assert.equal(canonicalJson({ b: 1, a: [1, undefined, { d: undefined, c: 'x' }], e: 2n, f: null }), '{"a":[1,null,{"c":"x"}],"b":1,"e":"2","f":null}');

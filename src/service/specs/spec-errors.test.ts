@@ -1,27 +1,11 @@
 // Tests that bad projects fail with one clear SpecFileError (file, line, field, value, fix) before anything is written.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { after, test } from 'node:test';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { SpecFileError, expandProject, loadProject } from './index.js';
+import { writeProject } from '../../testing/temporary-files.js';
 
-const temporaryFolders: string[] = [];
-after(() => Promise.all(temporaryFolders.map((folder) => rm(folder, { recursive: true, force: true }))));
-async function temporaryFolder(prefix: string): Promise<string> {
-  const folder = await mkdtemp(join(tmpdir(), prefix));
-  temporaryFolders.push(folder);
-  return folder;
-}
-
-async function writeProject(files: Record<string, string>): Promise<string> {
-  const root = await temporaryFolder('pixelpipe-specs-');
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(dirname(join(root, name)), { recursive: true });
-    await writeFile(join(root, name), text);
-  }
-  return root;
-}
 
 /** A project whose only spec is `specs/a.yaml` with this text. */
 const withSpec = (spec: string, more: Record<string, string> = {}) => ({ 'pixelpipe.yaml': 'version: 1\nspecs:\n  - specs/a.yaml\n', 'specs/a.yaml': spec, ...more });
