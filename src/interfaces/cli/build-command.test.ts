@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCommand } from './build-command.js';
+import { buildCommand, createBuildPrinter } from './build-command.js';
 import { runCli } from '../../testing/cli.js';
 import { repoRoot, testData } from '../../testing/paths.js';
 import type { BuildReport, Lockfile } from '../../service/build/build-types.js';
@@ -254,6 +254,61 @@ test('--server builds through a running server\'s API with an API key, with its 
   } finally {
     await server.close();
     await service.close();
+  }
+});
+
+test('a dry run prices hosted outputs from the price table and names models without a price', async () => {
+  const root = project('hosted-dry-run', {
+    'pixelpipe.yaml': [
+      'version: 1',
+      'specs:',
+      '  - name: ads',
+      '    model: openai:gpt-image-1',
+      '    prompt: an ad for {product}',
+      '    candidates: 2',
+      '    ranker: clip',
+      '    matrix: { product: [shoe, bag, hat] }',
+      "    output: { path: 'out/{product}.png' }",
+      '  - name: custom',
+      '    model: replicate:someone/their-model',
+      '    prompt: a test',
+      '    output: { path: out/custom.png }',
+      '',
+    ].join('\n'),
+  });
+  // Rankers are checked before planning: an embedded build of this project needs a clip ranker.
+  writeFileSync(join(root, 'pixelpipe.yaml'), readFileSync(join(root, 'pixelpipe.yaml'), 'utf8').replace('specs:', `rankers:\n  clip: { type: clip, model: ${JSON.stringify(testData('fixtures', 'tiny-clip'))} }\nspecs:`));
+  const dry = await build(root, '--dry-run');
+  assert.equal(dry.code, 0, dry.stderr);
+  // data/prices.json: gpt-image-1 at $0.042 per image (its base price), 3 outputs × 2 candidates.
+  assert.match(dry.stdout, /4 to generate \(7 images\), 0 cached\nestimated cost: \$0\.25 at list prices; no price for replicate:someone\/their-model\n$/);
+  assert.ok(!existsSync(join(root, 'out')) && !existsSync(join(root, 'pixelpipe.lock')), 'a dry run writes nothing');
+});
+
+test('progress: a redrawn bar on a terminal, one plain line per output elsewhere, failures in full on both', () => {
+  const planned = ['out/a.png', 'out/b.png'].map((path) => ({ output: { path, candidates: 1 }, status: 'generate' })) as never[];
+  const outputReport = (path: string, status: 'generated' | 'failed') => ({
+    path, spec: 's', specFile: 'pixelpipe.yaml', status, key: 'k', prompt: 'p', seed: '1', width: 64, height: 64, durationMs: 1500, candidates: [],
+    ...(status === 'failed' && { error: { code: 'ContentPolicyError', message: 'blocked' } }),
+  });
+  for (const isTTY of [false, true]) {
+    const stream = { ...sink(), isTTY, columns: 120 };
+    const printer = createBuildPrinter(stream);
+    printer.event({ type: 'plan', planned });
+    printer.event({ type: 'start', planned: planned[0]! });
+    printer.event({ type: 'output', report: outputReport('out/a.png', 'generated'), done: 1, total: 2 });
+    printer.event({ type: 'output', report: outputReport('out/b.png', 'failed'), done: 2, total: 2 });
+    printer.done();
+    assert.match(stream.text, /^2 outputs: 2 to generate, 0 cached\n/);
+    assert.match(stream.text, /failed {4}out\/b\.png \(ContentPolicyError: blocked\)\n/);
+    if (isTTY) {
+      assert.match(stream.text, /\r\[-{24}\] 0\/2 · out\/a\.png\x1b\[K/);
+      assert.match(stream.text, /\r\[#{12}-{12}\] 1\/2 · ETA /);
+      assert.doesNotMatch(stream.text, /generated {2}out\/a\.png/);
+    } else {
+      assert.match(stream.text, /generated out\/a\.png \(1\.5 s\)\n/);
+      assert.doesNotMatch(stream.text, /\r|\x1b/);
+    }
   }
 });
 
