@@ -186,7 +186,7 @@ async function checkRankers(project: Project, outputs: ReturnType<typeof expandP
   if (!available) return;
   for (const output of outputs) {
     if (output.candidates <= 1) continue;
-    const name = output.ranker?.type ?? 'clip';
+    const name = output.ranker!.type;
     if (available.includes(name)) continue;
     const spec = project.specs.find((each) => each.name === output.spec)!;
     throw new SpecFileError({

@@ -55,6 +55,7 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
   const negativePrompt = template(['negativePrompt'], spec.negativePrompt);
   const outputPath = template(['output', 'path'], spec.output?.path);
   const ranker = spec.ranker === undefined ? undefined : typeof spec.ranker === 'string' ? { type: spec.ranker } : { type: spec.ranker.type, rubric: template(['ranker', 'rubric'], spec.ranker.rubric) };
+  if ((spec.candidates ?? 1) > 1 && ranker === undefined) complain(['candidates'], `is ${spec.candidates}, but no ranker picks among them`, 'add ranker: clip (or aesthetic, vlm, a ranker of the project), or set candidates: 1');
 
   const sizeTexts = spec.size === undefined ? [] : typeof spec.size === 'string' ? [spec.size] : spec.size;
   sizeTexts.forEach((text, index) => {

@@ -57,6 +57,11 @@ test('loras are refused: the local engine has no LoRA support yet', async () => 
   assert.equal(error.message, "specs/a.yaml:3: loras: LoRAs are not supported by this version's local engine; remove the field");
 });
 
+test('several candidates need a ranker to pick among them', async () => {
+  const error = await failure(withSpec('name: a\nprompt: x\ncandidates: 3\noutput: { path: out/a.png }\n'));
+  assert.equal(error.message, 'specs/a.yaml:3: candidates: is 3, but no ranker picks among them; add ranker: clip (or aesthetic, vlm, a ranker of the project), or set candidates: 1');
+});
+
 test('a 100,000-output matrix is refused without --yes, quickly', async () => {
   const values = (count: number) => `[${Array.from({ length: count }, (_, index) => index).join(', ')}]`;
   const root = await writeProject(withSpec(`name: a\nprompt: x\nmatrix:\n  a: ${values(100)}\n  b: ${values(1000)}\noutput: { path: "out/{a}-{b}.png" }\n`));
