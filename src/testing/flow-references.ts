@@ -1,0 +1,60 @@
+// The SD3 and FLUX diffusers references in test-data/conformance/pipelines/{sd3,flux}, and how tests compare against them.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+import type { SchedulerConfig } from '../engine/schedulers/index.js';
+import { maxRelativeError } from './conformance.js';
+import { readNpy } from './npy.js';
+import { testData } from './paths.js';
+
+export interface FlowPipelineRun {
+  id: string;
+  fixture: string;
+  call: { prompt: string; negative_prompt?: string; num_inference_steps: number; guidance_scale: number; width: number; height: number; max_sequence_length?: number };
+  max_sequence_length?: number;
+  scheduler_config: SchedulerConfig;
+  timesteps_seen: number[];
+  latents_shape: number[];
+  files: { image: string; latents: string; png: string };
+}
+
+export interface FlowReferences {
+  defaults: { seed: number };
+  runs: FlowPipelineRun[];
+}
+
+export function flowReferences(family: 'sd3' | 'flux'): FlowReferences {
+  return JSON.parse(readFileSync(testData('conformance', 'pipelines', family, 'index.json'), 'utf8')) as FlowReferences;
+}
+
+export function flowReferenceArray(family: 'sd3' | 'flux', file: string): { shape: number[]; data: Float32Array } {
+  const array = readNpy(testData('conformance', 'pipelines', family, file));
+  return { shape: array.shape, data: array.data as Float32Array };
+}
+
+/**
+ * Checks a run against its reference: the timesteps exactly, the initial noise bit for bit, the latents
+ * after every step within 1e-4 of the latent's range (the SD tests' tolerance), and the final image
+ * within 1/255 per channel. `latents` holds the initial latents then one entry per step, in the
+ * reference's layout (FLUX: packed).
+ */
+export function checkAgainstReference(t: TestContext, family: 'sd3' | 'flux', run: FlowPipelineRun, output: { image: Float32Array; latents: Float32Array[]; timesteps: readonly number[] }): void {
+  assert.deepEqual(output.timesteps, run.timesteps_seen);
+  const reference = flowReferenceArray(family, run.files.latents);
+  assert.deepEqual(reference.shape, run.latents_shape);
+  const stepSize = reference.data.length / reference.shape[0]!;
+  assert.equal(output.latents.length, reference.shape[0]);
+  const errors = output.latents.map((latents, step) => {
+    assert.equal(latents.length, stepSize);
+    return maxRelativeError(latents, reference.data.subarray(step * stepSize, (step + 1) * stepSize));
+  });
+  t.diagnostic(`latent errors relative to the latent's range, per step: ${errors.map((error) => error.toExponential(2)).join(', ')}`);
+  assert.equal(errors[0], 0, 'the initial noise is torch.randn bit for bit');
+  for (const [step, error] of errors.entries()) assert.ok(error < 1e-4, `step ${step}: relative error ${error}`);
+  const image = flowReferenceArray(family, run.files.image);
+  assert.equal(output.image.length, image.data.length);
+  let worst = 0;
+  for (let i = 0; i < image.data.length; i++) worst = Math.max(worst, Math.abs(output.image[i]! - image.data[i]!));
+  t.diagnostic(`max image difference ${(worst * 255).toFixed(4)}/255`);
+  assert.ok(worst * 255 <= 1, `image differs by ${worst * 255}/255`);
+}
