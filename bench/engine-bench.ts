@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadStableDiffusion, type StableDiffusionModel } from '../src/engine/families/stable-diffusion.js';
+import { loadModel, type LoadedModel } from '../src/engine/families/model-loader.js';
 import { encodePng } from '../src/engine/image/png.js';
 import { textToImage } from '../src/engine/pipelines/text-to-image.js';
 import { PreviewDecoder } from '../src/engine/preview/preview-decoder.js';
@@ -64,7 +64,7 @@ async function bench(label: string, folder: string, options: { size: number; ste
   // The same hash store the CLI keeps: the first run hashes the UNet, later runs find it remembered.
   const hashCache = createWeightHashCache(join(values['bench-dir']!, 'weight-hashes.json'));
   const loadStarted = performance.now();
-  const model: StableDiffusionModel = await loadStableDiffusion(folder, { threads, hashCache, graphLevel: values['graph-level'] as OptimizationLevel });
+  const model: LoadedModel = await loadModel(folder, { threads, hashCache, graphLevel: values['graph-level'] as OptimizationLevel });
   const loadMs = performance.now() - loadStarted;
   const sizes = Object.fromEntries(['text_encoder', 'unet', 'vae_decoder'].map((part) => [part, folderBytes(join(folder, part))]));
   console.log(`model on disk: ${Object.entries(sizes).map(([part, bytes]) => `${part} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}; total ${(Object.values(sizes).reduce((a, b) => a + b, 0) / 2 ** 30).toFixed(2)} GiB`);

@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { UNetDenoiser } from '../src/engine/denoisers/unet.js';
-import { loadStableDiffusion } from '../src/engine/families/stable-diffusion.js';
+import { loadModel } from '../src/engine/families/model-loader.js';
 import { textToImage } from '../src/engine/pipelines/text-to-image.js';
 import { OnnxModel, type OptimizationLevel } from '../src/engine/runtime/onnx-model.js';
 import { ClipTextEncoder } from '../src/engine/text-encoders/clip-text-encoder.js';
@@ -36,7 +36,7 @@ const GiB = 2 ** 30;
 
 type Part = 'text' | 'unet' | 'vae' | 't2i';
 const partFolder: Record<Exclude<Part, 't2i'>, string> = { text: 'text_encoder', unet: 'unet', vae: 'vae_decoder' };
-/** Graph levels loadStableDiffusion uses: `extended` for the text encoder and UNet, `all` for the VAE decoder. */
+/** Graph levels loadModel uses: `extended` for the text encoder and UNet, `all` for the VAE decoder. */
 const partGraphLevel: Record<Exclude<Part, 't2i'>, OptimizationLevel> = { text: 'extended', unet: 'extended', vae: 'all' };
 
 interface Config {
@@ -158,7 +158,7 @@ async function child(config: Config): Promise<void> {
   const loadStarted = performance.now();
   let run: () => Promise<readonly number[] | undefined>;
   if (config.part === 't2i') {
-    const model = await loadStableDiffusion(config.folder, { ...runtime });
+    const model = await loadModel(config.folder, { ...runtime });
     run = async () => {
       const output = await textToImage(model, { prompt: 'a red cube', negativePrompt: '', width: config.width, height: config.height, steps: 1, guidance: 0, sampler: 'euler', seed: 42n });
       return [output.height, output.width, 3];

@@ -1,24 +1,13 @@
 // The SD/SDXL UNet as a noise predictor, with classifier-free guidance batched into one session run.
-import type { HostTensor, OnnxModel, RunListener } from '../runtime/onnx-model.js';
-import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
+import type { OnnxModel, RunListener } from '../runtime/onnx-model.js';
+import type { Denoiser, DenoiserConditioning, LatentShape } from './denoiser.js';
 
-export interface LatentShape {
-  channels: number;
-  height: number;
-  width: number;
-}
+export type { LatentShape } from './denoiser.js';
 
-/** Everything besides the latent that the UNet is conditioned on. */
-export interface UNetConditioning {
-  /** Cross-attention context: [negative, positive] rows with guidance, [positive] without. */
-  context: TextEmbeddings;
-  /** Further named inputs, batched like `context` (SDXL's `text_embeds` and `time_ids`). */
-  added?: Record<string, HostTensor>;
-  /** Channels appended to the scaled latent in every batch row (inpainting UNets: mask, then masked-image latents). */
-  concat?: { data: Float32Array; channels: number };
-}
+/** The UNet's conditioning is the generic one; the name stays for existing importers. */
+export type UNetConditioning = DenoiserConditioning;
 
-export class UNetDenoiser {
+export class UNetDenoiser implements Denoiser {
   /** Whether the timestep input is a scalar (current Optimum) or one value per batch row (Optimum ≤ 1.23). */
   private readonly timestepIsScalar: boolean;
   /** Input channels of `sample`: 4 for ordinary UNets, 9 for inpainting ones. */

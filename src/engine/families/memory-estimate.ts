@@ -3,7 +3,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveVaeTiling, vaeTilePlan, type VaeTiling } from '../vae/vae-tiling.js';
-import { checkModelFolder } from './stable-diffusion.js';
+import { checkModelFolder } from './model-loader.js';
 
 /**
  * Constants measured with `npm run bench:memory` (bench/memory-calibration.md: onnxruntime-node 1.30 on
@@ -24,6 +24,8 @@ const weightOverhead = 1.1;
 
 /** What the estimate needs to know of a model, read from its folder without loading anything. */
 export interface MemoryProfile {
+  /** The model family's id (`ModelFamily.id`), for its samplers and defaults. */
+  family: string;
   /** Bytes of the ONNX files a text-to-image run loads (text encoders, UNet, VAE decoder). */
   weightBytes: number;
   /** Bytes of the VAE encoder, loaded for edits only. */
@@ -98,15 +100,13 @@ const numbers = (value: unknown): number[] => (Array.isArray(value) ? value.filt
  */
 export async function readMemoryProfile(folder: string, tilingSetting?: Partial<VaeTiling> | false): Promise<MemoryProfile> {
   // A missing or partial folder is named as loading would name it.
-  checkModelFolder(folder);
-  const [unet, vae, scheduler, modelIndex] = await Promise.all([
+  const family = checkModelFolder(folder);
+  const [unet, vae, scheduler] = await Promise.all([
     readConfig(folder, 'unet/config.json'),
     readConfig(folder, 'vae_decoder/config.json').then(async (config) => (Object.keys(config).length > 0 ? config : await readConfig(folder, 'vae_encoder/config.json'))),
     readConfig(folder, 'scheduler/scheduler_config.json'),
-    readConfig(folder, 'model_index.json'),
   ]);
   const unetBytes = folderBytes(join(folder, 'unet'));
-  const xl = String(modelIndex._class_name ?? '').includes('XL') || folderBytes(join(folder, 'text_encoder_2')) > 0;
   const blocks = numbers(unet.block_out_channels);
   const levels = blocks.length || 4;
   const downTypes = Array.isArray(unet.down_block_types) ? unet.down_block_types.map(String) : [];
@@ -117,9 +117,11 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
   if (!String(unet.mid_block_type ?? 'UNetMidBlock2DCrossAttn').includes('Simple') && unet.mid_block_type !== null) attention.push({ level: levels - 1, heads: headsAt(levels - 1) });
   const vaeBlocks = numbers(vae.block_out_channels);
   const vaeScaleFactor = 2 ** ((vaeBlocks.length || 4) - 1);
-  const sampleSize = typeof unet.sample_size === 'number' ? unet.sample_size : xl ? 128 : 64;
+  const size = family.sizeRule({ denoiserConfig: unet, vaeScaleFactor });
+  const defaults = family.defaults(scheduler);
   const configTile = typeof vae.sample_size === 'number' && vae.sample_size >= 256 && vae.sample_size % (4 * vaeScaleFactor) === 0 ? vae.sample_size : undefined;
   return {
+    family: family.id,
     weightBytes: ['text_encoder', 'text_encoder_2', 'vae_decoder'].reduce((sum, part) => sum + folderBytes(join(folder, part)), unetBytes),
     encoderBytes: folderBytes(join(folder, 'vae_encoder')),
     attention,
@@ -127,11 +129,11 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
     vaeChannels: Math.ceil((vaeBlocks[0] ?? 128) / 16) * 16,
     vaeScaleFactor,
     tiling: resolveVaeTiling(tilingSetting === false ? false : { ...(configTile ? { tileSize: configTile } : {}), ...tilingSetting }, vaeScaleFactor),
-    sizeMultiple: vaeScaleFactor * 2 ** (levels - 1),
-    defaultWidth: sampleSize * vaeScaleFactor,
-    defaultHeight: sampleSize * vaeScaleFactor,
-    defaultGuidance: scheduler.timestep_spacing === 'trailing' ? 0 : xl ? 5 : 7.5,
-    defaultSteps: scheduler.timestep_spacing === 'trailing' ? 1 : 25,
+    sizeMultiple: size.multiple,
+    defaultWidth: size.defaultWidth,
+    defaultHeight: size.defaultHeight,
+    defaultGuidance: defaults.guidance,
+    defaultSteps: defaults.steps,
     unetInputChannels: typeof unet.in_channels === 'number' ? unet.in_channels : 4,
     latentChannels: typeof vae.latent_channels === 'number' ? vae.latent_channels : 4,
   };

@@ -2,10 +2,10 @@
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
-import type { LatentShape, UNetConditioning } from '../denoisers/unet.js';
-import type { StableDiffusionModel } from '../families/stable-diffusion.js';
+import type { DenoiserConditioning, LatentShape } from '../denoisers/denoiser.js';
+import type { LoadedModel } from '../families/model-loader.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
-import type { Scheduler } from '../schedulers/index.js';
+import { createScheduler, type SamplerName, type Scheduler } from '../schedulers/index.js';
 import type { TorchGenerator } from '../tensor/torch-random.js';
 import type { DecodedImage } from '../vae/vae-decoder.js';
 import type { EncodedPrompts } from './prompt-conditioning.js';
@@ -31,7 +31,7 @@ export interface DenoiseOptions {
   timesteps: readonly number[];
   latents: Float32Array;
   shape: LatentShape;
-  conditioning: UNetConditioning;
+  conditioning: DenoiserConditioning;
   guidance: number;
   /** Draws the ancestral samplers' noise, continuing the sequence that made the initial latents. */
   generator: TorchGenerator;
@@ -39,6 +39,15 @@ export interface DenoiseOptions {
   signal?: AbortSignal;
   onStep?: StepListener;
   knownRegion?: KnownRegion;
+}
+
+/**
+ * A fresh scheduler for `sampler` on the model's noise schedule, told the model's parameterisation as
+ * its family reads it (the scheduler turns outputs into estimates through denoisers/parameterisation.ts).
+ */
+export function createSampler(model: LoadedModel, sampler: SamplerName): Scheduler {
+  const { schedulerConfig, modelFamily } = model;
+  return createScheduler(sampler, { ...schedulerConfig, prediction_type: modelFamily.parameterisation(schedulerConfig) });
 }
 
 /**
@@ -57,22 +66,13 @@ export function scheduleForStrength(scheduler: Scheduler, steps: number, strengt
   return scheduler.timesteps.slice(start);
 }
 
-/** SDXL's extra UNet inputs: pooled text embeddings and the size conditioning (original size, crop top-left, target size). */
-export function unetConditioning(model: StableDiffusionModel, encoded: EncodedPrompts, width: number, height: number): UNetConditioning {
-  const { context, pooled } = encoded;
-  if (model.family !== 'stable-diffusion-xl') return { context };
-  const timeIds = Array.from({ length: context.batch }, () => [height, width, 0, 0, height, width]).flat();
-  return {
-    context,
-    added: {
-      text_embeds: { data: pooled!.data, dims: [context.batch, pooled!.size] },
-      time_ids: { data: timeIds, dims: [context.batch, 6] },
-    },
-  };
+/** The denoiser's inputs besides the latent, as the model's family builds them (SDXL adds pooled embeddings and size conditioning). */
+export function denoiserConditioning(model: LoadedModel, encoded: EncodedPrompts, width: number, height: number): DenoiserConditioning {
+  return model.modelFamily.conditioning(encoded, { width, height });
 }
 
 /** Runs the UNet once per timestep with the scheduler's step in between; returns the final latents. */
-export async function denoise(model: StableDiffusionModel, options: DenoiseOptions): Promise<Float32Array> {
+export async function denoise(model: LoadedModel, options: DenoiseOptions): Promise<Float32Array> {
   const { scheduler, timesteps, shape, conditioning, guidance, generator, timer, signal, onStep, knownRegion } = options;
   const latentDims = [1, shape.channels, shape.height, shape.width];
   let latents = options.latents;
@@ -108,7 +108,7 @@ function keepKnownRegion(scheduler: Scheduler, region: KnownRegion, latents: Flo
  * Decodes latents. When the VAE returns non-finite values (an fp16 VAE overflowing, as SDXL's does) the
  * configured replacement decoder runs instead and `notes` says so; without one the error names the setting.
  */
-export async function decodeLatents(model: StableDiffusionModel, latents: Float32Array, shape: LatentShape, timer: StageTimer, notes: string[]): Promise<DecodedImage> {
+export async function decodeLatents(model: LoadedModel, latents: Float32Array, shape: LatentShape, timer: StageTimer, notes: string[]): Promise<DecodedImage> {
   const decoded = await timer.measure('vae', () => model.vaeDecoder.decode(latents, shape, timer.onRun));
   if (!decoded.nonFinite) return decoded;
   if (!model.fallbackVaeDecoder) {

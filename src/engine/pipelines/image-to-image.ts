@@ -1,13 +1,12 @@
 // Image-to-image: encode the image, noise it to the strength's timestep, denoise the rest of the schedule (diffusers' order).
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import type { StableDiffusionModel } from '../families/stable-diffusion.js';
+import type { LoadedModel } from '../families/model-loader.js';
 import type { RgbImage } from '../image/rgb-image.js';
 import { StageTimer } from '../runtime/stage-timer.js';
-import { createScheduler } from '../schedulers/index.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
 import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
-import { decodeLatents, denoise, scheduleForStrength, unetConditioning } from './denoise.js';
+import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning } from './denoise.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import type { PipelineOutput, TextToImageOptions } from './text-to-image.js';
 
@@ -18,7 +17,7 @@ export interface ImageToImageOptions extends TextToImageOptions {
   strength: number;
 }
 
-export async function imageToImage(model: StableDiffusionModel, options: ImageToImageOptions): Promise<PipelineOutput> {
+export async function imageToImage(model: LoadedModel, options: ImageToImageOptions): Promise<PipelineOutput> {
   const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, strength } = options;
   const timer = options.timer ?? new StageTimer();
   if (model.unet.inputChannels !== model.latentChannels) {
@@ -27,7 +26,7 @@ export async function imageToImage(model: StableDiffusionModel, options: ImageTo
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
 
   // Schedule: skip the first steps so that `strength` of it runs.
-  const scheduler = createScheduler(sampler, model.schedulerConfig);
+  const scheduler = createSampler(model, sampler);
   const timesteps = scheduleForStrength(scheduler, steps, strength);
 
   // Prepare latents: the image's latents (posterior sampled from the generator), then noise from the same generator.
@@ -39,7 +38,7 @@ export async function imageToImage(model: StableDiffusionModel, options: ImageTo
   onInitialLatents?.(latents);
 
   // Denoise the remaining timesteps.
-  const conditioning = unetConditioning(model, encoded, width, height);
+  const conditioning = denoiserConditioning(model, encoded, width, height);
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep });
 
   // Decode.

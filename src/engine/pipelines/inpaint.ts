@@ -1,11 +1,10 @@
 // Inpainting: regenerate the masked region, with a 9-channel inpainting UNet or by re-noising the kept region (diffusers' order).
-import type { StableDiffusionModel } from '../families/stable-diffusion.js';
+import type { LoadedModel } from '../families/model-loader.js';
 import { StageTimer } from '../runtime/stage-timer.js';
-import { createScheduler } from '../schedulers/index.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
 import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
-import { decodeLatents, denoise, scheduleForStrength, unetConditioning, type KnownRegion } from './denoise.js';
+import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning, type KnownRegion } from './denoise.js';
 import type { ImageToImageOptions } from './image-to-image.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import type { PipelineOutput } from './text-to-image.js';
@@ -15,11 +14,11 @@ export interface InpaintOptions extends ImageToImageOptions {
   mask: Float32Array;
 }
 
-export async function inpaint(model: StableDiffusionModel, options: InpaintOptions): Promise<PipelineOutput> {
+export async function inpaint(model: LoadedModel, options: InpaintOptions): Promise<PipelineOutput> {
   const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, mask, strength } = options;
   const timer = options.timer ?? new StageTimer();
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
-  const scheduler = createScheduler(sampler, model.schedulerConfig);
+  const scheduler = createSampler(model, sampler);
   const timesteps = scheduleForStrength(scheduler, steps, strength);
 
   // Prepare the mask: binary at pixel resolution, nearest-sampled to the latent grid (torch's F.interpolate default).
@@ -58,7 +57,7 @@ export async function inpaint(model: StableDiffusionModel, options: InpaintOptio
   }
 
   // Denoise, then decode (the caller composites the kept pixels back if it wants them exact).
-  const conditioning = { ...unetConditioning(model, encoded, width, height), concat };
+  const conditioning = { ...denoiserConditioning(model, encoded, width, height), concat };
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep, knownRegion });
   const notes: string[] = [];
   if (encoder.samplesInGraph) notes.push(inGraphSamplingNote);

@@ -1,11 +1,11 @@
 // Text-to-image for SD 1.x/2.x and SDXL: an explicit loop in diffusers' order, so the same seed gives the same image.
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import type { StableDiffusionModel } from '../families/stable-diffusion.js';
+import type { LoadedModel } from '../families/model-loader.js';
 import { StageTimer } from '../runtime/stage-timer.js';
-import { createScheduler, type SamplerName } from '../schedulers/index.js';
+import type { SamplerName } from '../schedulers/index.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
-import { decodeLatents, denoise, unetConditioning, type StepListener } from './denoise.js';
+import { createSampler, decodeLatents, denoise, denoiserConditioning, type StepListener } from './denoise.js';
 import { encodePrompts, type EncodedPrompts } from './prompt-conditioning.js';
 
 export interface TextToImageOptions {
@@ -39,7 +39,7 @@ export interface PipelineOutput {
   notes: string[];
 }
 
-export async function textToImage(model: StableDiffusionModel, options: TextToImageOptions): Promise<PipelineOutput> {
+export async function textToImage(model: LoadedModel, options: TextToImageOptions): Promise<PipelineOutput> {
   const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents } = options;
   const timer = options.timer ?? new StageTimer();
   if (model.unet.inputChannels !== model.latentChannels) {
@@ -48,7 +48,7 @@ export async function textToImage(model: StableDiffusionModel, options: TextToIm
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
 
   // Prepare the scheduler and the initial noise: torch.randn from a CPU generator seeded with `seed`.
-  const scheduler = createScheduler(sampler, model.schedulerConfig);
+  const scheduler = createSampler(model, sampler);
   scheduler.setTimesteps(steps);
   const shape = { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor };
   const generator = new TorchGenerator(seed);
@@ -62,7 +62,7 @@ export async function textToImage(model: StableDiffusionModel, options: TextToIm
 
   // Denoise: one UNet call per timestep (more for PNDM's warm-up), the scheduler's step in between.
   const timesteps = [...scheduler.timesteps];
-  const conditioning = unetConditioning(model, encoded, width, height);
+  const conditioning = denoiserConditioning(model, encoded, width, height);
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep });
 
   // Decode: latents / scaling_factor → VAE → [0,1] → bytes.

@@ -1,12 +1,14 @@
 // Instant previews: a fixed linear map from the 4 latent channels to RGB, with no model to load or run.
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import type { LatentShape } from '../denoisers/unet.js';
+import type { LatentShape } from '../denoisers/denoiser.js';
 import type { RgbImage } from '../image/rgb-image.js';
 
 /** SD 1.x and 2.x share one VAE, hence one latent space; SDXL trained its own. */
 export type LatentSpace = 'sd1' | 'sdxl';
 
 export interface LatentRgbFactors {
+  /** The latent space's name in messages. */
+  name: string;
   /** One (R, G, B) row per latent channel. */
   factors: readonly (readonly [number, number, number])[];
   /** Added to every pixel after the channel sum. */
@@ -24,6 +26,7 @@ export interface LatentRgbFactors {
  */
 export const latentRgbFactors: Record<LatentSpace, LatentRgbFactors> = {
   sd1: {
+    name: 'sd1',
     factors: [
       [0.3512, 0.2297, 0.3227],
       [0.325, 0.4974, 0.235],
@@ -34,6 +37,7 @@ export const latentRgbFactors: Record<LatentSpace, LatentRgbFactors> = {
     source: 'ComfyUI comfy/latent_formats.py, class SD15 (latent_rgb_factors; no bias defined)',
   },
   sdxl: {
+    name: 'sdxl',
     factors: [
       [0.3651, 0.4232, 0.4341],
       [-0.2533, -0.0042, 0.1068],
@@ -47,14 +51,15 @@ export const latentRgbFactors: Record<LatentSpace, LatentRgbFactors> = {
 
 /**
  * Planar latents [1, C, h, w] in the diffusion model's space → an RGB image of w × h (one pixel per
- * latent cell; scale it up for display). Bytes are rounded, where ComfyUI's uint8 cast truncates: the two
+ * latent cell; scale it up for display). `space` names a table above, or is a model family's own
+ * (`ModelFamily.latent.preview.rgbFactors`). Bytes are rounded, where ComfyUI's uint8 cast truncates: the two
  * differ by at most one level.
  */
-export function latentToRgb(latents: Float32Array, shape: LatentShape, space: LatentSpace): RgbImage {
-  const { factors, bias } = latentRgbFactors[space];
+export function latentToRgb(latents: Float32Array, shape: LatentShape, space: LatentSpace | LatentRgbFactors): RgbImage {
+  const { factors, bias, name } = typeof space === 'string' ? latentRgbFactors[space] : space;
   const { channels, height, width } = shape;
   if (channels !== factors.length) {
-    throw new InvalidArgumentError({ argument: 'shape.channels', value: channels, message: `\`shape.channels\` must be ${factors.length} for the ${space} latent space, got ${channels}` });
+    throw new InvalidArgumentError({ argument: 'shape.channels', value: channels, message: `\`shape.channels\` must be ${factors.length} for the ${name} latent space, got ${channels}` });
   }
   const pixels = height * width;
   if (latents.length !== channels * pixels) {

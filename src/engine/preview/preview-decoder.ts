@@ -1,7 +1,7 @@
 // Step previews from a small real latent decoder (VAElight), cheap enough to run after every sampler step.
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
-import type { LatentShape } from '../denoisers/unet.js';
+import type { LatentShape } from '../denoisers/denoiser.js';
 import type { RgbImage } from '../image/rgb-image.js';
 import { rgbToModelInput } from '../vae/vae-encoder.js';
 import { OnnxModel, type RunListener, type RuntimeOptions } from '../runtime/onnx-model.js';

@@ -1,4 +1,5 @@
 // diffusers 0.29 DDIMScheduler with eta = 0: the deterministic implicit sampler on alphas_cumprod (`ddim`).
+import { denoisedAtAlpha, noiseAtAlpha } from '../denoisers/parameterisation.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 import { clampInPlace, f32, numpyLinspace, roundHalfEven, sqrt32 } from './numerics.js';
 import {
@@ -65,18 +66,8 @@ export class DdimScheduler implements Scheduler {
     const beta = f32(1 - alpha);
     const rootAlpha = sqrt32(alpha);
     const rootBeta = sqrt32(beta);
-    let predOriginalSample: Float32Array;
-    let predEpsilon: Float32Array;
-    if (this.predictionType === 'epsilon') {
-      predOriginalSample = sample.map((value, i) => f32(value - f32(rootBeta * modelOutput[i]!)) / rootAlpha);
-      predEpsilon = modelOutput;
-    } else if (this.predictionType === 'sample') {
-      predOriginalSample = modelOutput;
-      predEpsilon = sample.map((value, i) => f32(value - f32(rootAlpha * modelOutput[i]!)) / rootBeta);
-    } else {
-      predOriginalSample = sample.map((value, i) => f32(rootAlpha * value) - f32(rootBeta * modelOutput[i]!));
-      predEpsilon = sample.map((value, i) => f32(rootAlpha * modelOutput[i]!) + f32(rootBeta * value));
-    }
+    let predOriginalSample = denoisedAtAlpha(this.predictionType, modelOutput, sample, rootAlpha, rootBeta);
+    const predEpsilon = noiseAtAlpha(this.predictionType, modelOutput, sample, rootAlpha, rootBeta);
     if (this.clipRange !== undefined) {
       if (predOriginalSample === modelOutput) predOriginalSample = predOriginalSample.slice();
       clampInPlace(predOriginalSample, this.clipRange);

@@ -1,4 +1,5 @@
 // diffusers 0.29 DPMSolverMultistepScheduler as DPM-Solver++(2M), optionally on Karras sigmas (`dpmpp_2m`, `dpmpp_2m_karras`).
+import { denoisedAtAlpha } from '../denoisers/parameterisation.js';
 import type { SamplerName } from './sampler-names.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 import { StepIndexedScheduler } from './step-index.js';
@@ -165,10 +166,8 @@ export class DpmSolverMultistepScheduler extends StepIndexedScheduler implements
 
   /** DPM-Solver++ works on the x0 prediction, whatever the model's parameterisation. */
   private predictOriginal(modelOutput: Float32Array, sample: Float32Array, sigmaValue: number): Float32Array {
-    if (this.predictionType === 'sample') return modelOutput;
     const { alpha, sigma } = levels(sigmaValue);
-    if (this.predictionType === 'epsilon') return sample.map((value, i) => f32(value - f32(sigma * modelOutput[i]!)) / alpha);
-    return sample.map((value, i) => f32(alpha * value) - f32(sigma * modelOutput[i]!));
+    return denoisedAtAlpha(this.predictionType, modelOutput, sample, alpha, sigma);
   }
 
   /** DPM's `index_for_timestep`: the last step when the timestep is absent, the second match when repeated. */

@@ -2,6 +2,7 @@
 import type { SamplerName } from './sampler-names.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 import { StepIndexedScheduler } from './step-index.js';
+import { denoisedAtSigma } from '../denoisers/parameterisation.js';
 import { f32, interpolateOnIndexGrid, sqrt32, torchLinspaceFloat32 } from './numerics.js';
 import {
   alphasCumprodFromConfig,
@@ -112,13 +113,9 @@ export class EulerDiscreteScheduler extends StepIndexedScheduler implements Sche
     return original.map((value, i) => f32(value + f32(noise[i]! * sigma)));
   }
 
-  /** x0 from the model output at noise level `sigma`, per `prediction_type`. */
+  /** x0 from the model output at noise level `sigma`, as the model's parameterisation defines it. */
   protected predictOriginal(modelOutput: Float32Array, sample: Float32Array, sigma: number): Float32Array {
-    if (this.predictionType === 'sample') return modelOutput;
-    if (this.predictionType === 'epsilon') return sample.map((value, i) => value - f32(sigma * modelOutput[i]!));
-    const variance = f32(f32(sigma * sigma) + 1);
-    const outputFactor = f32(-sigma / sqrt32(variance));
-    return sample.map((value, i) => f32(modelOutput[i]! * outputFactor) + f32(value / variance));
+    return denoisedAtSigma(this.predictionType, modelOutput, sample, sigma);
   }
 
   /** Euler's scaleModelInput needs the step index too, so the error names both callers. */

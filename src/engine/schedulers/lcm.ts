@@ -1,4 +1,5 @@
 // diffusers 0.29 LCMScheduler: latent consistency sampling, denoise then re-noise to the next timestep (`lcm`).
+import { denoisedAtAlpha } from '../denoisers/parameterisation.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 import { StepIndexedScheduler } from './step-index.js';
 import { clampInPlace, f32, numpyLinspace, sqrt32 } from './numerics.js';
@@ -64,15 +65,12 @@ export class LcmScheduler extends StepIndexedScheduler implements Scheduler {
     const denominator = f32(f32(scaled * scaled) + sigmaData ** 2);
     const skip = f32(sigmaData ** 2 / denominator);
     const out = f32(scaled / sqrt32(denominator));
-    let original: Float32Array;
-    if (this.predictionType === 'epsilon') {
-      original = sample.map((value, i) => f32(value - f32(rootBeta * modelOutput[i]!)) / rootAlpha);
-    } else if (this.predictionType === 'sample') {
-      original = modelOutput.slice();
-    } else {
-      original = sample.map((value, i) => f32(rootAlpha * value) - f32(rootBeta * modelOutput[i]!));
+    let original = denoisedAtAlpha(this.predictionType, modelOutput, sample, rootAlpha, rootBeta);
+    if (this.clipRange !== undefined) {
+      // Clamping works in place: never on the caller's model output.
+      if (original === modelOutput) original = original.slice();
+      clampInPlace(original, this.clipRange);
     }
-    if (this.clipRange !== undefined) clampInPlace(original, this.clipRange);
     const denoised = original.map((value, i) => f32(out * value) + f32(skip * sample[i]!));
     let prevSample = denoised;
     // No noise on the last step, which also makes one-step sampling deterministic.

@@ -46,8 +46,8 @@ export function checkSteps(steps: number, maximum = Number.POSITIVE_INFINITY): v
   }
 }
 
-export const predictionTypes = ['epsilon', 'v_prediction', 'sample'] as const;
-export type PredictionType = (typeof predictionTypes)[number];
+// The parameterisation is the denoiser's business; schedulers only read which one their config names.
+export { predictionTypes, type PredictionType } from '../denoisers/parameterisation.js';
 export const timestepSpacings = ['leading', 'trailing', 'linspace'] as const;
 export type TimestepSpacing = (typeof timestepSpacings)[number];
 

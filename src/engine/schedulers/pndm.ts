@@ -1,4 +1,5 @@
 // diffusers 0.29 PNDMScheduler: Runge-Kutta warm-up steps (unless skip_prk_steps), then linear multistep (`pndm`).
+import { noiseAtAlpha } from '../denoisers/parameterisation.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 import { f32, numpyArange, numpyLinspace, roundHalfEven, sqrt32 } from './numerics.js';
 import {
@@ -24,7 +25,7 @@ export class PndmScheduler implements Scheduler {
   private readonly spacing: TimestepSpacing;
   private readonly stepsOffset: number;
   private readonly skipRungeKutta: boolean;
-  private readonly vPrediction: boolean;
+  private readonly predictionType: 'epsilon' | 'v_prediction';
   private readonly alphasCumprod: Float32Array;
   private readonly finalAlphaCumprod: number;
   private stepCount = 0;
@@ -40,7 +41,7 @@ export class PndmScheduler implements Scheduler {
     this.spacing = choice(config, 'timestep_spacing', 'leading', timestepSpacings);
     this.stepsOffset = option(config, 'steps_offset', 0);
     this.skipRungeKutta = option(config, 'skip_prk_steps', false);
-    this.vPrediction = choice(config, 'prediction_type', 'epsilon', ['epsilon', 'v_prediction']) === 'v_prediction';
+    this.predictionType = choice(config, 'prediction_type', 'epsilon', ['epsilon', 'v_prediction']);
     this.alphasCumprod = alphasCumprodFromConfig(config, { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' });
     this.finalAlphaCumprod = option(config, 'set_alpha_to_one', false) ? 1 : this.alphasCumprod[0]!;
   }
@@ -159,12 +160,8 @@ export class PndmScheduler implements Scheduler {
     const alphaPrevious = previous >= 0 ? this.alphasCumprod[previous]! : this.finalAlphaCumprod;
     const beta = f32(1 - alpha);
     const betaPrevious = f32(1 - alphaPrevious);
-    let epsilon = modelOutput;
-    if (this.vPrediction) {
-      const rootAlpha = sqrt32(alpha);
-      const rootBeta = sqrt32(beta);
-      epsilon = modelOutput.map((value, i) => f32(rootAlpha * value) + f32(rootBeta * sample[i]!));
-    }
+    // PNDM combines noise estimates, so a v-prediction output is turned into ε first.
+    const epsilon = noiseAtAlpha(this.predictionType, modelOutput, sample, sqrt32(alpha), sqrt32(beta));
     const sampleFactor = sqrt32(f32(alphaPrevious / alpha));
     const denominator = f32(f32(alpha * sqrt32(betaPrevious)) + sqrt32(f32(f32(alpha * beta) * alphaPrevious)));
     const difference = f32(alphaPrevious - alpha);

@@ -5,7 +5,8 @@ import type { ImageModelCallOptions } from '../../spec/image-model-call-options.
 import type { GeneratedImage, ImageModelResult, ImageSettings } from '../../spec/image-model-result.js';
 import type { ImageModelWarning } from '../../spec/warning.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import type { StableDiffusionModel } from '../../engine/families/stable-diffusion.js';
+import { familyById, type ModelFamily } from '../../engine/families/index.js';
+import type { LoadedModel } from '../../engine/families/model-loader.js';
 import { binarizeMask } from '../../engine/image/mask.js';
 import { encodePng } from '../../engine/image/png.js';
 import { imageToImage } from '../../engine/pipelines/image-to-image.js';
@@ -15,7 +16,7 @@ import { textToImage, type PipelineOutput } from '../../engine/pipelines/text-to
 import type { StepListener } from '../../engine/pipelines/denoise.js';
 import type { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
-import { samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
+import { isSamplerName, samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
 import { checkDimension, checkGuidance, checkImageCount, checkSteps, checkStrength, randomSeed, seedForImage, seedOption } from './local-call-validation.js';
 import { finishEdit, prepareEdit } from './local-edit-inputs.js';
 import { previewMaker } from './local-previews.js';
@@ -28,7 +29,7 @@ const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node
 
 export interface LocalImageModelConfig {
   /** Loads (once) the model's sessions; called lazily on the first generation. */
-  load: () => Promise<StableDiffusionModel>;
+  load: () => Promise<LoadedModel>;
   executionProvider: string;
   /** Largest input image or mask, in pixels, decoded for editing (default 4096 × 4096). */
   maxInputPixels?: number;
@@ -38,12 +39,6 @@ export interface LocalImageModelConfig {
   profile: () => Promise<MemoryProfile>;
   /** Largest estimated peak memory of one call, in bytes; calls above it are refused before loading. No limit when absent. */
   memoryBudgetBytes?: number;
-}
-
-/** Defaults for a model family when the caller gives none. Turbo-style schedules get 1 step and no guidance; SDXL diffusers' 5. */
-function defaultsFor(model: StableDiffusionModel): { steps: number; guidance: number } {
-  if (model.schedulerConfig.timestep_spacing === 'trailing') return { steps: 1, guidance: 0 };
-  return { steps: 25, guidance: model.family === 'stable-diffusion-xl' ? 5 : 7.5 };
 }
 
 export const defaultMaxInputPixels = 4096 * 4096;
@@ -69,7 +64,7 @@ export interface LocalCallCheck extends Pick<ImageModelCallOptions, 'n' | 'steps
 export class LocalImageModel implements ImageModel {
   readonly provider = 'local';
   readonly maxImagesPerCall = undefined;
-  private loaded: Promise<StableDiffusionModel> | undefined;
+  private loaded: Promise<LoadedModel> | undefined;
 
   constructor(
     readonly modelId: string,
@@ -86,7 +81,7 @@ export class LocalImageModel implements ImageModel {
       defaultSize: { width: profile.defaultWidth, height: profile.defaultHeight },
       defaultSteps: profile.defaultSteps,
       defaultGuidance: profile.defaultGuidance,
-      samplers: [...samplerNames],
+      samplers: [...familyById(profile.family).samplers],
     };
   }
 
@@ -99,6 +94,7 @@ export class LocalImageModel implements ImageModel {
   async check(call: LocalCallCheck): Promise<MemoryEstimate> {
     checkCallSettings(call);
     const profile = await this.config.profile();
+    checkSamplerFits(call.sampler, familyById(profile.family));
     const { edit } = call;
     if (!edit) {
       checkDimension('width', call.width ?? profile.defaultWidth, profile.sizeMultiple);
@@ -129,7 +125,7 @@ export class LocalImageModel implements ImageModel {
   }
 
   /** Loads the sessions now (they are kept for later calls). */
-  load(): Promise<StableDiffusionModel> {
+  load(): Promise<LoadedModel> {
     this.loaded ??= this.config.load().catch((error: unknown) => {
       this.loaded = undefined; // let a later call retry, e.g. after the folder was repaired
       throw error;
@@ -153,7 +149,7 @@ export class LocalImageModel implements ImageModel {
     checkOperation(model.name, model.unet.inputChannels, model.latentChannels, edit && { masked: edit.mask !== undefined });
 
     // Settings: what was asked, else the model's defaults; editing strength defaults as diffusers' pipelines do.
-    const defaults = defaultsFor(model);
+    const defaults = model.modelFamily.defaults(model.schedulerConfig);
     const width = edit ? edit.image.width : checkDimension('width', options.width ?? model.defaultWidth, model.sizeMultiple);
     const height = edit ? edit.image.height : checkDimension('height', options.height ?? model.defaultHeight, model.sizeMultiple);
     const strength = edit ? (options.strength ?? (edit.operation === 'image-to-image' ? 0.8 : 1)) : undefined;
@@ -163,14 +159,14 @@ export class LocalImageModel implements ImageModel {
       warnings.push({ type: 'adjusted-setting', setting: 'steps', details: `the default ${defaults.steps} step(s) at strength ${strength} would run none; ran ${steps} (⌊steps × strength⌋ must be at least 1)` });
     }
     const guidance = options.guidance ?? defaults.guidance;
-    const sampler = (options.sampler as SamplerName | undefined) ?? samplerForSchedulerClass(model.schedulerClass, model.schedulerConfig) ?? 'euler';
+    const sampler = (options.sampler as SamplerName | undefined) ?? samplerForSchedulerClass(model.schedulerClass, model.schedulerConfig) ?? model.modelFamily.fallbackSampler;
     const negativePrompt = options.negativePrompt;
 
     // The prompts are the same for every image of the call: encode them once.
     const callTimer = new StageTimer();
     const encoded = await encodePrompts(model, prompt, negativePrompt, guidance, callTimer);
     for (const setting of ['prompt', 'negativePrompt'] as const) {
-      if (encoded.truncated[setting]) warnings.push({ type: 'adjusted-setting', setting, details: `\`${setting}\` is longer than the text encoder's ${model.tokenizer.maxLength} tokens; the rest was cut off` });
+      if (encoded.truncated[setting]) warnings.push({ type: 'adjusted-setting', setting, details: `\`${setting}\` is longer than the text encoder's ${model.prompts.maxLength} tokens; the rest was cut off` });
     }
     if (guidance > 1 && model.schedulerConfig.timestep_spacing === 'trailing' && steps <= 4) {
       warnings.push({ type: 'other', message: `guidance ${guidance} on a few-step (Turbo-style) model usually burns the image; Turbo models are trained for guidance 0` });
@@ -243,6 +239,12 @@ function checkOperation(name: string, inputChannels: number, latentChannels: num
   if (!edit.masked) throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${name} is an inpainting model: give a \`mask\` (or \`extend\`) with the image; use an ordinary model for image-to-image` });
 }
 
+/** A sampler integrates one parameterisation: e.g. flow-matching samplers give wrong images on noise-prediction models. */
+function checkSamplerFits(sampler: string | undefined, family: ModelFamily): void {
+  if (sampler === undefined || (family.samplers as readonly string[]).includes(sampler)) return;
+  throw new InvalidArgumentError({ argument: 'sampler', value: sampler, message: `\`sampler\` must be one of ${family.samplers.join(', ')} for ${family.displayName} models, got ${JSON.stringify(sampler)}` });
+}
+
 /** The settings of a call checked before anything is read or loaded; gives the image count. */
 function checkCallSettings(call: LocalCallCheck): number {
   const local = call.providerOptions?.local;
@@ -252,7 +254,8 @@ function checkCallSettings(call: LocalCallCheck): number {
   if (call.steps !== undefined) checkSteps(call.steps);
   if (call.guidance !== undefined) checkGuidance(call.guidance);
   if (call.strength !== undefined) checkStrength(call.strength);
-  if (call.sampler !== undefined && !(samplerNames as readonly string[]).includes(call.sampler)) {
+  // Names pixelpipe has no sampler for are refused here; whether a known one suits the model's family, `check` asks the family.
+  if (call.sampler !== undefined && !isSamplerName(call.sampler)) {
     throw new InvalidArgumentError({ argument: 'sampler', value: call.sampler, message: `\`sampler\` must be one of ${samplerNames.join(', ')}, got ${JSON.stringify(call.sampler)}` });
   }
   return n;

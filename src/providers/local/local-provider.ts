@@ -1,6 +1,6 @@
 // Factory for local ONNX models: one loaded model (sessions) per folder and runtime setting, reused across calls.
 import { resolve } from 'node:path';
-import { hashUnet, loadStableDiffusion, type WeightHashCache } from '../../engine/families/stable-diffusion.js';
+import { hashUnet, loadModel, type WeightHashCache } from '../../engine/families/model-loader.js';
 import type { VaeTiling } from '../../engine/vae/vae-tiling.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
 import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
@@ -60,7 +60,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
           executionProvider,
           maxInputPixels,
           previewDecoder: loadPreviewDecoder,
-          load: () => loadStableDiffusion(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling }),
+          load: () => loadModel(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling }),
           profile: lazily(() => readMemoryProfile(folder, vaeTiling)),
           memoryBudgetBytes,
         });

@@ -1,7 +1,7 @@
 // A JSON file beside the model cache that remembers weight hashes by path, size and mtime.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { WeightHashCache } from '../../engine/families/stable-diffusion.js';
+import type { WeightHashCache } from '../../engine/families/model-loader.js';
 
 export function createWeightHashCache(path: string): WeightHashCache {
   const read = async (): Promise<Record<string, string>> => {

@@ -1,0 +1,31 @@
+// What a pipeline asks of a denoiser (the SD UNet today; SD3's and FLUX's transformers later): one guided prediction per step.
+import type { HostTensor, RunListener } from '../runtime/onnx-model.js';
+import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
+
+export interface LatentShape {
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/** Everything besides the latent that the denoiser is conditioned on; the model family builds it. */
+export interface DenoiserConditioning {
+  /** Cross-attention context: [negative, positive] rows with guidance, [positive] without. */
+  context: TextEmbeddings;
+  /** Further named inputs, batched like `context` (SDXL's `text_embeds` and `time_ids`). */
+  added?: Record<string, HostTensor>;
+  /** Channels appended to the scaled latent in every batch row (inpainting UNets: mask, then masked-image latents). */
+  concat?: { data: Float32Array; channels: number };
+}
+
+export interface Denoiser {
+  /** Channels the model takes: the latent's, or more for inpainting models (mask and masked-image latents). */
+  readonly inputChannels: number;
+  /** Whether the model takes an input of this name (e.g. SDXL's `time_ids`). */
+  hasInput(name: string): boolean;
+  /**
+   * The model output for one latent, in the model's parameterisation (see parameterisation.ts), with
+   * classifier-free guidance applied where the conditioning holds [unconditional, conditional] rows.
+   */
+  predict(latent: Float32Array, shape: LatentShape, timestep: number, conditioning: DenoiserConditioning, guidanceScale: number, onRun?: RunListener): Promise<Float32Array>;
+}

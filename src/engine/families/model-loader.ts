@@ -1,0 +1,213 @@
+// Loads a model folder in Optimum's ONNX layout as its family describes it: the parts, configs and defaults every pipeline reads.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
+import type { Denoiser } from '../denoisers/denoiser.js';
+import { OnnxModel, type OptimizationLevel, type RuntimeOptions } from '../runtime/onnx-model.js';
+import type { SchedulerConfig } from '../schedulers/index.js';
+import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
+import type { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
+import { VaeDecoder } from '../vae/vae-decoder.js';
+import { VaeEncoder } from '../vae/vae-encoder.js';
+import { resolveVaeTiling, type VaeTiling } from '../vae/vae-tiling.js';
+import type { LoadContext, ModelFamily, PromptEncoder } from './family.js';
+import { detectFamily, folderFacts } from './index.js';
+
+/** A loaded model: its family, its sessions, and the settings read from its configs. */
+export interface LoadedModel {
+  folder: string;
+  /** Folder name, used as the model's id when none is given. */
+  name: string;
+  /** sha256 of the UNet weights (model.onnx and its external data), the part that makes the image. */
+  unetHash: string;
+  /** The family's id, as records name it (`stable-diffusion`, `stable-diffusion-xl`). */
+  family: string;
+  /** The family module: what pipelines ask about prompts, conditioning, latents and defaults. */
+  modelFamily: ModelFamily;
+  /** The first tokenizer and text encoder (a CLIP in every family); `prompts` encodes with all of them. */
+  tokenizer: ClipTokenizer;
+  textEncoder: ClipTextEncoder;
+  /** Encodes prompts with every text encoder the family has, into the conditioning its denoiser takes. */
+  prompts: PromptEncoder;
+  /** The denoiser (the UNet for SD 1.x/2.x and SDXL). */
+  unet: Denoiser;
+  vaeDecoder: VaeDecoder;
+  /** A replacement decoder for when the model's own returns non-finite values (fp16 SDXL VAEs overflow); loaded on first use. */
+  fallbackVaeDecoder?: () => Promise<VaeDecoder>;
+  /** The VAE encoder, loaded on first use: only image-to-image and inpainting need it. */
+  vaeEncoder: () => Promise<VaeEncoder>;
+  /** `force_zeros_for_empty_prompt` (SDXL): with no negative prompt the unconditional embeddings are zeros. */
+  forceZerosForEmptyPrompt: boolean;
+  /** The scheduler class the folder names, e.g. `EulerDiscreteScheduler`, and its config. */
+  schedulerClass: string;
+  schedulerConfig: SchedulerConfig;
+  /** Channels of the latent (4 for every SD VAE); the UNet may take more (`unet.inputChannels`, 9 for inpainting). */
+  latentChannels: number;
+  /** Pixels per latent cell: 2^(VAE blocks − 1), 8 for every SD VAE. */
+  vaeScaleFactor: number;
+  /** When the VAE decodes and encodes in tiles (undefined: never); `vaeTilePlan` says what it does for a size. */
+  vaeTiling?: VaeTiling;
+  /** What width and height must be multiples of (the family's size rule: 64 for SD and SDXL). */
+  sizeMultiple: number;
+  defaultWidth: number;
+  defaultHeight: number;
+  /** Every ONNX session, for release and for load-time reporting. */
+  sessions: OnnxModel[];
+  /** Milliseconds spent creating sessions, per part. */
+  loadTimings: Record<string, number>;
+}
+
+async function readJson(folder: string, file: string): Promise<Record<string, unknown>> {
+  const path = join(folder, file);
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new InvalidModelError({ model: folder, file, message: `${path} is not valid JSON: ${(error as Error).message}`, cause: error });
+  }
+}
+
+/** Throws naming the first missing file, so a partial download is obvious; returns the folder's family. */
+export function checkModelFolder(folder: string): ModelFamily {
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new InvalidModelError({ model: folder, message: `model folder ${folder} does not exist; pass a folder in Optimum's ONNX layout or a Hugging Face repo id` });
+  }
+  const facts = folderFacts(folder);
+  const family = detectFamily(facts);
+  const missing = family.requiredFiles.filter((file) => !facts.has(file));
+  if (missing.length > 0) {
+    throw new InvalidModelError({
+      model: folder,
+      file: missing[0],
+      message: `model folder ${folder} is incomplete: missing ${missing.join(', ')} (expected Optimum's ONNX layout; re-run \`pixelpipe models pull\` if it was downloaded)`,
+    });
+  }
+  family.checkFolder?.(facts);
+  return family;
+}
+
+/**
+ * Remembers weight hashes between processes, keyed by path, size and modification time. Hashing a
+ * 3.3 GB UNet takes seconds on every start otherwise; the engine only defines the interface, and the
+ * service keeps the store.
+ */
+export interface WeightHashCache {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, hash: string): Promise<void>;
+}
+
+/** sha256 over the UNet graph and its external data files, streamed (multi-GB files): what records and build keys name the weights by. */
+export async function hashUnet(folder: string, cache?: WeightHashCache): Promise<string> {
+  const unetFolder = join(folder, 'unet');
+  const files = readdirSync(unetFolder).filter((file) => file.endsWith('.onnx') || file.endsWith('_data') || file.endsWith('.pb') || file.endsWith('.data')).sort();
+  const key = files.map((file) => { const { size, mtimeMs } = statSync(join(unetFolder, file)); return `${join(unetFolder, file)}:${size}:${mtimeMs}`; }).join('|');
+  const cached = await cache?.get(key);
+  if (cached) return cached;
+  const hash = createHash('sha256');
+  for (const file of files) {
+    for await (const chunk of createReadStream(join(unetFolder, file))) hash.update(chunk as Buffer);
+  }
+  const digest = hash.digest('hex');
+  await cache?.set(key, digest);
+  return digest;
+}
+
+export interface LoadOptions extends RuntimeOptions {
+  /** Where UNet hashes are remembered between processes; without it the UNet is hashed at every load. */
+  hashCache?: WeightHashCache;
+  /** Graph optimisation level of the text encoder and UNet (default `extended`; see OptimizationLevel). */
+  graphLevel?: OptimizationLevel;
+  /** A VAE decoder used when the model's own returns non-finite values (fp16 SDXL VAEs): a model.onnx or a folder holding one. */
+  vaeDecoderFallback?: string;
+  /** Decode and encode images above `minPixels` in tiles, as diffusers' `enable_vae_tiling()` (default: tiles of the VAE config's `sample_size`, else 512 px, above 1024²); `false` never tiles. */
+  vaeTiling?: Partial<VaeTiling> | false;
+}
+
+/** Where a replacement VAE decoder lives: a model.onnx file, or a folder holding `vae_decoder/model.onnx` or `model.onnx`. */
+function vaeDecoderPath(location: string): string {
+  const path = resolve(location);
+  if (existsSync(path) && statSync(path).isFile()) return path;
+  for (const candidate of [join(path, 'vae_decoder', 'model.onnx'), join(path, 'model.onnx')]) if (existsSync(candidate)) return candidate;
+  throw new InvalidModelError({ model: location, message: `no VAE decoder at ${location}: give a model.onnx file or a folder holding vae_decoder/model.onnx` });
+}
+
+export async function loadModel(modelFolder: string, options: LoadOptions = {}): Promise<LoadedModel> {
+  const { hashCache, graphLevel = 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, ...runtime } = options;
+  const folder = resolve(modelFolder);
+  const family = checkModelFolder(folder);
+  const modelIndex = await readJson(folder, 'model_index.json');
+  const schedulerConfig = (await readJson(folder, 'scheduler/scheduler_config.json')) as SchedulerConfig;
+  const unetConfig = existsSync(join(folder, 'unet/config.json')) ? await readJson(folder, 'unet/config.json') : {};
+  const vaeConfigFile = ['vae_decoder/config.json', 'vae_encoder/config.json'].find((file) => existsSync(join(folder, file)));
+  const vaeConfig = vaeConfigFile ? await readJson(folder, vaeConfigFile) : {};
+  const vaeBlocks = Array.isArray(vaeConfig.block_out_channels) ? vaeConfig.block_out_channels.length : 4;
+  const vaeScaleFactor = 2 ** (vaeBlocks - 1);
+  // diffusers tiles at the VAE's own `sample_size` (512 for SD 1.x, 768 for SD 2.x, 1024 for SDXL); tiny test VAEs keep the default.
+  const configTile = typeof vaeConfig.sample_size === 'number' && vaeConfig.sample_size >= 256 && vaeConfig.sample_size % (4 * vaeScaleFactor) === 0 ? vaeConfig.sample_size : undefined;
+  const vaeTiling = resolveVaeTiling(vaeTilingSetting === false ? false : { ...(configTile ? { tileSize: configTile } : {}), ...vaeTilingSetting }, vaeScaleFactor);
+  const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : family.latent.scalingFactor;
+  const size = family.sizeRule({ denoiserConfig: unetConfig, vaeScaleFactor });
+
+  const loadTimings: Record<string, number> = {};
+  const timed = async <T>(name: string, load: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    const value = await load();
+    loadTimings[name] = performance.now() - started;
+    return value;
+  };
+  const sessions: OnnxModel[] = [];
+  const context: LoadContext = { folder, modelIndex, runtime, graphLevel, timed, sessions };
+  // Hashing streams the UNet files on the main thread while ONNX Runtime builds sessions on its own
+  // threads, so the two overlap. Sessions load one after another: in parallel they would only contend
+  // for the same cores and memory bandwidth.
+  const hashing = timed('hash', () => hashUnet(folder, hashCache));
+  const text = await family.loadPromptEncoder(context);
+  const unet = await family.loadDenoiser(context, unetConfig);
+  const vaeDecoderModel = await timed('vaeDecoder', () => OnnxModel.load(join(folder, 'vae_decoder/model.onnx'), 'vaeDecoder', runtime, 'all'));
+  sessions.push(vaeDecoderModel);
+  const unetHash = await hashing;
+
+  const lazily = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+    let loading: Promise<T> | undefined;
+    return () => (loading ??= load().catch((error: unknown) => { loading = undefined; throw error; }));
+  };
+  const vaeEncoder = lazily(async () => {
+    const model = await timed('vaeEncoder', () => OnnxModel.load(join(folder, 'vae_encoder/model.onnx'), 'vaeEncoder', runtime, 'all'));
+    sessions.push(model);
+    return new VaeEncoder(model, scalingFactor, { vaeScaleFactor, tiling: vaeTiling });
+  });
+  const fallbackVaeDecoder = vaeDecoderFallback === undefined ? undefined : lazily(async () => {
+    const path = vaeDecoderPath(vaeDecoderFallback);
+    const model = await timed('vaeDecoderFallback', () => OnnxModel.load(path, 'vaeDecoder', runtime, 'all'));
+    sessions.push(model);
+    const configPath = join(dirname(path), 'config.json');
+    const config = existsSync(configPath) ? await readJson(dirname(path), 'config.json') : {};
+    return new VaeDecoder(model, typeof config.scaling_factor === 'number' ? config.scaling_factor : scalingFactor, { vaeScaleFactor, tiling: vaeTiling });
+  });
+  return {
+    folder,
+    name: basename(folder),
+    unetHash,
+    family: family.id,
+    modelFamily: family,
+    tokenizer: text.tokenizer,
+    textEncoder: text.textEncoder,
+    prompts: text.prompts,
+    unet,
+    vaeDecoder: new VaeDecoder(vaeDecoderModel, scalingFactor, { vaeScaleFactor, tiling: vaeTiling }),
+    fallbackVaeDecoder,
+    vaeEncoder,
+    forceZerosForEmptyPrompt: modelIndex.force_zeros_for_empty_prompt === true,
+    schedulerClass: String(schedulerConfig._class_name ?? 'PNDMScheduler'),
+    schedulerConfig,
+    latentChannels: family.latent.channels,
+    vaeScaleFactor,
+    vaeTiling,
+    sizeMultiple: size.multiple,
+    defaultWidth: size.defaultWidth,
+    defaultHeight: size.defaultHeight,
+    sessions,
+    loadTimings,
+  };
+}
