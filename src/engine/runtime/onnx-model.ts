@@ -50,17 +50,13 @@ export class OnnxModel {
   ) {}
 
   static async load(path: string, name: string, options: RuntimeOptions = {}, optimizationLevel: OptimizationLevel = 'extended'): Promise<OnnxModel> {
-    const { executionProvider = 'cpu', threads } = options;
+    const { executionProvider = 'cpu' } = options;
     const model = basename(dirname(dirname(path)));
     if (!existsSync(path)) throw new InvalidModelError({ model, file: path, message: `${path} is missing: the model folder has no ${name} model` });
     checkExecutionProvider(executionProvider);
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(path, {
-        executionProviders: sessionExecutionProviders(executionProvider),
-        graphOptimizationLevel: optimizationLevel,
-        ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
-      });
+      session = await ort.InferenceSession.create(path, sessionOptions(options, optimizationLevel));
     } catch (error) {
       throw new InvalidModelError({
         model,
@@ -69,9 +65,19 @@ export class OnnxModel {
         cause: error,
       });
     }
-    const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[]) =>
-      new Map(metadata.map((entry) => [entry.name, { name: entry.name, type: entry.isTensor ? entry.type : 'non-tensor', shape: entry.isTensor ? entry.shape : [] }]));
     return new OnnxModel(name, path, session, describe(session.inputMetadata), describe(session.outputMetadata));
+  }
+
+  /** A model built in memory (e.g. converted from another format); `label` stands for the path in errors. */
+  static async fromBytes(bytes: Uint8Array, name: string, label: string, options: RuntimeOptions = {}, optimizationLevel: OptimizationLevel = 'extended'): Promise<OnnxModel> {
+    checkExecutionProvider(options.executionProvider ?? 'cpu');
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(bytes, sessionOptions(options, optimizationLevel));
+    } catch (error) {
+      throw new InvalidModelError({ model: label, file: label, message: `${label} could not be loaded by ONNX Runtime: ${(error as Error).message}`, cause: error });
+    }
+    return new OnnxModel(name, label, session, describe(session.inputMetadata), describe(session.outputMetadata));
   }
 
   hasInput(name: string): boolean {
@@ -107,6 +113,18 @@ export class OnnxModel {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function sessionOptions({ executionProvider = 'cpu', threads }: RuntimeOptions, optimizationLevel: OptimizationLevel): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: sessionExecutionProviders(executionProvider),
+    graphOptimizationLevel: optimizationLevel,
+    ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+  };
+}
+
+function describe(metadata: readonly ort.InferenceSession.ValueMetadata[]): Map<string, TensorInfo> {
+  return new Map(metadata.map((entry) => [entry.name, { name: entry.name, type: entry.isTensor ? entry.type : 'non-tensor', shape: entry.isTensor ? entry.shape : [] }]));
 }
 
 // ONNX Runtime reports an arena or allocator failure as a plain error with a C++ message; it means the call is too large for this machine.

@@ -8,13 +8,15 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 const createPixelpipe = async () => (await import('../../service/pixelpipe.js')).createPixelpipe;
 
 async function usage(): Promise<string> {
-  const [generate, build, models, serve, history, keys, verify, provenance, audit] = await Promise.all([
+  const [generate, build, models, serve, history, keys, verify, provenance, audit, upscale] = await Promise.all([
     import('./generate-command.js'), import('./build-command.js'), import('./models-command.js'), import('./serve-command.js'), import('./history-command.js'), import('./keys-command.js'),
-    import('./verify-command.js'), import('./provenance-command.js'), import('./audit-command.js'),
+    import('./verify-command.js'), import('./provenance-command.js'), import('./audit-command.js'), import('./upscale-command.js'),
   ]);
   return `pixelpipe — self-hosted image generation
 
 ${generate.generateUsage}
+
+${upscale.upscaleUsage}
 
 ${build.buildUsage}
 
@@ -40,6 +42,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'generate':
       return (await import('./generate-command.js')).generateCommand(rest, await createPixelpipe());
+    case 'upscale':
+      return (await import('./upscale-command.js')).upscaleCommand(rest);
     case 'build': {
       // The first Ctrl-C lets finished outputs reach the lockfile and the reports be written; a second one ends at once.
       const controller = new AbortController();
@@ -82,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${await usage()}\n`);
       return;
     default:
-      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, build, models, serve, worker, history, reproduce, keys, verify, provenance, audit\n\n${await usage()}` });
+      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, upscale, build, models, serve, worker, history, reproduce, keys, verify, provenance, audit\n\n${await usage()}` });
   }
 }
 
