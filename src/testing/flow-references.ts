@@ -2,6 +2,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
+import { packLatents } from '../engine/denoisers/latent-packing.js';
+import type { LoadedModel } from '../engine/families/model-loader.js';
+import { decodeLatents } from '../engine/pipelines/denoise.js';
+import { textToImage } from '../engine/pipelines/text-to-image.js';
+import { StageTimer } from '../engine/runtime/stage-timer.js';
 import type { SchedulerConfig } from '../engine/schedulers/index.js';
 import { maxRelativeError } from './conformance.js';
 import { readNpy } from './npy.js';
@@ -57,4 +62,28 @@ export function checkAgainstReference(t: TestContext, family: 'sd3' | 'flux', ru
   for (let i = 0; i < image.data.length; i++) worst = Math.max(worst, Math.abs(output.image[i]! - image.data[i]!));
   t.diagnostic(`max image difference ${(worst * 255).toFixed(4)}/255`);
   assert.ok(worst * 255 <= 1, `image differs by ${worst * 255}/255`);
+}
+
+/**
+ * Runs a reference call through the text-to-image pipeline and gathers what checkAgainstReference
+ * compares: the initial and per-step latents (packed for FLUX, as diffusers keeps them), the
+ * timesteps, and the final latents decoded to [0, 1] floats [H, W, 3] (the pipeline itself returns bytes).
+ */
+export async function runFlowReference(model: LoadedModel, run: FlowPipelineRun, seed: number, onStep?: (step: number) => void): Promise<{ image: Float32Array; latents: Float32Array[]; timesteps: readonly number[]; width: number; height: number }> {
+  const { call } = run;
+  const shape = { channels: model.latentChannels, height: call.height / model.vaeScaleFactor, width: call.width / model.vaeScaleFactor };
+  const layout = (latents: Float32Array) => (model.modelFamily.latent.packing === 'patches-2x2' ? packLatents(latents, shape) : latents);
+  const latents: Float32Array[] = [];
+  let final: Float32Array | undefined;
+  const output = await textToImage(model, {
+    prompt: call.prompt, negativePrompt: call.negative_prompt, width: call.width, height: call.height, steps: call.num_inference_steps,
+    guidance: call.guidance_scale, sampler: 'flowmatch_euler', seed: BigInt(seed),
+    onInitialLatents: (initial) => latents.push(layout(initial)),
+    onStep: (step, _steps, stepLatents) => { latents.push(layout(stepLatents)); final = stepLatents; onStep?.(step); },
+  });
+  const decoded = await decodeLatents(model, final!, shape, new StageTimer(), []);
+  const pixels = decoded.width * decoded.height;
+  const image = new Float32Array(pixels * 3);
+  for (let channel = 0; channel < 3; channel++) for (let pixel = 0; pixel < pixels; pixel++) image[pixel * 3 + channel] = decoded.planes[channel * pixels + pixel]!;
+  return { image, latents, timesteps: output.timesteps, width: output.width, height: output.height };
 }

@@ -1,4 +1,4 @@
-// What a pipeline asks of a denoiser (the SD UNet today; SD3's and FLUX's transformers later): one guided prediction per step.
+// What a pipeline asks of a denoiser (the SD/SDXL UNet, SD3's and FLUX.1's transformers): one guided prediction per step.
 import type { HostTensor, RunListener } from '../runtime/onnx-model.js';
 import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
 
@@ -12,7 +12,7 @@ export interface LatentShape {
 export interface DenoiserConditioning {
   /** Cross-attention context: [negative, positive] rows with guidance, [positive] without. */
   context: TextEmbeddings;
-  /** Further named inputs, batched like `context` (SDXL's `text_embeds` and `time_ids`). */
+  /** Further named inputs (SDXL's `text_embeds` and `time_ids`; SD3's and FLUX's `pooled_projections`; FLUX's `txt_ids`, `img_ids`). */
   added?: Record<string, HostTensor>;
   /** Channels appended to the scaled latent in every batch row (inpainting UNets: mask, then masked-image latents). */
   concat?: { data: Float32Array; channels: number };

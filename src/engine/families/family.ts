@@ -1,10 +1,10 @@
-// What a model family is (SD 1.x/2.x, SDXL; later SD3, FLUX): the one place pipelines and the local provider ask instead of testing for one.
-import type { Denoiser, DenoiserConditioning } from '../denoisers/denoiser.js';
+// What a model family is (SD 1.x/2.x, SDXL, SD3, FLUX.1): the one place pipelines and the local provider ask instead of testing for one.
+import type { Denoiser, DenoiserConditioning, LatentShape } from '../denoisers/denoiser.js';
 import type { Parameterisation } from '../denoisers/parameterisation.js';
 import type { LatentRgbFactors } from '../preview/latent-rgb.js';
 import type { OnnxModel, OptimizationLevel, RuntimeOptions } from '../runtime/onnx-model.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
-import type { SamplerName, SchedulerConfig } from '../schedulers/index.js';
+import type { SamplerName, ScheduleOptions, SchedulerConfig } from '../schedulers/index.js';
 import type { ClipTextEncoder, TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 
@@ -21,7 +21,7 @@ export interface FolderFacts {
 export interface EncodedPrompts {
   /** [negative, positive] hidden states with guidance, [positive] without. */
   context: TextEmbeddings;
-  /** Pooled embeddings (SDXL's second CLIP), rows as in `context` ([batch, size] flattened). */
+  /** Pooled embeddings (SDXL's second CLIP; SD3's two CLIPs; FLUX's CLIP), rows as in `context` ([batch, size] flattened). */
   pooled?: { data: Float32Array; size: number };
   /** Which prompts lost tokens to the token limit (the negative one only counts when it is used). */
   truncated: { prompt: boolean; negativePrompt: boolean };
@@ -46,7 +46,10 @@ export interface LatentFormat {
   scalingFactor: number;
   /** The VAE's `shift_factor` (SD3, FLUX): latents are (z − shift) · scale; 0 where there is none. */
   shiftFactor: number;
-  /** How latents are laid out for the denoiser: as planes, or FLUX's 2×2 patches packed into tokens. */
+  /**
+   * How the denoiser takes latents: as planes, or FLUX's 2×2 patches packed into tokens. Pipelines,
+   * samplers, previews and the VAE always see planar [1, C, h, w]; a packing denoiser packs and unpacks itself.
+   */
   packing: 'none' | 'patches-2x2';
   /** Step previews: the linear latent→RGB projection, and whether the tiny SD 1.x preview decoder reads these latents. */
   preview: { rgbFactors: LatentRgbFactors; tinyDecoder: boolean };
@@ -73,6 +76,26 @@ export interface SizeFacts {
   vaeScaleFactor: number;
 }
 
+/** What width and height must be, for one model. */
+export interface SizeRule {
+  /** Width and height must be multiples of this. */
+  multiple: number;
+  /** Why, for messages: e.g. `its VAE and UNet downsampling`. */
+  reason: string;
+  /** The largest width or height the denoiser takes, where it has one (SD3's `pos_embed_max_size`). */
+  largest?: number;
+  defaultWidth: number;
+  defaultHeight: number;
+}
+
+/** The image a denoiser's conditioning is built for. */
+export interface ConditioningSize {
+  width: number;
+  height: number;
+  /** Pixels per latent cell. */
+  vaeScaleFactor: number;
+}
+
 export interface ModelFamily {
   /** The name records carry as `model.family`, e.g. `stable-diffusion-xl`. */
   readonly id: string;
@@ -82,6 +105,12 @@ export interface ModelFamily {
   detect(folder: FolderFacts): boolean;
   /** Files a text-to-image run cannot do without, relative to the folder. */
   readonly requiredFiles: readonly string[];
+  /** The denoiser's folder (`unet` or `transformer`): its config, and the weights records are hashed by. */
+  readonly denoiserFolder: string;
+  /** Whether image-to-image and inpainting run on this family (SD3 and FLUX: text-to-image only, for now). */
+  readonly supportsEditing: boolean;
+  /** Whether guidance above 1 means classifier-free guidance (a negative prompt, the denoiser at batch 2); FLUX.1 takes guidance as an input instead. */
+  readonly classifierFreeGuidance: boolean;
   /** Further checks of a folder detected as this family, throwing InvalidModelError with the family's own advice. */
   checkFolder?(folder: FolderFacts): void;
   /** The tokenizers and text encoders, loaded; the first CLIP pair is returned too, for callers that tokenize directly. */
@@ -89,12 +118,14 @@ export interface ModelFamily {
   /** The denoiser, loaded and checked against what this family feeds it. */
   loadDenoiser(context: LoadContext, config: Record<string, unknown>): Promise<Denoiser>;
   /** The denoiser's inputs besides the latent, for an image of `width` × `height`. */
-  conditioning(encoded: EncodedPrompts, size: { width: number; height: number }): DenoiserConditioning;
+  conditioning(encoded: EncodedPrompts, size: ConditioningSize): DenoiserConditioning;
+  /** What the schedule depends on besides the step count, for this latent (FLUX: its token count, for the dynamic shift). */
+  scheduleOptions?(latent: LatentShape): ScheduleOptions;
   /** What the denoiser's output means, from the scheduler config the folder ships. */
   parameterisation(schedulerConfig: SchedulerConfig): Parameterisation;
   readonly latent: LatentFormat;
-  /** What width and height must be multiples of, and the default size. */
-  sizeRule(facts: SizeFacts): { multiple: number; defaultWidth: number; defaultHeight: number };
+  /** What width and height must be multiples of (and at most), and the default size. */
+  sizeRule(facts: SizeFacts): SizeRule;
   /** Steps and guidance when a call gives none. */
   defaults(schedulerConfig: SchedulerConfig): { steps: number; guidance: number };
   /** The sampler when a call names none and the folder's scheduler class maps to none. */
@@ -106,7 +137,7 @@ export interface ModelFamily {
 /** What `loadPromptEncoder` returns. */
 export interface LoadedText {
   prompts: PromptEncoder;
-  /** The first text encoder and its tokenizer (a CLIP in every family here). */
+  /** The first text encoder and its tokenizer (a CLIP in every family here: SD3's CLIP-L, FLUX's CLIP). */
   tokenizer: ClipTokenizer;
   textEncoder: ClipTextEncoder;
 }

@@ -1,40 +1,45 @@
-// FLUX on the tiny fixture against diffusers 0.30.3's FluxPipeline run (test-data/conformance/pipelines/flux).
+// FLUX.1 through the shared loader and text-to-image pipeline, against diffusers 0.30.3's FluxPipeline run (test-data/conformance/pipelines/flux).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { maxRelativeError } from '../../testing/conformance.js';
-import { checkAgainstReference, flowReferenceArray, flowReferences } from '../../testing/flow-references.js';
+import { checkAgainstReference, flowReferenceArray, flowReferences, runFlowReference } from '../../testing/flow-references.js';
 import { testData } from '../../testing/paths.js';
+import { packLatents, unpackLatents } from '../denoisers/latent-packing.js';
+import { encodePrompts } from '../pipelines/prompt-conditioning.js';
 import { randn } from '../tensor/torch-random.js';
-import { FluxModel, isFluxFolder, packLatents, unpackLatents } from './flux.js';
+import { detectFamily, flux, folderFacts } from './index.js';
+import { hashUnet, loadModel } from './model-loader.js';
 
 const references = flowReferences('flux');
 const run = references.runs[0]!;
-const loaded = FluxModel.load(testData('fixtures', run.fixture), { maxSequenceLength: run.call.max_sequence_length });
+const loaded = loadModel(testData('fixtures', run.fixture));
 
-test('isFluxFolder reads model_index.json', async () => {
-  assert.equal(await isFluxFolder(testData('fixtures', 'tiny-flux')), true);
-  assert.equal(await isFluxFolder(testData('fixtures', 'tiny-sd3')), false);
+test('a FLUX folder is detected as FLUX.1 and names its family and transformer hash', async () => {
+  assert.equal(detectFamily(folderFacts(testData('fixtures', 'tiny-flux'))).id, 'flux');
+  const model = await loaded;
+  assert.equal(model.family, 'flux');
+  assert.equal(model.unetHash, await hashUnet(testData('fixtures', 'tiny-flux')));
+  assert.equal(model.sizeMultiple, 16);
+  assert.deepEqual(flux.defaults(model.schedulerConfig), { steps: 28, guidance: 3.5 });
+  assert.deepEqual(flux.defaults({ ...model.schedulerConfig, use_dynamic_shifting: false }), { steps: 4, guidance: 0 }, 'schnell-style scheduler config');
 });
 
-test("prompt embeddings equal diffusers' T5 encoder_hidden_states and CLIP pooled projections", async () => {
+test("prompt embeddings equal diffusers' T5 encoder_hidden_states and CLIP pooled projections, one row even with guidance", async () => {
   const model = await loaded;
-  const embeddings = await model.encodePrompt([run.call.prompt]);
+  const encoded = await encodePrompts(model, run.call.prompt, undefined, run.call.guidance_scale);
   const expected = flowReferenceArray('flux', 'flux_prompt_embeds.npy');
   const pooled = flowReferenceArray('flux', 'flux_pooled_prompt_embeds.npy');
-  assert.deepEqual([embeddings.batch, embeddings.sequenceLength, embeddings.hiddenSize], expected.shape);
-  assert.deepEqual([embeddings.batch, embeddings.pooledSize], pooled.shape);
-  const error = maxRelativeError(embeddings.hiddenStates, expected.data);
-  const pooledError = maxRelativeError(embeddings.pooled, pooled.data);
+  assert.deepEqual([encoded.context.batch, encoded.context.sequenceLength, encoded.context.hiddenSize], expected.shape);
+  assert.deepEqual([encoded.context.batch, encoded.pooled!.size], pooled.shape);
+  const error = maxRelativeError(encoded.context.hiddenStates, expected.data);
+  const pooledError = maxRelativeError(encoded.pooled!.data, pooled.data);
   assert.ok(error < 1e-5, `prompt embeddings: relative error ${error}`);
   assert.ok(pooledError < 1e-5, `pooled embeddings: relative error ${pooledError}`);
 });
 
 test(`packed latents after every step and the image match diffusers: ${run.id}`, async (t) => {
   const model = await loaded;
-  const output = await model.generate({
-    prompt: run.call.prompt, seed: BigInt(references.defaults.seed), steps: run.call.num_inference_steps,
-    guidance: run.call.guidance_scale, width: run.call.width, height: run.call.height,
-  });
+  const output = await runFlowReference(model, run, references.defaults.seed);
   checkAgainstReference(t, 'flux', run, output);
 });
 
@@ -49,13 +54,4 @@ test('packing follows the reference layout: the initial packed latents are the p
   // channel c, row y, column x holds 100c + 10y + x; token 1 is the right-hand 2×2 block.
   const values = Float32Array.from({ length: 16 }, (_, i) => 100 * Math.floor(i / 8) + 10 * Math.floor((i % 8) / 4) + (i % 4));
   assert.deepEqual([...packLatents(values, wide)], [0, 1, 10, 11, 100, 101, 110, 111, 2, 3, 12, 13, 102, 103, 112, 113]);
-});
-
-test('a size that does not pack into 2×2 latent blocks is refused, naming the argument', async () => {
-  const model = await loaded;
-  await assert.rejects(model.generate({ prompt: 'a', seed: 1n, steps: 1, guidance: 3.5, width: 64, height: 56 }), { name: 'InvalidArgumentError', message: /`height` must be a positive multiple of 16/ });
-});
-
-test('an SD3 folder is not a FLUX pipeline', async () => {
-  await assert.rejects(FluxModel.load(testData('fixtures', 'tiny-sd3')), { name: 'InvalidModelError', message: /names "StableDiffusion3Pipeline", not FluxPipeline/ });
 });

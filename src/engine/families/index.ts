@@ -3,18 +3,23 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import type { FolderFacts, ModelFamily } from './family.js';
+import { flux } from './flux.js';
 import { sd15 } from './sd15.js';
+import { sd3 } from './sd3.js';
 import { sdxl } from './sdxl.js';
 
-export type { EncodedPrompts, FolderFacts, LatentFormat, LoadContext, ModelFamily, PromptEncoder } from './family.js';
+export type { EncodedPrompts, FolderFacts, LatentFormat, LoadContext, ModelFamily, PromptEncoder, SizeRule } from './family.js';
+export { flux } from './flux.js';
 export { sd15 } from './sd15.js';
+export { sd3 } from './sd3.js';
 export { sdxl } from './sdxl.js';
 
 /**
  * Most specific first: detection returns the first family that claims a folder, and SD 1.x/2.x, whose
- * layout the others extend, claims any. A new family is one module and one entry here.
+ * layout the others extend, claims any. SD3 and FLUX go before SDXL, whose test (a second text encoder)
+ * their folders pass too. A new family is one module and one entry here.
  */
-export const modelFamilies: readonly ModelFamily[] = [sdxl, sd15];
+export const modelFamilies: readonly ModelFamily[] = [sd3, flux, sdxl, sd15];
 
 /** The family a folder's facts describe. */
 export function detectFamily(facts: FolderFacts): ModelFamily {

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFile, cp, mkdtemp, rm } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -82,4 +83,21 @@ test('the estimate covers the peak a real text-to-image run of the tiny model re
   const estimate = estimatePeakMemory(await readMemoryProfile(testData('fixtures', 'tiny-sd15')), { width: 512, height: 512, guidance: 7.5 }).totalBytes;
   assert.ok(estimate >= measured, `estimate ${(estimate / mib).toFixed(0)} MiB below the measured peak ${(measured / mib).toFixed(0)} MiB`);
   assert.ok(estimate <= 3 * measured, `estimate ${(estimate / mib).toFixed(0)} MiB is over three times the measured ${(measured / mib).toFixed(0)} MiB`);
+});
+
+test('transformer families (SD3, FLUX.1) get an estimate from their transformer config: joint attention over image and text tokens, no inpainting channels', async () => {
+  for (const [fixture, family, batchWithGuidance] of [['tiny-sd3', 'stable-diffusion-3', 2], ['tiny-flux', 'flux', 1]] as const) {
+    const profile = await readMemoryProfile(testData('fixtures', fixture));
+    assert.equal(profile.family, family);
+    assert.equal(profile.unetInputChannels, profile.latentChannels, `${fixture}: the transformer takes the latent as it is`);
+    assert.equal(profile.latentChannels, 16);
+    assert.equal(profile.sizeMultiple, 16);
+    assert.ok(profile.weightBytes > statSync(testData('fixtures', fixture, 'transformer', 'model.onnx')).size);
+    const [attention] = profile.attention;
+    assert.deepEqual({ ...attention, heads: undefined }, { level: 1, heads: undefined, textTokens: family === 'flux' ? 512 : 333 });
+    const guided = estimatePeakMemory(profile, { width: 1024, height: 1024, guidance: 5 });
+    const unguided = estimatePeakMemory(profile, { width: 1024, height: 1024, guidance: 1 });
+    assert.ok(Number.isFinite(guided.totalBytes) && guided.totalBytes > 0);
+    assert.equal(guided.parts.unet > unguided.parts.unet, batchWithGuidance === 2, `${fixture}: guidance doubles the batch only with classifier-free guidance`);
+  }
 });

@@ -1,4 +1,4 @@
-// Peak memory of one SD / SDXL generation, from the model folder's configs and the request, before any session is loaded.
+// Peak memory of one generation (SD, SDXL; SD3 and FLUX.1 roughly), from the model folder's configs and the request, before any session is loaded.
 import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,8 +30,11 @@ export interface MemoryProfile {
   weightBytes: number;
   /** Bytes of the VAE encoder, loaded for edits only. */
   encoderBytes: number;
-  /** The UNet's attention: per level (0 = full latent resolution) its head count. */
-  attention: { level: number; heads: number }[];
+  /**
+   * The denoiser's attention: per level (0 = full latent resolution) its head count. A transformer's
+   * joint attention is one entry at the level of its patches (1 for 2×2) with its text tokens added.
+   */
+  attention: { level: number; heads: number; textTokens?: number }[];
   /** Channels of the UNet's first block, which runs at the full latent resolution. */
   unetChannels: number;
   /** Channels of the VAE's full-resolution block (rounded up to 16, as ONNX Runtime's blocked layout pads them). */
@@ -52,6 +55,12 @@ export interface MemoryProfile {
   unetInputChannels: number;
   /** Channels of the VAE's latent. */
   latentChannels: number;
+  /** Why sides must be multiples of `sizeMultiple`, for messages; the UNet rule's when absent. */
+  sizeReason?: string;
+  /** The largest width or height the denoiser takes (SD3's position-embedding grid); no limit when absent. */
+  largestSide?: number;
+  /** False where guidance is a denoiser input (FLUX.1), so the denoiser never runs at batch 2; true when absent. */
+  classifierFreeGuidance?: boolean;
 }
 
 /** What a call asks for that memory depends on. */
@@ -102,19 +111,25 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
   // A missing or partial folder is named as loading would name it.
   const family = checkModelFolder(folder);
   const [unet, vae, scheduler] = await Promise.all([
-    readConfig(folder, 'unet/config.json'),
+    readConfig(folder, `${family.denoiserFolder}/config.json`),
     readConfig(folder, 'vae_decoder/config.json').then(async (config) => (Object.keys(config).length > 0 ? config : await readConfig(folder, 'vae_encoder/config.json'))),
     readConfig(folder, 'scheduler/scheduler_config.json'),
   ]);
-  const unetBytes = folderBytes(join(folder, 'unet'));
+  const unetBytes = folderBytes(join(folder, family.denoiserFolder));
+  const transformer = family.denoiserFolder === 'transformer';
   const blocks = numbers(unet.block_out_channels);
   const levels = blocks.length || 4;
   const downTypes = Array.isArray(unet.down_block_types) ? unet.down_block_types.map(String) : [];
   const headsSetting = unet.num_attention_heads ?? unet.attention_head_dim ?? 8;
   const headsAt = (level: number) => (Array.isArray(headsSetting) ? Number(headsSetting[Math.min(level, headsSetting.length - 1)] ?? 8) : Number(headsSetting));
-  const attention = downTypes.flatMap((type, level) => (type.includes('Attn') ? [{ level, heads: headsAt(level) }] : []));
+  const attention: MemoryProfile['attention'] = downTypes.flatMap((type, level) => (type.includes('Attn') ? [{ level, heads: headsAt(level) }] : []));
   // The mid block attends at the lowest resolution unless the config says it has no attention.
-  if (!String(unet.mid_block_type ?? 'UNetMidBlock2DCrossAttn').includes('Simple') && unet.mid_block_type !== null) attention.push({ level: levels - 1, heads: headsAt(levels - 1) });
+  if (!transformer && !String(unet.mid_block_type ?? 'UNetMidBlock2DCrossAttn').includes('Simple') && unet.mid_block_type !== null) attention.push({ level: levels - 1, heads: headsAt(levels - 1) });
+  // Not calibrated for transformers (bench/memory-calibration.md measured UNets): image tokens are 2×2 latent
+  // patches (SD3's patch_size, FLUX's packing) attending jointly with the text tokens (CLIP 77 + T5 256 for SD3, T5 512 for FLUX).
+  const patch = family.latent.packing === 'patches-2x2' ? 2 : typeof unet.patch_size === 'number' ? unet.patch_size : 2;
+  const innerWidth = Number(unet.num_attention_heads ?? 24) * Number(unet.attention_head_dim ?? 64);
+  if (transformer) attention.push({ level: Math.log2(patch), heads: Number(unet.num_attention_heads ?? 24), textTokens: family.classifierFreeGuidance ? 77 + 256 : 512 });
   const vaeBlocks = numbers(vae.block_out_channels);
   const vaeScaleFactor = 2 ** ((vaeBlocks.length || 4) - 1);
   const size = family.sizeRule({ denoiserConfig: unet, vaeScaleFactor });
@@ -122,10 +137,11 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
   const configTile = typeof vae.sample_size === 'number' && vae.sample_size >= 256 && vae.sample_size % (4 * vaeScaleFactor) === 0 ? vae.sample_size : undefined;
   return {
     family: family.id,
-    weightBytes: ['text_encoder', 'text_encoder_2', 'vae_decoder'].reduce((sum, part) => sum + folderBytes(join(folder, part)), unetBytes),
+    weightBytes: ['text_encoder', 'text_encoder_2', 'text_encoder_3', 'vae_decoder'].reduce((sum, part) => sum + folderBytes(join(folder, part)), unetBytes),
     encoderBytes: folderBytes(join(folder, 'vae_encoder')),
     attention,
-    unetChannels: blocks[0] ?? 320,
+    // A transformer's activations are tokens × width; spread over the latent cells a token covers.
+    unetChannels: transformer ? Math.ceil(innerWidth / (patch * patch)) : (blocks[0] ?? 320),
     vaeChannels: Math.ceil((vaeBlocks[0] ?? 128) / 16) * 16,
     vaeScaleFactor,
     tiling: resolveVaeTiling(tilingSetting === false ? false : { ...(configTile ? { tileSize: configTile } : {}), ...tilingSetting }, vaeScaleFactor),
@@ -134,8 +150,12 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
     defaultHeight: size.defaultHeight,
     defaultGuidance: defaults.guidance,
     defaultSteps: defaults.steps,
-    unetInputChannels: typeof unet.in_channels === 'number' ? unet.in_channels : 4,
-    latentChannels: typeof vae.latent_channels === 'number' ? vae.latent_channels : 4,
+    latentChannels: typeof vae.latent_channels === 'number' ? vae.latent_channels : family.latent.channels,
+    // Transformers take the latent as it is (FLUX's in_channels counts packed 2×2 cells); only UNets take extra (inpainting) channels.
+    unetInputChannels: transformer ? (typeof vae.latent_channels === 'number' ? vae.latent_channels : family.latent.channels) : typeof unet.in_channels === 'number' ? unet.in_channels : 4,
+    sizeReason: size.reason,
+    ...(size.largest !== undefined ? { largestSide: size.largest } : {}),
+    classifierFreeGuidance: family.classifierFreeGuidance,
   };
 }
 
@@ -148,13 +168,13 @@ function vaeActivation(profile: MemoryProfile, width: number, height: number): n
 
 /** Estimated peak resident memory of a worker running this request on this model (see the constants above). */
 export function estimatePeakMemory(profile: MemoryProfile, { width, height, guidance, edit = false }: MemoryRequest): MemoryEstimate {
-  const batch = guidance > 1 ? 2 : 1;
+  const batch = guidance > 1 && profile.classifierFreeGuidance !== false ? 2 : 1;
   const latentWidth = width / profile.vaeScaleFactor;
   const latentHeight = height / profile.vaeScaleFactor;
   let attention = 0;
   let driver = 'the UNet\'s convolutions';
-  for (const { level, heads } of profile.attention) {
-    const cells = (latentWidth / 2 ** level) * (latentHeight / 2 ** level);
+  for (const { level, heads, textTokens = 0 } of profile.attention) {
+    const cells = (latentWidth / 2 ** level) * (latentHeight / 2 ** level) + textTokens;
     const scores = batch * heads * cells * cells * 4;
     if (scores > attention) {
       attention = scores;

@@ -20,9 +20,9 @@ export interface LoadedModel {
   folder: string;
   /** Folder name, used as the model's id when none is given. */
   name: string;
-  /** sha256 of the UNet weights (model.onnx and its external data), the part that makes the image. */
+  /** sha256 of the denoiser's weights (`unet/` or `transformer/`: model.onnx and its external data), the part that makes the image. */
   unetHash: string;
-  /** The family's id, as records name it (`stable-diffusion`, `stable-diffusion-xl`). */
+  /** The family's id, as records name it (`stable-diffusion`, `stable-diffusion-xl`, `stable-diffusion-3`, `flux`). */
   family: string;
   /** The family module: what pipelines ask about prompts, conditioning, latents and defaults. */
   modelFamily: ModelFamily;
@@ -31,7 +31,7 @@ export interface LoadedModel {
   textEncoder: ClipTextEncoder;
   /** Encodes prompts with every text encoder the family has, into the conditioning its denoiser takes. */
   prompts: PromptEncoder;
-  /** The denoiser (the UNet for SD 1.x/2.x and SDXL). */
+  /** The denoiser (the UNet for SD 1.x/2.x and SDXL, the transformer for SD3 and FLUX.1). */
   unet: Denoiser;
   vaeDecoder: VaeDecoder;
   /** A replacement decoder for when the model's own returns non-finite values (fp16 SDXL VAEs overflow); loaded on first use. */
@@ -43,14 +43,18 @@ export interface LoadedModel {
   /** The scheduler class the folder names, e.g. `EulerDiscreteScheduler`, and its config. */
   schedulerClass: string;
   schedulerConfig: SchedulerConfig;
-  /** Channels of the latent (4 for every SD VAE); the UNet may take more (`unet.inputChannels`, 9 for inpainting). */
+  /** Channels of the latent (4 for SD and SDXL, 16 for SD3 and FLUX); the UNet may take more (`unet.inputChannels`, 9 for inpainting). */
   latentChannels: number;
   /** Pixels per latent cell: 2^(VAE blocks − 1), 8 for every SD VAE. */
   vaeScaleFactor: number;
   /** When the VAE decodes and encodes in tiles (undefined: never); `vaeTilePlan` says what it does for a size. */
   vaeTiling?: VaeTiling;
-  /** What width and height must be multiples of (the family's size rule: 64 for SD and SDXL). */
+  /** What width and height must be multiples of (the family's size rule: 64 for SD and SDXL, 16 for SD3 and FLUX). */
   sizeMultiple: number;
+  /** Why, for messages. */
+  sizeReason: string;
+  /** The largest width or height the denoiser takes, where it has one. */
+  largestSide?: number;
   defaultWidth: number;
   defaultHeight: number;
   /** Every ONNX session, for release and for load-time reporting. */
@@ -97,9 +101,12 @@ export interface WeightHashCache {
   set(key: string, hash: string): Promise<void>;
 }
 
-/** sha256 over the UNet graph and its external data files, streamed (multi-GB files): what records and build keys name the weights by. */
+/**
+ * sha256 over the denoiser's graph and its external data files (`unet/`, or `transformer/` for SD3 and
+ * FLUX), streamed (multi-GB files): what records and build keys name the weights by.
+ */
 export async function hashUnet(folder: string, cache?: WeightHashCache): Promise<string> {
-  const unetFolder = join(folder, 'unet');
+  const unetFolder = join(folder, detectFamily(folderFacts(folder)).denoiserFolder);
   const files = readdirSync(unetFolder).filter((file) => file.endsWith('.onnx') || file.endsWith('_data') || file.endsWith('.pb') || file.endsWith('.data')).sort();
   const key = files.map((file) => { const { size, mtimeMs } = statSync(join(unetFolder, file)); return `${join(unetFolder, file)}:${size}:${mtimeMs}`; }).join('|');
   const cached = await cache?.get(key);
@@ -138,7 +145,8 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
   const family = checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
   const schedulerConfig = (await readJson(folder, 'scheduler/scheduler_config.json')) as SchedulerConfig;
-  const unetConfig = existsSync(join(folder, 'unet/config.json')) ? await readJson(folder, 'unet/config.json') : {};
+  const denoiserConfigFile = `${family.denoiserFolder}/config.json`;
+  const unetConfig = existsSync(join(folder, denoiserConfigFile)) ? await readJson(folder, denoiserConfigFile) : {};
   const vaeConfigFile = ['vae_decoder/config.json', 'vae_encoder/config.json'].find((file) => existsSync(join(folder, file)));
   const vaeConfig = vaeConfigFile ? await readJson(folder, vaeConfigFile) : {};
   const vaeBlocks = Array.isArray(vaeConfig.block_out_channels) ? vaeConfig.block_out_channels.length : 4;
@@ -147,6 +155,7 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
   const configTile = typeof vaeConfig.sample_size === 'number' && vaeConfig.sample_size >= 256 && vaeConfig.sample_size % (4 * vaeScaleFactor) === 0 ? vaeConfig.sample_size : undefined;
   const vaeTiling = resolveVaeTiling(vaeTilingSetting === false ? false : { ...(configTile ? { tileSize: configTile } : {}), ...vaeTilingSetting }, vaeScaleFactor);
   const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : family.latent.scalingFactor;
+  const shiftFactor = typeof vaeConfig.shift_factor === 'number' ? vaeConfig.shift_factor : family.latent.shiftFactor;
   const size = family.sizeRule({ denoiserConfig: unetConfig, vaeScaleFactor });
 
   const loadTimings: Record<string, number> = {};
@@ -183,7 +192,9 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
     sessions.push(model);
     const configPath = join(dirname(path), 'config.json');
     const config = existsSync(configPath) ? await readJson(dirname(path), 'config.json') : {};
-    return new VaeDecoder(model, typeof config.scaling_factor === 'number' ? config.scaling_factor : scalingFactor, { vaeScaleFactor, tiling: vaeTiling });
+    return new VaeDecoder(model, typeof config.scaling_factor === 'number' ? config.scaling_factor : scalingFactor, {
+      vaeScaleFactor, tiling: vaeTiling, shiftFactor: typeof config.shift_factor === 'number' ? config.shift_factor : shiftFactor,
+    });
   });
   return {
     folder,
@@ -195,7 +206,7 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
     textEncoder: text.textEncoder,
     prompts: text.prompts,
     unet,
-    vaeDecoder: new VaeDecoder(vaeDecoderModel, scalingFactor, { vaeScaleFactor, tiling: vaeTiling }),
+    vaeDecoder: new VaeDecoder(vaeDecoderModel, scalingFactor, { vaeScaleFactor, tiling: vaeTiling, shiftFactor }),
     fallbackVaeDecoder,
     vaeEncoder,
     forceZerosForEmptyPrompt: modelIndex.force_zeros_for_empty_prompt === true,
@@ -205,6 +216,8 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
     vaeScaleFactor,
     vaeTiling,
     sizeMultiple: size.multiple,
+    sizeReason: size.reason,
+    ...(size.largest !== undefined ? { largestSide: size.largest } : {}),
     defaultWidth: size.defaultWidth,
     defaultHeight: size.defaultHeight,
     sessions,

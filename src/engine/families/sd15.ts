@@ -10,7 +10,7 @@ import type { StageTimer } from '../runtime/stage-timer.js';
 import { samplerNames, type SchedulerConfig } from '../schedulers/index.js';
 import { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
-import type { EncodedPrompts, LoadContext, LoadedText, ModelFamily, SizeFacts } from './family.js';
+import type { EncodedPrompts, LoadContext, LoadedText, ModelFamily, SizeFacts, SizeRule } from './family.js';
 
 /** Files every SD-layout folder (SD 1.x/2.x and SDXL) needs for text-to-image, relative to the folder. */
 export const stableDiffusionFiles = [
@@ -46,12 +46,12 @@ export async function loadUnet(context: LoadContext, config: Record<string, unkn
 }
 
 /** The UNet's size rule: the VAE scale times its downsampling (2^(blocks − 1)); the default side is its `sample_size` in latent cells. */
-export function unetSizeRule({ denoiserConfig, vaeScaleFactor }: SizeFacts, defaultSampleSize: number): { multiple: number; defaultWidth: number; defaultHeight: number } {
+export function unetSizeRule({ denoiserConfig, vaeScaleFactor }: SizeFacts, defaultSampleSize: number): SizeRule {
   // ONNX exports trace the UNet's upsampling as a fixed ×2, so a latent the down blocks cannot halve evenly
   // fails inside the graph (PyTorch works around that; the export does not): hence the whole downsampling.
   const blocks = Array.isArray(denoiserConfig.block_out_channels) ? denoiserConfig.block_out_channels.length : 4;
   const sampleSize = typeof denoiserConfig.sample_size === 'number' ? denoiserConfig.sample_size : defaultSampleSize;
-  return { multiple: vaeScaleFactor * 2 ** (blocks - 1), defaultWidth: sampleSize * vaeScaleFactor, defaultHeight: sampleSize * vaeScaleFactor };
+  return { multiple: vaeScaleFactor * 2 ** (blocks - 1), reason: 'its VAE and UNet downsampling', defaultWidth: sampleSize * vaeScaleFactor, defaultHeight: sampleSize * vaeScaleFactor };
 }
 
 /** SD and SDXL defaults: Turbo-style (trailing) schedules get 1 step and no guidance; others 25 steps at the family's guidance. */
@@ -83,6 +83,9 @@ export const sd15: ModelFamily = {
   // The layout every other family here extends, so it is asked last and takes whatever the others do not claim.
   detect: () => true,
   requiredFiles: stableDiffusionFiles,
+  denoiserFolder: 'unet',
+  supportsEditing: true,
+  classifierFreeGuidance: true,
 
   async loadPromptEncoder(context): Promise<LoadedText> {
     const { tokenizer, textEncoder } = await loadFirstClip(context);

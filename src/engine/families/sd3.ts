@@ -1,21 +1,22 @@
-// Stable Diffusion 3 (StableDiffusion3Pipeline in Optimum's ONNX layout): load, encode prompts and generate as diffusers 0.29.2 does.
+// Stable Diffusion 3 (StableDiffusion3Pipeline, diffusers 0.29.2): CLIP-L + CLIP-G + optional T5, the MM-DiT transformer, 16-channel latents.
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { AbortedError } from '../../spec/errors/aborted-error.js';
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { join } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
-import { OnnxModel, type RunListener, type RuntimeOptions } from '../runtime/onnx-model.js';
-import { FlowMatchEulerDiscreteScheduler } from '../schedulers/flow-match-euler-discrete.js';
-import type { SchedulerConfig } from '../schedulers/index.js';
-import { randn } from '../tensor/torch-random.js';
+import type { Denoiser } from '../denoisers/denoiser.js';
+import { Sd3TransformerDenoiser } from '../denoisers/sd3-transformer.js';
+import { latentRgbFactors } from '../preview/latent-rgb.js';
+import type { StageTimer } from '../runtime/stage-timer.js';
+import { flowMatchSamplerNames } from '../schedulers/index.js';
 import { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
 import { T5TextEncoder } from '../text-encoders/t5-encoder.js';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 import { T5Tokenizer } from '../tokenizer/t5-tokenizer.js';
-import { checkFiles, checkImageSize, classifierFreeGuidance, configNumber, pipelineClassOf, readModelJson, ShiftedVaeDecoder } from './flow-model-parts.js';
+import type { EncodedPrompts, LoadedText, ModelFamily } from './family.js';
+import { checkDenoiserInputs, configNumber, loadSession, pipelineClass, readModelJson } from './flow-model-parts.js';
+import { loadFirstClip } from './sd15.js';
 
-const pipelineClass = 'StableDiffusion3Pipeline';
-const requiredFiles = [
+/** Files a text-to-image run needs; the T5 pair (text_encoder_3, tokenizer_3) is optional, as in diffusers. */
+export const sd3Files = [
   'model_index.json',
   'scheduler/scheduler_config.json',
   'tokenizer/vocab.json',
@@ -30,219 +31,170 @@ const requiredFiles = [
   'vae_decoder/config.json',
 ] as const;
 
-/** True when model_index.json names a StableDiffusion3Pipeline. */
-export async function isSd3Folder(folder: string): Promise<boolean> {
-  return (await pipelineClassOf(resolve(folder))) === pipelineClass;
+/** diffusers' `max_sequence_length` for SD3's T5. */
+const t5Length = 256;
+/** SD3's transformer patches 2×2 latent cells; configs state it, this is for the schedule, which sees only the latent. */
+const defaultPatchSize = 2;
+
+interface Sd3Text {
+  clipL: { tokenizer: ClipTokenizer; encoder: ClipTextEncoder };
+  clipG: { tokenizer: ClipTokenizer; encoder: ClipTextEncoder };
+  t5?: { tokenizer: T5Tokenizer; encoder: T5TextEncoder };
+  /** Width of the stand-in for T5's output when there is no T5 (the transformer's `joint_attention_dim`). */
+  jointAttentionDim: number;
+  folder: string;
 }
 
-export interface Sd3LoadOptions extends RuntimeOptions {
-  /** T5 sequence length (the pipeline's `max_sequence_length`); 256 as in diffusers. */
-  maxSequenceLength?: number;
-}
-
-/** Prompt conditioning for the transformer, rows ordered [negative, positive] when guided, as diffusers concatenates them. */
-export interface Sd3PromptEmbeddings {
-  /** `encoder_hidden_states`, [batch, 77 + T5 length, joint width] flattened. */
-  hiddenStates: Float32Array;
-  /** `pooled_projections`, [batch, CLIP-L + CLIP-G projection] flattened. */
-  pooled: Float32Array;
-  batch: number;
-  sequenceLength: number;
-  hiddenSize: number;
-  pooledSize: number;
-}
-
-export interface Sd3GenerateOptions {
-  prompt: string;
-  /** Used when guidance > 1; `''` when omitted, as diffusers does. */
-  negativePrompt?: string;
-  seed: bigint;
-  steps: number;
-  /** Classifier-free guidance scale; at 1 or below the negative prompt is not run (diffusers' `do_classifier_free_guidance`). */
-  guidance: number;
-  width: number;
-  height: number;
-  signal?: AbortSignal;
-  onStep?: (step: number, steps: number, latents: Float32Array) => void;
-  onRun?: RunListener;
-}
-
-export interface Sd3Output {
-  /** Interleaved RGB [height, width, 3] in [0, 1]. */
-  image: Float32Array;
-  width: number;
-  height: number;
-  /** The initial noise, then the latents after every step ([1, 16, h, w] each). */
-  latents: Float32Array[];
-  /** The timesteps the transformer was given (σ·1000). */
-  timesteps: number[];
-}
-
-export class Sd3Model {
-  private constructor(
-    readonly folder: string,
-    private readonly tokenizers: { clipL: ClipTokenizer; clipG: ClipTokenizer; t5?: T5Tokenizer },
-    private readonly encoders: { clipL: ClipTextEncoder; clipG: ClipTextEncoder; t5?: T5TextEncoder },
-    private readonly transformer: OnnxModel,
-    private readonly vaeDecoder: ShiftedVaeDecoder,
-    readonly schedulerConfig: SchedulerConfig,
-    private readonly geometry: { latentChannels: number; patchSize: number; positionEmbeddingMaxSize?: number; jointAttentionDim: number; maxSequenceLength: number },
-    private readonly sessions: OnnxModel[],
-  ) {}
-
-  static async load(modelFolder: string, options: Sd3LoadOptions = {}): Promise<Sd3Model> {
-    const { maxSequenceLength = 256, ...runtime } = options;
-    const folder = resolve(modelFolder);
-    // The pipeline class first: another family's folder is told so, not listed its "missing" files.
-    checkFiles(folder, pipelineClass, ['model_index.json']);
-    const index = await readModelJson(folder, 'model_index.json');
-    if (index._class_name !== pipelineClass) {
-      throw new InvalidModelError({ model: folder, file: 'model_index.json', message: `${join(folder, 'model_index.json')} names ${JSON.stringify(index._class_name)}, not ${pipelineClass}` });
+/**
+ * diffusers 0.29.2's `encode_prompt` for the given prompts (one row each): both CLIPs' penultimate
+ * hidden states side by side, zero-padded to T5's width, then T5's output along the sequence
+ * (zeros [77, joint_attention_dim] without text_encoder_3); pooled = both CLIPs' `text_embeds`.
+ */
+export async function encodeSd3Prompts(text: Sd3Text, prompts: readonly string[], timer: StageTimer): Promise<EncodedPrompts & { truncatedRows: boolean[] }> {
+  const batch = prompts.length;
+  const { clipL, clipG, t5, folder } = text;
+  const truncatedRows = prompts.map(() => false);
+  const tokenize = async <T extends { ids: number[]; truncated: boolean }>(encode: (prompt: string) => T) => {
+    const rows = await timer.measure('tokenize', () => prompts.map(encode));
+    rows.forEach((row, index) => { truncatedRows[index] ||= row.truncated; });
+    return rows.map((row) => row.ids);
+  };
+  const clipLIds = await tokenize((prompt) => clipL.tokenizer.encode(prompt));
+  const clipGIds = await tokenize((prompt) => clipG.tokenizer.encode(prompt));
+  const first = await timer.measure('textEncoder', () => clipL.encoder.encodePenultimate(clipLIds, timer.onRun));
+  const second = await timer.measure('textEncoder', () => clipG.encoder.encodePenultimate(clipGIds, timer.onRun));
+  if (!first.pooled || !second.pooled) {
+    throw new InvalidModelError({ model: folder, message: `${folder}: both CLIP text encoders must have a text_embeds output (CLIPTextModelWithProjection)` });
+  }
+  // With T5, a prompt counts as cut off when T5 cut it (CLIP's 77 tokens are the usual case and T5 reads on).
+  if (t5) truncatedRows.fill(false);
+  const t5Ids = t5 ? await tokenize((prompt) => t5.tokenizer.encode(prompt)) : undefined;
+  const t5Output = t5 && t5Ids
+    ? await timer.measure('textEncoder', () => t5.encoder.encode(t5Ids, timer.onRun))
+    // diffusers 0.29.2 sizes the stand-in by the CLIP tokenizer's length, not max_sequence_length.
+    : { hiddenStates: new Float32Array(batch * clipL.tokenizer.maxLength * text.jointAttentionDim), sequenceLength: clipL.tokenizer.maxLength, hiddenSize: text.jointAttentionDim };
+  const clipWidth = first.hiddenSize + second.hiddenSize;
+  if (clipWidth > t5Output.hiddenSize) {
+    throw new InvalidModelError({ model: folder, message: `${folder}: the CLIP encoders' widths (${first.hiddenSize} + ${second.hiddenSize}) exceed T5's ${t5Output.hiddenSize}` });
+  }
+  const clipLength = first.sequenceLength;
+  const sequenceLength = clipLength + t5Output.sequenceLength;
+  const hiddenSize = t5Output.hiddenSize;
+  const hiddenStates = new Float32Array(batch * sequenceLength * hiddenSize);
+  for (let row = 0; row < batch; row++) {
+    const rowStart = row * sequenceLength * hiddenSize;
+    for (let token = 0; token < clipLength; token++) {
+      const target = rowStart + token * hiddenSize;
+      hiddenStates.set(first.hiddenStates.subarray((row * clipLength + token) * first.hiddenSize, (row * clipLength + token + 1) * first.hiddenSize), target);
+      hiddenStates.set(second.hiddenStates.subarray((row * clipLength + token) * second.hiddenSize, (row * clipLength + token + 1) * second.hiddenSize), target + first.hiddenSize);
     }
-    checkFiles(folder, pipelineClass, requiredFiles);
-    // SD3 runs without its T5 encoder (diffusers: text_encoder_3=None), so the pair is optional, but not half of it.
-    const hasT5Encoder = existsSync(join(folder, 'text_encoder_3', 'model.onnx'));
-    const hasT5Tokenizer = existsSync(join(folder, 'tokenizer_3', 'tokenizer.json'));
-    if (hasT5Encoder !== hasT5Tokenizer) {
-      throw new InvalidModelError({
-        model: folder,
-        file: hasT5Encoder ? 'tokenizer_3/tokenizer.json' : 'text_encoder_3/model.onnx',
-        message: `${folder} has ${hasT5Encoder ? 'text_encoder_3 but no tokenizer_3/tokenizer.json' : 'tokenizer_3 but no text_encoder_3/model.onnx'}; give both or neither`,
-      });
-    }
-    const schedulerConfig = (await readModelJson(folder, 'scheduler/scheduler_config.json')) as SchedulerConfig;
-    const transformerConfig = await readModelJson(folder, 'transformer/config.json');
+    hiddenStates.set(t5Output.hiddenStates.subarray(row * t5Output.sequenceLength * hiddenSize, (row + 1) * t5Output.sequenceLength * hiddenSize), rowStart + clipLength * hiddenSize);
+  }
+  const pooledL = first.pooled.length / batch;
+  const pooledG = second.pooled.length / batch;
+  const pooled = new Float32Array(batch * (pooledL + pooledG));
+  for (let row = 0; row < batch; row++) {
+    pooled.set(first.pooled.subarray(row * pooledL, (row + 1) * pooledL), row * (pooledL + pooledG));
+    pooled.set(second.pooled.subarray(row * pooledG, (row + 1) * pooledG), row * (pooledL + pooledG) + pooledL);
+  }
+  return {
+    context: { hiddenStates, batch, sequenceLength, hiddenSize },
+    pooled: { data: pooled, size: pooledL + pooledG },
+    truncated: { prompt: truncatedRows[batch - 1]!, negativePrompt: batch > 1 && truncatedRows[0]! },
+    truncatedRows,
+  };
+}
+
+export const sd3: ModelFamily = {
+  id: 'stable-diffusion-3',
+  displayName: 'SD3',
+  detect: ({ modelIndex }) => pipelineClass(modelIndex).startsWith('StableDiffusion3'),
+  requiredFiles: sd3Files,
+  denoiserFolder: 'transformer',
+  supportsEditing: false,
+  classifierFreeGuidance: true,
+
+  // SD3 runs without its T5 encoder (diffusers: text_encoder_3=None), so the pair is optional, but not half of it.
+  checkFolder({ folder, has }) {
+    const hasEncoder = has('text_encoder_3/model.onnx');
+    const hasTokenizer = has('tokenizer_3/tokenizer.json');
+    if (hasEncoder === hasTokenizer) return;
+    throw new InvalidModelError({
+      model: folder,
+      file: hasEncoder ? 'tokenizer_3/tokenizer.json' : 'text_encoder_3/model.onnx',
+      message: `${folder} has ${hasEncoder ? 'text_encoder_3 but no tokenizer_3/tokenizer.json' : 'tokenizer_3 but no text_encoder_3/model.onnx'}; give both or neither (SD3 runs without T5)`,
+    });
+  },
+
+  async loadPromptEncoder(context): Promise<LoadedText> {
+    const { folder, timed } = context;
     const transformerConfigPath = join(folder, 'transformer/config.json');
-    const vae = await ShiftedVaeDecoder.configFrom(folder);
-
-    const load = (component: string) => OnnxModel.load(join(folder, component, 'model.onnx'), component, runtime);
-    const [clipLModel, clipGModel, t5Model, transformer, vaeModel] = await Promise.all([
-      load('text_encoder'), load('text_encoder_2'), hasT5Encoder ? load('text_encoder_3') : undefined, load('transformer'), load('vae_decoder'),
-    ]);
-    const sessions = [clipLModel, clipGModel, transformer, vaeModel, ...(t5Model ? [t5Model] : [])];
-    const positionEmbeddingMaxSize = transformerConfig.pos_embed_max_size;
-    return new Sd3Model(
+    const transformerConfig = await readModelJson(folder, 'transformer/config.json');
+    const { tokenizer, textEncoder } = await loadFirstClip(context);
+    const tokenizer2 = await timed('tokenizer2', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer_2')));
+    const textEncoder2 = new ClipTextEncoder(await loadSession(context, 'text_encoder_2', 'textEncoder2'));
+    const hasT5 = existsSync(join(folder, 'text_encoder_3', 'model.onnx'));
+    const t5 = hasT5
+      ? {
+          tokenizer: await timed('tokenizer3', () => T5Tokenizer.fromFolder(join(folder, 'tokenizer_3'), { maxLength: t5Length })),
+          encoder: new T5TextEncoder(await loadSession(context, 'text_encoder_3', 'textEncoder3')),
+        }
+      : undefined;
+    const text: Sd3Text = {
+      clipL: { tokenizer, encoder: textEncoder },
+      clipG: { tokenizer: tokenizer2, encoder: textEncoder2 },
+      t5,
+      jointAttentionDim: configNumber(transformerConfig, 'joint_attention_dim', undefined, transformerConfigPath),
       folder,
-      {
-        clipL: await ClipTokenizer.fromFolder(join(folder, 'tokenizer')),
-        clipG: await ClipTokenizer.fromFolder(join(folder, 'tokenizer_2')),
-        t5: hasT5Tokenizer ? await T5Tokenizer.fromFolder(join(folder, 'tokenizer_3'), { maxLength: maxSequenceLength }) : undefined,
+    };
+    return {
+      tokenizer,
+      textEncoder,
+      prompts: {
+        maxLength: t5 ? t5Length : tokenizer.maxLength,
+        // Guided: [negative, positive] in one batch, a missing negative prompt being '', as diffusers does.
+        encode: (prompt, negativePrompt, guidance, timer) => encodeSd3Prompts(text, guidance > 1 ? [negativePrompt ?? '', prompt] : [prompt], timer),
       },
-      { clipL: new ClipTextEncoder(clipLModel), clipG: new ClipTextEncoder(clipGModel), t5: t5Model ? new T5TextEncoder(t5Model) : undefined },
-      transformer,
-      new ShiftedVaeDecoder(vaeModel, vae.scalingFactor, vae.shiftFactor, vae.vaeScaleFactor),
-      schedulerConfig,
-      {
-        latentChannels: vae.latentChannels,
-        patchSize: configNumber(transformerConfig, 'patch_size', 2, transformerConfigPath),
-        positionEmbeddingMaxSize: typeof positionEmbeddingMaxSize === 'number' ? positionEmbeddingMaxSize : undefined,
-        jointAttentionDim: configNumber(transformerConfig, 'joint_attention_dim', undefined, transformerConfigPath),
-        maxSequenceLength,
-      },
-      sessions,
-    );
-  }
+    };
+  },
 
-  /**
-   * diffusers 0.29.2's `encode_prompt` for the given prompts (one row each): both CLIPs' penultimate
-   * hidden states side by side, zero-padded to T5's width, then T5's output along the sequence
-   * (zeros [77, joint_attention_dim] without text_encoder_3); pooled = both CLIPs' `text_embeds`.
-   */
-  async encodePrompt(prompts: readonly string[], onRun?: RunListener): Promise<Sd3PromptEmbeddings> {
-    const batch = prompts.length;
-    const clipL = await this.encoders.clipL.encodePenultimate(prompts.map((prompt) => this.tokenizers.clipL.encode(prompt).ids), onRun);
-    const clipG = await this.encoders.clipG.encodePenultimate(prompts.map((prompt) => this.tokenizers.clipG.encode(prompt).ids), onRun);
-    if (!clipL.pooled || !clipG.pooled) {
-      throw new InvalidModelError({ model: this.folder, message: `${this.folder}: both CLIP text encoders must have a text_embeds output (CLIPTextModelWithProjection)` });
-    }
-    const t5 = this.encoders.t5 && this.tokenizers.t5
-      ? await this.encoders.t5.encode(prompts.map((prompt) => this.tokenizers.t5!.encode(prompt).ids), onRun)
-      // diffusers 0.29.2 sizes the stand-in by the CLIP tokenizer's length, not max_sequence_length.
-      : { hiddenStates: new Float32Array(batch * this.tokenizers.clipL.maxLength * this.geometry.jointAttentionDim), sequenceLength: this.tokenizers.clipL.maxLength, hiddenSize: this.geometry.jointAttentionDim };
-    const clipWidth = clipL.hiddenSize + clipG.hiddenSize;
-    if (clipWidth > t5.hiddenSize) {
-      throw new InvalidModelError({ model: this.folder, message: `${this.folder}: the CLIP encoders' widths (${clipL.hiddenSize} + ${clipG.hiddenSize}) exceed T5's ${t5.hiddenSize}` });
-    }
-    const clipLength = clipL.sequenceLength;
-    const sequenceLength = clipLength + t5.sequenceLength;
-    const hiddenSize = t5.hiddenSize;
-    const hiddenStates = new Float32Array(batch * sequenceLength * hiddenSize);
-    for (let row = 0; row < batch; row++) {
-      const rowStart = row * sequenceLength * hiddenSize;
-      for (let token = 0; token < clipLength; token++) {
-        const target = rowStart + token * hiddenSize;
-        hiddenStates.set(clipL.hiddenStates.subarray((row * clipLength + token) * clipL.hiddenSize, (row * clipLength + token + 1) * clipL.hiddenSize), target);
-        hiddenStates.set(clipG.hiddenStates.subarray((row * clipLength + token) * clipG.hiddenSize, (row * clipLength + token + 1) * clipG.hiddenSize), target + clipL.hiddenSize);
-      }
-      const t5Row = t5.hiddenStates.subarray(row * t5.sequenceLength * hiddenSize, (row + 1) * t5.sequenceLength * hiddenSize);
-      hiddenStates.set(t5Row, rowStart + clipLength * hiddenSize);
-    }
-    const pooledL = clipL.pooled.length / batch;
-    const pooledG = clipG.pooled.length / batch;
-    const pooled = new Float32Array(batch * (pooledL + pooledG));
-    for (let row = 0; row < batch; row++) {
-      pooled.set(clipL.pooled.subarray(row * pooledL, (row + 1) * pooledL), row * (pooledL + pooledG));
-      pooled.set(clipG.pooled.subarray(row * pooledG, (row + 1) * pooledG), row * (pooledL + pooledG) + pooledL);
-    }
-    return { hiddenStates, pooled, batch, sequenceLength, hiddenSize, pooledSize: pooledL + pooledG };
-  }
+  async loadDenoiser(context, config): Promise<Denoiser> {
+    const model = await loadSession(context, 'transformer', 'transformer');
+    checkDenoiserInputs(context, model, 'SD3', ['hidden_states', 'encoder_hidden_states', 'pooled_projections', 'timestep']);
+    return new Sd3TransformerDenoiser(model, typeof config.in_channels === 'number' ? config.in_channels : 16);
+  },
 
-  async generate(options: Sd3GenerateOptions): Promise<Sd3Output> {
-    const { prompt, negativePrompt = '', seed, steps, guidance, width, height, signal, onStep, onRun } = options;
-    const vaeScale = this.vaeDecoder.vaeScaleFactor;
-    const { latentChannels, patchSize, positionEmbeddingMaxSize } = this.geometry;
-    checkImageSize(width, height, vaeScale * patchSize);
-    if (positionEmbeddingMaxSize !== undefined) {
-      // The transformer crops a fixed grid of position embeddings; diffusers refuses larger images the same way.
-      const largest = positionEmbeddingMaxSize * patchSize * vaeScale;
-      for (const [argument, value] of [['width', width], ['height', height]] as const) {
-        if (value > largest) throw new InvalidArgumentError({ argument, value, message: `\`${argument}\` must be at most ${largest} for this model (pos_embed_max_size ${positionEmbeddingMaxSize}), got ${value}` });
-      }
-    }
-    if (!Number.isFinite(guidance)) throw new InvalidArgumentError({ argument: 'guidance', value: guidance, message: `\`guidance\` must be a finite number, got ${guidance}` });
-    const guided = guidance > 1;
+  conditioning: ({ context, pooled }) => ({
+    context,
+    added: { pooled_projections: { data: pooled!.data, dims: [context.batch, pooled!.size] } },
+  }),
+  // diffusers 0.29's schedule does not shift with the size; a config with use_dynamic_shifting reads the token count.
+  scheduleOptions: ({ height, width }) => ({ imageSequenceLength: (height / defaultPatchSize) * (width / defaultPatchSize) }),
+  parameterisation: () => 'flow',
 
-    // Encode prompt: [negative, positive] in one batch when guided.
-    const conditioning = await this.encodePrompt(guided ? [negativePrompt, prompt] : [prompt], onRun);
+  latent: {
+    channels: 16,
+    scalingFactor: 1.5305,
+    shiftFactor: 0.0609,
+    packing: 'none',
+    preview: { rgbFactors: latentRgbFactors.sd3, tinyDecoder: false },
+  },
 
-    // Prepare latents: plain torch.randn, no init_noise_sigma scaling.
-    const shape = { channels: latentChannels, height: height / vaeScale, width: width / vaeScale };
-    let latents = randn([1, shape.channels, shape.height, shape.width], seed);
-    const history = [latents];
-
-    // Denoise: FlowMatch Euler; the transformer sees σ·1000 and predicts the velocity.
-    const scheduler = new FlowMatchEulerDiscreteScheduler(this.schedulerConfig);
-    scheduler.setTimesteps(steps, { imageSequenceLength: (shape.height / patchSize) * (shape.width / patchSize) });
-    const timesteps = [...scheduler.timesteps];
-    // diffusers' step draws churn noise from the global generator (unused at s_churn 0), never from the seeded one.
-    const unusedNoise = (size: number) => new Float32Array(size);
-    const batch = conditioning.batch;
-    for (const [index, timestep] of timesteps.entries()) {
-      if (signal?.aborted) throw new AbortedError({ cause: signal.reason });
-      const input = new Float32Array(batch * latents.length);
-      for (let row = 0; row < batch; row++) input.set(latents, row * latents.length);
-      const outputs = await this.transformer.run({
-        hidden_states: { data: input, dims: [batch, shape.channels, shape.height, shape.width] },
-        encoder_hidden_states: { data: conditioning.hiddenStates, dims: [batch, conditioning.sequenceLength, conditioning.hiddenSize] },
-        pooled_projections: { data: conditioning.pooled, dims: [batch, conditioning.pooledSize] },
-        timestep: { data: new Float32Array(batch).fill(timestep), dims: [batch] },
-      }, onRun);
-      const prediction = outputs.out_hidden_states ?? Object.values(outputs)[0]!;
-      const velocity = guided
-        ? classifierFreeGuidance(prediction.subarray(0, latents.length), prediction.subarray(latents.length), guidance)
-        : prediction;
-      latents = scheduler.step(velocity, timestep, latents, unusedNoise).prevSample;
-      history.push(latents);
-      onStep?.(index + 1, steps, latents);
-    }
-
-    // Decode: latents / scaling_factor + shift_factor through the 16-channel VAE.
-    if (signal?.aborted) throw new AbortedError({ cause: signal.reason });
-    const decoded = await this.vaeDecoder.decode(latents, shape, onRun);
-    return { ...decoded, latents: history, timesteps };
-  }
-
-  async release(): Promise<void> {
-    await Promise.all(this.sessions.map((session) => session.release()));
-  }
-}
+  sizeRule({ denoiserConfig, vaeScaleFactor }) {
+    const patch = typeof denoiserConfig.patch_size === 'number' ? denoiserConfig.patch_size : defaultPatchSize;
+    const sampleSize = typeof denoiserConfig.sample_size === 'number' ? denoiserConfig.sample_size : 128;
+    // The transformer crops a fixed grid of position embeddings; diffusers refuses larger images the same way.
+    const maxGrid = denoiserConfig.pos_embed_max_size;
+    return {
+      multiple: vaeScaleFactor * patch,
+      reason: `its VAE's ${vaeScaleFactor}× downsampling times the transformer's ${patch}×${patch} patches`,
+      ...(typeof maxGrid === 'number' ? { largest: maxGrid * patch * vaeScaleFactor } : {}),
+      defaultWidth: sampleSize * vaeScaleFactor,
+      defaultHeight: sampleSize * vaeScaleFactor,
+    };
+  },
+  // StableDiffusion3Pipeline's defaults.
+  defaults: () => ({ steps: 28, guidance: 7 }),
+  fallbackSampler: 'flowmatch_euler',
+  samplers: flowMatchSamplerNames,
+};

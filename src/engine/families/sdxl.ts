@@ -62,6 +62,9 @@ export const sdxl: ModelFamily = {
   // A second text encoder beside a UNet is SDXL's mark when the pipeline class does not name it.
   detect: ({ modelIndex, has }) => String(modelIndex._class_name ?? '').includes('XL') || (has('text_encoder_2/model.onnx') && has('unet/model.onnx')),
   requiredFiles: stableDiffusionFiles,
+  denoiserFolder: 'unet',
+  supportsEditing: true,
+  classifierFreeGuidance: true,
 
   checkFolder({ folder, has }) {
     const missing = sdxlFiles.filter((file) => !has(file));

@@ -47,6 +47,10 @@ export interface DenoiseOptions {
  */
 export function createSampler(model: LoadedModel, sampler: SamplerName): Scheduler {
   const { schedulerConfig, modelFamily } = model;
+  // A sampler integrates one parameterisation: DDPM samplers cannot integrate a flow velocity, nor the flow sampler ε.
+  if (!(modelFamily.samplers as readonly string[]).includes(sampler)) {
+    throw new InvalidArgumentError({ argument: 'sampler', value: sampler, message: `\`sampler\` must be one of ${modelFamily.samplers.join(', ')} for ${modelFamily.displayName} models, got ${JSON.stringify(sampler)}` });
+  }
   return createScheduler(sampler, { ...schedulerConfig, prediction_type: modelFamily.parameterisation(schedulerConfig) });
 }
 
@@ -68,10 +72,17 @@ export function scheduleForStrength(scheduler: Scheduler, steps: number, strengt
 
 /** The denoiser's inputs besides the latent, as the model's family builds them (SDXL adds pooled embeddings and size conditioning). */
 export function denoiserConditioning(model: LoadedModel, encoded: EncodedPrompts, width: number, height: number): DenoiserConditioning {
-  return model.modelFamily.conditioning(encoded, { width, height });
+  return model.modelFamily.conditioning(encoded, { width, height, vaeScaleFactor: model.vaeScaleFactor });
 }
 
-/** Runs the UNet once per timestep with the scheduler's step in between; returns the final latents. */
+/** Image-to-image and inpainting follow diffusers' SD and SDXL pipelines; families without them (SD3, FLUX.1) are refused by name. */
+export function checkEditing(model: LoadedModel, operation: 'image-to-image' | 'inpainting'): void {
+  const family = model.modelFamily;
+  if (family.supportsEditing) return;
+  throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${operation} is not supported for ${family.displayName} models (${model.name}); pixelpipe runs ${family.displayName} text-to-image only: leave out the input image` });
+}
+
+/** Runs the denoiser once per timestep with the scheduler's step in between; returns the final latents. */
 export async function denoise(model: LoadedModel, options: DenoiseOptions): Promise<Float32Array> {
   const { scheduler, timesteps, shape, conditioning, guidance, generator, timer, signal, onStep, knownRegion } = options;
   const latentDims = [1, shape.channels, shape.height, shape.width];

@@ -6,7 +6,7 @@ import { StageTimer } from '../runtime/stage-timer.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
 import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
-import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning } from './denoise.js';
+import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning, checkEditing } from './denoise.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import type { PipelineOutput, TextToImageOptions } from './text-to-image.js';
 
@@ -19,6 +19,7 @@ export interface ImageToImageOptions extends TextToImageOptions {
 
 export async function imageToImage(model: LoadedModel, options: ImageToImageOptions): Promise<PipelineOutput> {
   const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, strength } = options;
+  checkEditing(model, 'image-to-image');
   const timer = options.timer ?? new StageTimer();
   if (model.unet.inputChannels !== model.latentChannels) {
     throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give a \`mask\` as well as the image` });

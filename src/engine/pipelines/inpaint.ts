@@ -4,7 +4,7 @@ import { StageTimer } from '../runtime/stage-timer.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
 import { toRgbBytes } from '../vae/vae-decoder.js';
 import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
-import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning, type KnownRegion } from './denoise.js';
+import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning, type KnownRegion, checkEditing } from './denoise.js';
 import type { ImageToImageOptions } from './image-to-image.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import type { PipelineOutput } from './text-to-image.js';
@@ -16,6 +16,7 @@ export interface InpaintOptions extends ImageToImageOptions {
 
 export async function inpaint(model: LoadedModel, options: InpaintOptions): Promise<PipelineOutput> {
   const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, mask, strength } = options;
+  checkEditing(model, 'inpainting');
   const timer = options.timer ?? new StageTimer();
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
   const scheduler = createSampler(model, sampler);

@@ -1,4 +1,4 @@
-// Text-to-image for SD 1.x/2.x and SDXL: an explicit loop in diffusers' order, so the same seed gives the same image.
+// Text-to-image for every family (SD 1.x/2.x, SDXL, SD3, FLUX.1): an explicit loop in diffusers' order, so the same seed gives the same image.
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { LoadedModel } from '../families/model-loader.js';
 import { StageTimer } from '../runtime/stage-timer.js';
@@ -33,7 +33,7 @@ export interface PipelineOutput {
   rgb: Uint8Array;
   width: number;
   height: number;
-  /** The timesteps the UNet saw. */
+  /** The timesteps the denoiser saw. */
   timesteps: readonly number[];
   /** Things the caller should pass on as warnings (e.g. a VAE fallback). */
   notes: string[];
@@ -48,9 +48,10 @@ export async function textToImage(model: LoadedModel, options: TextToImageOption
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
 
   // Prepare the scheduler and the initial noise: torch.randn from a CPU generator seeded with `seed`.
-  const scheduler = createSampler(model, sampler);
-  scheduler.setTimesteps(steps);
+  // Flow-matching families start from plain torch.randn (init_noise_sigma 1); FLUX draws it planar too, and its denoiser packs it.
   const shape = { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor };
+  const scheduler = createSampler(model, sampler);
+  scheduler.setTimesteps(steps, model.modelFamily.scheduleOptions?.(shape));
   const generator = new TorchGenerator(seed);
   const latents = await timer.measure('samplerMath', () => {
     const noise = generator.randn([1, shape.channels, shape.height, shape.width]);
@@ -60,12 +61,12 @@ export async function textToImage(model: LoadedModel, options: TextToImageOption
   });
   onInitialLatents?.(latents);
 
-  // Denoise: one UNet call per timestep (more for PNDM's warm-up), the scheduler's step in between.
+  // Denoise: one denoiser call per timestep (more for PNDM's warm-up), the scheduler's step in between.
   const timesteps = [...scheduler.timesteps];
   const conditioning = denoiserConditioning(model, encoded, width, height);
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep });
 
-  // Decode: latents / scaling_factor → VAE → [0,1] → bytes.
+  // Decode: latents / scaling_factor (+ shift_factor) → VAE → [0,1] → bytes.
   const notes: string[] = [];
   const decoded = await decodeLatents(model, final, shape, timer, notes);
   const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));

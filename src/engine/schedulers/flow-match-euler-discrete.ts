@@ -1,7 +1,8 @@
 // diffusers FlowMatchEulerDiscreteScheduler: Euler steps along a rectified-flow velocity, sigma from 1 to 0 (`flowmatch_euler`);
 // SD3's fixed shift as diffusers 0.29 applies it, and FLUX's resolution-dependent shift (0.30's `use_dynamic_shifting`).
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
+import { denoisedAtSigma } from '../denoisers/parameterisation.js';
+import type { NoiseSource, ScheduleOptions, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 import { f32, numpyLinspace } from './numerics.js';
 import { checkSteps, option } from './noise-schedule.js';
 import { StepIndexedScheduler } from './step-index.js';
@@ -19,6 +20,15 @@ export class FlowMatchEulerDiscreteScheduler extends StepIndexedScheduler implem
 
   constructor(config: SchedulerConfig) {
     super();
+    // The velocity → x0 conversion lives with the other parameterisations; only `flow` fits this sampler.
+    const predictionType = config.prediction_type ?? 'flow';
+    if (predictionType !== 'flow') {
+      throw new InvalidArgumentError({
+        argument: 'sampler',
+        value: 'flowmatch_euler',
+        message: `\`sampler\` flowmatch_euler integrates a flow-matching model's velocity, but this model predicts ${JSON.stringify(predictionType)}; choose a noise-prediction sampler such as euler`,
+      });
+    }
     this.trainSteps = option(config, 'num_train_timesteps', 1000);
     this.shift = option(config, 'shift', 1);
     this.dynamicShift = option(config, 'use_dynamic_shifting', false)
@@ -47,7 +57,7 @@ export class FlowMatchEulerDiscreteScheduler extends StepIndexedScheduler implem
    * `imageSequenceLength` is the number of packed latent tokens ((h/2)·(w/2) for FLUX); only a config
    * with `use_dynamic_shifting` reads it, and such a config cannot build a schedule without it.
    */
-  setTimesteps(steps: number, { imageSequenceLength }: { imageSequenceLength?: number } = {}): void {
+  setTimesteps(steps: number, { imageSequenceLength }: ScheduleOptions = {}): void {
     checkSteps(steps);
     if (this.dynamicShift) {
       this.setDynamicTimesteps(steps, this.dynamicShift, imageSequenceLength);
@@ -88,7 +98,7 @@ export class FlowMatchEulerDiscreteScheduler extends StepIndexedScheduler implem
     // rather than adding the velocity directly; both matter for bit-exact results.
     noise(sample.length);
     const delta = f32(this.sigmas[index + 1]! - sigma);
-    const predOriginalSample = sample.map((value, i) => value - f32(modelOutput[i]! * sigma));
+    const predOriginalSample = denoisedAtSigma('flow', modelOutput, sample, sigma);
     const prevSample = sample.map((value, i) => {
       const derivative = f32(f32(value - predOriginalSample[i]!) / sigma);
       return value + f32(derivative * delta);

@@ -11,7 +11,7 @@ import { flowMatchSamplerNames, samplerNames, type SamplerName } from './sampler
 import type { Scheduler, SchedulerConfig } from './scheduler.js';
 
 export { flowMatchSamplerNames, samplerNames, type SamplerName } from './sampler-names.js';
-export type { NoiseSource, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
+export type { NoiseSource, ScheduleOptions, Scheduler, SchedulerConfig, StepResult } from './scheduler.js';
 
 /**
  * A fresh scheduler for one generation. `config` is the model's `scheduler_config.json` (any class's:

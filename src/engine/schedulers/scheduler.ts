@@ -33,6 +33,12 @@ export interface SchedulerConfig {
   [field: string]: unknown;
 }
 
+/** What a schedule may depend on besides the step count. */
+export interface ScheduleOptions {
+  /** The denoiser's image tokens ((h/2)·(w/2) for FLUX's packed latents); see FlowMatchEulerDiscreteScheduler. */
+  imageSequenceLength?: number;
+}
+
 /** A stateful sampler: create one per generation, call `setTimesteps`, then `step` once per timestep in order. */
 export interface Scheduler {
   /** The sampler name this scheduler was created under. */
@@ -43,8 +49,11 @@ export interface Scheduler {
   readonly sigmas: readonly number[];
   /** Factor for the initial Gaussian latents (`latents * initNoiseSigma`). */
   readonly initNoiseSigma: number;
-  /** Builds the schedule for `steps` denoising steps and resets the step state. */
-  setTimesteps(steps: number): void;
+  /**
+   * Builds the schedule for `steps` denoising steps and resets the step state. `imageSequenceLength`
+   * (the denoiser's image tokens) is read only by schedules that shift with the image size (FLUX's).
+   */
+  setTimesteps(steps: number, options?: ScheduleOptions): void;
   /** Where a pipeline starts part-way into the schedule (img2img); diffusers' `set_begin_index`. */
   setBeginIndex(index: number): void;
   /** The denoiser input for `timestep`; may return `sample` itself when no scaling applies. */

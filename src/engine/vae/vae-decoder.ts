@@ -17,26 +17,33 @@ export interface VaeDecoderOptions {
   vaeScaleFactor?: number;
   /** Decode large images in tiles (see vaeTilePlan); undefined decodes every size whole. */
   tiling?: VaeTiling;
+  /** The VAE's `shift_factor` (SD3 0.0609, FLUX 0.1159), added after dividing by the scaling factor; 0 for SD's VAEs. */
+  shiftFactor?: number;
 }
 
 export class VaeDecoder {
   private readonly vaeScaleFactor: number;
   private readonly tiling: VaeTiling | undefined;
+  private readonly shiftFactor: number;
 
   constructor(
     private readonly model: OnnxModel,
     /** The VAE's scaling_factor (0.18215 for SD 1.x/2.x); latents are divided by it before decoding. */
     private readonly scalingFactor: number,
-    { vaeScaleFactor = 8, tiling }: VaeDecoderOptions = {},
+    { vaeScaleFactor = 8, tiling, shiftFactor = 0 }: VaeDecoderOptions = {},
   ) {
     this.vaeScaleFactor = vaeScaleFactor;
+    this.shiftFactor = shiftFactor;
     this.tiling = tiling;
   }
 
   async decode(latent: Float32Array, shape: LatentShape, onRun?: RunListener): Promise<DecodedImage> {
     const scaled = new Float32Array(latent.length);
     const factor = Math.fround(this.scalingFactor);
-    for (let i = 0; i < latent.length; i++) scaled[i] = latent[i]! / factor;
+    // diffusers: latents / scaling_factor (+ shift_factor), each in float32.
+    const shift = Math.fround(this.shiftFactor);
+    if (shift === 0) for (let i = 0; i < latent.length; i++) scaled[i] = latent[i]! / factor;
+    else for (let i = 0; i < latent.length; i++) scaled[i] = Math.fround(latent[i]! / factor) + shift;
     const input = { data: scaled, channels: shape.channels, height: shape.height, width: shape.width };
     // Tiles are blended on the raw decoder output, before denormalising, as diffusers' tiled_decode returns it.
     const plan = vaeTilePlan(shape.width * this.vaeScaleFactor, shape.height * this.vaeScaleFactor, this.tiling, this.vaeScaleFactor);

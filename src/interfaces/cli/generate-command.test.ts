@@ -11,6 +11,7 @@ import { runCli } from '../../testing/cli.js';
 import { maxChannelDifference } from '../../testing/images.js';
 import { testData } from '../../testing/paths.js';
 import { pipelineIndex, pipelineRun, referenceSamplers, type PipelineRun } from '../../testing/conformance.js';
+import { flowReferences } from '../../testing/flow-references.js';
 
 const index = pipelineIndex;
 const textToImageRuns = index.runs.filter((run) => run.pipeline === 'StableDiffusionPipeline');
@@ -59,6 +60,47 @@ for (const fixture of ['tiny-sd15', 'tiny-sd15-legacy-io']) {
     });
   }
 }
+
+for (const family of ['sd3', 'flux'] as const) {
+  const references = flowReferences(family);
+  for (const run of references.runs) {
+    test(`CLI ${family === 'sd3' ? 'SD3' : 'FLUX.1'} matches diffusers within 1/255: ${run.id}`, async (t) => {
+      const out = join(work, `${run.id}.png`);
+      const { call } = run;
+      const result = await runCli([
+        'generate', call.prompt, '--model', testData('fixtures', run.fixture), ...(call.negative_prompt !== undefined ? ['--negative', call.negative_prompt] : []),
+        '--seed', String(references.defaults.seed), '--steps', String(call.num_inference_steps), '--guidance', String(call.guidance_scale),
+        '--width', String(call.width), '--height', String(call.height), '--out', out, '--no-record',
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      const difference = await maxChannelDifference(out, testData('conformance', 'pipelines', family, run.files.png));
+      t.diagnostic(`max per-channel difference ${difference}/255`);
+      assert.ok(difference <= 1, `max difference ${difference}/255`);
+      const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { sampler: string }; model: { family: string; hash: string } };
+      assert.equal(record.settings.sampler, 'flowmatch_euler', 'the folder\'s FlowMatchEulerDiscreteScheduler');
+      assert.equal(record.model.family, family === 'sd3' ? 'stable-diffusion-3' : 'flux');
+      const transformerHash = createHash('sha256').update(readFileSync(testData('fixtures', run.fixture, 'transformer', 'model.onnx'))).digest('hex');
+      assert.equal(record.model.hash, `sha256:${transformerHash}`);
+    });
+  }
+}
+
+test('SD3 and FLUX.1: a side off the family\'s size rule, a noise-prediction sampler and an input image are refused, each naming the rule', async () => {
+  const sd3 = testData('fixtures', 'tiny-sd3');
+  const offGrid = await runCli(['generate', 'a red cube', '--model', sd3, '--width', '72', '--height', '64', '--steps', '1', '--no-record']);
+  assert.notEqual(offGrid.code, 0);
+  assert.match(offGrid.stderr, /`width` must be a multiple of 16 for this model \(its VAE's 8× downsampling times the transformer's 2×2 patches\), got 72/);
+  const tooLarge = await runCli(['generate', 'a red cube', '--model', sd3, '--width', '64', '--height', '1024', '--steps', '1', '--no-record']);
+  assert.match(tooLarge.stderr, /`height` must be at most 512 for this model/);
+  const fluxOffGrid = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-flux'), '--width', '64', '--height', '56', '--steps', '1', '--no-record']);
+  assert.match(fluxOffGrid.stderr, /`height` must be a multiple of 16 for this model \(its VAE's 8× downsampling times FLUX's packing of 2×2 latent cells into one token\), got 56/);
+  const sampler = await runCli(['generate', 'a red cube', '--model', sd3, '--sampler', 'euler', '--width', '64', '--height', '64', '--steps', '1', '--no-record']);
+  assert.notEqual(sampler.code, 0);
+  assert.match(sampler.stderr, /`sampler` must be one of flowmatch_euler for SD3 models, got "euler"/);
+  const edit = await runCli(['generate', 'a red cube', '--model', sd3, '--image', initImage, '--steps', '2', '--no-record']);
+  assert.notEqual(edit.code, 0);
+  assert.match(edit.stderr, /image-to-image is not supported for SD3 models/);
+});
 
 test('n images use seed, seed+1, ... and --json reports each', async () => {
   const out = join(work, 'batch.png');

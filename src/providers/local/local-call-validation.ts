@@ -7,11 +7,16 @@ function fail(argument: string, value: unknown, message: string): never {
   throw new InvalidArgumentError({ argument, value, message });
 }
 
-export function checkDimension(argument: 'width' | 'height', value: number, multiple: number): number {
+/** `rule`: the model's size rule (see ModelFamily.sizeRule); `reason` defaults to the UNet's. */
+export function checkDimension(argument: 'width' | 'height', value: number, multiple: number, rule: { reason?: string; largest?: number } = {}): number {
+  const { reason = 'its VAE and UNet downsampling', largest } = rule;
   if (!Number.isInteger(value) || value <= 0) fail(argument, value, `\`${argument}\` must be a positive whole number of pixels, got ${value}`);
   if (value % multiple !== 0) {
     const lower = Math.max(multiple, Math.floor(value / multiple) * multiple);
-    fail(argument, value, `\`${argument}\` must be a multiple of ${multiple} for this model (its VAE and UNet downsampling), got ${value} (try ${lower} or ${lower + multiple}; editing an input of any size pads and crops it for you)`);
+    fail(argument, value, `\`${argument}\` must be a multiple of ${multiple} for this model (${reason}), got ${value} (try ${lower} or ${lower + multiple}; editing an input of any size pads and crops it for you)`);
+  }
+  if (largest !== undefined && value > largest) {
+    fail(argument, value, `\`${argument}\` must be at most ${largest} for this model (its transformer's position embeddings cover no more), got ${value}`);
   }
   return value;
 }

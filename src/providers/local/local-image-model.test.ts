@@ -96,3 +96,24 @@ test('the prompts are encoded once per call, not once per image', async () => {
   assert.equal(result.images.length, 3);
   assert.equal(encodes, 1);
 });
+
+test('FLUX.1: text-to-image only, flowmatch_euler only; a negative prompt is an unsupported-setting warning; previews use its own projection', async () => {
+  const fluxFolder = testData('fixtures', 'tiny-flux');
+  const flux = new LocalImageModel('tiny-flux', { executionProvider: 'cpu', load: () => loadStableDiffusion(fluxFolder), profile: () => readMemoryProfile(fluxFolder) });
+  const capabilities = await flux.capabilities();
+  assert.deepEqual(capabilities.operations, ['text-to-image']);
+  assert.deepEqual(capabilities.samplers, ['flowmatch_euler']);
+  assert.deepEqual([capabilities.sizeMultiple, capabilities.defaultSteps, capabilities.defaultGuidance], [16, 28, 3.5]);
+  await assert.rejects(flux.check({ n: 1, edit: { width: 64, height: 64, masked: true } }), { name: 'InvalidArgumentError', message: /inpainting is not supported for FLUX\.1 models \(tiny-flux\)/ });
+  const previews: { method: string; width: number }[] = [];
+  const result = await flux.doGenerate({
+    prompt: 'a red cube', negativePrompt: 'blurry', n: 1, seed: 1, steps: 2, width: 64, height: 64, previews: true,
+    onProgress: (event) => { if (event.preview) previews.push(event.preview); },
+  });
+  assert.deepEqual(result.warnings.map((warning) => warning.type === 'unsupported-setting' && warning.setting), ['negativePrompt']);
+  assert.deepEqual(previews.map((preview) => [preview.method, preview.width]), [['latent-rgb', 8], ['latent-rgb', 8]]);
+  const record = JSON.parse(readPngText(result.images[0]!.bytes).pixelpipe!) as GenerationRecord;
+  assert.equal(record.model.family, 'flux');
+  assert.deepEqual([record.settings.sampler, record.settings.guidance], ['flowmatch_euler', 3.5]);
+  await flux.release();
+});

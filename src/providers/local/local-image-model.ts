@@ -74,9 +74,10 @@ export class LocalImageModel implements ImageModel {
   /** What this model can do, from its configs; nothing is loaded. */
   async capabilities(): Promise<LocalModelCapabilities> {
     const profile = await this.config.profile();
+    const family = familyById(profile.family);
     const inpainting = profile.unetInputChannels !== profile.latentChannels;
     return {
-      operations: inpainting ? ['inpaint', 'outpaint'] : ['text-to-image', 'image-to-image', 'inpaint', 'outpaint'],
+      operations: !family.supportsEditing ? ['text-to-image'] : inpainting ? ['inpaint', 'outpaint'] : ['text-to-image', 'image-to-image', 'inpaint', 'outpaint'],
       sizeMultiple: profile.sizeMultiple,
       defaultSize: { width: profile.defaultWidth, height: profile.defaultHeight },
       defaultSteps: profile.defaultSteps,
@@ -94,12 +95,15 @@ export class LocalImageModel implements ImageModel {
   async check(call: LocalCallCheck): Promise<MemoryEstimate> {
     checkCallSettings(call);
     const profile = await this.config.profile();
-    checkSamplerFits(call.sampler, familyById(profile.family));
+    const family = familyById(profile.family);
+    checkSamplerFits(call.sampler, family);
     const { edit } = call;
+    const rule = { reason: profile.sizeReason, largest: profile.largestSide };
     if (!edit) {
-      checkDimension('width', call.width ?? profile.defaultWidth, profile.sizeMultiple);
-      checkDimension('height', call.height ?? profile.defaultHeight, profile.sizeMultiple);
+      checkDimension('width', call.width ?? profile.defaultWidth, profile.sizeMultiple, rule);
+      checkDimension('height', call.height ?? profile.defaultHeight, profile.sizeMultiple, rule);
     }
+    checkFamilyEdits(this.modelId, family, edit);
     checkOperation(this.modelId, profile.unetInputChannels, profile.latentChannels, edit);
     return this.checkMemory({ width: edit?.width ?? call.width, height: edit?.height ?? call.height, guidance: call.guidance, edit: edit !== undefined && edit.encodes !== false });
   }
@@ -150,8 +154,9 @@ export class LocalImageModel implements ImageModel {
 
     // Settings: what was asked, else the model's defaults; editing strength defaults as diffusers' pipelines do.
     const defaults = model.modelFamily.defaults(model.schedulerConfig);
-    const width = edit ? edit.image.width : checkDimension('width', options.width ?? model.defaultWidth, model.sizeMultiple);
-    const height = edit ? edit.image.height : checkDimension('height', options.height ?? model.defaultHeight, model.sizeMultiple);
+    const rule = { reason: model.sizeReason, largest: model.largestSide };
+    const width = edit ? edit.image.width : checkDimension('width', options.width ?? model.defaultWidth, model.sizeMultiple, rule);
+    const height = edit ? edit.image.height : checkDimension('height', options.height ?? model.defaultHeight, model.sizeMultiple, rule);
     const strength = edit ? (options.strength ?? (edit.operation === 'image-to-image' ? 0.8 : 1)) : undefined;
     let steps = options.steps ?? defaults.steps;
     if (strength !== undefined && options.steps === undefined && Math.floor(steps * strength) < 1) {
@@ -161,6 +166,9 @@ export class LocalImageModel implements ImageModel {
     const guidance = options.guidance ?? defaults.guidance;
     const sampler = (options.sampler as SamplerName | undefined) ?? samplerForSchedulerClass(model.schedulerClass, model.schedulerConfig) ?? model.modelFamily.fallbackSampler;
     const negativePrompt = options.negativePrompt;
+    if (negativePrompt && !model.modelFamily.classifierFreeGuidance) {
+      warnings.push({ type: 'unsupported-setting', setting: 'negativePrompt', details: `${model.modelFamily.displayName} models take guidance as a model input, without classifier-free guidance, so a negative prompt has no effect; it was ignored` });
+    }
 
     // The prompts are the same for every image of the call: encode them once.
     const callTimer = new StageTimer();
@@ -237,6 +245,13 @@ function checkOperation(name: string, inputChannels: number, latentChannels: num
   if (inputChannels === latentChannels) return;
   if (!edit) throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${name} is an inpainting model (its UNet takes ${inputChannels} channels): give an input image (\`images\`) and a \`mask\` (or \`extend\`), or choose a text-to-image model` });
   if (!edit.masked) throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${name} is an inpainting model: give a \`mask\` (or \`extend\`) with the image; use an ordinary model for image-to-image` });
+}
+
+/** Image-to-image and inpainting exist for SD and SDXL only: an edit on another family is refused, naming it. */
+function checkFamilyEdits(name: string, family: ModelFamily, edit: { masked: boolean } | undefined): void {
+  if (!edit || family.supportsEditing) return;
+  const operation = edit.masked ? 'inpainting' : 'image-to-image';
+  throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${operation} is not supported for ${family.displayName} models (${name}); pixelpipe runs ${family.displayName} text-to-image only: leave out \`images\` (and \`mask\`), or choose an SD 1.x/2.x or SDXL model` });
 }
 
 /** A sampler integrates one parameterisation: e.g. flow-matching samplers give wrong images on noise-prediction models. */

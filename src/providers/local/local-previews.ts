@@ -9,7 +9,7 @@ import type { ImageModelPreview } from '../../spec/image-model-call-options.js';
 export type PreviewMaker = (latents: Float32Array, shape: LatentShape) => Promise<ImageModelPreview>;
 
 /**
- * The tiny decoder knows SD 1.x/2.x latents only, so other families (SDXL) always get the projection,
+ * The tiny decoder knows SD 1.x/2.x latents only, so other families (SDXL, SD3, FLUX.1) always get the projection,
  * with their own coefficients. The projection gives one pixel per latent cell (1/8 size): enough to watch composition.
  */
 export function previewMaker(model: LoadedModel, decoder: (() => Promise<PreviewDecoder>) | undefined): PreviewMaker {

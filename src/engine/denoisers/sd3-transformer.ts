@@ -1,0 +1,36 @@
+// SD3's MM-DiT transformer as a denoiser: planar 16-channel latents, timestep σ·1000, classifier-free guidance batched.
+import type { OnnxModel, RunListener } from '../runtime/onnx-model.js';
+import type { Denoiser, DenoiserConditioning, LatentShape } from './denoiser.js';
+import { classifierFreeGuidance } from './guidance.js';
+
+export class Sd3TransformerDenoiser implements Denoiser {
+  constructor(
+    private readonly model: OnnxModel,
+    /** The latent's channels: the transformer takes the latent as it is. */
+    readonly inputChannels: number,
+  ) {}
+
+  hasInput(name: string): boolean {
+    return this.model.hasInput(name);
+  }
+
+  /**
+   * The flow velocity for one latent. The conditioning's `added` holds `pooled_projections`; the
+   * timestep is the scheduler's (σ·1000), one per batch row, as StableDiffusion3Pipeline expands it.
+   */
+  async predict(latent: Float32Array, shape: LatentShape, timestep: number, conditioning: DenoiserConditioning, guidanceScale: number, onRun?: RunListener): Promise<Float32Array> {
+    const { context, added = {} } = conditioning;
+    const batch = context.batch;
+    const input = new Float32Array(batch * latent.length);
+    for (let row = 0; row < batch; row++) input.set(latent, row * latent.length);
+    const outputs = await this.model.run({
+      hidden_states: { data: input, dims: [batch, shape.channels, shape.height, shape.width] },
+      encoder_hidden_states: { data: context.hiddenStates, dims: [batch, context.sequenceLength, context.hiddenSize] },
+      timestep: { data: new Float32Array(batch).fill(timestep), dims: [batch] },
+      ...added,
+    }, onRun);
+    const prediction = outputs.out_hidden_states ?? Object.values(outputs)[0]!;
+    if (batch === 1) return prediction;
+    return classifierFreeGuidance(prediction.subarray(0, latent.length), prediction.subarray(latent.length), guidanceScale);
+  }
+}
