@@ -21,8 +21,26 @@ export { sdxl } from './sdxl.js';
  */
 export const modelFamilies: readonly ModelFamily[] = [sd3, flux, sdxl, sd15];
 
-/** The family a folder's facts describe. */
+/**
+ * Pipelines whose folders look like a family's but are not runnable by it: refused by name rather than
+ * run as the family they resemble (SD 1.x would otherwise claim them, and give noise or a shape error).
+ */
+const unsupportedPipelines: { match: RegExp; why: string }[] = [
+  {
+    match: /^Flux2/,
+    why: 'FLUX.2 is a new architecture, not FLUX.1 with other weights: one decoder-only text encoder (Mistral Small 3.1 for dev, Qwen3 for klein) read at three hidden layers, no pooled embedding, 32-channel latents patchified 2×2, a 4-axis RoPE transformer. pixelpipe has no reference run of it to check an implementation against, so it does not run it yet',
+  },
+  {
+    match: /^Flux(Fill|Kontext|Control|PriorRedux|Controlnet|ControlNet)/,
+    why: 'this FLUX.1 variant takes image inputs (a mask, a reference or a control image) that pixelpipe does not feed its transformer yet; FLUX.1 [dev] and [schnell] (FluxPipeline) run',
+  },
+];
+
+/** The family a folder's facts describe; a pipeline known not to run is an InvalidModelError naming it. */
 export function detectFamily(facts: FolderFacts): ModelFamily {
+  const pipeline = String(facts.modelIndex._class_name ?? '');
+  const unsupported = unsupportedPipelines.find(({ match }) => match.test(pipeline));
+  if (unsupported) throw new InvalidModelError({ model: facts.folder, file: 'model_index.json', message: `${facts.folder} holds a ${pipeline}: ${unsupported.why}` });
   return modelFamilies.find((family) => family.detect(facts)) ?? sd15;
 }
 
