@@ -1,5 +1,6 @@
 // `npm run bench`: per-stage engine times, overhead over session.run, load time and peak memory,
-// on the tiny fixture and on a full-size SD-Turbo-architecture model rebuilt from shared/ skeletons.
+// on the tiny fixtures (SD 1.5, and the transformer families SD3 and FLUX.1) and on a full-size
+// SD-Turbo-architecture model rebuilt from shared/ skeletons.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -66,7 +67,8 @@ async function bench(label: string, folder: string, options: { size: number; ste
   const loadStarted = performance.now();
   const model: LoadedModel = await loadModel(folder, { threads, hashCache, graphLevel: values['graph-level'] as OptimizationLevel });
   const loadMs = performance.now() - loadStarted;
-  const sizes = Object.fromEntries(['text_encoder', 'unet', 'vae_decoder'].map((part) => [part, folderBytes(join(folder, part))]));
+  const denoiser = model.modelFamily.denoiserFolder;
+  const sizes = Object.fromEntries(['text_encoder', denoiser, 'vae_decoder'].map((part) => [part, folderBytes(join(folder, part))]));
   console.log(`model on disk: ${Object.entries(sizes).map(([part, bytes]) => `${part} ${(bytes / 2 ** 20).toFixed(1)} MiB`).join(', ')}; total ${(Object.values(sizes).reduce((a, b) => a + b, 0) / 2 ** 30).toFixed(2)} GiB`);
   console.log(`load: ${milliseconds(loadMs)} (${Object.entries(model.loadTimings).map(([part, ms]) => `${part} ${ms.toFixed(0)} ms`).join(', ')})`);
 
@@ -85,20 +87,22 @@ async function bench(label: string, folder: string, options: { size: number; ste
   const total = performance.now() - started;
 
   const runs = timer.runs;
+  // The denoiser's session runs are named after its folder: `unet`, or `transformer` for SD3 and FLUX.
+  const denoiserRuns = runs[denoiser] ?? [];
   console.log('stage                     wall time');
   for (const stage of ['tokenize', 'textEncoder', 'samplerMath', 'denoise', 'preview', 'vae', 'toBytes', 'png']) console.log(`  ${stage.padEnd(20)}${milliseconds(timer.stages[stage] ?? 0)}`);
-  (runs.unet ?? []).forEach((ms, call) => console.log(`    unet call ${String(call + 1).padEnd(11)}${milliseconds(ms)}  (session.run)`));
+  denoiserRuns.forEach((ms, call) => console.log(`    ${denoiser} call ${String(call + 1).padEnd(11 + 4 - denoiser.length)}${milliseconds(ms)}  (session.run)`));
   console.log(`  session.run: textEncoder ${milliseconds(runs.textEncoder?.[0] ?? 0)}, vaeDecoder ${milliseconds(runs.vaeDecoder?.[0] ?? 0)}`);
   const sessionMs = timer.sessionMilliseconds;
-  const unetMs = (runs.unet ?? []).reduce((a, b) => a + b, 0);
+  const unetMs = denoiserRuns.reduce((a, b) => a + b, 0);
   console.log(`total ${milliseconds(total)}; sum of session.run ${milliseconds(sessionMs)}; overhead ratio ${(total / sessionMs).toFixed(4)} (${(((total - sessionMs) / sessionMs) * 100).toFixed(2)}% outside ONNX Runtime)`);
-  console.log(`denoise loop: ${milliseconds(timer.stages.denoise ?? 0)} around ${milliseconds(unetMs)} of unet session.run; ratio ${((timer.stages.denoise ?? 0) / unetMs).toFixed(4)}`);
+  console.log(`denoise loop: ${milliseconds(timer.stages.denoise ?? 0)} around ${milliseconds(unetMs)} of ${denoiser} session.run; ratio ${((timer.stages.denoise ?? 0) / unetMs).toFixed(4)}`);
   const vaeRun = runs.vaeDecoder?.[0] ?? 0;
-  const unetStep = unetMs / Math.max(1, runs.unet?.length ?? 1);
-  console.log(`VAE decode ÷ one UNet call: ${(vaeRun / unetStep).toFixed(2)}`);
+  const unetStep = unetMs / Math.max(1, denoiserRuns.length);
+  console.log(`VAE decode ÷ one ${denoiser} call: ${(vaeRun / unetStep).toFixed(2)}`);
   if (timer.stages.preview !== undefined) {
-    const perStep = timer.stages.preview / (runs.unet?.length ?? 1);
-    console.log(`preview (${values.previews}) per step: ${milliseconds(perStep)}; ÷ one UNet call: ${(perStep / unetStep).toFixed(4)}`);
+    const perStep = timer.stages.preview / Math.max(1, denoiserRuns.length);
+    console.log(`preview (${values.previews}) per step: ${milliseconds(perStep)}; ÷ one ${denoiser} call: ${(perStep / unetStep).toFixed(4)}`);
   }
   console.log(`peak RSS so far: ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB`);
   await Promise.all([...model.sessions, ...(decoder ? [decoder] : [])].map((session) => session.release()));
@@ -107,8 +111,13 @@ async function bench(label: string, folder: string, options: { size: number; ste
 const size = Number(values.size);
 const steps = Number(values.steps);
 const guidance = Number(values.guidance);
-if (values.only !== 'full') await bench('tiny-sd15 fixture', join(root, 'test-data', 'fixtures', 'tiny-sd15'), { size: 64, steps: 4, guidance: 7.5, sampler: 'euler' });
-if (values.only !== 'tiny') {
+if (values.only === undefined || values.only === 'tiny') await bench('tiny-sd15 fixture', join(root, 'test-data', 'fixtures', 'tiny-sd15'), { size: 64, steps: 4, guidance: 7.5, sampler: 'euler' });
+// --only flow: the transformer families on their tiny fixtures, as diffusers' reference runs call them.
+if (values.only === undefined || values.only === 'flow') {
+  await bench('tiny-sd3 fixture (MM-DiT transformer)', join(root, 'test-data', 'fixtures', 'tiny-sd3'), { size: 64, steps: 4, guidance: 5, sampler: 'flowmatch_euler' });
+  await bench('tiny-flux fixture (FLUX.1 transformer)', join(root, 'test-data', 'fixtures', 'tiny-flux'), { size: 64, steps: 4, guidance: 3.5, sampler: 'flowmatch_euler' });
+}
+if (values.only === undefined || values.only === 'full') {
   if (!existsSync(join(shared, 'fixtures', 'skeletons'))) {
     console.log(`\nfull-size benchmark NOT RUN: ${shared}/fixtures/skeletons is absent`);
   } else {
