@@ -1,5 +1,5 @@
 // What a pipeline asks of a denoiser (the SD/SDXL UNet, SD3's and FLUX.1's transformers): one guided prediction per step.
-import type { HostTensor, RunListener } from '../runtime/onnx-model.js';
+import type { HostTensor, OnnxModel, RunListener } from '../runtime/onnx-model.js';
 import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
 
 export interface LatentShape {
@@ -28,4 +28,19 @@ export interface Denoiser {
    * classifier-free guidance applied where the conditioning holds [unconditional, conditional] rows.
    */
   predict(latent: Float32Array, shape: LatentShape, timestep: number, conditioning: DenoiserConditioning, guidanceScale: number, onRun?: RunListener): Promise<Float32Array>;
+}
+
+/** A denoiser that is one ONNX session (SD3's and FLUX's transformers): the session and the latent channels it takes. */
+export abstract class SessionDenoiser implements Denoiser {
+  constructor(
+    protected readonly model: OnnxModel,
+    /** The latent's channels, as the family's latent format has them. */
+    readonly inputChannels: number,
+  ) {}
+
+  hasInput(name: string): boolean {
+    return this.model.hasInput(name);
+  }
+
+  abstract predict(latent: Float32Array, shape: LatentShape, timestep: number, conditioning: DenoiserConditioning, guidanceScale: number, onRun?: RunListener): Promise<Float32Array>;
 }

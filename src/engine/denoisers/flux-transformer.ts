@@ -1,24 +1,15 @@
 // FLUX.1's transformer as a denoiser: it packs the planar latent into 2×2 tokens and back, takes σ and the guidance as inputs.
-import type { OnnxModel, RunListener } from '../runtime/onnx-model.js';
-import type { Denoiser, DenoiserConditioning, LatentShape } from './denoiser.js';
+import type { RunListener } from '../runtime/onnx-model.js';
+import { SessionDenoiser, type DenoiserConditioning, type LatentShape } from './denoiser.js';
 import { packLatents, packSize, unpackLatents } from './latent-packing.js';
 
 /**
  * Pipelines keep FLUX latents planar [1, C, h, w] like every other family's: the scheduler's step is
  * elementwise, so stepping planar latents gives the same numbers as stepping packed ones, and previews and
- * the VAE read them as they are. Only the transformer sees the packed layout.
+ * the VAE read them as they are. Only the transformer sees the packed layout, whose `in_channels` is 4×
+ * the latent's.
  */
-export class FluxTransformerDenoiser implements Denoiser {
-  constructor(
-    private readonly model: OnnxModel,
-    /** The latent's channels (the transformer's `in_channels` is 4× that, packed). */
-    readonly inputChannels: number,
-  ) {}
-
-  hasInput(name: string): boolean {
-    return this.model.hasInput(name);
-  }
-
+export class FluxTransformerDenoiser extends SessionDenoiser {
   /**
    * The flow velocity for one latent. `added` holds `pooled_projections`, `txt_ids` and `img_ids`; there
    * is no classifier-free guidance: FLUX.1-dev takes `guidanceScale` as its `guidance` input, and

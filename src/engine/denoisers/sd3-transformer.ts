@@ -1,19 +1,9 @@
 // SD3's MM-DiT transformer as a denoiser: planar 16-channel latents, timestep σ·1000, classifier-free guidance batched.
-import type { OnnxModel, RunListener } from '../runtime/onnx-model.js';
-import type { Denoiser, DenoiserConditioning, LatentShape } from './denoiser.js';
+import type { RunListener } from '../runtime/onnx-model.js';
+import { SessionDenoiser, type DenoiserConditioning, type LatentShape } from './denoiser.js';
 import { classifierFreeGuidance } from './guidance.js';
 
-export class Sd3TransformerDenoiser implements Denoiser {
-  constructor(
-    private readonly model: OnnxModel,
-    /** The latent's channels: the transformer takes the latent as it is. */
-    readonly inputChannels: number,
-  ) {}
-
-  hasInput(name: string): boolean {
-    return this.model.hasInput(name);
-  }
-
+export class Sd3TransformerDenoiser extends SessionDenoiser {
   /**
    * The flow velocity for one latent. The conditioning's `added` holds `pooled_projections`; the
    * timestep is the scheduler's (σ·1000), one per batch row, as StableDiffusion3Pipeline expands it.
