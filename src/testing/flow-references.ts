@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { packLatents } from '../engine/denoisers/latent-packing.js';
+import type { EncodedPrompts } from '../engine/families/family.js';
 import type { LoadedModel } from '../engine/families/model-loader.js';
 import { decodeLatents } from '../engine/pipelines/denoise.js';
 import { textToImage } from '../engine/pipelines/text-to-image.js';
@@ -35,6 +36,18 @@ export function flowReferences(family: 'sd3' | 'flux'): FlowReferences {
 export function flowReferenceArray(family: 'sd3' | 'flux', file: string): { shape: number[]; data: Float32Array } {
   const array = readNpy(testData('conformance', 'pipelines', family, file));
   return { shape: array.shape, data: array.data as Float32Array };
+}
+
+/** Prompt and pooled embeddings against the reference run's (`<family>_prompt_embeds.npy`, `<family>_pooled_prompt_embeds.npy`): shapes exact, values within 1e-5 relative. */
+export function checkPromptEmbeddings(family: 'sd3' | 'flux', encoded: EncodedPrompts): void {
+  const expected = flowReferenceArray(family, `${family}_prompt_embeds.npy`);
+  const pooled = flowReferenceArray(family, `${family}_pooled_prompt_embeds.npy`);
+  assert.deepEqual([encoded.context.batch, encoded.context.sequenceLength, encoded.context.hiddenSize], expected.shape);
+  assert.deepEqual([encoded.context.batch, encoded.pooled!.size], pooled.shape);
+  const error = maxRelativeError(encoded.context.hiddenStates, expected.data);
+  const pooledError = maxRelativeError(encoded.pooled!.data, pooled.data);
+  assert.ok(error < 1e-5, `prompt embeddings: relative error ${error}`);
+  assert.ok(pooledError < 1e-5, `pooled embeddings: relative error ${pooledError}`);
 }
 
 /**

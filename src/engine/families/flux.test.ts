@@ -1,8 +1,7 @@
 // FLUX.1 through the shared loader and text-to-image pipeline, against diffusers 0.30.3's FluxPipeline run (test-data/conformance/pipelines/flux).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { maxRelativeError } from '../../testing/conformance.js';
-import { checkAgainstReference, flowReferenceArray, flowReferences, runFlowReference } from '../../testing/flow-references.js';
+import { checkAgainstReference, checkPromptEmbeddings, flowReferenceArray, flowReferences, runFlowReference } from '../../testing/flow-references.js';
 import { testData } from '../../testing/paths.js';
 import { packLatents, unpackLatents } from '../denoisers/latent-packing.js';
 import { encodePrompts } from '../pipelines/prompt-conditioning.js';
@@ -27,14 +26,7 @@ test('a FLUX folder is detected as FLUX.1 and names its family and transformer h
 test("prompt embeddings equal diffusers' T5 encoder_hidden_states and CLIP pooled projections, one row even with guidance", async () => {
   const model = await loaded;
   const encoded = await encodePrompts(model, run.call.prompt, undefined, run.call.guidance_scale);
-  const expected = flowReferenceArray('flux', 'flux_prompt_embeds.npy');
-  const pooled = flowReferenceArray('flux', 'flux_pooled_prompt_embeds.npy');
-  assert.deepEqual([encoded.context.batch, encoded.context.sequenceLength, encoded.context.hiddenSize], expected.shape);
-  assert.deepEqual([encoded.context.batch, encoded.pooled!.size], pooled.shape);
-  const error = maxRelativeError(encoded.context.hiddenStates, expected.data);
-  const pooledError = maxRelativeError(encoded.pooled!.data, pooled.data);
-  assert.ok(error < 1e-5, `prompt embeddings: relative error ${error}`);
-  assert.ok(pooledError < 1e-5, `pooled embeddings: relative error ${pooledError}`);
+  checkPromptEmbeddings('flux', encoded);
 });
 
 test(`packed latents after every step and the image match diffusers: ${run.id}`, async (t) => {

@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { maxRelativeError } from '../../testing/conformance.js';
-import { checkAgainstReference, flowReferenceArray, flowReferences, runFlowReference } from '../../testing/flow-references.js';
+import { checkAgainstReference, checkPromptEmbeddings, flowReferences, runFlowReference } from '../../testing/flow-references.js';
 import { testData } from '../../testing/paths.js';
 import { encodePrompts } from '../pipelines/prompt-conditioning.js';
 import { textToImage } from '../pipelines/text-to-image.js';
@@ -35,14 +34,7 @@ test('the loaded model names its family, hashes transformer/ and takes its size 
 test("prompt embeddings equal diffusers' [negative '', positive] encoder_hidden_states and pooled projections", async () => {
   const model = await loaded;
   const encoded = await encodePrompts(model, run.call.prompt, run.call.negative_prompt, run.call.guidance_scale);
-  const expected = flowReferenceArray('sd3', 'sd3_prompt_embeds.npy');
-  const pooled = flowReferenceArray('sd3', 'sd3_pooled_prompt_embeds.npy');
-  assert.deepEqual([encoded.context.batch, encoded.context.sequenceLength, encoded.context.hiddenSize], expected.shape);
-  assert.deepEqual([encoded.context.batch, encoded.pooled!.size], pooled.shape);
-  const error = maxRelativeError(encoded.context.hiddenStates, expected.data);
-  const pooledError = maxRelativeError(encoded.pooled!.data, pooled.data);
-  assert.ok(error < 1e-5, `prompt embeddings: relative error ${error}`);
-  assert.ok(pooledError < 1e-5, `pooled embeddings: relative error ${pooledError}`);
+  checkPromptEmbeddings('sd3', encoded);
 });
 
 test(`latents after every step and the image match diffusers: ${run.id}`, async (t) => {
