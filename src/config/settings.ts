@@ -1,6 +1,6 @@
 // Settings from the environment, read in one place and validated with one schema.
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
 const byteUnits: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
@@ -40,6 +40,8 @@ const perProvider = z.union([z.record(z.string().regex(/^(\*|[\w.-]{1,64})$/), z
 const settingsSchema = z.object({
   /** Where pulled models live. */
   cacheDir: z.string().min(1),
+  /** The LoRA folder: `NAME.safetensors` with its `NAME.json` record. Default: `loras` beside the model cache. */
+  loraDir: z.string().min(1),
   /** Hugging Face Hub base URL (a mirror or a test server). */
   hubUrl: z.string().url(),
   /** Token for gated or private repos. */
@@ -123,6 +125,7 @@ const serviceVariables: Record<string, string> = {
   vlmUrl: 'PIXELPIPE_VLM_URL',
   vlmModel: 'PIXELPIPE_VLM_MODEL',
   vlmApiKey: 'PIXELPIPE_VLM_API_KEY',
+  loraDir: 'PIXELPIPE_LORA_DIR',
 };
 
 // Settings this module made. A process loads them once, at its entry, and passes them down: given to
@@ -132,8 +135,10 @@ const loaded = new WeakSet<object>();
 /** Reads the environment lazily, when a command needs it. Explicit values win over the environment; settings already loaded are given back as they are. */
 export function loadSettings(overrides: Partial<Settings> = {}, environment: NodeJS.ProcessEnv = process.env): Settings {
   if (loaded.has(overrides)) return overrides as Settings;
+  const cacheDir = overrides.cacheDir ?? (environment.PIXELPIPE_CACHE_DIR || join(environment.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pixelpipe', 'models'));
   const candidate = {
-    cacheDir: environment.PIXELPIPE_CACHE_DIR || join(environment.XDG_CACHE_HOME || join(homedir(), '.cache'), 'pixelpipe', 'models'),
+    cacheDir,
+    loraDir: environment.PIXELPIPE_LORA_DIR || join(dirname(cacheDir), 'loras'),
     hubUrl: environment.PIXELPIPE_HUB_URL || environment.HF_ENDPOINT || 'https://huggingface.co',
     hubToken: environment.HF_TOKEN || environment.HUGGING_FACE_HUB_TOKEN || undefined,
     executionProvider: environment.PIXELPIPE_EXECUTION_PROVIDER || 'cpu',

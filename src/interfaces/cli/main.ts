@@ -8,9 +8,9 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 const createPixelpipe = async () => (await import('../../service/pixelpipe.js')).createPixelpipe;
 
 async function usage(): Promise<string> {
-  const [generate, build, models, serve, history, keys, verify, provenance, audit, upscale] = await Promise.all([
+  const [generate, build, models, serve, history, keys, verify, provenance, audit, upscale, lora] = await Promise.all([
     import('./generate-command.js'), import('./build-command.js'), import('./models-command.js'), import('./serve-command.js'), import('./history-command.js'), import('./keys-command.js'),
-    import('./verify-command.js'), import('./provenance-command.js'), import('./audit-command.js'), import('./upscale-command.js'),
+    import('./verify-command.js'), import('./provenance-command.js'), import('./audit-command.js'), import('./upscale-command.js'), import('./lora-command.js'),
   ]);
   return `pixelpipe — self-hosted image generation
 
@@ -21,6 +21,8 @@ ${upscale.upscaleUsage}
 ${build.buildUsage}
 
 ${models.modelsUsage}
+
+${lora.loraUsage}
 
 ${serve.serveUsage}
 
@@ -57,6 +59,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'models':
       return (await import('./models-command.js')).modelsCommand(rest, await createPixelpipe());
+    case 'lora':
+      return (await import('./lora-command.js')).loraCommand(rest);
     case 'serve':
       return (await import('./serve-command.js')).serveCommand(rest);
     case 'worker':
@@ -86,7 +90,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${await usage()}\n`);
       return;
     default:
-      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, upscale, build, models, serve, worker, history, reproduce, keys, verify, provenance, audit\n\n${await usage()}` });
+      throw new InvalidArgumentError({ argument: 'command', value: command, message: `unknown command ${JSON.stringify(command)}; known: generate, upscale, build, models, lora, serve, worker, history, reproduce, keys, verify, provenance, audit\n\n${await usage()}` });
   }
 }
 
