@@ -71,6 +71,8 @@ export async function loadProviderModules(locations: readonly string[]): Promise
 export interface LocalModelOptions {
   /** A VAE decoder to use when the model's own returns NaN/∞ (fp16 SDXL VAEs). */
   vaeDecoderFallback?: string;
+  /** LoRA files merged into the local model, each at its scale (local models only). */
+  loras?: ReadonlyArray<{ path: string; scale: number }>;
 }
 
 export interface ProviderRegistrySettings {

@@ -49,6 +49,8 @@ export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed
   seed?: number | bigint | string;
   /** A VAE decoder to use when the model's own returns NaN/∞ (fp16 SDXL VAEs): a model.onnx or a folder holding one. */
   vaeDecoderFallback?: string;
+  /** LoRA `.safetensors` files merged into a local SD 1.x/2.x or SDXL model, each at its scale (1 = as trained). */
+  loras?: ReadonlyArray<{ path: string; scale: number }>;
 }
 
 export interface ResolvedModel {
@@ -189,9 +191,9 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   const registrySettings: ProviderRegistrySettings = {
     providers,
     defaults: { fetch },
-    local: async (reference, { vaeDecoderFallback }) => {
+    local: async (reference, { vaeDecoderFallback, loras }) => {
       const model = await resolveModel(reference);
-      return localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback });
+      return localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback, loras });
     },
   };
   // Built-in providers answer at once; provider modules are imported on first use.
@@ -216,18 +218,18 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       return !reference.includes(',') && (await registry()).isRemote(reference);
     },
     pullModel: pull,
-    async generate({ model: reference, n = 1, seed, vaeDecoderFallback, ...callOptions }) {
+    async generate({ model: reference, n = 1, seed, vaeDecoderFallback, loras, ...callOptions }) {
       // The library's edge: the seed is parsed here, once, before a model is resolved or pulled for it.
       const call = { ...callOptions, n, seed: seed === undefined ? undefined : parseSeed(seed) };
       const providers = await registry();
       if (reference !== undefined && providers.isHosted(reference)) {
-        const result = await (await providers.imageModel(reference, { vaeDecoderFallback })).doGenerate(call);
+        const result = await (await providers.imageModel(reference, { vaeDecoderFallback, loras })).doGenerate(call);
         return { ...result, model: { id: reference, source: 'hosted' } };
       }
       checkSide('width', callOptions.width);
       checkSide('height', callOptions.height);
       const model = await resolveModel(reference);
-      const imageModel = localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback });
+      const imageModel = localProvider().imageModel(recordedModelId(model), { folder: model.folder!, vaeDecoderFallback, loras });
       return { ...(await imageModel.doGenerate(call)), model };
     },
     async check({ model: reference, vaeDecoderFallback, inputSize, masked = false, extend, prompt, seed: given, aspectRatio, ...call }) {

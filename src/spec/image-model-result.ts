@@ -24,6 +24,8 @@ export interface ImageSettings {
   operation?: string;
   /** Editing inputs, for the record: content hashes and the settings that shaped them. */
   edit?: EditSettings;
+  /** LoRAs merged into the model, in the order given: file name (without `.safetensors`), scale and the file's sha256 (hex). */
+  loras?: Array<{ name: string; scale: number; sha256: string }>;
 }
 
 /** How an edit was set up, enough to repeat it given the same input files. */

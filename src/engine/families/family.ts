@@ -66,6 +66,11 @@ export interface LoadContext {
   timed<T>(name: string, load: () => Promise<T>): Promise<T>;
   /** Every session loaded is pushed here, for release. */
   sessions: OnnxModel[];
+  /**
+   * Opens a model file of the folder (`unet/model.onnx`): from disk, or from patched bytes when LoRAs
+   * change that component. Families load the parts LoRAs can patch through it.
+   */
+  openModel(file: string, name: string, level: OptimizationLevel): Promise<OnnxModel>;
 }
 
 /** The denoiser's and VAE's configs, as the size rule needs them. */

@@ -13,6 +13,9 @@ import { VaeDecoder } from '../vae/vae-decoder.js';
 import { VaeEncoder } from '../vae/vae-encoder.js';
 import { resolveVaeTiling, type VaeTiling } from '../vae/vae-tiling.js';
 import type { LoadContext, ModelFamily, PromptEncoder } from './family.js';
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import type { LoraComponent } from '../lora/lora-file.js';
+import { LoraWeights, type AppliedLora, type LoraPlan, type LoraRequest } from '../lora/lora-weights.js';
 import { detectFamily, folderFacts } from './index.js';
 
 /** A loaded model: its family, its sessions, and the settings read from its configs. */
@@ -61,6 +64,10 @@ export interface LoadedModel {
   sessions: OnnxModel[];
   /** Milliseconds spent creating sessions, per part. */
   loadTimings: Record<string, number>;
+  /** The LoRAs merged into the text encoder(s) and UNet, in the order given; empty without. */
+  loras: AppliedLora[];
+  /** LoRA keys that matched no weight (count and names), for each call's warnings. */
+  loraWarnings: string[];
 }
 
 async function readJson(folder: string, file: string): Promise<Record<string, unknown>> {
@@ -129,6 +136,10 @@ export interface LoadOptions extends RuntimeOptions {
   vaeDecoderFallback?: string;
   /** Decode and encode images above `minPixels` in tiles, as diffusers' `enable_vae_tiling()` (default: tiles of the VAE config's `sample_size`, else 512 px, above 1024²); `false` never tiles. */
   vaeTiling?: Partial<VaeTiling> | false;
+  /** LoRAs merged into the UNet and text encoder(s) (SD 1.x/2.x and SDXL), each at its scale. */
+  loras?: readonly LoraRequest[];
+  /** The folder's base weights and parsed LoRA files, kept between loads so a new LoRA set rereads nothing; one is made when absent. */
+  loraWeights?: LoraWeights;
 }
 
 /** Where a replacement VAE decoder lives: a model.onnx file, or a folder holding `vae_decoder/model.onnx` or `model.onnx`. */
@@ -140,7 +151,7 @@ function vaeDecoderPath(location: string): string {
 }
 
 export async function loadModel(modelFolder: string, options: LoadOptions = {}): Promise<LoadedModel> {
-  const { hashCache, graphLevel = 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, ...runtime } = options;
+  const { hashCache, graphLevel = 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, loras = [], loraWeights, ...runtime } = options;
   const folder = resolve(modelFolder);
   const family = checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
@@ -166,7 +177,19 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
     return value;
   };
   const sessions: OnnxModel[] = [];
-  const context: LoadContext = { folder, modelIndex, runtime, graphLevel, timed, sessions };
+  let loraPlan: LoraPlan | undefined;
+  if (loras.length > 0) {
+    if (family.denoiserFolder !== 'unet') {
+      throw new InvalidArgumentError({ argument: 'loras', value: loras.map((lora) => lora.path), message: `LoRAs load on SD 1.x/2.x and SDXL models for now; ${folder} is ${family.displayName}` });
+    }
+    const weights = loraWeights ?? new LoraWeights(folder);
+    loraPlan = await timed('loras', () => weights.plan(loras, family.displayName));
+  }
+  const openModel = (file: string, name: string, level: OptimizationLevel): Promise<OnnxModel> => {
+    const patched = loraPlan?.bytes.get(file.split('/')[0] as LoraComponent);
+    return patched ? OnnxModel.fromBytes(patched, name, join(folder, file), runtime, level) : OnnxModel.load(join(folder, file), name, runtime, level);
+  };
+  const context: LoadContext = { folder, modelIndex, runtime, graphLevel, timed, sessions, openModel };
   // Hashing streams the UNet files on the main thread while ONNX Runtime builds sessions on its own
   // threads, so the two overlap. Sessions load one after another: in parallel they would only contend
   // for the same cores and memory bandwidth.
@@ -222,5 +245,7 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
     defaultHeight: size.defaultHeight,
     sessions,
     loadTimings,
+    loras: loraPlan?.applied ?? [],
+    loraWarnings: loraPlan?.warnings ?? [],
   };
 }

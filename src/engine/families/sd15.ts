@@ -5,7 +5,7 @@ import type { Denoiser } from '../denoisers/denoiser.js';
 import type { Parameterisation } from '../denoisers/parameterisation.js';
 import { UNetDenoiser } from '../denoisers/unet.js';
 import { latentRgbFactors } from '../preview/latent-rgb.js';
-import { OnnxModel } from '../runtime/onnx-model.js';
+import type { OnnxModel } from '../runtime/onnx-model.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
 import { samplerNames, type SchedulerConfig } from '../schedulers/index.js';
 import { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
@@ -25,17 +25,17 @@ export const stableDiffusionFiles = [
 
 /** The first CLIP pair, which SD and SDXL load alike (SD3 and FLUX have one too). */
 export async function loadFirstClip(context: LoadContext): Promise<{ tokenizer: ClipTokenizer; textEncoder: ClipTextEncoder }> {
-  const { folder, runtime, graphLevel, timed, sessions } = context;
+  const { folder, graphLevel, timed, sessions, openModel } = context;
   const tokenizer = await timed('tokenizer', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer')));
-  const model = await timed('textEncoder', () => OnnxModel.load(join(folder, 'text_encoder/model.onnx'), 'textEncoder', runtime, graphLevel));
+  const model = await timed('textEncoder', () => openModel('text_encoder/model.onnx', 'textEncoder', graphLevel));
   sessions.push(model);
   return { tokenizer, textEncoder: new ClipTextEncoder(model) };
 }
 
 /** Loads `unet/model.onnx`, which must take a 4-channel latent, or 9 channels for inpainting (latent, mask, masked-image latents). */
 export async function loadUnet(context: LoadContext, config: Record<string, unknown>): Promise<{ unet: UNetDenoiser; model: OnnxModel }> {
-  const { folder, runtime, graphLevel, timed, sessions } = context;
-  const model = await timed('unet', () => OnnxModel.load(join(folder, 'unet/model.onnx'), 'unet', runtime, graphLevel));
+  const { folder, graphLevel, timed, sessions, openModel } = context;
+  const model = await timed('unet', () => openModel('unet/model.onnx', 'unet', graphLevel));
   sessions.push(model);
   const channelsDim = model.input('sample').shape[1];
   const channels = typeof channelsDim === 'number' ? channelsDim : Number(config.in_channels ?? 4);

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { latentRgbFactors } from '../preview/latent-rgb.js';
-import { OnnxModel } from '../runtime/onnx-model.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
 import { samplerNames } from '../schedulers/index.js';
 import { ClipTextEncoder, type TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
@@ -74,10 +73,10 @@ export const sdxl: ModelFamily = {
   },
 
   async loadPromptEncoder(context): Promise<LoadedText> {
-    const { folder, runtime, graphLevel, timed, sessions, modelIndex } = context;
+    const { folder, graphLevel, timed, sessions, modelIndex, openModel } = context;
     const { tokenizer, textEncoder } = await loadFirstClip(context);
     const tokenizer2 = await timed('tokenizer2', () => ClipTokenizer.fromFolder(join(folder, 'tokenizer_2')));
-    const textEncoder2Model = await timed('textEncoder2', () => OnnxModel.load(join(folder, 'text_encoder_2/model.onnx'), 'textEncoder2', runtime, graphLevel));
+    const textEncoder2Model = await timed('textEncoder2', () => openModel('text_encoder_2/model.onnx', 'textEncoder2', graphLevel));
     sessions.push(textEncoder2Model);
     const pairs: [ClipPair, ClipPair] = [{ tokenizer, encoder: textEncoder }, { tokenizer: tokenizer2, encoder: new ClipTextEncoder(textEncoder2Model) }];
     const forceZeros = modelIndex.force_zeros_for_empty_prompt === true;

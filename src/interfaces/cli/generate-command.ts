@@ -20,7 +20,7 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
          [--guidance F] [--sampler NAME] [--width W] [--height H] [--n N] [--out PATH] [--json]
          [--image PATH [--strength S] [--fit cover|contain|fill]]
          [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
-         [--extend left=128,right=128] [--preview-dir DIR] [--vae-fallback PATH]
+         [--extend left=128,right=128] [--preview-dir DIR] [--vae-fallback PATH] [--lora FILE[:SCALE]]...
          [--max-cost USD] [--execution-provider cpu|cuda] [--threads N] [--data-dir DIR] [--no-record]
 
   --model M      local: a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision],
@@ -38,6 +38,8 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
   --no-composite return the decoded result as is, instead of pasting the kept pixels back exactly
   --preview-dir DIR  write a preview PNG after every step (PIXELPIPE_PREVIEW_DECODER for a tiny decoder)
   --vae-fallback PATH  VAE decoder to use when the model's returns NaN/inf (fp16 SDXL VAEs)
+  --lora FILE[:SCALE]  merge a LoRA .safetensors (kohya, diffusers/PEFT) into a local SD 1.x/2.x or
+                 SDXL model at SCALE (default 1); repeat for several
   --data-dir DIR where images are recorded (default PIXELPIPE_DATA_DIR or ~/.pixelpipe): each gets a
                  record that \`history\`, \`reproduce\` and \`verify\` know, and the file written is the
                  stored one; beside a running \`serve\` on that directory, through the server
@@ -48,6 +50,17 @@ function number(flag: string, text: string | undefined): number | undefined {
   const value = Number(text);
   if (text.trim() === '' || Number.isNaN(value)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be a number, got ${JSON.stringify(text)}` });
   return value;
+}
+
+/** `--lora FILE[:SCALE]`: the scale after the last colon when it is a number (so `C:\\x.safetensors` stays a path), else 1. */
+export function parseLora(text: string): { path: string; scale: number } {
+  const colon = text.lastIndexOf(':');
+  const scaleText = colon > 0 ? text.slice(colon + 1) : '';
+  if (scaleText !== '' && !/^[-+]?(\d+\.?\d*|\.\d+)$/.test(scaleText) && !/[\\/]/.test(scaleText)) {
+    throw new InvalidArgumentError({ argument: 'lora', value: text, message: `\`--lora\` must be FILE or FILE:SCALE with a number for SCALE, got ${JSON.stringify(text)}` });
+  }
+  if (scaleText !== '' && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(scaleText)) return { path: text.slice(0, colon), scale: Number(scaleText) };
+  return { path: text, scale: 1 };
 }
 
 /** A flag limited to a few words; anything else names the flag and the choices. */
@@ -104,7 +117,7 @@ function parseFlags(argv: string[]) {
       threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string', multiple: true }, mask: { type: 'string' }, 'mask-convention': { type: 'string' }, strength: { type: 'string' },
       fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
-      'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' }, 'max-cost': { type: 'string' },
+      'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' }, lora: { type: 'string', multiple: true }, 'max-cost': { type: 'string' },
       'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' },
     },
   });
@@ -165,6 +178,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     composite: values['no-composite'] ? false : undefined,
     previews: previewDir !== undefined,
     vaeDecoderFallback: values['vae-fallback'],
+    ...(values.lora?.length ? { loras: values.lora.map(parseLora) } : {}),
     providerOptions: values['max-cost'] === undefined ? undefined : { router: { maxCostUsd: number('max-cost', values['max-cost']) } },
     onProgress: (event) => {
       progress.update(event);

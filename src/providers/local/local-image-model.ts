@@ -148,7 +148,7 @@ export class LocalImageModel implements ImageModel {
     // The size is known now, and nothing is loaded yet: what cannot fit is refused before a session or a byte of activation.
     await this.check({ ...options, edit: edit && { width: edit.image.width, height: edit.image.height, masked: edit.mask !== undefined, encodes: !edit.nothingToEdit } });
     const model = await this.load();
-    const warnings: ImageModelWarning[] = [...(edit?.warnings ?? [])];
+    const warnings: ImageModelWarning[] = [...(edit?.warnings ?? []), ...model.loraWarnings.map((message) => ({ type: 'other' as const, message }))];
     // Again with the loaded UNet's own inputs, which a folder's config may not state.
     checkOperation(model.name, model.unet.inputChannels, model.latentChannels, edit && { masked: edit.mask !== undefined });
 
@@ -206,6 +206,7 @@ export class LocalImageModel implements ImageModel {
       const settings: ImageSettings = {
         prompt, ...(negativePrompt !== undefined ? { negativePrompt } : {}), seed: imageSeed.toString(), steps, guidance, sampler, width: finished.width, height: finished.height,
         operation: edit?.operation ?? 'text-to-image', ...(edit ? { edit: { ...edit.settings, strength: strength! } } : {}),
+        ...(model.loras.length > 0 ? { loras: model.loras.map(({ name, scale, sha256 }) => ({ name, scale, sha256 })) } : {}),
       };
       const record: GenerationRecord = {
         version: 1,

@@ -5,6 +5,7 @@ import type { VaeTiling } from '../../engine/vae/vae-tiling.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
 import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { readMemoryProfile, type MemoryProfile } from '../../engine/families/memory-estimate.js';
+import { LoraWeights } from '../../engine/lora/lora-weights.js';
 import { LocalImageModel } from './local-image-model.js';
 
 // Reads a model's configs once; a failed read is tried again next time (the folder may be repaired).
@@ -31,6 +32,12 @@ export interface LocalProviderSettings {
   vaeTiling?: Partial<VaeTiling> | false;
   /** Largest estimated peak memory of one call, in bytes; larger calls are refused before anything loads. No limit when absent. */
   memoryBudgetBytes?: number;
+  /**
+   * LoRA'd variants of models kept loaded at once (default 2); the least recently used beyond that is
+   * released. Each holds its own UNet and text encoder sessions, and every folder with LoRAs keeps its
+   * base UNet and text encoder bytes in memory besides, so a new LoRA set never rereads them from disk.
+   */
+  maxLoraVariants?: number;
 }
 
 export interface LocalProvider {
@@ -38,7 +45,7 @@ export interface LocalProvider {
    * The model in `folder` (Optimum ONNX layout). `modelId` is what records call it: a hub id, or
    * the folder's name (records travel with the images, so they should not hold a server's paths).
    */
-  imageModel(modelId: string, options: { folder: string; vaeDecoderFallback?: string }): LocalImageModel;
+  imageModel(modelId: string, options: { folder: string; vaeDecoderFallback?: string; loras?: ReadonlyArray<{ path: string; scale: number }> }): LocalImageModel;
   /** `sha256:<hex>` of the model's UNet files in `folder`, as its records name the weights, without loading it (remembered in `hashCache`). */
   weightHash(folder: string): Promise<string>;
   /** Releases every loaded session. */
@@ -46,21 +53,41 @@ export interface LocalProvider {
 }
 
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
-  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes } = settings;
+  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes, maxLoraVariants = 2 } = settings;
   const models = new Map<string, LocalImageModel>();
+  // Keys of LoRA'd models, least recently used first; and each folder's base weights for merging.
+  const loraVariants: string[] = [];
+  const loraWeights = new Map<string, LoraWeights>();
   // One preview decoder for every model, loaded when previews are first asked for.
   let previewDecoder: Promise<PreviewDecoder> | undefined;
   const loadPreviewDecoder = previewDecoderPath === undefined ? undefined : () => (previewDecoder ??= PreviewDecoder.load(previewDecoderPath, { executionProvider, threads }));
   return {
-    imageModel(modelId, { folder, vaeDecoderFallback }) {
-      const key = `${modelId}\0${resolve(folder)}\0${vaeDecoderFallback ?? ''}`;
+    imageModel(modelId, { folder, vaeDecoderFallback, loras = [] }) {
+      const loraKey = loras.map((lora) => `${resolve(lora.path)}:${lora.scale}`).join('|');
+      const key = `${modelId}\0${resolve(folder)}\0${vaeDecoderFallback ?? ''}\0${loraKey}`;
       let model = models.get(key);
+      if (loras.length > 0) {
+        const position = loraVariants.indexOf(key);
+        if (position >= 0) loraVariants.splice(position, 1);
+        loraVariants.push(key);
+        while (loraVariants.length > maxLoraVariants) {
+          const evicted = loraVariants.shift()!;
+          const released = models.get(evicted);
+          models.delete(evicted);
+          void released?.release();
+        }
+      }
       if (!model) {
+        let weights: LoraWeights | undefined;
+        if (loras.length > 0) {
+          weights = loraWeights.get(resolve(folder)) ?? new LoraWeights(resolve(folder));
+          loraWeights.set(resolve(folder), weights);
+        }
         model = new LocalImageModel(modelId, {
           executionProvider,
           maxInputPixels,
           previewDecoder: loadPreviewDecoder,
-          load: () => loadModel(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling }),
+          load: () => loadModel(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling, ...(weights ? { loras, loraWeights: weights } : {}) }),
           profile: lazily(() => readMemoryProfile(folder, vaeTiling)),
           memoryBudgetBytes,
         });

@@ -37,6 +37,9 @@ export function a1111Parameters(record: GenerationRecord): string {
     ...(settings.edit?.maskBlur ? [`Mask blur: ${settings.edit.maskBlur}`] : []),
     `Model hash: ${model.hash.replace(/^sha256:/, '').slice(0, 10)}`,
     `Model: ${model.id}`,
+    // A1111's field: each LoRA by name with the first 10 hex digits of its file's sha256, quoted as one value.
+    ...(settings.loras?.length ? [`Lora hashes: "${settings.loras.map((lora) => `${lora.name}: ${lora.sha256.slice(0, 10)}`).join(', ')}"`] : []),
+    ...(settings.loras?.length ? [`Loras: "${settings.loras.map((lora) => `${lora.name}: ${lora.scale}`).join(', ')}"`] : []),
     `Version: pixelpipe`,
   ];
   const lines = [settings.prompt];

@@ -13,7 +13,7 @@ import type { RuntimeOptions } from '../../engine/runtime/onnx-model.js';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import { leaseClipModel, type ClipModelLease } from './clip-model-cache.js';
 import { throwIfAborted, type CandidateScore, type RankCandidate, type RankContext, type Ranker } from './ranker.js';
-import { readSafetensors } from './safetensors-file.js';
+import { readSafetensors } from '../../engine/runtime/safetensors.js';
 
 interface LinearLayer {
   /** [outputs, inputs], row-major. */
