@@ -1,11 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadStableDiffusion } from '../../engine/families/stable-diffusion.js';
 import { readPngText } from '../../engine/image/png.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { inputToConstant } from '../../testing/onnx-surgery.js';
 import { testData } from '../../testing/paths.js';
 import { readMemoryProfile } from '../../engine/families/memory-estimate.js';
 import { LocalImageModel } from './local-image-model.js';
@@ -116,4 +119,45 @@ test('FLUX.1: text-to-image only, flowmatch_euler only; a negative prompt is an 
   assert.equal(record.model.family, 'flux');
   assert.deepEqual([record.settings.sampler, record.settings.guidance], ['flowmatch_euler', 3.5]);
   await flux.release();
+});
+
+test('FLUX.1-schnell-style: a transformer without a guidance input runs, and a guidance given is an unsupported-setting warning', async () => {
+  // The tiny FLUX fixture is made like FLUX.1-dev; schnell's transformer has no `guidance` input.
+  const work = mkdtempSync(join(tmpdir(), 'pixelpipe-schnell-'));
+  try {
+    const schnellFolder = join(work, 'tiny-flux-schnell');
+    cpSync(testData('fixtures', 'tiny-flux'), schnellFolder, { recursive: true });
+    const transformer = join(schnellFolder, 'transformer', 'model.onnx');
+    writeFileSync(transformer, inputToConstant(readFileSync(transformer), 'guidance', [3.5]));
+    const schnell = new LocalImageModel('tiny-flux-schnell', { executionProvider: 'cpu', load: () => loadStableDiffusion(schnellFolder), profile: () => readMemoryProfile(schnellFolder) });
+    const guided = await schnell.doGenerate({ prompt: 'a red cube', n: 1, seed: 42, steps: 2, guidance: 3.5, width: 64, height: 64 });
+    assert.deepEqual(guided.warnings.filter((warning) => warning.type === 'unsupported-setting' && warning.setting === 'guidance').length, 1, JSON.stringify(guided.warnings));
+    assert.match(JSON.stringify(guided.warnings), /takes no guidance input \(as FLUX\.1-schnell's\), so guidance 3\.5 has no effect/);
+    // The guidance never reached the model: the same seed without one makes the same pixels.
+    const plain = await schnell.doGenerate({ prompt: 'a red cube', n: 1, seed: 42, steps: 2, width: 64, height: 64 });
+    assert.ok(!plain.warnings.some((warning) => warning.type === 'unsupported-setting' && warning.setting === 'guidance'));
+    const pixels = async (bytes: Uint8Array) => (await sharp(bytes).raw().toBuffer()).toString('hex');
+    assert.equal(await pixels(guided.images[0]!.bytes), await pixels(plain.images[0]!.bytes));
+    await schnell.release();
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('FLUX.1: a prompt longer than T5\'s 512 tokens is cut with a warning; a folder without its T5 is refused naming it', async () => {
+  const fluxFolder = testData('fixtures', 'tiny-flux');
+  const flux = new LocalImageModel('tiny-flux', { executionProvider: 'cpu', load: () => loadStableDiffusion(fluxFolder), profile: () => readMemoryProfile(fluxFolder) });
+  const long = await flux.doGenerate({ prompt: Array.from({ length: 300 }, () => 'a red cube').join(' '), n: 1, seed: 1, steps: 1, width: 64, height: 64 });
+  assert.ok(long.warnings.some((warning) => warning.type === 'adjusted-setting' && warning.setting === 'prompt' && /longer than the text encoder's 512 tokens/.test(warning.details ?? '')), JSON.stringify(long.warnings));
+  await flux.release();
+
+  const work = mkdtempSync(join(tmpdir(), 'pixelpipe-no-t5-'));
+  try {
+    const withoutT5 = join(work, 'tiny-flux-no-t5');
+    cpSync(fluxFolder, withoutT5, { recursive: true, filter: (source) => !source.includes('text_encoder_2') });
+    const broken = new LocalImageModel('tiny-flux-no-t5', { executionProvider: 'cpu', load: () => loadStableDiffusion(withoutT5), profile: () => readMemoryProfile(withoutT5) });
+    await assert.rejects(broken.doGenerate({ prompt: 'a red cube', n: 1, seed: 1, steps: 1, width: 64, height: 64 }), { name: 'InvalidModelError', message: /text_encoder_2\/model\.onnx/ });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 });

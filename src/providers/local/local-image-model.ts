@@ -166,6 +166,10 @@ export class LocalImageModel implements ImageModel {
     const guidance = options.guidance ?? defaults.guidance;
     const sampler = (options.sampler as SamplerName | undefined) ?? samplerForSchedulerClass(model.schedulerClass, model.schedulerConfig) ?? model.modelFamily.fallbackSampler;
     const negativePrompt = options.negativePrompt;
+    // A guidance-distilled family without the input (FLUX.1-schnell's transformer has no `guidance`) cannot use one.
+    if (options.guidance !== undefined && options.guidance > 0 && !model.modelFamily.classifierFreeGuidance && !model.unet.hasInput('guidance')) {
+      warnings.push({ type: 'unsupported-setting', setting: 'guidance', details: `this ${model.modelFamily.displayName} model's transformer takes no guidance input (as FLUX.1-schnell's), so guidance ${options.guidance} has no effect; it was ignored` });
+    }
     if (negativePrompt && !model.modelFamily.classifierFreeGuidance) {
       warnings.push({ type: 'unsupported-setting', setting: 'negativePrompt', details: `${model.modelFamily.displayName} models take guidance as a model input, without classifier-free guidance, so a negative prompt has no effect; it was ignored` });
     }
