@@ -18,6 +18,7 @@ import { registerOpsRoutes } from './ops-routes.js';
 import { registerRankerRoutes } from './ranker-routes.js';
 import { registerRecordRoutes } from './record-routes.js';
 import { registerVerifyRoutes } from './verify-routes.js';
+import { registerWebRoutes } from './web-routes.js';
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
 
@@ -56,6 +57,9 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono<HttpEnv> {
     openapi: '3.0.0',
     info: { title: 'pixelpipe', version: '1', description: 'Self-hosted image generation: native jobs API and OpenAI-compatible image routes. Errors are `{ "error": { message, type, param, code } }`.' },
   });
+
+  // Last, so every API route above keeps priority over the web UI's client-side routes.
+  registerWebRoutes(app, options);
 
   app.notFound((context) =>
     sendError(context, new HttpError(404, { message: `no route ${context.req.method} ${context.req.path}; see /openapi.json for the routes`, type: 'not_found_error', code: 'route_not_found' })),

@@ -17,6 +17,8 @@ export interface HttpAppOptions {
   trusted?: boolean;
   /** `POST /v1/models/pull` pulls models for admin API keys (`serve --allow-pull`); without it that route answers 403 and nothing reaches the hub. Default false. */
   allowModelPull?: boolean;
+  /** The folder of the built web UI (index.html, assets/); `dist/web` of this package when absent, `false` for no UI at `/`. */
+  webRoot?: string | false;
 }
 
 /** Hono's environment type for this app: what middleware puts on the context. */

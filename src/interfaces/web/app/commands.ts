@@ -1,0 +1,75 @@
+// A record's settings as a form preset, a `pixelpipe generate` command and a curl call of POST /v1/jobs.
+import type { ImageRecord, JobSubmit } from './api-types.js';
+
+/** What the generate form can be filled with. */
+export interface FormSettings {
+  model?: string;
+  prompt: string;
+  negativePrompt?: string;
+  width?: number;
+  height?: number;
+  steps?: number;
+  guidance?: number;
+  sampler?: string;
+  seed?: string;
+  n?: number;
+}
+
+/** The settings of a record as the generate form takes them; the seed is the record's own, so the same image comes back. */
+export function recordSettings(record: ImageRecord): FormSettings {
+  const { request, settings } = record;
+  const number = (value: unknown) => (typeof value === 'number' ? value : undefined);
+  return {
+    model: request.model ?? record.modelId,
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt,
+    width: record.width,
+    height: record.height,
+    steps: request.steps ?? number(settings.steps),
+    guidance: request.guidance ?? number(settings.guidance),
+    sampler: request.sampler ?? (typeof settings.sampler === 'string' ? settings.sampler : undefined),
+    seed: record.seed,
+    n: 1,
+  };
+}
+
+/** The POST /v1/jobs body that makes this record's image again. */
+export function recordRequest(record: ImageRecord): JobSubmit {
+  const form = recordSettings(record);
+  const body: JobSubmit = { prompt: form.prompt };
+  if (form.model) body.model = form.model;
+  if (form.negativePrompt) body.negativePrompt = form.negativePrompt;
+  if (form.width) body.width = form.width;
+  if (form.height) body.height = form.height;
+  if (form.steps !== undefined) body.steps = form.steps;
+  if (form.guidance !== undefined) body.guidance = form.guidance;
+  if (form.sampler) body.sampler = form.sampler;
+  if (form.seed !== undefined) body.seed = form.seed;
+  return body;
+}
+
+/** Quotes for a POSIX shell. */
+export function shellQuote(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+export function cliCommand(record: ImageRecord): string {
+  const body = recordRequest(record);
+  const parts = ['pixelpipe', 'generate', shellQuote(body.prompt)];
+  const flag = (name: string, value: string | number | undefined) => {
+    if (value !== undefined) parts.push(`--${name}`, shellQuote(String(value)));
+  };
+  flag('model', body.model);
+  flag('negative', body.negativePrompt);
+  flag('width', body.width);
+  flag('height', body.height);
+  flag('steps', body.steps);
+  flag('guidance', body.guidance);
+  flag('sampler', body.sampler);
+  flag('seed', body.seed === undefined ? undefined : String(body.seed));
+  return parts.join(' ');
+}
+
+export function curlCommand(record: ImageRecord, origin: string): string {
+  return [`curl -sS ${shellQuote(`${origin}/v1/jobs`)}`, '-H "Authorization: Bearer $PIXELPIPE_API_KEY"', "-H 'Content-Type: application/json'", `-d ${shellQuote(JSON.stringify(recordRequest(record)))}`].join(' \\\n  ');
+}

@@ -1,0 +1,208 @@
+// The web UI in a real browser (Debian's chromium through playwright-core) against the real service: PGlite, the tiny model, the built assets.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createImageService, type RunningImageService } from '../../service/image-service.js';
+import { testData } from '../../testing/paths.js';
+import { createHttpApp } from '../http/http-app.js';
+import { startHttpServer, type HttpServer } from '../http/http-server.js';
+import { buildWebAssets } from './build-web.js';
+
+const chromiumPath = '/usr/bin/chromium';
+const skip = existsSync(chromiumPath) ? false : `NOT RUN: ${chromiumPath} is absent; install it with \`bash scripts/install-chromium.sh\``;
+if (skip && process.env.CI === 'true') throw new Error(`chromium is missing in CI: ${chromiumPath}; .ci/run installs it with scripts/install-chromium.sh`);
+if (skip) console.warn(`\n!!! ${skip}\n`);
+
+/** How long a condition is waited for; the conditions are polled, nothing sleeps. */
+const timeout = 30_000;
+
+describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () => {
+  let dataDir: string;
+  let service: RunningImageService;
+  let server: HttpServer;
+  let browser: Browser;
+  let axeSource: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-web-'));
+    const webRoot = join(dataDir, 'web');
+    await buildWebAssets({ outDir: webRoot });
+    axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    service = await createImageService({
+      settings: { dataDir, cacheDir: join(dataDir, 'models') },
+      defaultModel: testData('fixtures', 'tiny-sd15'),
+      isolation: 'in-process',
+      pollingIntervalSeconds: 0.1,
+      queue: { retryLimit: 0, queueName: `web-${Math.random().toString(36).slice(2, 10)}` },
+      onNotice: () => undefined,
+    });
+    server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret, webRoot }) });
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-gpu'] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await service?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** A fresh page (empty localStorage) that fails the test on any console error or uncaught exception. */
+  async function open(path: string): Promise<{ page: Page; problems: string[] }> {
+    // axe-core is injected as an inline script, which the page's Content-Security-Policy would refuse.
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(timeout);
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    await page.goto(`${server.url}${path}`);
+    return { page, problems };
+  }
+
+  /** axe-core's serious and critical violations on the page as it is now. */
+  async function accessibilityProblems(page: Page): Promise<string[]> {
+    await page.addScriptTag({ content: axeSource });
+    // Strings, since this file is type-checked without the DOM library: they run in the page.
+    const violations = (await page.evaluate(`axe.run(document).then((result) => result.violations.map((violation) => ({
+      id: violation.id, impact: violation.impact, help: violation.help, targets: violation.nodes.map((node) => node.target.join(' ')),
+    })))`)) as { id: string; impact: string; help: string; targets: string[] }[];
+    return violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical').map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.targets.join(', ')}`);
+  }
+
+  /** Fills the form for a quick 64×64 image and submits it; resolves once the job shows its result. */
+  async function generate(page: Page, prompt: string): Promise<void> {
+    await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
+    await page.getByLabel('Prompt', { exact: true }).fill(prompt);
+    await page.getByLabel('Width').fill('64');
+    await page.getByLabel('Height').fill('64');
+    await page.getByLabel('Steps').fill('6');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const job = page.getByRole('listitem', { name: `Job: ${prompt}` });
+    await job.getByRole('img', { name: /^Result 1:/ }).waitFor();
+  }
+
+  it('serves the app at / and its client-side routes with caching headers; the API keeps its routes and its 404s', async () => {
+    const index = await fetch(`${server.url}/`);
+    assert.equal(index.status, 200);
+    assert.equal(index.headers.get('cache-control'), 'no-cache');
+    const html = await index.text();
+    const script = /src="(\/assets\/main-[\w]+\.js)"/.exec(html)?.[1];
+    assert.ok(script, html);
+    const asset = await fetch(`${server.url}${script}`);
+    assert.equal(asset.status, 200);
+    assert.equal(asset.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.match(asset.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.equal((await fetch(`${server.url}/history/some-id`)).headers.get('cache-control'), 'no-cache');
+    const unknownApi = await fetch(`${server.url}/v1/nothing-here`);
+    assert.equal(unknownApi.status, 404);
+    assert.equal(((await unknownApi.json()) as { error: { code: string } }).error.code, 'route_not_found');
+    assert.equal((await fetch(`${server.url}/assets/missing-123.js`)).status, 404);
+    const unknownPage = await fetch(`${server.url}/nope`);
+    assert.equal(unknownPage.status, 404, 'only the app\'s own pages answer index.html');
+    assert.equal(((await unknownPage.json()) as { error: { code: string } }).error.code, 'route_not_found');
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
+  it('the generate page loads with no console errors and no serious accessibility violations', async () => {
+    const { page, problems } = await open('/');
+    await page.getByRole('heading', { name: 'Generate' }).waitFor();
+    await page.getByLabel('Model').locator('option', { hasText: 'tiny-sd15' }).waitFor({ state: 'attached' });
+    assert.deepEqual(await accessibilityProblems(page), []);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  it('generating from the form shows the steps as they run and the result, which then appears in history', async () => {
+    const { page, problems } = await open('/');
+    // Every status line the job card shows, however briefly.
+    await page.evaluate(`{
+      const seen = (window.seen = []);
+      new MutationObserver(() => document.querySelectorAll('.job-status, .job .preview').forEach((node) => seen.push(node instanceof HTMLImageElement ? 'preview' : node.textContent ?? '')))
+        .observe(document.body, { subtree: true, childList: true, characterData: true });
+    }`);
+    const prompt = 'web ui: a red square';
+    await generate(page, prompt);
+    const seen = (await page.evaluate('window.seen')) as string[];
+    assert.ok(seen.some((text) => /step \d+ of 6 · [\d.]+ steps\/s/.test(text)), `a step with its rate was shown: ${JSON.stringify([...new Set(seen)])}`);
+    assert.ok(seen.includes('preview'), 'a step preview was shown');
+    assert.equal(await page.getByRole('listitem', { name: `Job: ${prompt}` }).locator('.job-status').textContent(), 'Done');
+
+    await page.getByRole('link', { name: 'History' }).click();
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    await page.getByRole('link', { name: new RegExp(prompt) }).first().waitFor();
+    await page.locator('.tile img').first().waitFor();
+    assert.deepEqual(await accessibilityProblems(page), []);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  it('a size the API refuses shows its error next to the size field', async () => {
+    const { page } = await open('/');
+    await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
+    await page.getByLabel('Prompt', { exact: true }).fill('too small');
+    await page.getByLabel('Width').fill('32');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    const error = page.locator('.field-width .field-error');
+    await error.waitFor();
+    assert.match((await error.textContent()) ?? '', /`width`.*64/);
+    assert.equal(await page.getByLabel('Width').getAttribute('aria-invalid'), 'true');
+    // The control names its error, so a screen reader reads it with the field.
+    assert.match((await page.getByLabel('Width').getAttribute('aria-describedby')) ?? '', /field-width-error/);
+    await page.context().close();
+  });
+
+  it('a record\'s detail view shows its settings, and "use these settings" fills the form', async () => {
+    const prompt = 'web ui: settings to reuse';
+    const { page, problems } = await open('/');
+    await generate(page, prompt);
+    await page.getByRole('listitem', { name: `Job: ${prompt}` }).getByRole('link').first().click();
+    await page.getByRole('heading', { name: /^Image / }).waitFor();
+    const seed = (await page.getByRole('row', { name: /^Seed/ }).locator('td').textContent())!;
+    assert.match(seed, /^\d+$/);
+    assert.match((await page.locator('#snippet-cli').textContent())!, new RegExp(`^pixelpipe generate '${prompt}' .*--width 64 --height 64 --steps 6 .*--seed ${seed}`));
+    assert.match((await page.locator('#snippet-curl').textContent())!, /\/v1\/jobs/);
+    await page.getByRole('link', { name: 'Download' }).waitFor();
+    assert.deepEqual(await accessibilityProblems(page), []);
+
+    await page.getByRole('button', { name: 'Use these settings' }).click();
+    await page.getByRole('heading', { name: 'Generate' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(await page.getByLabel('Prompt', { exact: true }).inputValue(), prompt);
+    assert.equal(await page.getByLabel('Width').inputValue(), '64');
+    assert.equal(await page.getByLabel('Steps').inputValue(), '6');
+    assert.equal(await page.getByLabel('Fixed').isChecked(), true);
+    assert.equal(await page.getByLabel('Seed value').inputValue(), seed);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  // Last: once a key exists, the server asks every request for one.
+  it('with API keys on, the UI asks for a key, keeps it, and then works', async () => {
+    const { secret } = await service.keys.create({ name: 'web ui' });
+    // The server caches "no keys exist" for a moment; poll until it asks for one.
+    for (let start = Date.now(); (await fetch(`${server.url}/v1/models`)).status !== 401; ) {
+      assert.ok(Date.now() - start < timeout, 'the server never started asking for an API key');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const { page } = await open('/');
+    const dialog = page.getByRole('dialog', { name: 'This server needs an API key' });
+    await dialog.waitFor();
+    await dialog.getByLabel('API key').fill(secret);
+    await dialog.getByRole('button', { name: 'Use this key' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(`localStorage.getItem('pixelpipe.apiKey')`), secret);
+    await generate(page, 'web ui: with a key');
+    await page.reload();
+    await page.getByLabel('Model').locator('option', { hasText: 'tiny-sd15' }).waitFor({ state: 'attached' });
+    assert.equal(await page.getByRole('dialog').count(), 0, 'the stored key is used after a reload');
+    await page.context().close();
+  });
+});
