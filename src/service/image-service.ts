@@ -28,6 +28,7 @@ import { finishingFromSettings } from './provenance/service-finishing.js';
 import { verifyImage } from './provenance/verify-image.js';
 import type { RankerConfig } from './ranking/create-ranker.js';
 import { RankerRegistry, rankerConfigsFromSettings } from './ranking/service-rankers.js';
+import { createServedLoras } from './loras/served-loras.js';
 import { RecordStore } from './records/record-store.js';
 import { AuditLog } from './safety/audit-log.js';
 import { createModeration, moderationScreen, type Moderation } from './safety/moderation.js';
@@ -163,9 +164,10 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const notifyWebhook = jobWebhooks(webhooks);
 
   const rankers = new RankerRegistry({ ...rankerConfigsFromSettings(settings), ...config.rankers });
+  const servedLoras = createServedLoras(settings.loraDir);
   const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit) }));
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, onError });
+    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, loraPath: servedLoras.path, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
@@ -198,6 +200,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // The job holds the catalog's name of its model, the default one included, so every worker makes the same image.
       const { names, reference, lane } = await served.resolve(request.model);
       request.model = names;
+      await servedLoras.prepare(request, { hosted: (await Promise.all(reference.split(',').map((part) => pixelpipe.isHosted(part)))).every(Boolean) });
       const inputSize = await checkReferences({ storage, records, limits, webhookAllowPrivate: settings.webhookAllowPrivate }, request);
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).
@@ -267,6 +270,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
 
     listModels: () => listCatalog(served.catalog, pixelpipe),
     rankers: () => rankers.names(),
+    listLoras: () => servedLoras.list(),
 
     // Only routes the operator enabled call it (`serve --allow-pull`); the catalog shows the model at once.
     pullModel: createModelPuller({ pull: (reference) => pixelpipe.pullModel(reference), catalog: served.catalog }),

@@ -16,6 +16,8 @@ export interface ReproduceOptions {
    * (compared after) says whether they are the same.
    */
   model?: string;
+  /** Where the LoRAs a record names are (the service's LoRA folder); a record that used LoRAs cannot be reproduced without it. */
+  loraPath?: (name: string) => string;
 }
 
 /** What reproducing a record found. */
@@ -74,14 +76,23 @@ async function input(storage: BlobStorage, key: string, field: string): Promise<
 }
 
 /** Generates the record's image again in this process (see `reproductionRequest`). */
-export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
+export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model, loraPath }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
   // Resizing and encoding happen when a service stores an image; the model's pixels are what is compared.
-  const { images, mask, resize: _resize, outputFormat: _format, outputQuality: _quality, ...options } = reproductionRequest(record, { model });
+  const { images, mask, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = reproductionRequest(record, { model });
+  if (loraNames?.length && !loraPath) throw new InvalidArgumentError({ argument: 'loras', value: loraNames, message: `record ${record.id} used LoRAs (${loraNames.map(({ name }) => name).join(', ')}); reproduce it where its LoRA folder is` });
+  const loras = loraNames?.map(({ name, scale }) => ({ path: loraPath!(name), scale: scale ?? 1 }));
   const result = await pixelpipe.generate({
     ...options,
+    ...(loras ? { loras } : {}),
     ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),
     ...(mask ? { mask: await input(storage, mask.blobKey, 'mask') } : {}),
     abortSignal: signal,
   });
+  // The same LoRA names may hold other weights now: the record's hashes say whether they do.
+  const used = result.images[0]!.settings.loras ?? [];
+  for (const recorded of record.settings.loras ?? []) {
+    const now = used.find((lora) => lora.name === recorded.name);
+    if (now && now.sha256 !== recorded.sha256) throw new InvalidArgumentError({ argument: 'loras', value: recorded.name, message: `LoRA ${recorded.name} is not the file record ${record.id} used: its SHA-256 is ${now.sha256}, the record's ${recorded.sha256}` });
+  }
   return await compareReproduction(record, result.images[0]!, result.response.modelHash);
 }

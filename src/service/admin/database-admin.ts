@@ -1,4 +1,5 @@
 // The admin operations on the database and blob store themselves, for commands run while no server holds them.
+import { join } from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import { ApiKeyStore } from '../keys/api-key-store.js';
 import { recordGeneration } from '../generation/image-recording.js';
@@ -31,7 +32,7 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
       // The engine loads only for a reproduction, not for listing keys or records.
       const [{ createPixelpipe }, { reproduceRecord }] = await Promise.all([import('../pixelpipe.js'), import('../reproduce-record.js')]);
       pixelpipe ??= createPixelpipe({ settings: stores.settings, onNotice: (message) => process.stderr.write(`${message}\n`) });
-      return reportOf(await reproduceRecord(record, { pixelpipe, storage: stores.storage, model }));
+      return reportOf(await reproduceRecord(record, { pixelpipe, storage: stores.storage, model, loraPath: (name) => join(stores.settings.loraDir, `${name}.safetensors`) }));
     },
     async listModels() {
       const [{ createPixelpipe }, { cacheCatalog, listCatalog }] = await Promise.all([import('../pixelpipe.js'), import('../models/catalog-listing.js')]);

@@ -42,6 +42,8 @@ export interface GenerationHandlerConfig {
   audit: AuditLog;
   /** The rankers a best-of-N job (`rankBy`) is judged by. */
   rankers?: RankerRegistry;
+  /** The file of a LoRA the request names (the service's LoRA folder). */
+  loraPath?: (name: string) => string;
   /** Told about errors no caller waits for (a progress event that could not be written). */
   onError?: (error: Error) => void;
 }
@@ -72,7 +74,7 @@ async function readInput(storage: BlobStorage, blobKey: string, field: string): 
 }
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, rankers, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, rankers, loraPath, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   const noteJobBlob = jobBlobNotes(database);
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
@@ -106,11 +108,13 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     // What the service does around the call (ranking, resizing, encoding) is not the model's to see.
-    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, resize: _resize, outputFormat: _format, outputQuality: _quality, ...options } = request;
+    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = request;
+    // Requests name LoRAs; the engine opens their files in the service's folder.
+    const loras = loraNames && loraPath ? loraNames.map(({ name, scale }) => ({ path: loraPath(name), scale: scale ?? 1 })) : undefined;
     // Fail before generating when the ranker is gone (the server was restarted without it since the submit).
     const ranker = rankBy === undefined ? undefined : await rankerFor(rankBy);
     // Best-of-N generates every candidate in one call: consecutive seeds, as for any n.
-    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, n: bestOf ?? options.n, model: await modelReference(model), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) }, { signal: job.signal, onProgress });
+    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, n: bestOf ?? options.n, model: await modelReference(model), ...(loras ? { loras } : {}), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
     const records: RecordDraft[] = [];
     const finished: EncodedImage[] = [];

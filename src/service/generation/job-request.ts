@@ -23,10 +23,13 @@ export interface RequestLimits {
 /** The limits used when none are given. */
 export const defaultRequestLimits: RequestLimits = { maxImages: 8, maxSteps: 150, maxPixels: 2048 * 2048, maxPromptLength: 10_000 };
 
-/** Builds the schema of a job request under `limits`. */
 /** The smallest width or height a request may ask for. */
 export const minRequestSide = 64;
 
+/** A LoRA's name in the service's LoRA folder: a file name without `.safetensors`, as `pixelpipe lora list` shows it. */
+export const loraNamePattern = /^[\w][\w.-]{0,99}$/;
+
+/** Builds the schema of a job request under `limits`. */
 export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
   const side = z.number().int().min(minRequestSide).max(8192);
   return z
@@ -64,6 +67,11 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       /** The record this edit starts from, kept as the new records' parent. */
       parentRecordId: z.uuid().optional(),
       providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),
+      /**
+       * LoRAs from the service's LoRA folder, merged into a local model (SD 1.x/2.x, SDXL), each with its scale
+       * (default 1). A prompt's `<lora:NAME:SCALE>` tokens are moved here at submit.
+       */
+      loras: z.array(z.strictObject({ name: z.string().regex(loraNamePattern, 'must be a LoRA name as `pixelpipe lora list` shows it (letters, digits, _ - .)'), scale: z.number().min(-4).max(4).optional() })).max(8).optional(),
       /**
        * Best-of-N: generate this many candidates (consecutive seeds), rank them with `rankBy` and keep the best `n`.
        * Every candidate is recorded with its score; the rest are kept in history as rejected.
