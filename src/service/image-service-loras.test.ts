@@ -10,6 +10,8 @@ import { createHttpApp } from '../interfaces/http/http-app.js';
 import { startHttpServer } from '../interfaces/http/http-server.js';
 import { testData } from '../testing/paths.js';
 import { createImageService } from './image-service.js';
+import { createPixelpipe } from './pixelpipe.js';
+import { reproduceRecord } from './reproduce-record.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pixelpipe-service-loras-'));
 test.after(() => rmSync(work, { recursive: true, force: true }));
@@ -51,6 +53,20 @@ test('LoRAs by name and by prompt syntax are merged and recorded; unknown names 
     assert.equal(syntaxRecord!.request.prompt, 'a red cube');
     assert.deepEqual(syntaxRecord!.request.loras, [{ name: 'tiny_style', scale: 1 }]);
     assert.equal(syntaxRecord!.pixelSha256, nameRecord!.pixelSha256);
+
+    // Reproduction merges the same LoRA again and checks it is the same file.
+    const pixelpipe = createPixelpipe({ cacheDir: join(work, 'models') });
+    const loraPath = (name: string) => join(loraDir, `${name}.safetensors`);
+    try {
+      const again = await reproduceRecord(nameRecord!, { pixelpipe, storage: service.storage, model: testData('fixtures', 'tiny-sd15'), loraPath });
+      assert.equal(again.matches, true);
+      await assert.rejects(reproduceRecord(nameRecord!, { pixelpipe, storage: service.storage, model: testData('fixtures', 'tiny-sd15') }), { name: 'InvalidArgumentError', message: /used LoRAs \(tiny_style\); reproduce it where its LoRA folder is/ });
+      // Another file under the same name (the same weights in diffusers' format): the hash says it is not the record's.
+      copyFileSync(testData('fixtures', 'tiny-sd15-lora', 'pytorch_lora_weights.safetensors'), join(loraDir, 'tiny_style.safetensors'));
+      await assert.rejects(reproduceRecord(nameRecord!, { pixelpipe, storage: service.storage, model: testData('fixtures', 'tiny-sd15'), loraPath }), { name: 'InvalidArgumentError', message: /LoRA tiny_style is not the file record .* used: its SHA-256 is/ });
+    } finally {
+      await pixelpipe.close();
+    }
 
     const unknown = await post({ ...base, loras: [{ name: 'tiny_style' }, { name: 'no_such_lora' }] });
     assert.equal(unknown.status, 400);

@@ -1,4 +1,5 @@
 // Factory for local ONNX models: one loaded model (sessions) per folder and runtime setting, reused across calls.
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { hashUnet, loadModel, type WeightHashCache } from '../../engine/families/model-loader.js';
 import type { VaeTiling } from '../../engine/vae/vae-tiling.js';
@@ -52,6 +53,16 @@ export interface LocalProvider {
   close(): Promise<void>;
 }
 
+/** Size, modification time and inode: what tells a replaced file from the one merged before, without reading it. */
+function fileIdentity(path: string): string {
+  try {
+    const { size, mtimeMs, ino } = statSync(path);
+    return `${size}:${mtimeMs}:${ino}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
   const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes, maxLoraVariants = 2 } = settings;
   const models = new Map<string, LocalImageModel>();
@@ -63,7 +74,8 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
   const loadPreviewDecoder = previewDecoderPath === undefined ? undefined : () => (previewDecoder ??= PreviewDecoder.load(previewDecoderPath, { executionProvider, threads }));
   return {
     imageModel(modelId, { folder, vaeDecoderFallback, loras = [] }) {
-      const loraKey = loras.map((lora) => `${resolve(lora.path)}:${lora.scale}`).join('|');
+      // A LoRA file replaced under the same name (a retrained LoRA) is another variant, not the cached merge.
+      const loraKey = loras.map((lora) => `${resolve(lora.path)}:${fileIdentity(lora.path)}:${lora.scale}`).join('|');
       const key = `${modelId}\0${resolve(folder)}\0${vaeDecoderFallback ?? ''}\0${loraKey}`;
       let model = models.get(key);
       if (loras.length > 0) {
