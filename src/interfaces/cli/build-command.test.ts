@@ -312,6 +312,28 @@ test('progress: a redrawn bar on a terminal, one plain line per output elsewhere
   }
 });
 
+test('specs name LoRAs of the project\'s folder; the key covers each LoRA file\'s hash', async () => {
+  const root = project('loras', {
+    'pixelpipe.yaml': `version: 1\ndefaults:\n  model: ${JSON.stringify(testData('fixtures', 'tiny-sd15'))}\n  steps: 1\n  size: 64x64\n  seed: 9\nspecs:\n  - name: styled\n    prompt: a red cube\n    loras: [tiny_style:1]\n    output: { path: out/styled.png }\n  - name: plain\n    prompt: a red cube\n    output: { path: out/plain.png }\n`,
+  });
+  mkdirSync(join(root, 'loras'));
+  cpSync(testData('fixtures', 'tiny-sd15-lora', 'tiny-sd15-lora.kohya.safetensors'), join(root, 'loras', 'tiny_style.safetensors'));
+  assert.equal((await build(root)).code, 0);
+  const entry = (path: string) => readLock(root).outputs.find((each) => each.path === path)!;
+  const styled = entry('out/styled.png');
+  assert.notEqual(styled.pixelSha256, entry('out/plain.png').pixelSha256, 'the LoRA changed the image');
+
+  // The same weights in another file format: another file, so another key; the same merged weights, so the same pixels.
+  cpSync(testData('fixtures', 'tiny-sd15-lora', 'pytorch_lora_weights.safetensors'), join(root, 'loras', 'tiny_style.safetensors'));
+  assert.equal((await build(root)).code, 0);
+  assert.deepEqual(generatedPaths(root), ['out/styled.png']);
+  assert.notEqual(entry('out/styled.png').key, styled.key);
+  assert.equal(entry('out/styled.png').pixelSha256, styled.pixelSha256);
+
+  rmSync(join(root, 'loras', 'tiny_style.safetensors'));
+  await assert.rejects(build(root), { name: 'SpecFileError', message: /pixelpipe\.yaml:\d+: loras: spec styled uses LoRA tiny_style, which is not in the project's LoRA folder .*put tiny_style\.safetensors there/ });
+});
+
 test('spec errors stop the build before anything runs, name the file, line and fix, and exit 2', async () => {
   const model = JSON.stringify(testData('fixtures', 'tiny-sd15'));
   const cases: [string, Record<string, string>, RegExp][] = [

@@ -49,6 +49,8 @@ export interface BuildBackend {
   readonly name: string;
   /** The model a spec names, without generating anything (a local model not cached yet is pulled by the embedded backend). */
   model(reference: string | undefined): Promise<BuildModel>;
+  /** SHA-256 of each named LoRA in the backend's LoRA folder; a name it does not have is left out. */
+  loraHashes(names: string[]): Promise<Record<string, string>>;
   /** Ranker names this backend provides, when it can say; a build checks specs against them before it starts. */
   rankers(): Promise<string[] | undefined>;
   /** Submits one job (a native `/v1/jobs` request) and waits for it; throws the job's error when it fails. */

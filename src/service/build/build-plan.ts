@@ -92,6 +92,7 @@ export function jobRequestOf(output: ResolvedOutput, model: BuildModel): Record<
     outputFormat: finish.format,
     outputQuality: finish.quality,
     providerOptions: request.providerOptions,
+    loras: request.loras,
   };
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }
@@ -110,13 +111,14 @@ export function forced(output: ResolvedOutput, patterns: readonly string[]): boo
 }
 
 /** Plans every output: its request and key, and whether its file and lockfile entry let it be skipped. */
-export async function planOutputs(outputs: ResolvedOutput[], { root, lock, models, force = [] }: { root: string; lock?: Lockfile; models: Map<string, BuildModel>; force?: readonly string[] }): Promise<PlannedOutput[]> {
+export async function planOutputs(outputs: ResolvedOutput[], { root, lock, models, force = [], loraHashes = {} }: { root: string; lock?: Lockfile; models: Map<string, BuildModel>; force?: readonly string[]; loraHashes?: Record<string, string> }): Promise<PlannedOutput[]> {
   const entries = new Map((lock?.outputs ?? []).map((entry) => [entry.path, entry]));
   return await Promise.all(
     outputs.map(async (output): Promise<PlannedOutput> => {
       const model = models.get(output.request.model ?? '')!;
       const request = jobRequestOf(output, model);
-      const key = outputKey(output, { model: model.reference, modelHash: model.hash, engineVersion, request });
+      const loras = output.request.loras?.map(({ name }) => [name, loraHashes[name]!] as const);
+      const key = outputKey(output, { model: model.reference, modelHash: model.hash, engineVersion, request, ...(loras && { loraHashes: Object.fromEntries(loras) }) });
       const entry = entries.get(output.path);
       const planned = { output, model, request, key, ...(entry && { entry }) };
       if (forced(output, force)) return { ...planned, status: 'generate', reason: 'forced' };

@@ -49,6 +49,8 @@ export interface ResolvedOutput {
     /** Decimal string (0 to 2^64−1); always resolved, so a rebuild makes the same image. */
     seed: string;
     providerOptions?: Record<string, Record<string, unknown>>;
+    /** LoRAs by name (the LoRA folder's), with scales. */
+    loras?: { name: string; scale: number }[];
   };
   /** Candidates generated for this output (1: no ranking). */
   candidates: number;

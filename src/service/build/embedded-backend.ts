@@ -42,7 +42,7 @@ function rankerConfig(setup: RankerSetup, environment: NodeJS.ProcessEnv): Ranke
 export async function openEmbeddedBackend({ project, outputs, dataDir, concurrency, environment = process.env, rankers, onNotice }: EmbeddedBackendOptions): Promise<BuildBackend> {
   const { root } = project;
   // A build's records live with the project unless told otherwise: it never competes with a server for the user's data directory.
-  const settings: Settings = loadSettings({ dataDir: dataDir ?? (environment.PIXELPIPE_DATA_DIR || resolve(root, '.pixelpipe')) }, environment);
+  const settings: Settings = loadSettings({ dataDir: dataDir ?? (environment.PIXELPIPE_DATA_DIR || resolve(root, '.pixelpipe')), ...(project.loraDir && { loraDir: project.loraDir }) }, environment);
   const references = [...new Set(outputs.map((output) => output.request.model).filter((model) => model !== undefined))];
   const localModels = references.flatMap((reference) => reference.split(',').map((part) => enginePath(root, part.trim()))).filter((part) => isAbsolute(part));
   // One policy for the whole build runs as the server's; each spec with a policy of its own submits with a key that carries it.
@@ -89,6 +89,10 @@ export async function openEmbeddedBackend({ project, outputs, dataDir, concurren
       return { reference: reference ?? '', hash: hashes.join(','), hosted: local === undefined, ...(local && { sizeMultiple: local.sizeMultiple, defaultSize: local.defaultSize }) } satisfies BuildModel;
     },
     rankers: async () => service.rankers(),
+    async loraHashes(names) {
+      const listed = await service.listLoras();
+      return Object.fromEntries(listed.filter(({ name }) => names.includes(name)).map(({ name, sha256 }) => [name, sha256]));
+    },
     async generate(request, { signal, moderationPolicy }) {
       const apiKey = moderationPolicy === undefined ? undefined : keys.get(moderationPolicy);
       const model = typeof request.model === 'string' ? engineReference(root, request.model) : undefined;

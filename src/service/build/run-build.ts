@@ -73,7 +73,8 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const models = new Map<string, BuildModel>();
   for (const reference of new Set(outputs.map((output) => output.request.model ?? ''))) models.set(reference, await backend.model(reference || undefined));
   await checkRankers(project, outputs, backend);
-  const planned = await planOutputs(outputs, { root: project.root, lock, models, force });
+  const loraHashes = await checkLoras(project, outputs, backend);
+  const planned = await planOutputs(outputs, { root: project.root, lock, models, force, loraHashes });
   const cost = estimateBuildCost(planned);
   onEvent({ type: 'plan', planned });
   if (frozen) checkFrozen(planned, lock);
@@ -198,6 +199,27 @@ async function checkRankers(project: Project, outputs: ReturnType<typeof expandP
       fix: `configure it under \`rankers:\` in ${project.file} (e.g. \`${name}: {type: clip, model: ./models/clip}\`), or with --server, on the server`,
     });
   }
+}
+
+/** Every LoRA a spec names must be in the backend's LoRA folder; gives their hashes, which the keys cover. */
+async function checkLoras(project: Project, outputs: ReturnType<typeof expandProject>, backend: BuildBackend): Promise<Record<string, string>> {
+  const names = [...new Set(outputs.flatMap((output) => output.request.loras?.map(({ name }) => name) ?? []))];
+  if (names.length === 0) return {};
+  const hashes = await backend.loraHashes(names);
+  for (const output of outputs) {
+    const missing = output.request.loras?.find(({ name }) => hashes[name] === undefined);
+    if (!missing) continue;
+    const spec = project.specs.find((each) => each.name === output.spec)!;
+    throw new SpecFileError({
+      file: spec.file,
+      line: spec.line,
+      field: 'loras',
+      value: missing.name,
+      problem: `spec ${spec.name} uses LoRA ${missing.name}, which is not in ${backend.name === 'embedded' ? `the project's LoRA folder (${project.loraDir ?? 'PIXELPIPE_LORA_DIR'})` : `the server's LoRA folder (GET ${backend.name}/v1/loras)`}`,
+      fix: `put ${missing.name}.safetensors there${backend.name === 'embedded' ? ', or set loraDir in the project file' : ''}, or correct the name`,
+    });
+  }
+  return hashes;
 }
 
 function checkFrozen(planned: PlannedOutput[], lock: Lockfile | undefined): void {

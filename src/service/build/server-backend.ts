@@ -42,6 +42,10 @@ export function openServerBackend({ url, apiKey, fetch: fetchImpl = fetch, pollM
       const capabilities = first?.pixelpipe?.capabilities;
       return { reference: reference ?? '', hash: `server:${id}`, hosted: !capabilities, ...(capabilities && { sizeMultiple: capabilities.sizeMultiple, defaultSize: capabilities.defaultSize }) } satisfies BuildModel;
     },
+    async loraHashes(names) {
+      const listed = (await (await call('/v1/loras')).json()) as { data: { name: string; sha256: string }[] };
+      return Object.fromEntries(listed.data.filter(({ name }) => names.includes(name)).map(({ name, sha256 }) => [name, sha256]));
+    },
     // The server checks `rankBy` when a job is submitted, naming the rankers it has.
     rankers: async () => undefined,
     async generate(request, { signal }) {

@@ -108,6 +108,7 @@ function* expandSpec(spec: LoadedSpec, project: Project): Generator<ResolvedOutp
           sampler: spec.sampler,
           seed: resolveSeed(spec.seed, path),
           providerOptions: spec.providerOptions,
+          loras: spec.loras,
         }),
         candidates: spec.candidates,
         ...(spec.ranker === undefined ? {} : { ranker: withoutUndefined({ type: spec.ranker.type, rubric }) }),

@@ -67,7 +67,8 @@ export async function loadProject(pathOrFolder: string): Promise<Project> {
   }
   if (failures.length > 0) throw failures.sort((a, b) => a.rank - b.rank || a.line - b.line)[0].error;
   const rankers = settings.rankers && Object.fromEntries(Object.entries(settings.rankers).map(([name, setup]) => [name, rebaseRankerPaths(root, setup)]));
-  return { root, file, outputDir: outputDir.outputDir, concurrency: settings.concurrency, moderation: settings.moderation, ...(rankers && { rankers }), specs: specs.map(({ spec }) => spec) };
+  const loraDir = settings.loraDir !== undefined ? resolve(root, settings.loraDir) : (await stat(resolve(root, 'loras')).then((info) => info.isDirectory(), () => false)) ? resolve(root, 'loras') : undefined;
+  return { root, file, outputDir: outputDir.outputDir, concurrency: settings.concurrency, moderation: settings.moderation, ...(loraDir && { loraDir }), ...(rankers && { rankers }), specs: specs.map(({ spec }) => spec) };
 }
 
 /** A ranker's model files are named relative to the project file; the build opens them from anywhere. */

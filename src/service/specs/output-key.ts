@@ -9,6 +9,8 @@ export interface OutputIdentity {
   engineVersion: string;
   /** The final request the build sends (native size picked, defaults applied). */
   request: Record<string, unknown>;
+  /** SHA-256 of each LoRA file the request names, by name: a retrained LoRA under the same name changes the key. */
+  loraHashes?: Record<string, string>;
 }
 
 /** Bumped when what the key covers changes, so old lockfiles rebuild instead of matching wrongly. */
@@ -42,6 +44,7 @@ export function outputKey(output: ResolvedOutput, identity: OutputIdentity): str
     model: identity.model,
     modelHash: identity.modelHash,
     engineVersion: identity.engineVersion,
+    loraHashes: identity.loraHashes,
   };
   return `sha256:${createHash('sha256').update(canonicalJson(covered), 'utf8').digest('hex')}`;
 }

@@ -26,6 +26,8 @@ export interface LoadedSpec {
   sampler?: string;
   seed: SeedRule;
   providerOptions?: Record<string, Record<string, unknown>>;
+  /** LoRAs of the project's LoRA folder, with their scales. */
+  loras?: { name: string; scale: number }[];
   matrix: Matrix;
   /** Rows of every data file, file after file. */
   data: DataTable[];
@@ -55,6 +57,8 @@ export interface Project {
   outputDir: string;
   concurrency?: number;
   moderation?: string;
+  /** Absolute path of the folder specs' LoRAs are in: `loraDir`, else `loras` beside the project file when it exists. */
+  loraDir?: string;
   /** Rankers an embedded build provides, by name; model paths made absolute. */
   rankers?: Record<string, RankerSetup>;
   specs: LoadedSpec[];

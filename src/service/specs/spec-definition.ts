@@ -47,7 +47,11 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
   };
   const fileHoldingField = (field: string) => locateField(located, [field]).file;
 
-  if (spec.loras !== undefined) complain(['loras'], "LoRAs are not supported by this version's local engine", 'remove the field');
+  const loras = spec.loras?.map((entry) => {
+    if (typeof entry !== 'string') return { name: entry.name, scale: entry.scale ?? 1 };
+    const [name, scale] = entry.split(':') as [string, string | undefined];
+    return { name, scale: scale === undefined ? 1 : Number(scale) };
+  });
   for (const field of ['prompt', 'output.path']) {
     if (valueAt(spec, field.split('.')) === undefined) complain(field.split('.'), 'is missing', `add ${field} to the spec, or to defaults in ${project.document.file}`);
   }
@@ -120,6 +124,7 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
     sampler: spec.sampler,
     seed: seedRule(spec.seed),
     providerOptions: spec.providerOptions,
+    ...(loras && { loras }),
     matrix,
     data,
     candidates: spec.candidates ?? 1,

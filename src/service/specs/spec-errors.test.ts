@@ -52,9 +52,9 @@ test('an unknown template variable names the field, the variable and the known v
   assert.equal(error.message, 'specs/a.yaml:2: prompt: uses {cty}, which is not a variable of spec a; did you mean {city}? known variables: spec, index, size, width, height, city');
 });
 
-test('loras are refused: the local engine has no LoRA support yet', async () => {
-  const error = await failure(withSpec('name: a\nprompt: x\nloras:\n  - { path: style.safetensors, weight: 0.8 }\noutput: { path: out/a.png }\n'));
-  assert.equal(error.message, "specs/a.yaml:3: loras: LoRAs are not supported by this version's local engine; remove the field");
+test('loras are names of the LoRA folder, never paths', async () => {
+  const error = await failure(withSpec('name: a\nprompt: x\nloras:\n  - ../style.safetensors:0.8\noutput: { path: out/a.png }\n'));
+  assert.match(error.message, /^specs\/a\.yaml:4: loras\[0\]: .*must be NAME or NAME:SCALE, e\.g\. acme_style:0\.8/);
 });
 
 test('several candidates need a ranker to pick among them', async () => {

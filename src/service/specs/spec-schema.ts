@@ -50,7 +50,13 @@ const outputSchema = z.strictObject({
   upscale: z.enum(['lanczos']).optional(),
 });
 
-const loraSchema = z.union([z.string().min(1), z.strictObject({ path: z.string().min(1), weight: z.number().optional() })]);
+const loraName = z.string().regex(/^[\w][\w.-]{0,99}$/, 'must be a LoRA name as `pixelpipe lora list` shows it (letters, digits, _ - .; no path, no extension)');
+const loraSchema = z
+  .union([
+    z.string().regex(/^[\w][\w.-]{0,99}(:-?\d+(\.\d+)?)?$/, 'must be NAME or NAME:SCALE, e.g. acme_style:0.8'),
+    z.strictObject({ name: loraName, scale: z.number().min(-4).max(4).optional() }),
+  ])
+  .meta({ description: 'A LoRA of the LoRA folder: NAME, NAME:SCALE or {name, scale} (scale default 1).' });
 
 /** Every field a spec may have; all optional here because `defaults` may supply them. */
 const specFields = {
@@ -64,7 +70,7 @@ const specFields = {
   sampler: z.string().min(1).optional(),
   seed: seedSchema.optional(),
   providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional().meta({ description: 'Per provider: { openai: { quality: high } }.' }),
-  loras: z.array(loraSchema).optional().meta({ description: 'Not supported by this version of the local engine.' }),
+  loras: z.array(loraSchema).max(8).optional().meta({ description: 'LoRAs merged into a local SD 1.x/2.x or SDXL model, from the project\'s LoRA folder (loraDir).' }),
   matrix: matrixSchema.optional(),
   data: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().meta({ description: 'CSV, JSON or YAML files (relative to this file), one output per row; columns become variables.' }),
   candidates: z.int().min(1).max(64).optional().meta({ description: 'Images generated per output; the ranker keeps one. Default 1.' }),
@@ -98,6 +104,7 @@ export const projectSchema = z
     defaults: defaultsSchema.optional(),
     concurrency: z.int().min(1).max(256).optional().meta({ description: 'Outputs in flight at once (the CLI may override).' }),
     moderation: z.string().min(1).optional().meta({ description: 'A moderation policy name or file for every spec; a spec\'s own wins.' }),
+    loraDir: z.string().min(1).optional().meta({ description: 'Where specs\' LoRAs are (NAME.safetensors), relative to the project file; default loras, if that folder exists, else PIXELPIPE_LORA_DIR.' }),
     rankers: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), rankerSetupSchema).optional().meta({ description: 'Rankers the embedded build provides, by name (clip, aesthetic, vlm or names of your own); a spec picks one with `ranker`.' }),
     specs: z.array(z.union([z.string().min(1), specSchema])).min(1).meta({ description: 'Spec files (relative paths) or inline specs.' }),
   })
