@@ -10,6 +10,7 @@ import { createLocal } from '../providers/local/local-provider.js';
 import { createProviderRegistry, loadProviderModules, type ProviderRegistry, type ProviderRegistrySettings, type ProviderStatus } from '../providers/registry.js';
 import type { MemoryEstimate } from '../engine/families/memory-estimate.js';
 import type { LocalImageModel, LocalModelCapabilities } from '../providers/local/local-image-model.js';
+import type { LocalControlInput } from '../providers/local/local-image-options.js';
 import { defaultMemoryBudget } from './memory-budget.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';
@@ -51,6 +52,12 @@ export interface GenerateOptions extends Omit<ImageModelCallOptions, 'n' | 'seed
   vaeDecoderFallback?: string;
   /** LoRA `.safetensors` files merged into a local SD 1.x/2.x or SDXL model, each at its scale (1 = as trained). */
   loras?: ReadonlyArray<{ path: string; scale: number }>;
+  /**
+   * ControlNets for a local SD 1.x/2.x model whose UNet takes residual inputs (see docs/controlnet.md):
+   * each with its control image, preprocessor, scale and guidance window; several sum their residuals.
+   * Passed to the local provider as `providerOptions.local.controls`.
+   */
+  controls?: readonly LocalControlInput[];
 }
 
 export interface ResolvedModel {
@@ -218,11 +225,12 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       return !reference.includes(',') && (await registry()).isRemote(reference);
     },
     pullModel: pull,
-    async generate({ model: reference, n = 1, seed, vaeDecoderFallback, loras, ...callOptions }) {
+    async generate({ model: reference, n = 1, seed, vaeDecoderFallback, loras, controls, ...callOptions }) {
       // The library's edge: the seed is parsed here, once, before a model is resolved or pulled for it.
-      const call = { ...callOptions, n, seed: seed === undefined ? undefined : parseSeed(seed) };
+      const call = { ...callOptions, n, seed: seed === undefined ? undefined : parseSeed(seed), ...withControls(callOptions.providerOptions, controls) };
       const providers = await registry();
       if (reference !== undefined && providers.isHosted(reference)) {
+        if (controls?.length) throw new InvalidArgumentError({ argument: 'controls', value: reference, message: `ControlNets run on local models only; ${reference} is hosted: leave out \`controls\` or choose a local SD 1.x/2.x model` });
         const result = await (await providers.imageModel(reference, { vaeDecoderFallback, loras })).doGenerate(call);
         return { ...result, model: { id: reference, source: 'hosted' } };
       }
@@ -258,6 +266,12 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       local = undefined;
     },
   };
+}
+
+/** `controls` as the local provider takes them, in `providerOptions.local`. */
+function withControls(providerOptions: GenerateOptions['providerOptions'], controls: GenerateOptions['controls']): Pick<GenerateOptions, 'providerOptions'> {
+  if (!controls?.length) return providerOptions ? { providerOptions } : {};
+  return { providerOptions: { ...providerOptions, local: { ...providerOptions?.local, controls } } };
 }
 
 /** One-off generation with a default instance; prefer `createPixelpipe()` to keep sessions between calls. */

@@ -26,6 +26,29 @@ export interface ImageSettings {
   edit?: EditSettings;
   /** LoRAs merged into the model, in the order given: file name (without `.safetensors`), scale and the file's sha256 (hex). */
   loras?: Array<{ name: string; scale: number; sha256: string }>;
+  /** ControlNets used, in the order given (local SD 1.x/2.x models). */
+  controls?: ControlSettings[];
+}
+
+/** One ControlNet of a generation, enough to repeat it given the same control image. */
+export interface ControlSettings {
+  /** The ControlNet's name (its folder) and the sha256 (hex) of its weights. */
+  model: string;
+  sha256: string;
+  /** Preprocessor: `canny`, `scribble`, or `image` (passed through as is). */
+  type: string;
+  /** Conditioning scale. */
+  scale: number;
+  /** The guidance window, as fractions of the steps. */
+  start: number;
+  end: number;
+  /** sha256 of the control image as given, `sha256:…`. */
+  image: string;
+  /** Canny's thresholds, when canny ran. */
+  low?: number;
+  high?: number;
+  /** Scribble's luma threshold, when scribble ran. */
+  threshold?: number;
 }
 
 /** How an edit was set up, enough to repeat it given the same input files. */

@@ -1,6 +1,7 @@
 // What a pipeline asks of a denoiser (the SD/SDXL UNet, SD3's and FLUX.1's transformers): one guided prediction per step.
 import type { HostTensor, OnnxModel, RunListener } from '../runtime/onnx-model.js';
 import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
+import type { ControlInput } from '../controlnet/control-conditioning.js';
 
 export interface LatentShape {
   channels: number;
@@ -16,6 +17,11 @@ export interface DenoiserConditioning {
   added?: Record<string, HostTensor>;
   /** Channels appended to the scaled latent in every batch row (inpainting UNets: mask, then masked-image latents). */
   concat?: { data: Float32Array; channels: number };
+  /**
+   * ControlNets to run at this step (the denoise loop keeps only those whose guidance window holds it);
+   * their residuals are summed into a UNet exported with residual inputs. Such a UNet gets zeros without any.
+   */
+  controls?: readonly ControlInput[];
 }
 
 export interface Denoiser {

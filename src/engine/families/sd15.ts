@@ -4,6 +4,7 @@ import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import type { Denoiser } from '../denoisers/denoiser.js';
 import type { Parameterisation } from '../denoisers/parameterisation.js';
 import { UNetDenoiser } from '../denoisers/unet.js';
+import { residualLayout } from '../controlnet/control-conditioning.js';
 import { latentRgbFactors } from '../preview/latent-rgb.js';
 import type { OnnxModel } from '../runtime/onnx-model.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
@@ -42,7 +43,8 @@ export async function loadUnet(context: LoadContext, config: Record<string, unkn
   if (channels !== 4 && channels !== 9) {
     throw new InvalidModelError({ model: folder, file: 'unet/model.onnx', message: `${folder}: the UNet takes ${channels} input channels; pixelpipe runs 4-channel UNets and 9-channel inpainting UNets` });
   }
-  return { unet: new UNetDenoiser(model, channels), model };
+  // A UNet exported for ControlNets takes their residuals as inputs (zeros when none runs).
+  return { unet: new UNetDenoiser(model, channels, residualLayout(model, config, folder)), model };
 }
 
 /** The UNet's size rule: the VAE scale times its downsampling (2^(blocks − 1)); the default side is its `sample_size` in latent cells. */

@@ -2,6 +2,7 @@
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
+import { activeControls } from '../controlnet/control-conditioning.js';
 import type { DenoiserConditioning, LatentShape } from '../denoisers/denoiser.js';
 import type { LoadedModel } from '../families/model-loader.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
@@ -91,7 +92,9 @@ export async function denoise(model: LoadedModel, options: DenoiseOptions): Prom
     if (signal?.aborted) throw new AbortedError({ cause: signal.reason });
     const timestep = timesteps[index]!;
     const modelInput = await timer.measure('samplerMath', () => scheduler.scaleModelInput(latents, timestep));
-    const prediction = await timer.measure('denoise', () => model.unet.predict(modelInput, shape, timestep, conditioning, guidance, timer.onRun));
+    // ControlNets run only inside their guidance window; outside it their residuals are zero.
+    const stepConditioning = conditioning.controls ? { ...conditioning, controls: activeControls(conditioning.controls, index, timesteps.length) } : conditioning;
+    const prediction = await timer.measure('denoise', () => model.unet.predict(modelInput, shape, timestep, stepConditioning, guidance, timer.onRun));
     const result = await timer.measure('samplerMath', () => scheduler.step(prediction, timestep, latents, () => generator.randn(latentDims)));
     latents = result.prevSample;
     if (knownRegion) {

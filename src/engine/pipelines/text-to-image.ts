@@ -1,5 +1,6 @@
 // Text-to-image for every family (SD 1.x/2.x, SDXL, SD3, FLUX.1): an explicit loop in diffusers' order, so the same seed gives the same image.
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { checkControls, type ControlInput } from '../controlnet/control-conditioning.js';
 import type { LoadedModel } from '../families/model-loader.js';
 import { StageTimer } from '../runtime/stage-timer.js';
 import type { SamplerName } from '../schedulers/index.js';
@@ -23,6 +24,8 @@ export interface TextToImageOptions {
   onStep?: StepListener;
   /** Receives the initial latents, as diffusers' prepare_latents returns them. */
   onInitialLatents?: (latents: Float32Array) => void;
+  /** ControlNets with their control images at the output size (SD 1.x/2.x with a UNet exported with residual inputs); their residuals are summed. */
+  controls?: readonly ControlInput[];
   /** The prompts already encoded (e.g. once for all `n` images of a call); encoded here when absent. */
   encoded?: EncodedPrompts;
   timer?: StageTimer;
@@ -40,12 +43,14 @@ export interface PipelineOutput {
 }
 
 export async function textToImage(model: LoadedModel, options: TextToImageOptions): Promise<PipelineOutput> {
-  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents } = options;
+  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, controls = [] } = options;
   const timer = options.timer ?? new StageTimer();
   if (model.unet.inputChannels !== model.latentChannels) {
     throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give an input image and a \`mask\`` });
   }
+  checkControls(model, controls, { width, height });
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
+  checkControls(model, controls, { width, height }, encoded.context.hiddenSize);
 
   // Prepare the scheduler and the initial noise: torch.randn from a CPU generator seeded with `seed`.
   // Flow-matching families start from plain torch.randn (init_noise_sigma 1); FLUX draws it planar too, and its denoiser packs it.
@@ -63,7 +68,7 @@ export async function textToImage(model: LoadedModel, options: TextToImageOption
 
   // Denoise: one denoiser call per timestep (more for PNDM's warm-up), the scheduler's step in between.
   const timesteps = [...scheduler.timesteps];
-  const conditioning = denoiserConditioning(model, encoded, width, height);
+  const conditioning = { ...denoiserConditioning(model, encoded, width, height), ...(controls.length > 0 ? { controls } : {}) };
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep });
 
   // Decode: latents / scaling_factor (+ shift_factor) → VAE → [0,1] → bytes.

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseExtension } from './extend-flag.js';
+import { controlsOfFlags } from './control-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { parseSeed } from '../../providers/shared/call-validation.js';
 import { encodeForPath, extensionOfMediaType, mediaTypeOf, outputFormatOf } from '../../service/image-files.js';
@@ -21,6 +22,7 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
          [--image PATH [--strength S] [--fit cover|contain|fill]]
          [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
          [--extend left=128,right=128] [--preview-dir DIR] [--vae-fallback PATH] [--lora FILE[:SCALE]]...
+         [--control TYPE:IMAGE[:SCALE]]... [--controlnet PATH]... [--control-start F] [--control-end F] [--canny LOW:HIGH]
          [--max-cost USD] [--execution-provider cpu|cuda] [--threads N] [--data-dir DIR] [--no-record]
 
   --model M      local: a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision],
@@ -40,6 +42,13 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
   --vae-fallback PATH  VAE decoder to use when the model's returns NaN/inf (fp16 SDXL VAEs)
   --lora FILE[:SCALE]  merge a LoRA .safetensors (kohya, diffusers/PEFT) into a local SD 1.x/2.x or
                  SDXL model at SCALE (default 1); repeat for several
+  --control TYPE:IMAGE[:SCALE]  guide a local SD 1.x/2.x model with a ControlNet: TYPE canny (edges
+                 found here), scribble (binarised) or image (a ready control image, as is); SCALE
+                 default 1; repeat for several (their residuals add up); see docs/controlnet.md
+  --controlnet PATH  the ControlNet (a folder holding controlnet/model.onnx, or the model.onnx):
+                 once for every --control, or once per --control in the same order
+  --control-start F, --control-end F  the fraction of the steps the ControlNets act in (default 0, 1)
+  --canny LOW:HIGH  canny's hysteresis thresholds for every canny --control (default 100:200)
   --data-dir DIR where images are recorded (default PIXELPIPE_DATA_DIR or ~/.pixelpipe): each gets a
                  record that \`history\`, \`reproduce\` and \`verify\` know, and the file written is the
                  stored one; beside a running \`serve\` on that directory, through the server
@@ -118,6 +127,7 @@ function parseFlags(argv: string[]) {
       image: { type: 'string', multiple: true }, mask: { type: 'string' }, 'mask-convention': { type: 'string' }, strength: { type: 'string' },
       fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
       'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' }, lora: { type: 'string', multiple: true }, 'max-cost': { type: 'string' },
+      control: { type: 'string', multiple: true }, controlnet: { type: 'string', multiple: true }, 'control-start': { type: 'string' }, 'control-end': { type: 'string' }, canny: { type: 'string' },
       'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' },
     },
   });
@@ -131,6 +141,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   }
   if (positionals.length !== 1) throw new InvalidArgumentError({ argument: 'prompt', value: positionals, message: `give exactly one prompt (quote it), got ${positionals.length} arguments\n${generateUsage}` });
   const n = number('n', values.n) ?? 1;
+  const controls = controlsOfFlags({ control: values.control, controlnet: values.controlnet, start: number('control-start', values['control-start']), end: number('control-end', values['control-end']), canny: values.canny });
   // The seed becomes a bigint here, once; a bad one is refused before a model is resolved.
   const seed = values.seed === undefined ? undefined : parseSeed(values.seed);
   // A name the result cannot be written under is refused now, not after the model was loaded and ran.
@@ -179,6 +190,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     previews: previewDir !== undefined,
     vaeDecoderFallback: values['vae-fallback'],
     ...(values.lora?.length ? { loras: values.lora.map(parseLora) } : {}),
+    ...(controls ? { controls } : {}),
     providerOptions: values['max-cost'] === undefined ? undefined : { router: { maxCostUsd: number('max-cost', values['max-cost']) } },
     onProgress: (event) => {
       progress.update(event);

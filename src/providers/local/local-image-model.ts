@@ -21,7 +21,9 @@ import { checkDimension, checkGuidance, checkImageCount, checkSteps, checkStreng
 import { finishEdit, prepareEdit } from './local-edit-inputs.js';
 import { previewMaker } from './local-previews.js';
 import { a1111Parameters, type GenerationRecord } from './local-record.js';
-import { localImageOptionsSchema } from './local-image-options.js';
+import { localImageOptionsSchema, type LocalImageOptions } from './local-image-options.js';
+import { prepareControls, type PreparedControls } from './local-controls.js';
+import type { ControlNetModel } from '../../engine/controlnet/controlnet-model.js';
 import { checkMemoryBudget } from './local-memory-check.js';
 import type { MemoryEstimate, MemoryProfile } from '../../engine/families/memory-estimate.js';
 
@@ -37,6 +39,8 @@ export interface LocalImageModelConfig {
   previewDecoder?: () => Promise<PreviewDecoder>;
   /** What the memory estimate needs, read from the folder without loading a session. */
   profile: () => Promise<MemoryProfile>;
+  /** Loads a ControlNet (a model.onnx or a folder holding controlnet/model.onnx); the provider keeps it for later calls. */
+  loadControlNet?: (path: string) => Promise<ControlNetModel>;
   /** Largest estimated peak memory of one call, in bytes; calls above it are refused before loading. No limit when absent. */
   memoryBudgetBytes?: number;
 }
@@ -137,9 +141,18 @@ export class LocalImageModel implements ImageModel {
     return this.loaded;
   }
 
+  /** Loads the call's ControlNets and reads their control images at the output size; undefined without controls. */
+  private async prepareControls(local: LocalImageOptions, { width, height, edit }: { width: number; height: number; edit: boolean }): Promise<PreparedControls | undefined> {
+    if (!local.controls?.length) return undefined;
+    checkControlOperation(local.controls, edit);
+    const loadControlNet = this.config.loadControlNet;
+    if (!loadControlNet) throw new InvalidArgumentError({ argument: 'controls', value: local.controls.map((control) => control.model), message: 'this local model was made without a ControlNet loader; create it through createLocal()' });
+    return prepareControls(local.controls, { width, height, maxInputPixels: this.config.maxInputPixels ?? defaultMaxInputPixels, loadControlNet });
+  }
+
   async doGenerate(options: ImageModelCallOptions): Promise<ImageModelResult> {
     const started = performance.now();
-    const n = checkCallSettings(options);
+    const { n, local } = checkCallSettings(options);
     const seed = seedOption(options.seed) ?? randomSeed();
     const prompt = options.prompt;
     if (typeof prompt !== 'string') throw new InvalidArgumentError({ argument: 'prompt', value: prompt, message: `\`prompt\` must be a string, got ${typeof prompt}` });
@@ -166,6 +179,8 @@ export class LocalImageModel implements ImageModel {
     const guidance = options.guidance ?? defaults.guidance;
     const sampler = (options.sampler as SamplerName | undefined) ?? samplerForSchedulerClass(model.schedulerClass, model.schedulerConfig) ?? model.modelFamily.fallbackSampler;
     const negativePrompt = options.negativePrompt;
+    const controls = await this.prepareControls(local, { width, height, edit: edit !== undefined });
+    warnings.push(...(controls?.warnings ?? []));
     // A guidance-distilled family without the input (FLUX.1-schnell's transformer has no `guidance`) cannot use one.
     if (options.guidance !== undefined && options.guidance > 0 && !model.modelFamily.classifierFreeGuidance && !model.unet.hasInput('guidance')) {
       warnings.push({ type: 'unsupported-setting', setting: 'guidance', details: `this ${model.modelFamily.displayName} model's transformer takes no guidance input (as FLUX.1-schnell's), so guidance ${options.guidance} has no effect; it was ignored` });
@@ -200,7 +215,7 @@ export class LocalImageModel implements ImageModel {
       };
       const common = { prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer, encoded, onStep };
       let output: PipelineOutput;
-      if (!edit) output = await textToImage(model, common);
+      if (!edit) output = await textToImage(model, { ...common, ...(controls ? { controls: controls.inputs } : {}) });
       else if (edit.nothingToEdit) output = { rgb: edit.image.data, width, height, timesteps: [], notes: [] };
       else if (edit.mask) output = await inpaint(model, { ...common, image: edit.image, mask: binarizeMask(edit.mask), strength: strength! });
       else output = await imageToImage(model, { ...common, image: edit.image, strength: strength! });
@@ -211,6 +226,7 @@ export class LocalImageModel implements ImageModel {
         prompt, ...(negativePrompt !== undefined ? { negativePrompt } : {}), seed: imageSeed.toString(), steps, guidance, sampler, width: finished.width, height: finished.height,
         operation: edit?.operation ?? 'text-to-image', ...(edit ? { edit: { ...edit.settings, strength: strength! } } : {}),
         ...(model.loras.length > 0 ? { loras: model.loras.map(({ name, scale, sha256 }) => ({ name, scale, sha256 })) } : {}),
+        ...(controls ? { controls: controls.settings } : {}),
       };
       const record: GenerationRecord = {
         version: 1,
@@ -245,6 +261,12 @@ export class LocalImageModel implements ImageModel {
   }
 }
 
+/** Whether a call's ControlNet work can start: text-to-image only, for now. */
+function checkControlOperation(controls: LocalImageOptions['controls'], edit: boolean): void {
+  if (!controls?.length || !edit) return;
+  throw new InvalidArgumentError({ argument: 'controls', value: controls.map((control) => control.model), message: 'ControlNets run with text-to-image only for now: leave out the input image (`images`), or the `controls`' });
+}
+
 /** An inpainting UNet (it takes more channels than the latent's) repaints a masked area of an input image, and nothing else. */
 function checkOperation(name: string, inputChannels: number, latentChannels: number, edit: { masked: boolean } | undefined): void {
   if (inputChannels === latentChannels) return;
@@ -265,8 +287,8 @@ function checkSamplerFits(sampler: string | undefined, family: ModelFamily): voi
   throw new InvalidArgumentError({ argument: 'sampler', value: sampler, message: `\`sampler\` must be one of ${family.samplers.join(', ')} for ${family.displayName} models, got ${JSON.stringify(sampler)}` });
 }
 
-/** The settings of a call checked before anything is read or loaded; gives the image count. */
-function checkCallSettings(call: LocalCallCheck): number {
+/** The settings of a call checked before anything is read or loaded; gives the image count and the parsed local options. */
+function checkCallSettings(call: LocalCallCheck): { n: number; local: LocalImageOptions } {
   const local = call.providerOptions?.local;
   const parsed = localImageOptionsSchema.safeParse(local ?? {});
   if (!parsed.success) throw new InvalidArgumentError({ argument: 'providerOptions.local', value: local, message: `\`providerOptions.local\` is invalid: ${parsed.error.message}` });
@@ -278,7 +300,8 @@ function checkCallSettings(call: LocalCallCheck): number {
   if (call.sampler !== undefined && !isSamplerName(call.sampler)) {
     throw new InvalidArgumentError({ argument: 'sampler', value: call.sampler, message: `\`sampler\` must be one of ${samplerNames.join(', ')}, got ${JSON.stringify(call.sampler)}` });
   }
-  return n;
+  checkControlOperation(parsed.data.controls, call.edit !== undefined);
+  return { n, local: parsed.data };
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;

@@ -7,6 +7,7 @@ import type { ExecutionProviderName } from '../../engine/runtime/execution-provi
 import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { readMemoryProfile, type MemoryProfile } from '../../engine/families/memory-estimate.js';
 import { LoraWeights } from '../../engine/lora/lora-weights.js';
+import { ControlNetModel } from '../../engine/controlnet/controlnet-model.js';
 import { LocalImageModel } from './local-image-model.js';
 
 // Reads a model's configs once; a failed read is tried again next time (the folder may be repaired).
@@ -69,6 +70,18 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
   // Keys of LoRA'd models, least recently used first; and each folder's base weights for merging.
   const loraVariants: string[] = [];
   const loraWeights = new Map<string, LoraWeights>();
+  // ControlNets by resolved path, shared by every model and call: loaded once, released on close.
+  const controlNets = new Map<string, Promise<ControlNetModel>>();
+  const loadControlNet = (path: string): Promise<ControlNetModel> => {
+    const key = resolve(path);
+    let net = controlNets.get(key);
+    if (!net) {
+      net = ControlNetModel.load(key, { executionProvider, threads });
+      net.catch(() => controlNets.delete(key));
+      controlNets.set(key, net);
+    }
+    return net;
+  };
   // One preview decoder for every model, loaded when previews are first asked for.
   let previewDecoder: Promise<PreviewDecoder> | undefined;
   const loadPreviewDecoder = previewDecoderPath === undefined ? undefined : () => (previewDecoder ??= PreviewDecoder.load(previewDecoderPath, { executionProvider, threads }));
@@ -99,6 +112,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
           executionProvider,
           maxInputPixels,
           previewDecoder: loadPreviewDecoder,
+          loadControlNet,
           load: () => loadModel(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling, ...(weights ? { loras, loraWeights: weights } : {}) }),
           profile: lazily(() => readMemoryProfile(folder, vaeTiling)),
           memoryBudgetBytes,
@@ -114,7 +128,9 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
       const decoder = previewDecoder;
       previewDecoder = undefined;
       await decoder?.then((value) => value.release(), () => undefined);
-      await Promise.all(loaded.map((model) => model.release()));
+      const nets = [...controlNets.values()];
+      controlNets.clear();
+      await Promise.all([...loaded.map((model) => model.release()), ...nets.map((net) => net.then((value) => value.release(), () => undefined))]);
     },
   };
 }

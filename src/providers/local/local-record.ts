@@ -40,6 +40,8 @@ export function a1111Parameters(record: GenerationRecord): string {
     // A1111's field: each LoRA by name with the first 10 hex digits of its file's sha256, quoted as one value.
     ...(settings.loras?.length ? [`Lora hashes: "${settings.loras.map((lora) => `${lora.name}: ${lora.sha256.slice(0, 10)}`).join(', ')}"`] : []),
     ...(settings.loras?.length ? [`Loras: "${settings.loras.map((lora) => `${lora.name}: ${lora.scale}`).join(', ')}"`] : []),
+    // A1111's sd-webui-controlnet fields, one per unit.
+    ...(settings.controls ?? []).map((control, index) => `ControlNet ${index}: "Module: ${control.type}, Model: ${control.model} [${control.sha256.slice(0, 8)}], Weight: ${control.scale}, Guidance Start: ${control.start}, Guidance End: ${control.end}, Image hash: ${control.image.replace(/^sha256:/, '').slice(0, 10)}"`),
     `Version: pixelpipe`,
   ];
   const lines = [settings.prompt];
