@@ -84,3 +84,15 @@ test('LoRAs by name and by prompt syntax are merged and recorded; unknown names 
     await service.close();
   }
 });
+
+test('a request cannot make the server open files: ControlNet paths in providerOptions are refused at submit', async () => {
+  const service = await createImageService({ settings: { dataDir: join(work, 'data-controls'), cacheDir: join(work, 'models') }, defaultModel: testData('fixtures', 'tiny-sd15'), isolation: 'in-process', workers: 0, onNotice: () => undefined });
+  try {
+    await assert.rejects(
+      service.submit({ prompt: 'a red cube', providerOptions: { local: { controls: [{ model: '/etc', image: '/etc/passwd', type: 'canny' }] } } }),
+      { name: 'InvalidArgumentError', message: /`providerOptions\.local\.controls` names ControlNet models and control images by path on the server, which a request may not do/ },
+    );
+  } finally {
+    await service.close();
+  }
+});

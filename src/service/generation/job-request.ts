@@ -96,6 +96,11 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       if (width * height > limits.maxPixels) {
         context.addIssue({ code: 'custom', path: ['width'], message: `width × height must be at most ${limits.maxPixels} pixels, got ${width} × ${height} = ${width * height}` });
       }
+      // ControlNets name files (models, control images) on the machine that runs them: a request may not.
+      const local = request.providerOptions?.local;
+      if (local && 'controls' in local) {
+        context.addIssue({ code: 'custom', path: ['providerOptions', 'local', 'controls'], message: 'names ControlNet models and control images by path on the server, which a request may not do; ControlNet is not offered over the API yet (use `pixelpipe generate --control` or the library)' });
+      }
       if (request.bestOf !== undefined && request.bestOf < request.n) {
         context.addIssue({ code: 'custom', path: ['bestOf'], message: `must be at least \`n\` (${request.n}): it is how many candidates the best ${request.n} are chosen from, got ${request.bestOf}` });
       }
