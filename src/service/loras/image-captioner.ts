@@ -3,9 +3,9 @@
 // The request is the one the vlm ranker sends (src/service/ranking/vlm-ranker.ts): POST {baseUrl}/chat/completions,
 // `Authorization: Bearer` when a key is set, the image as an `image_url` content part holding a data URL.
 import { z } from 'zod';
-import { ApiClient, type CallContext } from '../../providers/shared/api-client.js';
+import type { CallContext } from '../../providers/shared/api-client.js';
+import { chatCompletionsClient } from '../../providers/shared/chat-completions-client.js';
 import { hostedDefaults } from '../../providers/shared/provider-settings.js';
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { InvalidResponseError } from '../../spec/errors/invalid-response-error.js';
 
 export interface ImageCaptionerOptions {
@@ -31,17 +31,7 @@ export type Captioner = (image: { file: string; bytes: Uint8Array; mediaType: st
 
 export function createImageCaptioner(options: ImageCaptionerOptions): Captioner {
   const { baseUrl, model, apiKey, fetch, maxRetries = hostedDefaults.maxRetries, sleep = hostedDefaults.sleep } = options;
-  if (!/^https?:\/\//.test(baseUrl)) throw new InvalidArgumentError({ argument: 'caption-url', value: baseUrl, message: `\`--caption-url\` must be an http:// or https:// URL up to /chat/completions, got ${JSON.stringify(baseUrl)}` });
-  const client = new ApiClient({
-    provider: 'captioner',
-    baseURL: baseUrl.replace(/\/+$/, ''),
-    headers: (): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-    fetch,
-    maxRetries,
-    retryDelayMs: hostedDefaults.retryDelayMs,
-    sleep,
-    random: hostedDefaults.random,
-  });
+  const client = chatCompletionsClient({ provider: 'captioner', baseUrl, apiKey, fetch, maxRetries, sleep, urlField: '--caption-url' });
   return async ({ file, bytes, mediaType }, signal) => {
     const context: CallContext = { modelId: model, signal, attempts: [] };
     const { data } = await client.request(context, {

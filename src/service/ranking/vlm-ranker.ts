@@ -7,7 +7,8 @@
 // with exactly one entry per candidate of the request; anything else fails the ranking rather than
 // guessing, and the error quotes what the model said.
 import { z } from 'zod';
-import { ApiClient, type CallContext } from '../../providers/shared/api-client.js';
+import type { ApiClient, CallContext } from '../../providers/shared/api-client.js';
+import { chatCompletionsClient } from '../../providers/shared/chat-completions-client.js';
 import { hostedDefaults } from '../../providers/shared/provider-settings.js';
 import { AbortedError } from '../../spec/errors/aborted-error.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -121,19 +122,9 @@ export class VlmRanker implements Ranker {
       throw new InvalidArgumentError({ argument: 'maxImagesPerRequest', value: maxImagesPerRequest, message: `\`maxImagesPerRequest\` must be a whole number of at least 1, got ${maxImagesPerRequest}` });
     }
     if (!(timeoutMs > 0)) throw new InvalidArgumentError({ argument: 'timeoutMs', value: timeoutMs, message: `\`timeoutMs\` must be a positive number of milliseconds, got ${timeoutMs}` });
-    if (!/^https?:\/\//.test(baseUrl)) throw new InvalidArgumentError({ argument: 'baseUrl', value: baseUrl, message: `\`baseUrl\` must be an http:// or https:// URL up to /chat/completions, got ${JSON.stringify(baseUrl)}` });
     this.maxImagesPerRequest = maxImagesPerRequest;
     this.timeoutMs = timeoutMs;
-    this.client = new ApiClient({
-      provider,
-      baseURL: baseUrl.replace(/\/+$/, ''),
-      headers: (): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
-      fetch,
-      maxRetries,
-      retryDelayMs: hostedDefaults.retryDelayMs,
-      sleep,
-      random: hostedDefaults.random,
-    });
+    this.client = chatCompletionsClient({ provider, baseUrl, apiKey, fetch, maxRetries, sleep });
   }
 
   async score(candidates: RankCandidate[], context: RankContext): Promise<CandidateScore[]> {
