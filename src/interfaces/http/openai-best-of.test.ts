@@ -1,19 +1,16 @@
 // Best-of-N and output resizing over HTTP: the openai client's extra fields and the native jobs API, on the real service (PGlite and PostgreSQL), the tiny model and tiny CLIP.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI from 'openai';
 import type { ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import sharp from 'sharp';
 import type { ImageRecord, JobView } from '../../service/image-service-types.js';
-import { createImageService, type RunningImageService } from '../../service/image-service.js';
+import type { RunningImageService } from '../../service/image-service.js';
 import { ClipRanker } from '../../service/ranking/clip-ranker.js';
 import { testData } from '../../testing/paths.js';
-import { serviceDatabaseUrl, testDatabaseUrlVariable } from '../../testing/postgres.js';
-import { createHttpApp } from './http-app.js';
-import { startHttpServer, type HttpServer } from './http-server.js';
+import { testDatabaseUrlVariable } from '../../testing/postgres.js';
+import { startOpenAiTestServer, type OpenAiTestServer } from '../../testing/openai-test-server.js';
+import type { HttpServer } from './http-server.js';
 
 const clipFolder = testData('fixtures', 'tiny-clip');
 const serverUrl = process.env[testDatabaseUrlVariable];
@@ -28,7 +25,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
   const skip = backend === 'postgres' && !serverUrl && process.env.CI !== 'true' ? `NOT RUN: ${testDatabaseUrlVariable} is not set, so best-of-N was not run against PostgreSQL` : false;
   if (skip) console.warn(`\n!!! ${skip}\n`);
   describe(`best-of-N and output format over HTTP (real service, ${backend}, tiny model, tiny CLIP)`, { skip }, () => {
-    let dataDir: string;
+    let running: OpenAiTestServer;
     let service: RunningImageService;
     let server: HttpServer;
     let client: OpenAI;
@@ -39,26 +36,20 @@ for (const backend of ['pglite', 'postgres'] as const) {
     const get = async (path: string) => (await (await fetch(`${server.url}${path}`)).json()) as any;
 
     before(async () => {
-      dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-best-of-'));
-      const databaseUrl = await serviceDatabaseUrl(backend);
-      service = await createImageService({
-        settings: { dataDir, databaseUrl, cacheDir: join(dataDir, 'models'), clipModel: clipFolder },
+      running = await startOpenAiTestServer(backend, 'best-of', {
+        settings: { clipModel: clipFolder },
         defaultModel: testData('fixtures', 'tiny-sd15'),
         // `last` prefers the highest candidate index: a ranker whose choice the test knows in advance.
         rankers: { last: { type: 'custom', name: 'last', score: (candidates) => candidates.map((candidate) => candidate.index) } },
         isolation: 'in-process',
         pollingIntervalSeconds: 0.1,
-        queue: { retryLimit: 0, queueName: `best-of-${Math.random().toString(36).slice(2, 10)}` },
         onNotice: () => undefined,
       });
-      server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }) });
-      client = new OpenAI({ apiKey: 'unused-without-keys', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      ({ service, server, client } = running);
     });
 
     after(async () => {
-      await server?.close();
-      await service?.close();
-      await rm(dataDir, { recursive: true, force: true });
+      await running?.close();
     });
 
     it('lists its rankers: the settings\' clip and the configured custom one', async () => {

@@ -1,18 +1,17 @@
 // The official openai client against `pixelpipe serve` end to end: the real service on PGlite and on PostgreSQL, in-process workers, the tiny engine fixtures.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import OpenAI, { toFile } from 'openai';
 import type { ImageEditParamsNonStreaming, ImageGenerateParamsNonStreaming } from 'openai/resources/images';
 import sharp from 'sharp';
-import { createImageService, type RunningImageService } from '../../service/image-service.js';
+import type { RunningImageService } from '../../service/image-service.js';
 import { rawRgb } from '../../testing/images.js';
 import { testData } from '../../testing/paths.js';
-import { serviceDatabaseUrl, testDatabaseUrlVariable } from '../../testing/postgres.js';
-import { createHttpApp } from './http-app.js';
-import { startHttpServer, type HttpServer } from './http-server.js';
+import { testDatabaseUrlVariable } from '../../testing/postgres.js';
+import { startOpenAiTestServer, type OpenAiTestServer } from '../../testing/openai-test-server.js';
+import type { HttpServer } from './http-server.js';
 
 const initImage = testData('conformance', 'inputs', 'init_image.png');
 /** Luminance convention: white regenerates. */
@@ -50,30 +49,24 @@ for (const backend of ['pglite', 'postgres'] as const) {
   const skip = backend === 'postgres' && !serverUrl && process.env.CI !== 'true' ? `NOT RUN: ${testDatabaseUrlVariable} is not set, so the openai client was not run against PostgreSQL` : false;
   if (skip) console.warn(`\n!!! ${skip}\n`);
   describe(`the openai client against pixelpipe serve (real service, ${backend}, tiny model)`, { skip }, () => {
-    let dataDir: string;
+    let running: OpenAiTestServer;
     let service: RunningImageService;
     let server: HttpServer;
     let client: OpenAI;
 
     before(async () => {
-      dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-openai-client-'));
-      const databaseUrl = await serviceDatabaseUrl(backend);
-      service = await createImageService({
+      running = await startOpenAiTestServer(backend, 'openai-client', {
         // Without the watermark, the images come back with the model's exact pixels, which these tests compare.
-        settings: { dataDir, databaseUrl, cacheDir: join(dataDir, 'models'), watermark: false },
+        settings: { watermark: false },
         defaultModel: testData('fixtures', 'tiny-sd15'),
         models: [testData('fixtures', 'tiny-sd15-inpaint')],
         pollingIntervalSeconds: 0.1,
-        queue: { retryLimit: 0, queueName: `openai-client-${Math.random().toString(36).slice(2, 10)}` },
       });
-      server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }) });
-      client = new OpenAI({ apiKey: 'unused-without-keys', baseURL: `${server.url}/v1`, maxRetries: 0 });
+      ({ service, server, client } = running);
     });
 
     after(async () => {
-      await server?.close();
-      await service?.close();
-      await rm(dataDir, { recursive: true, force: true });
+      await running?.close();
     });
 
     it('generates a 64×64 PNG, and the same seed gives the same image again', async () => {
