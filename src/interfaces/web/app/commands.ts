@@ -1,19 +1,8 @@
 // A record's settings as a form preset, a `pixelpipe generate` command and a curl call of POST /v1/jobs.
 import type { ImageRecord, JobSubmit } from './api-types.js';
 
-/** What the generate form can be filled with. */
-export interface FormSettings {
-  model?: string;
-  prompt: string;
-  negativePrompt?: string;
-  width?: number;
-  height?: number;
-  steps?: number;
-  guidance?: number;
-  sampler?: string;
-  seed?: string;
-  n?: number;
-}
+/** What the generate form can be filled with: the submit body's fields it has, the seed as the text field holds it. */
+export type FormSettings = Pick<JobSubmit, 'model' | 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidance' | 'sampler' | 'n'> & { seed?: string };
 
 /** The settings of a record as the generate form takes them; the seed is the record's own, so the same image comes back. */
 export function recordSettings(record: ImageRecord): FormSettings {
