@@ -73,6 +73,22 @@ export interface LoadContext {
   openModel(file: string, name: string, level: OptimizationLevel): Promise<OnnxModel>;
 }
 
+/** The edits a family runs, following its diffusers img2img and inpaint pipelines. */
+export interface EditingSupport {
+  /** Whether image-to-image runs (SD, SDXL, SD3; FLUX.1 not yet). */
+  imageToImage: boolean;
+  /** Whether inpainting and outpainting run (SD and SDXL only). */
+  inpainting: boolean;
+  /**
+   * How `get_timesteps` turns strength into a start: `steps-run` keeps ⌊steps·strength⌋ steps (SD and SDXL
+   * pipelines), `steps-skipped` skips ⌊steps − steps·strength⌋ (SD3's and FLUX's, which floor after subtracting).
+   */
+  strengthRounding: StrengthRounding;
+}
+
+/** See EditingSupport.strengthRounding. */
+export type StrengthRounding = 'steps-run' | 'steps-skipped';
+
 /** The denoiser's and VAE's configs, as the size rule needs them. */
 export interface SizeFacts {
   /** The denoiser's `config.json` (UNet or transformer); empty when absent. */
@@ -112,8 +128,8 @@ export interface ModelFamily {
   readonly requiredFiles: readonly string[];
   /** The denoiser's folder (`unet` or `transformer`): its config, and the weights records are hashed by. */
   readonly denoiserFolder: string;
-  /** Whether image-to-image and inpainting run on this family (SD3 and FLUX: text-to-image only, for now). */
-  readonly supportsEditing: boolean;
+  /** Which edits run on this family, and how their strength cuts the schedule. */
+  readonly editing: EditingSupport;
   /** Whether guidance above 1 means classifier-free guidance (a negative prompt, the denoiser at batch 2); FLUX.1 takes guidance as an input instead. */
   readonly classifierFreeGuidance: boolean;
   /** Further checks of a folder detected as this family, throwing InvalidModelError with the family's own advice. */

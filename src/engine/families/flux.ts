@@ -65,7 +65,8 @@ export const flux: ModelFamily = {
   detect: ({ modelIndex }) => pipelineClass(modelIndex).startsWith('Flux'),
   requiredFiles: fluxFiles,
   denoiserFolder: 'transformer',
-  supportsEditing: false,
+  // FluxImg2ImgPipeline is not ported yet.
+  editing: { imageToImage: false, inpainting: false, strengthRounding: 'steps-skipped' },
   // FLUX.1 is guidance-distilled: guidance is a transformer input, there is no negative prompt and no batch of two.
   classifierFreeGuidance: false,
 

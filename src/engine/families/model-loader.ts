@@ -207,7 +207,7 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
   const vaeEncoder = lazily(async () => {
     const model = await timed('vaeEncoder', () => OnnxModel.load(join(folder, 'vae_encoder/model.onnx'), 'vaeEncoder', runtime, 'all'));
     sessions.push(model);
-    return new VaeEncoder(model, scalingFactor, { vaeScaleFactor, tiling: vaeTiling });
+    return new VaeEncoder(model, scalingFactor, { vaeScaleFactor, tiling: vaeTiling, shiftFactor });
   });
   const fallbackVaeDecoder = vaeDecoderFallback === undefined ? undefined : lazily(async () => {
     const path = vaeDecoderPath(vaeDecoderFallback);

@@ -86,7 +86,7 @@ export const sd15: ModelFamily = {
   detect: () => true,
   requiredFiles: stableDiffusionFiles,
   denoiserFolder: 'unet',
-  supportsEditing: true,
+  editing: { imageToImage: true, inpainting: true, strengthRounding: 'steps-run' },
   classifierFreeGuidance: true,
 
   async loadPromptEncoder(context): Promise<LoadedText> {

@@ -111,7 +111,8 @@ export const sd3: ModelFamily = {
   detect: ({ modelIndex }) => pipelineClass(modelIndex).startsWith('StableDiffusion3'),
   requiredFiles: sd3Files,
   denoiserFolder: 'transformer',
-  supportsEditing: false,
+  // StableDiffusion3Img2ImgPipeline; SD3's inpaint pipeline is not ported.
+  editing: { imageToImage: true, inpainting: false, strengthRounding: 'steps-skipped' },
   classifierFreeGuidance: true,
 
   // SD3 runs without its T5 encoder (diffusers: text_encoder_3=None), so the pair is optional, but not half of it.

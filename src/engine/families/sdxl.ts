@@ -62,7 +62,7 @@ export const sdxl: ModelFamily = {
   detect: ({ modelIndex, has }) => String(modelIndex._class_name ?? '').includes('XL') || (has('text_encoder_2/model.onnx') && has('unet/model.onnx')),
   requiredFiles: stableDiffusionFiles,
   denoiserFolder: 'unet',
-  supportsEditing: true,
+  editing: { imageToImage: true, inpainting: true, strengthRounding: 'steps-run' },
   classifierFreeGuidance: true,
 
   checkFolder({ folder, has }) {

@@ -9,7 +9,7 @@ import { isInvalidArgument } from '../../testing/assertions.js';
 import { buildOnnxModel } from '../../testing/onnx-builder.js';
 import { pipelineIndex, pipelineRun, referenceChecker } from '../../testing/conformance.js';
 import { testData } from '../../testing/paths.js';
-import { scheduleForStrength } from './denoise.js';
+import { scheduleForStrength, stepsRunForStrength } from './denoise.js';
 import { textToImage } from './text-to-image.js';
 
 /** tiny-sdxl with its VAE decoder swapped for an fp16 graph computing x⁸, which overflows fp16 for |x| > ~4, as SDXL's fp16 VAE does on real latents. */
@@ -59,4 +59,16 @@ test('image-to-image schedules are the tail of the full schedule, as diffusers g
   }
   // ⌊3 × 0.2⌋ = 0: diffusers would run nothing and fail on an empty schedule; here the error names the fix.
   assert.throws(() => scheduleForStrength(createScheduler('euler', config), 3, 0.2), isInvalidArgument('strength', /runs no step.*at least 5/));
+});
+
+test("SD3's and FLUX's get_timesteps skip ⌊steps − steps·strength⌋ steps, keeping one more than SD's rule when steps·strength is fractional", () => {
+  const cases: [number, number, number, number][] = [[4, 0.5, 2, 2], [4, 0.6, 3, 2], [4, 1, 4, 4], [28, 0.8, 23, 22], [3, 0.2, 1, 0]];
+  for (const [steps, strength, skippedRule, runRule] of cases) {
+    assert.equal(stepsRunForStrength(steps, strength, 'steps-skipped'), skippedRule, `${steps} steps at ${strength}`);
+    assert.equal(stepsRunForStrength(steps, strength, 'steps-run'), runRule, `${steps} steps at ${strength}, SD's rule`);
+  }
+  const full = createScheduler('flowmatch_euler', { shift: 3 });
+  full.setTimesteps(4);
+  const tail = scheduleForStrength(createScheduler('flowmatch_euler', { shift: 3 }), 4, 0.6, 'steps-skipped');
+  assert.deepEqual(tail, full.timesteps.slice(1));
 });

@@ -4,9 +4,10 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import { activeControls } from '../controlnet/control-conditioning.js';
 import type { DenoiserConditioning, LatentShape } from '../denoisers/denoiser.js';
+import type { ModelFamily, StrengthRounding } from '../families/family.js';
 import type { LoadedModel } from '../families/model-loader.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
-import { createScheduler, type SamplerName, type Scheduler } from '../schedulers/index.js';
+import { createScheduler, type SamplerName, type ScheduleOptions, type Scheduler } from '../schedulers/index.js';
 import type { TorchGenerator } from '../tensor/torch-random.js';
 import type { DecodedImage } from '../vae/vae-decoder.js';
 import type { EncodedPrompts } from './prompt-conditioning.js';
@@ -57,18 +58,25 @@ export function createSampler(model: LoadedModel, sampler: SamplerName): Schedul
 
 /**
  * The tail of the schedule that image-to-image and inpainting run for `strength`, as diffusers'
- * `get_timesteps`: the first ⌊steps·strength⌋ steps are skipped, and the scheduler told where it starts.
+ * `get_timesteps`: SD's and SDXL's pipelines run ⌊steps·strength⌋ steps (`steps-run`); SD3's and FLUX's
+ * skip ⌊steps − steps·strength⌋ (`steps-skipped`), which keeps one more step when steps·strength is
+ * fractional. The scheduler is told where it starts; `scheduleOptions` as for text-to-image.
  */
-export function scheduleForStrength(scheduler: Scheduler, steps: number, strength: number): number[] {
-  scheduler.setTimesteps(steps);
-  const initial = Math.min(Math.floor(steps * strength), steps);
-  if (initial === 0) {
+export function scheduleForStrength(scheduler: Scheduler, steps: number, strength: number, rounding: StrengthRounding = 'steps-run', scheduleOptions?: ScheduleOptions): number[] {
+  scheduler.setTimesteps(steps, scheduleOptions);
+  const start = steps - stepsRunForStrength(steps, strength, rounding);
+  if (start >= steps) {
     throw new InvalidArgumentError({ argument: 'strength', value: strength, message: `\`strength\` ${strength} with ${steps} steps runs no step (⌊steps × strength⌋ = 0); raise \`steps\` to at least ${Math.ceil(1 / strength)} or raise \`strength\`` });
   }
-  const start = steps - initial;
   // Every sampler here has diffusers' `order` 1, so the skipped count is `start` timesteps.
   scheduler.setBeginIndex(start);
   return scheduler.timesteps.slice(start);
+}
+
+/** How many of `steps` an edit at `strength` runs, by the family's `get_timesteps` rounding (see scheduleForStrength). */
+export function stepsRunForStrength(steps: number, strength: number, rounding: StrengthRounding): number {
+  if (rounding === 'steps-run') return Math.min(Math.floor(steps * strength), steps);
+  return steps - Math.trunc(Math.max(steps - Math.min(steps * strength, steps), 0));
 }
 
 /** The denoiser's inputs besides the latent, as the model's family builds them (SDXL adds pooled embeddings and size conditioning). */
@@ -76,11 +84,16 @@ export function denoiserConditioning(model: LoadedModel, encoded: EncodedPrompts
   return model.modelFamily.conditioning(encoded, { width, height, vaeScaleFactor: model.vaeScaleFactor });
 }
 
-/** Image-to-image and inpainting follow diffusers' SD and SDXL pipelines; families without them (SD3, FLUX.1) are refused by name. */
+/** Edits follow diffusers' img2img and inpaint pipelines where the family has them; the others are refused by name (SD3 inpainting, FLUX.1 edits). */
 export function checkEditing(model: LoadedModel, operation: 'image-to-image' | 'inpainting'): void {
   const family = model.modelFamily;
-  if (family.supportsEditing) return;
-  throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${operation} is not supported for ${family.displayName} models (${model.name}); pixelpipe runs ${family.displayName} text-to-image only: leave out the input image` });
+  if (operation === 'image-to-image' ? family.editing.imageToImage : family.editing.inpainting) return;
+  throw new InvalidArgumentError({ argument: family.editing.imageToImage ? 'mask' : 'images', value: undefined, message: `${operation} is not supported for ${family.displayName} models (${model.name}); pixelpipe runs ${family.displayName} ${editsOffered(family)}` });
+}
+
+/** What a family runs, for refusals: `text-to-image only: leave out the input image`, or the same with image-to-image. */
+function editsOffered(family: ModelFamily): string {
+  return family.editing.imageToImage ? 'text-to-image and image-to-image only: leave out the mask' : 'text-to-image only: leave out the input image';
 }
 
 /** Runs the denoiser once per timestep with the scheduler's step in between; returns the final latents. */

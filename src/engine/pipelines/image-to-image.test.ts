@@ -3,7 +3,17 @@ import assert from 'node:assert/strict';
 import { loadStableDiffusion } from '../families/stable-diffusion.js';
 import { conformanceImage, pipelineIndex, pipelineRun, referenceChecker, referenceSamplers } from '../../testing/conformance.js';
 import { testData } from '../../testing/paths.js';
+import { flowReferences } from '../../testing/flow-references.js';
+import { loadModel } from '../families/model-loader.js';
+import { OnnxModel } from '../runtime/onnx-model.js';
+import { TorchGenerator } from '../tensor/torch-random.js';
+import { VaeEncoder, rgbToModelInput } from '../vae/vae-encoder.js';
+import { createSampler } from './denoise.js';
 import { imageToImage } from './image-to-image.js';
+import { inpaint } from './inpaint.js';
+import { textToImage } from './text-to-image.js';
+
+const f32 = Math.fround;
 
 test('image-to-image matches diffusers: img2img_euler_s4_g7.5 (strength 0.5 runs the last 2 of 4 timesteps)', async (t) => {
   const run = pipelineRun('img2img_euler_s4_g7.5');
@@ -43,4 +53,74 @@ test('an older export that samples inside its VAE encoder still edits, with a no
   assert.equal(output.rgb.length, 64 * 64 * 3);
   assert.equal(output.notes.length, 1);
   assert.match(output.notes[0]!, /samples inside the graph/);
+});
+
+// SD3 (StableDiffusion3Img2ImgPipeline): there is no diffusers reference run for it, so these check what can be known exactly.
+const sd3Model = loadModel(testData('fixtures', 'tiny-sd3'));
+/** diffusers 0.29.2's 4-step schedule on tiny-sd3 (the text-to-image reference run's timesteps). */
+const sd3Schedule = flowReferences('sd3').runs[0]!.timesteps_seen;
+const sd3Options = { prompt: 'a red cube', negativePrompt: '', width: 64, height: 64, steps: 4, guidance: 5, sampler: 'flowmatch_euler' as const, seed: 42n };
+const sd3LatentDims = [1, 16, 8, 8];
+
+test("SD3 image-to-image keeps diffusers' get_timesteps tail: ⌊steps − steps·strength⌋ skipped (0.5 → last 2 of 4, 0.6 → last 3)", async () => {
+  const model = await sd3Model;
+  const image = await conformanceImage();
+  assert.equal(sd3Schedule.length, 4);
+  for (const [strength, start] of [[0.5, 2], [0.6, 1], [1, 0]] as const) {
+    const output = await imageToImage(model, { ...sd3Options, image, strength });
+    assert.deepEqual(output.timesteps, sd3Schedule.slice(start), `strength ${strength}`);
+    assert.equal(output.rgb.length, 64 * 64 * 3);
+    assert.deepEqual(output.notes, []);
+  }
+});
+
+test('SD3 image-to-image starts from scale_noise: σ·noise + (1 − σ)·x0, x0 the encoder\'s (z − shift)·scale and noise the generator\'s next draw', async () => {
+  const model = await sd3Model;
+  const image = await conformanceImage();
+  let initial: Float32Array | undefined;
+  await imageToImage(model, { ...sd3Options, image, strength: 0.6, onInitialLatents: (latents) => { initial = latents; } });
+
+  // The encoder draws the posterior sample first, then the pipeline draws the noise (diffusers' prepare_latents).
+  const generator = new TorchGenerator(42n);
+  const encoder = await model.vaeEncoder();
+  const x0 = await encoder.encode(rgbToModelInput(image), image, generator);
+  const noise = generator.randn(sd3LatentDims);
+  const scheduler = createSampler(model, 'flowmatch_euler');
+  scheduler.setTimesteps(4);
+  const sigma = scheduler.sigmas[1]!;
+  assert.equal(Math.fround(sigma * 1000), sd3Schedule[1], 'σ is the first kept timestep\'s');
+  const expected = x0.map((value, i) => f32(f32(sigma * noise[i]!) + f32(f32(1 - sigma) * value)));
+  assert.deepEqual(initial, expected);
+
+  // x0 is (z − shift_factor) · scaling_factor of the raw posterior sample z, with the VAE config's factors.
+  const raw = await new VaeEncoder(await OnnxModel.load(testData('fixtures', 'tiny-sd3', 'vae_encoder', 'model.onnx'), 'vaeEncoder'), 1).encode(rgbToModelInput(image), image, new TorchGenerator(42n));
+  let largest = 0;
+  for (let i = 0; i < raw.length; i++) largest = Math.max(largest, Math.abs(x0[i]! - f32(f32(1.5305) * f32(raw[i]! - f32(0.0609)))));
+  assert.ok(largest <= 1e-5, `x0 off (z − shift)·scale by ${largest}`);
+});
+
+test('SD3 image-to-image at strength 1 starts from pure noise, the draw after the encoder\'s, so it is not text-to-image\'s start', async () => {
+  const model = await sd3Model;
+  const image = await conformanceImage();
+  let initial: Float32Array | undefined;
+  const edited = await imageToImage(model, { ...sd3Options, image, strength: 1, onInitialLatents: (latents) => { initial = latents; } });
+  let textInitial: Float32Array | undefined;
+  const generated = await textToImage(model, { ...sd3Options, onInitialLatents: (latents) => { textInitial = latents; } });
+  assert.deepEqual(edited.timesteps, generated.timesteps);
+  // σ = 1 at the first timestep, so scale_noise returns the noise itself: the generator's second draw of the latent's shape.
+  const generator = new TorchGenerator(42n);
+  const first = generator.randn(sd3LatentDims);
+  const second = generator.randn(sd3LatentDims);
+  assert.deepEqual(textInitial, first);
+  assert.deepEqual(initial, second);
+  assert.notDeepEqual(edited.rgb, generated.rgb);
+});
+
+test('SD3 inpainting is refused, naming image-to-image as what SD3 runs', async () => {
+  const model = await sd3Model;
+  const image = await conformanceImage();
+  await assert.rejects(
+    inpaint(model, { ...sd3Options, image, mask: new Float32Array(64 * 64).fill(1), strength: 1 }),
+    { name: 'InvalidArgumentError', message: /inpainting is not supported for SD3 models .*text-to-image and image-to-image only: leave out the mask/ },
+  );
 });

@@ -26,12 +26,14 @@ export async function imageToImage(model: LoadedModel, options: ImageToImageOpti
   }
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
 
-  // Schedule: skip the first steps so that `strength` of it runs.
-  const scheduler = createSampler(model, sampler);
-  const timesteps = scheduleForStrength(scheduler, steps, strength);
-
-  // Prepare latents: the image's latents (posterior sampled from the generator), then noise from the same generator.
+  // Schedule: skip the first steps so that `strength` of it runs (the family's pipeline says how it rounds).
   const shape = { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor };
+  const scheduler = createSampler(model, sampler);
+  const family = model.modelFamily;
+  const timesteps = scheduleForStrength(scheduler, steps, strength, family.editing.strengthRounding, family.scheduleOptions?.(shape));
+
+  // Prepare latents: the image's latents (posterior sampled from the generator, then (z − shift) · scale in the
+  // encoder), then noise from the same generator, mixed at the first kept timestep (add_noise, or scale_noise for flow).
   const generator = new TorchGenerator(seed);
   const encoder = await model.vaeEncoder();
   const imageLatents = await timer.measure('vaeEncode', () => encoder.encode(rgbToModelInput(image), image, generator, timer.onRun));

@@ -20,7 +20,7 @@ export async function inpaint(model: LoadedModel, options: InpaintOptions): Prom
   const timer = options.timer ?? new StageTimer();
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
   const scheduler = createSampler(model, sampler);
-  const timesteps = scheduleForStrength(scheduler, steps, strength);
+  const timesteps = scheduleForStrength(scheduler, steps, strength, model.modelFamily.editing.strengthRounding);
 
   // Prepare the mask: binary at pixel resolution, nearest-sampled to the latent grid (torch's F.interpolate default).
   const factor = model.vaeScaleFactor;

@@ -25,6 +25,8 @@ export interface VaeEncoderOptions {
   vaeScaleFactor?: number;
   /** Encode large images in tiles (see vaeTilePlan); undefined encodes every size whole. */
   tiling?: VaeTiling;
+  /** The VAE's `shift_factor` (SD3 0.0609, FLUX 0.1159), subtracted before scaling; 0 for SD's VAEs. */
+  shiftFactor?: number;
 }
 
 export class VaeEncoder {
@@ -35,13 +37,15 @@ export class VaeEncoder {
   readonly samplesInGraph: boolean;
   private readonly vaeScaleFactor: number;
   private readonly tiling: VaeTiling | undefined;
+  private readonly shiftFactor: number;
 
   constructor(
     private readonly model: OnnxModel,
     /** The VAE's scaling_factor: latents are multiplied by it to reach the UNet's space. */
     private readonly scalingFactor: number,
-    { vaeScaleFactor = 8, tiling }: VaeEncoderOptions = {},
+    { vaeScaleFactor = 8, tiling, shiftFactor = 0 }: VaeEncoderOptions = {},
   ) {
+    this.shiftFactor = shiftFactor;
     this.samplesInGraph = !model.outputs.has('latent_parameters') && model.outputs.has('latent_sample');
     this.vaeScaleFactor = vaeScaleFactor;
     this.tiling = tiling;
@@ -51,6 +55,7 @@ export class VaeEncoder {
    * Encodes one image (planar [3, h, w] in [−1, 1], sides multiples of 8) and samples mean + exp(½·clamp(logvar, −30, 20))·ε with ε
    * drawn from `generator`, exactly where diffusers' `latent_dist.sample(generator)` draws it. Tiled, the
    * posterior parameters are blended first and sampled once over the whole latent, as diffusers' tiled_encode.
+   * Returns (z − shift_factor) · scaling_factor, the denoiser's space.
    */
   async encode(planes: Float32Array, size: { width: number; height: number }, generator: TorchGenerator, onRun?: RunListener): Promise<Float32Array> {
     const input = { data: planes, channels: 3, height: size.height, width: size.width };
@@ -59,6 +64,7 @@ export class VaeEncoder {
       ? await runTiled(input, encodeGeometry(this.tiling.tileSize, this.vaeScaleFactor), (tile) => this.run(tile, onRun))
       : await this.run(input, onRun);
     const factor = f32(this.scalingFactor);
+    const shift = f32(this.shiftFactor);
     let sampled: Float32Array;
     if (this.samplesInGraph) {
       sampled = encoded.data;
@@ -75,7 +81,8 @@ export class VaeEncoder {
     }
     const latents = new Float32Array(sampled.length);
     for (let i = 0; i < sampled.length; i++) {
-      latents[i] = f32(factor * sampled[i]!);
+      // diffusers: (z − shift_factor) · scaling_factor, each in float32; z − 0 is z exactly, so SD's VAEs are unchanged.
+      latents[i] = f32(factor * f32(sampled[i]! - shift));
       if (!Number.isFinite(latents[i]!)) {
         throw new InvalidModelError({ model: this.model.path, file: this.model.path, message: `${this.model.path} returned NaN/∞ latents (an fp16 VAE encoder overflowing); use an fp32 export of the VAE encoder` });
       }

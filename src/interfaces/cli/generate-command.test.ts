@@ -85,7 +85,7 @@ for (const family of ['sd3', 'flux'] as const) {
   }
 }
 
-test('SD3 and FLUX.1: a side off the family\'s size rule, a noise-prediction sampler and an input image are refused, each naming the rule', async () => {
+test('SD3 and FLUX.1: a side off the family\'s size rule, a noise-prediction sampler and an edit the family lacks are refused, each naming the rule', async () => {
   const sd3 = testData('fixtures', 'tiny-sd3');
   const offGrid = await runCli(['generate', 'a red cube', '--model', sd3, '--width', '72', '--height', '64', '--steps', '1', '--no-record']);
   assert.notEqual(offGrid.code, 0);
@@ -97,9 +97,20 @@ test('SD3 and FLUX.1: a side off the family\'s size rule, a noise-prediction sam
   const sampler = await runCli(['generate', 'a red cube', '--model', sd3, '--sampler', 'euler', '--width', '64', '--height', '64', '--steps', '1', '--no-record']);
   assert.notEqual(sampler.code, 0);
   assert.match(sampler.stderr, /`sampler` must be one of flowmatch_euler for SD3 models, got "euler"/);
-  const edit = await runCli(['generate', 'a red cube', '--model', sd3, '--image', initImage, '--steps', '2', '--no-record']);
-  assert.notEqual(edit.code, 0);
-  assert.match(edit.stderr, /image-to-image is not supported for SD3 models/);
+  const inpainting = await runCli(['generate', 'a red cube', '--model', sd3, '--image', initImage, '--mask', maskImage, '--steps', '2', '--no-record']);
+  assert.notEqual(inpainting.code, 0);
+  assert.match(inpainting.stderr, /inpainting is not supported for SD3 models \(tiny-sd3\); pixelpipe runs SD3 text-to-image and image-to-image only/);
+  const fluxEdit = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-flux'), '--image', initImage, '--steps', '2', '--no-record']);
+  assert.notEqual(fluxEdit.code, 0);
+  assert.match(fluxEdit.stderr, /image-to-image is not supported for FLUX\.1 models/);
+});
+
+test('CLI SD3 image-to-image (--strength 0.6) writes an image recorded as image-to-image', async () => {
+  const out = join(work, 'sd3-img2img.png');
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd3'), '--image', initImage, '--strength', '0.6', '--steps', '4', '--seed', '42', '--out', out]);
+  assert.equal(result.code, 0, result.stderr);
+  const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { width: number; height: number; operation: string; strength?: number }; model: { family: string } };
+  assert.deepEqual([record.settings.width, record.settings.height, record.settings.operation, record.model.family], [64, 64, 'image-to-image', 'stable-diffusion-3']);
 });
 
 test('n images use seed, seed+1, ... and --json reports each', async () => {

@@ -13,7 +13,7 @@ import { imageToImage } from '../../engine/pipelines/image-to-image.js';
 import { inpaint } from '../../engine/pipelines/inpaint.js';
 import { encodePrompts } from '../../engine/pipelines/prompt-conditioning.js';
 import { textToImage, type PipelineOutput } from '../../engine/pipelines/text-to-image.js';
-import type { StepListener } from '../../engine/pipelines/denoise.js';
+import { stepsRunForStrength, type StepListener } from '../../engine/pipelines/denoise.js';
 import type { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
 import { isSamplerName, samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
@@ -81,7 +81,11 @@ export class LocalImageModel implements ImageModel {
     const family = familyById(profile.family);
     const inpainting = profile.unetInputChannels !== profile.latentChannels;
     return {
-      operations: !family.supportsEditing ? ['text-to-image'] : inpainting ? ['inpaint', 'outpaint'] : ['text-to-image', 'image-to-image', 'inpaint', 'outpaint'],
+      operations: inpainting ? ['inpaint', 'outpaint'] : [
+        'text-to-image',
+        ...(family.editing.imageToImage ? ['image-to-image' as const] : []),
+        ...(family.editing.inpainting ? ['inpaint' as const, 'outpaint' as const] : []),
+      ],
       sizeMultiple: profile.sizeMultiple,
       defaultSize: { width: profile.defaultWidth, height: profile.defaultHeight },
       defaultSteps: profile.defaultSteps,
@@ -172,7 +176,8 @@ export class LocalImageModel implements ImageModel {
     const height = edit ? edit.image.height : checkDimension('height', options.height ?? model.defaultHeight, model.sizeMultiple, rule);
     const strength = edit ? (options.strength ?? (edit.operation === 'image-to-image' ? 0.8 : 1)) : undefined;
     let steps = options.steps ?? defaults.steps;
-    if (strength !== undefined && options.steps === undefined && Math.floor(steps * strength) < 1) {
+    const rounding = model.modelFamily.editing.strengthRounding;
+    if (strength !== undefined && options.steps === undefined && stepsRunForStrength(steps, strength, rounding) < 1) {
       steps = Math.ceil(1 / strength);
       warnings.push({ type: 'adjusted-setting', setting: 'steps', details: `the default ${defaults.steps} step(s) at strength ${strength} would run none; ran ${steps} (⌊steps × strength⌋ must be at least 1)` });
     }
@@ -207,7 +212,7 @@ export class LocalImageModel implements ImageModel {
         if (!options.onProgress) return;
         // Progress counts the steps the user asked for (an edit runs ⌊steps × strength⌋ of them), not UNet calls: PNDM makes
         // extra warm-up calls first (PLMS one, for its two-evaluation first step), so a step is reported by the call that completes it.
-        const userSteps = strength === undefined ? steps : Math.min(Math.floor(steps * strength), steps);
+        const userSteps = strength === undefined ? steps : stepsRunForStrength(steps, strength, rounding);
         const extraCalls = Math.max(0, calls - userSteps);
         if (call <= extraCalls) return;
         const preview = makePreview ? await timer.measure('preview', () => makePreview(denoised ?? latents, { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor })) : undefined;
@@ -274,11 +279,14 @@ function checkOperation(name: string, inputChannels: number, latentChannels: num
   if (!edit.masked) throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${name} is an inpainting model: give a \`mask\` (or \`extend\`) with the image; use an ordinary model for image-to-image` });
 }
 
-/** Image-to-image and inpainting exist for SD and SDXL only: an edit on another family is refused, naming it. */
+/** Image-to-image exists for SD, SDXL and SD3, inpainting for SD and SDXL only: an edit the family lacks is refused, naming it. */
 function checkFamilyEdits(name: string, family: ModelFamily, edit: { masked: boolean } | undefined): void {
-  if (!edit || family.supportsEditing) return;
+  if (!edit || (edit.masked ? family.editing.inpainting : family.editing.imageToImage)) return;
   const operation = edit.masked ? 'inpainting' : 'image-to-image';
-  throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${operation} is not supported for ${family.displayName} models (${name}); pixelpipe runs ${family.displayName} text-to-image only: leave out \`images\` (and \`mask\`), or choose an SD 1.x/2.x or SDXL model` });
+  const advice = family.editing.imageToImage
+    ? 'text-to-image and image-to-image only: leave out `mask` (and `extend`), or choose an SD 1.x/2.x or SDXL model'
+    : 'text-to-image only: leave out `images` (and `mask`), or choose an SD 1.x/2.x or SDXL model';
+  throw new InvalidArgumentError({ argument: edit.masked && family.editing.imageToImage ? 'mask' : 'images', value: undefined, message: `${operation} is not supported for ${family.displayName} models (${name}); pixelpipe runs ${family.displayName} ${advice}` });
 }
 
 /** A sampler integrates one parameterisation: e.g. flow-matching samplers give wrong images on noise-prediction models. */
