@@ -50,7 +50,9 @@ function Detail({ record, onUse }: { record: ImageRecord; onUse: (settings: Form
     ['Media type', record.mediaType],
     ['SHA-256', record.sha256],
   ];
-  const settingRows = Object.entries(record.settings).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)] as [string, string]);
+  // The rest of the model's settings, without those the rows above already show.
+  const shown = new Set(['prompt', 'negativePrompt', 'seed', 'steps', 'guidance', 'sampler', 'width', 'height']);
+  const settingRows = Object.entries(record.settings).filter(([name]) => !shown.has(name)).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)] as [string, string]);
   const provenanceRows: [string, ComponentChildren][] = provenance
     ? [
         ['C2PA', provenance.c2pa === 'signed' ? `signed${provenance.signer ? ` by ${provenance.signer}` : ''}` : 'unsigned'],
