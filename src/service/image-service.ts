@@ -200,7 +200,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // The job holds the catalog's name of its model, the default one included, so every worker makes the same image.
       const { names, reference, lane } = await served.resolve(request.model);
       request.model = names;
-      await servedLoras.prepare(request, { hosted: (await Promise.all(reference.split(',').map((part) => pixelpipe.isHosted(part)))).every(Boolean) });
+      await servedLoras.prepare(request, { hosted: async () => (await Promise.all(reference.split(',').map((part) => pixelpipe.isHosted(part)))).every(Boolean) });
       const inputSize = await checkReferences({ storage, records, limits, webhookAllowPrivate: settings.webhookAllowPrivate }, request);
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).

@@ -99,6 +99,17 @@ export async function registerLora(folder: string, record: Omit<LoraRecord, 'ver
   return full;
 }
 
+// A file without a record is hashed once per version (path, size, mtime), not at every listing: GET /v1/loras
+// and every build list the folder, and LoRA files run to hundreds of megabytes.
+const listedHashes = new Map<string, string>();
+async function fileSha256(path: string): Promise<string> {
+  const { size, mtimeMs } = await stat(path);
+  const key = `${path}:${size}:${mtimeMs}`;
+  let hash = listedHashes.get(key);
+  if (hash === undefined) listedHashes.set(key, (hash = sha256(await readFile(path))));
+  return hash;
+}
+
 /** Every `.safetensors` in the folder, with its record's trigger word when it has one; the hash is computed for files without a record. */
 export async function listLoras(folder: string): Promise<LoraListing[]> {
   const files = await readdir(folder).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)));
@@ -108,7 +119,7 @@ export async function listLoras(folder: string): Promise<LoraListing[]> {
     const { size } = await stat(join(folder, file));
     const record = await readFile(join(folder, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as LoraRecord, () => undefined);
     const recorded = record?.weights?.bytes === size ? record.weights.sha256 : undefined;
-    listings.push({ name, triggerWord: record?.triggerWord, provider: record?.provider, bytes: size, sha256: recorded ?? sha256(await readFile(join(folder, file))) });
+    listings.push({ name, triggerWord: record?.triggerWord, provider: record?.provider, bytes: size, sha256: recorded ?? (await fileSha256(join(folder, file))) });
   }
   return listings;
 }

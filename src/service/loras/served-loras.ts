@@ -18,7 +18,7 @@ export interface ServedLoras {
    * Moves the prompt's `<lora:…>` tokens into `loras` (A1111 removes them from the text the model reads) and checks
    * that every LoRA is in the folder and that the model is local; throws InvalidArgumentError naming the field.
    */
-  prepare(request: JobRequest, { hosted }: { hosted: boolean }): Promise<void>;
+  prepare(request: JobRequest, { hosted }: { hosted: () => Promise<boolean> }): Promise<void>;
 }
 
 export function createServedLoras(folder: string): ServedLoras {
@@ -39,7 +39,8 @@ export function createServedLoras(folder: string): ServedLoras {
       }
       const loras = request.loras ?? [];
       if (loras.length === 0) return;
-      if (hosted) throw new InvalidArgumentError({ argument: 'loras', value: loras, message: `\`loras\` (or a prompt's <lora:…>) apply to local models; ${JSON.stringify(request.model)} is hosted: leave them out or name a local model` });
+      // Asked only of requests with LoRAs: every submit passes here, most without any.
+      if (await hosted()) throw new InvalidArgumentError({ argument: 'loras', value: loras, message: `\`loras\` (or a prompt's <lora:…>) apply to local models; ${JSON.stringify(request.model)} is hosted: leave them out or name a local model` });
       if (loras.length > 8) throw new InvalidArgumentError({ argument: 'loras', value: loras.length, message: `at most 8 LoRAs may be merged at once, got ${loras.length}` });
       for (const [index, { name }] of loras.entries()) {
         const found = /^[\w][\w.-]{0,99}$/.test(name) && (await stat(path(name)).then((info) => info.isFile(), () => false));
