@@ -145,3 +145,18 @@ export async function readJobOutcomes(url: string, ids: string[], concurrency: n
   });
   return outcomes;
 }
+
+/**
+ * Waits until no worker process of the server is still starting (GET /readyz's `workerProcesses`). Each one
+ * loads the engine's code at start (seconds of CPU under tsx), which on a 2-core machine would be measured as
+ * the queue's slowness if the burst began before they settled.
+ */
+export async function waitForWorkerProcesses(url: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ready = (await (await fetch(`${url}/readyz`)).json()) as { workerProcesses?: { processes: { state: string }[] } };
+    if (!ready.workerProcesses?.processes.some((process) => process.state === 'starting')) return;
+    if (Date.now() > deadline) throw new Error(`the server's worker processes were still starting after ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

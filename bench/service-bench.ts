@@ -22,7 +22,7 @@ import { insertTextChunks } from '../src/engine/image/png.js';
 import { startMockApiServer, testImage } from '../src/testing/mock-api-server.js';
 import { testData } from '../src/testing/paths.js';
 import { createTestDatabase } from '../src/testing/postgres.js';
-import { openConnections, readJobOutcomes, submitJobs, waitForFinished } from './service-bench-client.js';
+import { openConnections, readJobOutcomes, submitJobs, waitForFinished, waitForWorkerProcesses } from './service-bench-client.js';
 import { computeFigures, printRunBlock, printSummary, type RunFigures } from './service-bench-report.js';
 import type { QueryStats } from './query-stats.js';
 import type { BenchServerConfig, BenchServerReply, BenchServerRequest, MemorySnapshot } from './service-bench-server.js';
@@ -200,6 +200,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     if (mock) cleanups.push(() => mock.close());
     const server = await startServer({ dataDir, databaseUrl, workers, isolation, defaultModel: isLocal ? testData('fixtures', 'tiny-sd15') : hostedModel, openaiBaseUrl: mock?.baseUrl, pollingIntervalSeconds: 1, queryStats: values['query-stats'] });
     cleanups.push(() => server.close());
+    await waitForWorkerProcesses(server.url);
 
     const start = await server.memory();
     // A few jobs first, so lazily loaded code and first-query plans are paid before the figures start.
