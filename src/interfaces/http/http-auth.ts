@@ -13,14 +13,20 @@ export function isSignedBlobRequest(path: string, query: Record<string, string>)
 
 /** Puts the caller's key on `c.var.apiKey`, or answers 401, 403 or 429 in the one error shape. */
 export function apiKeyAuth({ service, now = Date.now }: HttpAppOptions): MiddlewareHandler<HttpEnv> {
-  let cached: { value: boolean; until: number } | undefined;
+  // The answer in flight is shared: requests arriving together when the cache runs out ask once, not once each.
+  let cached: { value: Promise<boolean>; until: number } | undefined;
   // Once a key has been seen the server stays closed: revoking every key must not open it to anyone who can reach it.
   let keyed = false;
   const keysExist = async (): Promise<boolean> => {
     if (keyed) return true;
     const time = now();
-    if (!cached || time >= cached.until) cached = { value: await service.hasApiKeys(), until: time + keysCacheMilliseconds };
-    keyed = cached.value;
+    if (!cached || time >= cached.until) {
+      const value = service.hasApiKeys();
+      cached = { value, until: time + keysCacheMilliseconds };
+      // A failed answer is not kept: the next request asks again.
+      value.catch(() => cached?.value === value && (cached = undefined));
+    }
+    keyed = await cached.value;
     return keyed;
   };
 
