@@ -42,10 +42,15 @@ export class DirectoryStorage implements BlobStorage {
     const blob = describeBlob(bytes, mediaType);
     const path = this.pathOf(blob.key);
     if (await isFile(path)) return blob;
-    await mkdir(dirname(path), { recursive: true });
     const temporaryPath = join(dirname(path), temporaryFileName(basename(path)));
+    let published = false;
     try {
-      const handle = await open(temporaryPath, 'wx');
+      // The folder is made only when the first open says it is missing: most puts land in a folder that exists.
+      const handle = await open(temporaryPath, 'wx').catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+        await mkdir(dirname(path), { recursive: true });
+        return await open(temporaryPath, 'wx');
+      });
       try {
         await handle.writeFile(bytes);
         // Flushed before the rename, so after a power loss the final name never points at missing data.
@@ -54,8 +59,9 @@ export class DirectoryStorage implements BlobStorage {
         await handle.close();
       }
       await publish(temporaryPath, path);
+      published = true;
     } finally {
-      await rm(temporaryPath, { force: true });
+      if (!published) await rm(temporaryPath, { force: true });
     }
     return blob;
   }
