@@ -14,7 +14,7 @@ const candidateRoots = [resolve(here, '..', '..', 'web'), resolve(here, '..', '.
 const assetPattern = /^\/assets\/[\w.-]+\.(js|css|svg|png|woff2)$/;
 const mediaTypes: Record<string, string> = { js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8', svg: 'image/svg+xml', png: 'image/png', woff2: 'font/woff2' };
 /** The app's own pages (client-side routes); every other unknown path stays the API's JSON 404. */
-const pagePaths = ['/', '/history', '/history/*'];
+const pagePaths = ['/', '/edit', '/history', '/history/*'];
 
 /** Everything the page loads comes from this origin; images are fetched with the API key and shown as blob: URLs. */
 const contentSecurityPolicy = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { createImageService, type RunningImageService } from '../../service/image-service.js';
 import { testData } from '../../testing/paths.js';
 import { createHttpApp } from '../http/http-app.js';
@@ -180,6 +181,116 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     assert.equal(await page.getByLabel('Steps').inputValue(), '6');
     assert.equal(await page.getByLabel('Fixed').isChecked(), true);
     assert.equal(await page.getByLabel('Seed value').inputValue(), seed);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  /** The painted mask's alpha at image pixel (x, y), read from the canvas in the page. */
+  const maskAlpha = (page: Page, x: number, y: number) => page.evaluate(`document.querySelector('.mask-stage canvas').getContext('2d').getImageData(${x}, ${y}, 1, 1).data[3]`) as Promise<number>;
+
+  /** Drags the mouse over the mask canvas from one image pixel to another (the canvas is shown larger than the image). */
+  async function paint(page: Page, from: [number, number], to: [number, number]): Promise<void> {
+    const canvas = page.getByRole('img', { name: /^Mask:/ });
+    // Clicking a tool may have scrolled the page; a point outside the viewport would reach no element.
+    await canvas.scrollIntoViewIfNeeded();
+    const box = (await canvas.boundingBox())!;
+    const at = ([x, y]: [number, number]) => [box.x + ((x + 0.5) * box.width) / 64, box.y + ((y + 0.5) * box.height) / 64] as const;
+    await page.mouse.move(...at(from));
+    await page.mouse.down();
+    for (let step = 1; step <= 8; step++) await page.mouse.move(at(from)[0] + ((at(to)[0] - at(from)[0]) * step) / 8, at(from)[1] + ((at(to)[1] - at(from)[1]) * step) / 8);
+    await page.mouse.up();
+  }
+
+  /** The JSON body of the next `POST /v1/jobs` the page sends while `act` runs. */
+  async function submittedBody(page: Page, act: () => Promise<void>): Promise<Record<string, any>> {
+    const request = page.waitForRequest((candidate) => candidate.method() === 'POST' && new URL(candidate.url()).pathname === '/v1/jobs');
+    await act();
+    return JSON.parse((await request).postData()!) as Record<string, any>;
+  }
+
+  it('the edit page paints a mask over an uploaded image (brush, eraser, invert, undo) and sends it exactly as painted', async () => {
+    const input = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 40, g: 120, b: 200 } } }).png().toBuffer();
+    const { page, problems } = await open('/edit');
+    await page.getByRole('heading', { name: 'Edit' }).waitFor();
+    await page.getByLabel('Input image').setInputFiles({ name: 'input.png', mimeType: 'image/png', buffer: input });
+    await page.getByRole('img', { name: /^Mask:/ }).waitFor();
+    assert.match((await page.locator('#edit-image-help').textContent())!, /input\.png, 64 × 64/);
+
+    await paint(page, [8, 8], [8, 56]);
+    assert.equal(await maskAlpha(page, 8, 32), 255, 'the brush painted where it was dragged');
+    assert.equal(await maskAlpha(page, 32, 32), 0);
+    await paint(page, [56, 8], [56, 56]);
+    assert.equal(await maskAlpha(page, 56, 32), 255);
+    // Keyboard only: the tools are buttons in the tab order.
+    await page.getByRole('button', { name: 'Invert' }).focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await maskAlpha(page, 32, 32), 255, 'invert paints what was not painted');
+    assert.equal(await maskAlpha(page, 8, 32), 0);
+    await page.getByRole('button', { name: 'Undo' }).click();
+    assert.equal(await maskAlpha(page, 32, 32), 0, 'undo takes the invert back');
+    await page.getByRole('button', { name: 'Eraser' }).click();
+    assert.equal(await page.getByRole('button', { name: 'Eraser' }).getAttribute('aria-pressed'), 'true');
+    await paint(page, [56, 8], [56, 56]);
+    assert.equal(await maskAlpha(page, 56, 32), 0, 'the eraser unpaints');
+    await page.getByRole('button', { name: 'Undo' }).click();
+    assert.equal(await maskAlpha(page, 56, 32), 255, 'undo brings the erased stroke back');
+    await page.getByRole('button', { name: 'Undo' }).click();
+    assert.equal(await maskAlpha(page, 56, 32), 0, 'a second undo takes the second stroke back');
+    assert.equal(await maskAlpha(page, 8, 32), 255, 'and keeps the first');
+
+    const prompt = 'web ui: repaint the left edge';
+    await page.getByLabel('Prompt', { exact: true }).fill(prompt);
+    await page.getByLabel('Strength').fill('0.9');
+    const body = await submittedBody(page, () => page.getByRole('button', { name: 'Edit image' }).click());
+    assert.equal(body.images[0].b64_json, `data:image/png;base64,${input.toString('base64')}`, 'the uploaded file is sent as it was');
+    assert.equal(body.maskConvention, 'luminance');
+    assert.equal(body.strength, 0.9);
+    const { data, info } = await sharp(Buffer.from(body.mask.b64_json.replace(/^data:[^,]*,/, ''), 'base64')).greyscale().raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height], [64, 64], 'the mask has the image\'s size');
+    const grey = (x: number, y: number) => data[y * 64 + x];
+    assert.equal(grey(8, 32), 255, 'painted: white (repaint)');
+    assert.equal(grey(32, 32), 0, 'unpainted: black (keep)');
+    assert.equal(grey(56, 32), 0, 'the undone stroke is not in the mask');
+    const painted = [...data].filter((value) => value > 0).length;
+    assert.ok(painted > 5 * 40 && painted < 10 * 64, `one stroke of about 5 × 50 pixels is painted, got ${painted}`);
+
+    const job = page.getByRole('listitem', { name: `Job: ${prompt}` });
+    await job.getByRole('img', { name: /^Result 1:/ }).waitFor();
+    assert.equal(await job.locator('.job-status').textContent(), 'Done');
+    assert.deepEqual(await accessibilityProblems(page), []);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  it('a record used as input image is outpainted; the result links back to it', async () => {
+    const { page, problems } = await open('/');
+    await generate(page, 'web ui: an image to extend');
+    await page.getByRole('listitem', { name: 'Job: web ui: an image to extend' }).getByRole('link').first().click();
+    await page.getByRole('heading', { name: /^Image / }).waitFor();
+    const parentId = new URL(page.url()).pathname.split('/').pop()!;
+    const parent = (await (await fetch(`${server.url}/v1/records/${parentId}`)).json()) as { blobKey: string };
+    await page.getByRole('button', { name: 'Use as input image' }).click();
+    await page.getByRole('heading', { name: 'Edit' }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/edit');
+    assert.match((await page.locator('#edit-image-help').textContent())!, new RegExp(`Record ${parentId.slice(0, 8)}, 64 × 64`));
+    await page.getByRole('img', { name: /^Mask:/ }).waitFor();
+
+    const prompt = 'web ui: extended to the right';
+    await page.getByLabel('Prompt', { exact: true }).fill(prompt);
+    await page.getByLabel('Right').fill('64');
+    const body = await submittedBody(page, () => page.getByRole('button', { name: 'Edit image' }).click());
+    assert.deepEqual(body.images, [{ blobKey: parent.blobKey }], 'the stored image is named, not uploaded again');
+    assert.equal(body.parentRecordId, parentId);
+    assert.deepEqual(body.extend, { right: 64 });
+    assert.equal(body.mask, undefined, 'nothing was painted');
+
+    const job = page.getByRole('listitem', { name: `Job: ${prompt}` });
+    await job.getByRole('img', { name: /^Result 1:/ }).waitFor();
+    await job.getByRole('link').first().click();
+    await page.getByRole('heading', { name: /^Image / }).waitFor();
+    assert.equal(await page.getByRole('row', { name: /^Size/ }).locator('td').textContent(), '128 × 64');
+    await page.getByRole('row', { name: /^Edited from/ }).getByRole('link').click();
+    await page.getByRole('heading', { name: `Image ${parentId.slice(0, 8)}` }).waitFor();
     assert.deepEqual(problems, []);
     await page.context().close();
   });

@@ -15,6 +15,15 @@ export interface JobSubmit {
   bestOf?: number;
   rankBy?: string;
   previews?: boolean;
+  /** Edits: the input image (inline as a data URL, or a stored blob), the mask (white repaints), and how far the input changes. */
+  images?: ({ b64_json: string } | { blobKey: string })[];
+  mask?: { b64_json: string };
+  maskConvention?: 'luminance' | 'alpha';
+  strength?: number;
+  /** Outpainting: pixels added on each side. */
+  extend?: { top?: number; right?: number; bottom?: number; left?: number };
+  /** The record an edit starts from, so the result links back to it. */
+  parentRecordId?: string;
 }
 
 /** A record's `request`: what was asked. */
@@ -33,6 +42,8 @@ export interface RecordRequest {
 export interface ImageRecord {
   id: string;
   jobId?: string;
+  /** The record an edit started from. */
+  parentId?: string;
   imageIndex: number;
   createdAt: string;
   request: RecordRequest;

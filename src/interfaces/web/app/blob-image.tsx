@@ -2,10 +2,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 
-/** The object URL of a blob's bytes while the component is shown; undefined until they arrive. */
-export function useBlobUrl(blobKey: string): { url?: string; error?: string } {
+/** The object URL of a blob's bytes while the component is shown; undefined until they arrive, and without a key. */
+export function useBlobUrl(blobKey: string | undefined): { url?: string; error?: string } {
   const [state, setState] = useState<{ url?: string; error?: string }>({});
   useEffect(() => {
+    setState({});
+    if (!blobKey) return;
     const stop = new AbortController();
     let url: string | undefined;
     api

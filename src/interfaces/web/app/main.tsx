@@ -2,8 +2,9 @@
 import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, api, setUnauthorizedHandler, storedKey, storeKey } from './api.js';
-import type { Model } from './api-types.js';
+import type { ImageRecord, Model } from './api-types.js';
 import type { FormSettings } from './commands.js';
+import { EditView, type EditSource } from './edit.js';
 import { GenerateView, type SubmittedJob } from './generate.js';
 import { HistoryView } from './history.js';
 import { KeyDialog } from './key-dialog.js';
@@ -31,6 +32,7 @@ function App() {
   const [loadError, setLoadError] = useState<string | undefined>();
   const [jobs, setJobs] = useState<SubmittedJob[]>([]);
   const [preset, setPreset] = useState<{ settings: FormSettings } | undefined>();
+  const [editSource, setEditSource] = useState<EditSource | undefined>();
 
   useEffect(() => {
     setUnauthorizedHandler((error) => setKeyRequest(error.message));
@@ -49,9 +51,9 @@ function App() {
   }, [keyVersion]);
 
   // Each page's heading names it in the tab, so history and screen readers tell pages apart.
-  const page = path === '/' ? 'generate' : path === '/history' ? 'history' : path.startsWith('/history/') ? 'record' : 'missing';
+  const page = path === '/' ? 'generate' : path === '/edit' ? 'edit' : path === '/history' ? 'history' : path.startsWith('/history/') ? 'record' : 'missing';
   useEffect(() => {
-    document.title = `${{ generate: 'Generate', history: 'History', record: 'Image', missing: 'Not found' }[page]} · pixelpipe`;
+    document.title = `${{ generate: 'Generate', edit: 'Edit', history: 'History', record: 'Image', missing: 'Not found' }[page]} · pixelpipe`;
   }, [page]);
 
   const saveKey = (key: string) => {
@@ -67,6 +69,10 @@ function App() {
     setPreset({ settings });
     navigate('/');
   }, []);
+  const editRecord = useCallback((record: ImageRecord) => {
+    setEditSource({ kind: 'record', recordId: record.id, blobKey: record.blobKey, width: record.width, height: record.height });
+    navigate('/edit');
+  }, []);
 
   return (
     <>
@@ -78,6 +84,9 @@ function App() {
         <nav aria-label="Pages">
           <Link href="/" aria-current={page === 'generate' ? 'page' : undefined}>
             Generate
+          </Link>
+          <Link href="/edit" aria-current={page === 'edit' ? 'page' : undefined}>
+            Edit
           </Link>
           <Link href="/history" aria-current={page === 'history' || page === 'record' ? 'page' : undefined}>
             History
@@ -98,15 +107,17 @@ function App() {
         ) : null}
         {page === 'generate' ? (
           <GenerateView key={keyVersion} models={models} rankers={rankers} jobs={jobs} setJobs={setJobs} preset={preset} />
+        ) : page === 'edit' ? (
+          <EditView key={keyVersion} models={models} jobs={jobs} setJobs={setJobs} source={editSource} />
         ) : page === 'history' ? (
           <HistoryView key={keyVersion} models={models} />
         ) : page === 'record' ? (
-          <RecordDetail key={`${keyVersion}:${path}`} id={decodeURIComponent(path.slice('/history/'.length))} onUse={useSettings} />
+          <RecordDetail key={`${keyVersion}:${path}`} id={decodeURIComponent(path.slice('/history/'.length))} onUse={useSettings} onEdit={editRecord} />
         ) : (
           <section>
             <h1>Not found</h1>
             <p>
-              There is no page at {path}. Go to <Link href="/">Generate</Link> or <Link href="/history">History</Link>.
+              There is no page at {path}. Go to <Link href="/">Generate</Link>, <Link href="/edit">Edit</Link> or <Link href="/history">History</Link>.
             </p>
           </section>
         )}

@@ -7,7 +7,7 @@ import { useBlobUrl } from './blob-image.js';
 import { cliCommand, curlCommand, recordSettings, type FormSettings } from './commands.js';
 import { Link } from './router.js';
 
-export function RecordDetail({ id, onUse }: { id: string; onUse: (settings: FormSettings) => void }) {
+export function RecordDetail({ id, onUse, onEdit }: { id: string; onUse: (settings: FormSettings) => void; onEdit: (record: ImageRecord) => void }) {
   const [record, setRecord] = useState<ImageRecord | undefined>();
   const [error, setError] = useState<string | undefined>();
   useEffect(() => {
@@ -26,10 +26,10 @@ export function RecordDetail({ id, onUse }: { id: string; onUse: (settings: Form
     );
   }
   if (!record) return <p aria-live="polite">Loading…</p>;
-  return <Detail record={record} onUse={onUse} />;
+  return <Detail record={record} onUse={onUse} onEdit={onEdit} />;
 }
 
-function Detail({ record, onUse }: { record: ImageRecord; onUse: (settings: FormSettings) => void }) {
+function Detail({ record, onUse, onEdit }: { record: ImageRecord; onUse: (settings: FormSettings) => void; onEdit: (record: ImageRecord) => void }) {
   const { url, error } = useBlobUrl(record.blobKey);
   const { request, provenance, ranking } = record;
   const extension = record.mediaType.split('/')[1] ?? 'png';
@@ -46,6 +46,7 @@ function Detail({ record, onUse }: { record: ImageRecord; onUse: (settings: Form
     ['Guidance', request.guidance ?? (record.settings.guidance as number | undefined)],
     ['Sampler', request.sampler ?? (record.settings.sampler as string | undefined)],
     ['Image', `${record.imageIndex + 1} of job ${record.jobId ?? '—'}`],
+    ['Edited from', record.parentId ? <Link href={`/history/${record.parentId}`}>{`Image ${record.parentId.slice(0, 8)}`}</Link> : undefined],
     ['Created', new Date(record.createdAt).toLocaleString()],
     ['Media type', record.mediaType],
     ['SHA-256', record.sha256],
@@ -78,6 +79,9 @@ function Detail({ record, onUse }: { record: ImageRecord; onUse: (settings: Form
             ) : null}
             <button type="button" onClick={() => onUse(recordSettings(record))}>
               Use these settings
+            </button>
+            <button type="button" onClick={() => onEdit(record)}>
+              Use as input image
             </button>
           </div>
         </figure>
