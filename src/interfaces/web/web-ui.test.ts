@@ -160,7 +160,7 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.context().close();
   });
 
-  it('a record\'s detail view shows its settings, and "use these settings" fills the form', async () => {
+  it('a record\'s detail view shows its settings, reproduces it with the same pixels, and "use these settings" fills the form', async () => {
     const prompt = 'web ui: settings to reuse';
     const { page, problems } = await open('/');
     await generate(page, prompt);
@@ -172,6 +172,22 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     assert.match((await page.locator('#snippet-curl').textContent())!, /\/v1\/jobs/);
     await page.getByRole('link', { name: 'Download' }).waitFor();
     assert.deepEqual(await accessibilityProblems(page), []);
+
+    // Reproduce runs the request again with the record's seed and compares the model's pixels.
+    const original = new URL(page.url()).pathname.split('/').pop()!;
+    const reproduced = await submittedBody(page, () => page.getByRole('button', { name: 'Reproduce' }).click());
+    assert.equal(reproduced.seed, seed);
+    assert.equal(reproduced.n, 1);
+    assert.equal(reproduced.prompt, prompt);
+    await page.getByText('Same pixels: the model made this image again, bit for bit.').waitFor();
+    await page.getByRole('link', { name: 'Open the new image' }).click();
+    await page.getByRole('heading', { name: /^Image / }).waitFor();
+    const copy = new URL(page.url()).pathname.split('/').pop()!;
+    assert.notEqual(copy, original);
+    const [first, second] = await Promise.all([original, copy].map(async (id) => (await (await fetch(`${server.url}/v1/records/${id}`)).json()) as { pixelSha256: string; sha256: string }));
+    assert.equal(second!.pixelSha256, first!.pixelSha256, 'the UI said "same" because the API\'s pixel hashes are equal');
+    await page.goBack();
+    await page.getByRole('heading', { name: `Image ${original.slice(0, 8)}` }).waitFor();
 
     await page.getByRole('button', { name: 'Use these settings' }).click();
     await page.getByRole('heading', { name: 'Generate' }).waitFor();

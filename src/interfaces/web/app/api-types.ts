@@ -56,6 +56,8 @@ export interface ImageRecord {
   warnings: { type: string; setting?: string; details?: string; message?: string }[];
   blobKey: string;
   sha256: string;
+  /** SHA-256 of the pixels the model made, before watermark and signature: what reproducing compares. */
+  pixelSha256?: string;
   mediaType: string;
   width: number;
   height: number;

@@ -5,6 +5,7 @@ import { api } from './api.js';
 import type { ImageRecord } from './api-types.js';
 import { useBlobUrl } from './blob-image.js';
 import { cliCommand, curlCommand, recordSettings, type FormSettings } from './commands.js';
+import { Reproduce } from './reproduce.js';
 import { Link } from './router.js';
 
 export function RecordDetail({ id, onUse, onEdit }: { id: string; onUse: (settings: FormSettings) => void; onEdit: (record: ImageRecord) => void }) {
@@ -84,6 +85,7 @@ function Detail({ record, onUse, onEdit }: { record: ImageRecord; onUse: (settin
               Use as input image
             </button>
           </div>
+          <Reproduce record={record} />
         </figure>
         <div>
           <Table caption="Settings" rows={[...rows, ...settingRows.map(([name, value]) => [`settings.${name}`, value] as [string, ComponentChildren])]} />
