@@ -28,3 +28,8 @@ export interface HttpEnv {
     apiKey: ApiKeyInfo | undefined;
   };
 }
+
+/** Whose jobs and records a caller sees: an ordinary key its own, an admin key (and a server without keys) everyone's. */
+export function ownerScope(key: ApiKeyInfo | undefined): string | undefined {
+  return key && !key.admin ? key.id : undefined;
+}

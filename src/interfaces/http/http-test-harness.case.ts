@@ -163,7 +163,7 @@ export interface TestServer {
   /** POSTs JSON and gives back the response with its parsed body. */
   postJson(path: string, body: unknown, headers?: Record<string, string>): Promise<{ response: Response; body: any }>;
   /** Creates an API key (revoked when the test ends, so later tests' apps start without keys) and gives back its secret. */
-  addKey(options?: { revoked?: boolean; rateLimitPerMinute?: number; dailyImageQuota?: number; maxConcurrentJobs?: number }): Promise<{ key: ApiKeyInfo; secret: string }>;
+  addKey(options?: { revoked?: boolean; rateLimitPerMinute?: number; dailyImageQuota?: number; maxConcurrentJobs?: number; admin?: boolean }): Promise<{ key: ApiKeyInfo; secret: string }>;
   /** Lets a held job's call of the test model finish (waiting for it to start) and gives back the finished job; a job not held is just waited for. */
   completeJob(id: string): Promise<JobView>;
 }
@@ -212,8 +212,8 @@ export async function startTestServer(t: TestContext, testService: TestService, 
       const text = await response.text();
       return { response, body: text ? JSON.parse(text) : undefined };
     },
-    async addKey({ revoked = false, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs } = {}) {
-      const { key, secret } = await shared.keys.create({ name: `test key ${keys.length + 1}`, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs });
+    async addKey({ revoked = false, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs, admin } = {}) {
+      const { key, secret } = await shared.keys.create({ name: `test key ${keys.length + 1}`, rateLimitPerMinute, dailyImageQuota, maxConcurrentJobs, admin });
       keys.push(key);
       return { key: revoked ? await shared.keys.revoke(key.id) : key, secret };
     },

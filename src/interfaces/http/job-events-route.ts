@@ -1,7 +1,7 @@
 // GET /v1/jobs/{id}/events: a job's events as server-sent events, resumable with Last-Event-ID or ?after=.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
-import type { HttpAppOptions, HttpEnv } from './http-env.js';
+import { ownerScope, type HttpAppOptions, type HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
 import { errorResponses, idParamsSchema } from './http-schemas.js';
 
@@ -30,7 +30,7 @@ export function registerJobEventsRoute(app: OpenAPIHono<HttpEnv>, { service }: H
 
   app.openapi(route, async (context) => {
     const { id } = context.req.valid('param');
-    const job = await service.getJob(id, { apiKeyId: context.var.apiKey?.id });
+    const job = await service.getJob(id, { apiKeyId: ownerScope(context.var.apiKey) });
     if (!job) throw new HttpError(404, { message: `no job ${JSON.stringify(id)} exists (or it belongs to another API key)`, type: 'not_found_error', param: 'id', code: 'job_not_found' });
     // A reconnecting EventSource sends Last-Event-ID; it wins over the query the page was first opened with.
     const after = Number(context.req.valid('header')['last-event-id'] ?? context.req.valid('query').after ?? 0);

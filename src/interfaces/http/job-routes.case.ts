@@ -182,6 +182,24 @@ export function jobRoutesSuite(databaseCase: DatabaseCase): void {
       assert.equal(late.status, 409);
     });
 
+    test('an ordinary key sees only its own jobs and records; an admin key sees everyone\'s', async (t) => {
+      const server = await shared.startServer(t);
+      if (!server) return;
+      const [owner, other, admin] = [await server.addKey(), await server.addKey(), await server.addKey({ admin: true })];
+      const as = (key: { secret: string }) => ({ authorization: `Bearer ${key.secret}` });
+      const { body: submitted } = await server.postJson('/v1/jobs', { prompt: 'a scoped cube', width: 128, height: 128 }, as(owner));
+      const job = await server.completeJob(submitted.id);
+      const recordId = job.records[0]!.id;
+      const status = async (key: { secret: string }, path: string) => (await server.request(path, { headers: as(key) })).status;
+      const listed = async (key: { secret: string }) => ((await (await server.request('/v1/records?limit=100', { headers: as(key) })).json()) as { data: { id: string }[] }).data.map((record) => record.id);
+      assert.deepEqual([await status(owner, `/v1/jobs/${job.id}`), await status(owner, `/v1/records/${recordId}`)], [200, 200]);
+      assert.ok((await listed(owner)).includes(recordId));
+      assert.deepEqual([await status(other, `/v1/jobs/${job.id}`), await status(other, `/v1/records/${recordId}`), await status(other, `/v1/jobs/${job.id}/events`)], [404, 404, 404]);
+      assert.ok(!(await listed(other)).includes(recordId));
+      assert.deepEqual([await status(admin, `/v1/jobs/${job.id}`), await status(admin, `/v1/records/${recordId}`)], [200, 200]);
+      assert.ok((await listed(admin)).includes(recordId), 'the admin key lists other keys\' records');
+    });
+
     test('unknown jobs answer 404 in the error shape, for GET, DELETE and events', async (t) => {
       const server = await shared.startServer(t);
       if (!server) return;

@@ -1,7 +1,7 @@
 // POST /v1/jobs, GET and DELETE /v1/jobs/{id}: submit with inline or stored images, look up, cancel.
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { JobView } from '../../service/image-service-types.js';
-import type { HttpAppOptions, HttpEnv } from './http-env.js';
+import { ownerScope, type HttpAppOptions, type HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
 import { errorResponses, idParamsSchema, jobSubmitSchema, jobViewSchema } from './http-schemas.js';
 
@@ -64,7 +64,7 @@ export function registerJobRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAp
 
   app.openapi(getRoute, async (context) => {
     const { id } = context.req.valid('param');
-    const job = await service.getJob(id, { apiKeyId: context.var.apiKey?.id });
+    const job = await service.getJob(id, { apiKeyId: ownerScope(context.var.apiKey) });
     if (!job) throw jobNotFound(id);
     return context.json(job, 200);
   });
@@ -80,7 +80,7 @@ export function registerJobRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAp
 
   app.openapi(cancelRoute, async (context) => {
     const { id } = context.req.valid('param');
-    const apiKeyId = context.var.apiKey?.id;
+    const apiKeyId = ownerScope(context.var.apiKey);
     const before = await service.getJob(id, { apiKeyId });
     if (!before) throw jobNotFound(id);
     if (finished.has(before.state)) throw jobFinished(before);

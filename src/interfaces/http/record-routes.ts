@@ -1,6 +1,6 @@
-// GET /v1/records and /v1/records/{id}: the images made, filtered and paged, scoped to the caller's key.
+// GET /v1/records and /v1/records/{id}: the images made, filtered and paged, scoped to the caller's key (an admin key sees all).
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import type { HttpAppOptions, HttpEnv } from './http-env.js';
+import { ownerScope, type HttpAppOptions, type HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
 import { errorResponses, idParamsSchema, imageRecordSchema, recordPageSchema, recordQuerySchema } from './http-schemas.js';
 
@@ -24,7 +24,7 @@ export function registerRecordRoutes(app: OpenAPIHono<HttpEnv>, { service }: Htt
       throw new HttpError(400, { message: `\`since\` (${query.since}) must not be after \`until\` (${query.until})`, type: 'invalid_request_error', param: 'since', code: 'invalid_argument' });
     }
     const page = await service.listRecords({
-      apiKeyId: context.var.apiKey?.id,
+      apiKeyId: ownerScope(context.var.apiKey),
       jobId: query.job_id,
       provider: query.provider,
       model: query.model,
@@ -48,7 +48,7 @@ export function registerRecordRoutes(app: OpenAPIHono<HttpEnv>, { service }: Htt
 
   app.openapi(getRoute, async (context) => {
     const { id } = context.req.valid('param');
-    const record = await service.getRecord(id, { apiKeyId: context.var.apiKey?.id });
+    const record = await service.getRecord(id, { apiKeyId: ownerScope(context.var.apiKey) });
     if (!record) throw new HttpError(404, { message: `no record ${JSON.stringify(id)} exists (or it belongs to another API key)`, type: 'not_found_error', param: 'id', code: 'record_not_found' });
     return context.json(record, 200);
   });

@@ -1,7 +1,7 @@
 // POST /v1/verify: what an image says about where it came from (C2PA manifest, watermark, embedded record).
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import type { HttpAppOptions, HttpEnv } from './http-env.js';
+import { ownerScope, type HttpAppOptions, type HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
 import { errorResponses } from './http-schemas.js';
 
@@ -50,7 +50,7 @@ export function registerVerifyRoutes(app: OpenAPIHono<HttpEnv>, { service }: Htt
     const bytes = await imageOf(context.req.raw);
     const key = context.var.apiKey;
     try {
-      return context.json(await service.verifyImage(bytes, { apiKeyId: key && !key.admin ? key.id : undefined }), 200);
+      return context.json(await service.verifyImage(bytes, { apiKeyId: ownerScope(key) }), 200);
     } catch (error) {
       if (!InvalidArgumentError.isInstance(error)) throw error;
       throw new HttpError(400, { message: error.message.replace(/^image /, 'the body '), type: 'invalid_request_error', param: 'image', code: 'invalid_image' });
