@@ -141,6 +141,20 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.getByRole('link', { name: new RegExp(prompt) }).first().waitFor();
     await page.locator('.tile img').first().waitFor();
     assert.deepEqual(await accessibilityProblems(page), []);
+
+    // Provider and date filters are the API's `provider`, `since` and `until`.
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toLocaleDateString('sv');
+    const shown = page.getByRole('link', { name: new RegExp(prompt) });
+    await page.getByLabel('Provider').selectOption('local');
+    await shown.first().waitFor();
+    await page.getByLabel('From', { exact: true }).fill(day(1));
+    await page.getByText('No records match.').waitFor();
+    await page.getByLabel('From', { exact: true }).fill(day(0));
+    await page.getByLabel('To', { exact: true }).fill(day(0));
+    await shown.first().waitFor();
+    await page.getByLabel('From', { exact: true }).fill('');
+    await page.getByLabel('To', { exact: true }).fill(day(-1));
+    await page.getByText('No records match.').waitFor();
     assert.deepEqual(problems, []);
     await page.context().close();
   });

@@ -76,7 +76,7 @@ export const api = {
   submit: (body: JobSubmit) => json<JobView>('/v1/jobs', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }),
   job: (id: string) => json<JobView>(`/v1/jobs/${encodeURIComponent(id)}`),
   cancel: (id: string) => json<JobView>(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' }),
-  records: (query: { prompt?: string; model?: string; cursor?: string; limit?: number }, signal?: AbortSignal) => {
+  records: (query: { prompt?: string; model?: string; provider?: string; since?: string; until?: string; cursor?: string; limit?: number }, signal?: AbortSignal) => {
     const search = new URLSearchParams();
     for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== '') search.set(name, String(value));
     return json<RecordPage>(`/v1/records?${search}`, { signal });

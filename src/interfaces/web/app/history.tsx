@@ -1,4 +1,4 @@
-// The history page: records newest first, filtered by prompt text and model, the next page loaded as the end scrolls into view.
+// The history page: records newest first, filtered by prompt text, model, provider and date, the next page loaded as the end scrolls into view.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import type { ImageRecord, Model } from './api-types.js';
@@ -10,7 +10,10 @@ const pageSize = 24;
 export function HistoryView({ models }: { models: Model[] }) {
   const [prompt, setPrompt] = useState('');
   const [model, setModel] = useState('');
-  const [query, setQuery] = useState({ prompt: '', model: '' });
+  const [provider, setProvider] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const [query, setQuery] = useState<{ prompt: string; model: string; provider: string; since?: string; until?: string }>({ prompt: '', model: '', provider: '' });
   const [records, setRecords] = useState<ImageRecord[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
@@ -20,9 +23,14 @@ export function HistoryView({ models }: { models: Model[] }) {
 
   // Typing settles for a moment before the filter is asked of the server.
   useEffect(() => {
-    const timer = setTimeout(() => setQuery({ prompt: prompt.trim(), model }), 250);
+    // Days are the browser's own: from the start of the first to the end of the last, sent as instants.
+    const since = from ? new Date(`${from}T00:00:00`).toISOString() : undefined;
+    const until = to ? new Date(`${to}T23:59:59.999`).toISOString() : undefined;
+    const timer = setTimeout(() => setQuery({ prompt: prompt.trim(), model, provider, since, until }), 250);
     return () => clearTimeout(timer);
-  }, [prompt, model]);
+  }, [prompt, model, provider, from, to]);
+  // Providers this server serves: `local` for its own models, else the part of a hosted id before the colon.
+  const providers = [...new Set(models.map((candidate) => (candidate.id.includes(':') ? candidate.id.split(':')[0]! : 'local')))];
 
   const load = async (after: string | undefined) => {
     const current = ++generation.current;
@@ -74,6 +82,23 @@ export function HistoryView({ models }: { models: Model[] }) {
               <option value={candidate.id}>{candidate.id}</option>
             ))}
           </select>
+        </div>
+        <div class="field">
+          <label for="filter-provider">Provider</label>
+          <select id="filter-provider" value={provider} onChange={(event) => setProvider(event.currentTarget.value)}>
+            <option value="">All providers</option>
+            {providers.map((name) => (
+              <option value={name}>{name}</option>
+            ))}
+          </select>
+        </div>
+        <div class="field">
+          <label for="filter-from">From</label>
+          <input id="filter-from" type="date" value={from} max={to || undefined} onInput={(event) => setFrom(event.currentTarget.value)} />
+        </div>
+        <div class="field">
+          <label for="filter-to">To</label>
+          <input id="filter-to" type="date" value={to} min={from || undefined} onInput={(event) => setTo(event.currentTarget.value)} />
         </div>
       </form>
       {error ? (
