@@ -1,7 +1,7 @@
 // The web UI in a real browser (Debian's chromium through playwright-core) against the real service: PGlite, the tiny model, the built assets.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { createImageService, type RunningImageService } from '../../service/imag
 import { testData } from '../../testing/paths.js';
 import { createHttpApp } from '../http/http-app.js';
 import { startHttpServer, type HttpServer } from '../http/http-server.js';
+import { expandProject, loadProject } from '../../service/specs/index.js';
 import { buildWebAssets } from './build-web.js';
 
 const chromiumPath = '/usr/bin/chromium';
@@ -184,6 +185,13 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     assert.match(seed, /^\d+$/);
     assert.match((await page.locator('#snippet-cli').textContent())!, new RegExp(`^pixelpipe generate '${prompt}' .*--width 64 --height 64 --steps 6 .*--seed ${seed}`));
     assert.match((await page.locator('#snippet-curl').textContent())!, /\/v1\/jobs/);
+    // The spec snippet is a spec `pixelpipe build` takes, asking for the same image.
+    const project = await mkdtemp(join(tmpdir(), 'pixelpipe-web-spec-'));
+    const snippet = (await page.locator('#snippet-spec').textContent())!;
+    await writeFile(join(project, 'pixelpipe.yaml'), `version: 1\nspecs:\n${snippet.replace(/^/gm, '  ')}\n`);
+    const [output] = expandProject(await loadProject(project));
+    await rm(project, { recursive: true, force: true });
+    assert.deepEqual([output!.request.prompt, output!.request.width, output!.request.height, output!.request.steps, output!.request.seed], [prompt, 64, 64, 6, seed]);
     await page.getByRole('link', { name: 'Download' }).waitFor();
     assert.deepEqual(await accessibilityProblems(page), []);
 

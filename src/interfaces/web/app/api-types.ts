@@ -36,6 +36,7 @@ export interface RecordRequest {
   guidance?: number;
   sampler?: string;
   bestOf?: number;
+  loras?: { name: string; scale?: number }[];
 }
 
 /** One stored image and how it was made (`GET /v1/records/{id}`). */

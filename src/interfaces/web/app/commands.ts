@@ -62,3 +62,29 @@ export function cliCommand(record: ImageRecord): string {
 export function curlCommand(record: ImageRecord, origin: string): string {
   return [`curl -sS ${shellQuote(`${origin}/v1/jobs`)}`, '-H "Authorization: Bearer $PIXELPIPE_API_KEY"', "-H 'Content-Type: application/json'", `-d ${shellQuote(JSON.stringify(recordRequest(record)))}`].join(' \\\n  ');
 }
+
+/** A spec-file entry (docs/build.md) that makes this record's image with `pixelpipe build`; strings as JSON, which YAML reads too. */
+export function specSnippet(record: ImageRecord): string {
+  const body = recordRequest(record);
+  const name = `image-${record.id.slice(0, 8)}`;
+  const text = (value: string) => JSON.stringify(value);
+  // Spec prompts are templates: a literal brace is written twice.
+  const template = (value: string) => text(value.replace(/[{}]/g, (brace) => brace + brace));
+  const size = `${record.width}x${record.height}`;
+  const lines = [`- name: ${name}`];
+  if (body.model) lines.push(`  model: ${text(body.model)}`);
+  lines.push(`  prompt: ${template(body.prompt)}`);
+  if (body.negativePrompt) lines.push(`  negativePrompt: ${template(body.negativePrompt)}`);
+  // The record's own size, asked of the model as it is, not the build's pick for the aspect ratio.
+  lines.push(`  size: ${size}`, `  generationSize: ${size}`);
+  if (body.steps !== undefined) lines.push(`  steps: ${body.steps}`);
+  if (body.guidance !== undefined) lines.push(`  guidance: ${body.guidance}`);
+  if (body.sampler) lines.push(`  sampler: ${text(body.sampler)}`);
+  // A string, since seeds go up to 2^64 − 1, past what a YAML number keeps exactly.
+  if (body.seed !== undefined) lines.push(`  seed: ${text(String(body.seed))}`);
+  const loras = record.request.loras ?? [];
+  if (loras.length > 0) lines.push(`  loras: [${loras.map((lora) => text(lora.scale === undefined ? lora.name : `${lora.name}:${lora.scale}`)).join(', ')}]`);
+  const extension = record.mediaType === 'image/jpeg' ? 'jpg' : (record.mediaType.split('/')[1] ?? 'png');
+  lines.push(`  output: { path: ${text(`out/${name}.${extension}`)} }`);
+  return lines.join('\n');
+}

@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from './api.js';
 import type { ImageRecord } from './api-types.js';
 import { useBlobUrl } from './blob-image.js';
-import { cliCommand, curlCommand, recordSettings, type FormSettings } from './commands.js';
+import { cliCommand, curlCommand, recordSettings, specSnippet, type FormSettings } from './commands.js';
 import { Reproduce } from './reproduce.js';
 import { Link } from './router.js';
 
@@ -103,6 +103,7 @@ function Detail({ record, onUse, onEdit }: { record: ImageRecord; onUse: (settin
           ) : null}
           <Snippet id="cli" title="As a CLI command" text={cliCommand(record)} />
           <Snippet id="curl" title="As a curl call" text={curlCommand(record, location.origin)} />
+          <Snippet id="spec" title="As a spec snippet" text={specSnippet(record)} />
         </div>
       </div>
     </section>
