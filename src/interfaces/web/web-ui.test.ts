@@ -160,6 +160,38 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.context().close();
   });
 
+  it('several jobs at once: the queue panel shows what runs and each waiting job\'s position, and a cancel leaves it', async () => {
+    const { page, problems } = await open('/');
+    await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
+    await page.evaluate(`{
+      const seen = (window.queueSeen = []);
+      new MutationObserver(() => { const panel = document.querySelector('.queue-panel'); if (panel) seen.push(panel.textContent); })
+        .observe(document.body, { subtree: true, childList: true, characterData: true });
+    }`);
+    await page.getByLabel('Width').fill('64');
+    await page.getByLabel('Height').fill('64');
+    // Long enough that the first still runs while the other two are submitted.
+    await page.getByLabel('Steps').fill('60');
+    const prompts = ['queue: first', 'queue: second', 'queue: third'];
+    for (const prompt of prompts) {
+      await page.getByLabel('Prompt', { exact: true }).fill(prompt);
+      await page.getByRole('button', { name: 'Generate' }).click();
+      await page.getByRole('listitem', { name: `Job: ${prompt}` }).waitFor();
+    }
+    // The third waits behind the second: cancel it from its card.
+    const third = page.getByRole('listitem', { name: 'Job: queue: third' });
+    await third.getByRole('button', { name: 'Cancel' }).click();
+    await third.locator('.job-status', { hasText: 'Cancelled' }).waitFor();
+    for (const prompt of prompts.slice(0, 2)) await page.getByRole('listitem', { name: `Job: ${prompt}` }).getByRole('img', { name: /^Result 1:/ }).waitFor();
+    await page.locator('.queue-summary', { hasText: 'Nothing of yours is running or waiting.' }).waitFor();
+    const seen = (await page.evaluate('window.queueSeen')) as string[];
+    assert.ok(seen.some((text) => /1 running · 2 waiting/.test(text) && /Position 1: queue: second/.test(text) && /Position 2: queue: third/.test(text)), `the panel showed one running and two waiting in order: ${JSON.stringify([...new Set(seen)])}`);
+    assert.ok(seen.some((text) => /1 running · 0 waiting/.test(text) || /1 running · 1 waiting/.test(text)), 'the panel followed the queue as it moved');
+    assert.deepEqual(await accessibilityProblems(page), []);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
   it('a size the API refuses shows its error next to the size field', async () => {
     const { page } = await open('/');
     await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });

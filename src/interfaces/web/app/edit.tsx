@@ -6,7 +6,7 @@ import { ApiError, api } from './api.js';
 import type { JobSubmit, Model } from './api-types.js';
 import { useBlobUrl } from './blob-image.js';
 import type { SubmittedJob } from './generate.js';
-import { JobCard } from './job-card.js';
+import { JobList } from './job-list.js';
 import { MaskCanvas, type MaskHandle } from './mask-canvas.js';
 
 /** Where the input image comes from: a stored blob (a record's), or a file from this browser. */
@@ -234,15 +234,7 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
           </div>
         </form>
       </section>
-      <section aria-labelledby="edit-jobs-title" class="jobs">
-        <h2 id="edit-jobs-title">Jobs</h2>
-        {jobs.length === 0 ? <p class="help">Edits you submit appear here, with a preview at each step.</p> : null}
-        <ul class="job-list">
-          {jobs.map((job) => (
-            <JobCard key={job.id} job={job} onSeed={() => undefined} />
-          ))}
-        </ul>
-      </section>
+      <JobList jobs={jobs} onSeed={() => undefined} empty="Edits you submit appear here, with a preview at each step." />
     </div>
   );
 }

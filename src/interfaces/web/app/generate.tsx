@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, api } from './api.js';
 import type { JobSubmit, Model } from './api-types.js';
 import type { FormSettings } from './commands.js';
-import { JobCard } from './job-card.js';
+import { JobList } from './job-list.js';
 
 /** A job this page submitted, kept by the app so it survives moving between pages. */
 export interface SubmittedJob {
@@ -281,15 +281,7 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
           </div>
         </form>
       </section>
-      <section aria-labelledby="jobs-title" class="jobs">
-        <h2 id="jobs-title">Jobs</h2>
-        {jobs.length === 0 ? <p class="help">Jobs you submit appear here, with a preview at each step.</p> : null}
-        <ul class="job-list">
-          {jobs.map((job) => (
-            <JobCard key={job.id} job={job} onSeed={setLastSeed} />
-          ))}
-        </ul>
-      </section>
+      <JobList jobs={jobs} onSeed={setLastSeed} empty="Jobs you submit appear here, with a preview at each step." />
     </div>
   );
 }

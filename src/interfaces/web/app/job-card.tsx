@@ -4,6 +4,7 @@ import { api, followJob, type JobEvent } from './api.js';
 import type { ImageRecord, JobView, StepEventData } from './api-types.js';
 import { BlobImage } from './blob-image.js';
 import type { SubmittedJob } from './generate.js';
+import type { JobState } from './job-list.js';
 import { Link } from './router.js';
 
 interface Progress {
@@ -16,7 +17,7 @@ interface Progress {
   error?: string;
 }
 
-export function JobCard({ job, onSeed }: { job: SubmittedJob; onSeed: (seed: string) => void }) {
+export function JobCard({ job, onSeed, onState }: { job: SubmittedJob; onSeed: (seed: string) => void; onState: (id: string, state: JobState) => void }) {
   const [progress, setProgress] = useState<Progress>({ state: 'queued', records: [] });
   const [cancelError, setCancelError] = useState<string | undefined>();
 
@@ -52,6 +53,8 @@ export function JobCard({ job, onSeed }: { job: SubmittedJob; onSeed: (seed: str
     });
     return () => stop.abort();
   }, [job.id]);
+
+  useEffect(() => onState(job.id, { state: progress.state, position: progress.position }), [progress.state, progress.position]);
 
   const cancel = async () => {
     setCancelError(undefined);
