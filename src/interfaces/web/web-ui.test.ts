@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
+import { createDatabase, defaultDatabaseConfig } from '../../service/database/create-database.js';
+import type { Database } from '../../service/database/database.js';
 import { createImageService, type RunningImageService } from '../../service/image-service.js';
+import { RecordStore } from '../../service/records/record-store.js';
 import { testData } from '../../testing/paths.js';
 import { createHttpApp } from '../http/http-app.js';
 import { startHttpServer, type HttpServer } from '../http/http-server.js';
@@ -25,6 +28,7 @@ const timeout = 30_000;
 
 describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () => {
   let dataDir: string;
+  let database: Database;
   let service: RunningImageService;
   let server: HttpServer;
   let browser: Browser;
@@ -35,7 +39,10 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     const webRoot = join(dataDir, 'web');
     await buildWebAssets({ outDir: webRoot });
     axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    // Opened here so a test can add many records straight into it.
+    database = await createDatabase(defaultDatabaseConfig({ dataDirectory: dataDir }));
     service = await createImageService({
+      database,
       settings: { dataDir, cacheDir: join(dataDir, 'models') },
       defaultModel: testData('fixtures', 'tiny-sd15'),
       isolation: 'in-process',
@@ -51,6 +58,7 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await browser?.close();
     await server?.close();
     await service?.close();
+    await database?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -188,6 +196,45 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     assert.ok(seen.some((text) => /1 running · 2 waiting/.test(text) && /Position 1: queue: second/.test(text) && /Position 2: queue: third/.test(text)), `the panel showed one running and two waiting in order: ${JSON.stringify([...new Set(seen)])}`);
     assert.ok(seen.some((text) => /1 running · 0 waiting/.test(text) || /1 running · 1 waiting/.test(text)), 'the panel followed the queue as it moved');
     assert.deepEqual(await accessibilityProblems(page), []);
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
+  it('a history of hundreds of records pages to the end and fetches only the images near the viewport', async () => {
+    const { page, problems } = await open('/');
+    await generate(page, 'a single real image');
+    // Copies of one generated record, written straight into the database: the grid is what is tested, not the model.
+    const [template] = (await service.listRecords({ prompt: 'a single real image' })).records;
+    const { id: _id, createdAt: _createdAt, jobId: _jobId, ...draft } = template!;
+    const count = 600;
+    await new RecordStore(database).insert(database, Array.from({ length: count }, (_, index) => ({ ...draft, request: { ...draft.request, prompt: `history bulk ${index}` } })));
+
+    // A short window: each round of paging shows the end of the newest page, and the tiles above it are never near the viewport.
+    await page.setViewportSize({ width: 1000, height: 500 });
+    let blobRequests = 0;
+    page.on('request', (request) => void (new URL(request.url()).pathname.startsWith('/v1/blobs/') && (blobRequests += 1)));
+    await page.getByRole('link', { name: 'History', exact: true }).click();
+    const filtered = page.waitForResponse((response) => new URL(response.url()).searchParams.get('prompt') === 'history bulk');
+    await page.getByLabel('Prompt contains').fill('history bulk');
+    await filtered;
+    const status = page.locator('.help[aria-live="polite"]');
+    await status.filter({ hasText: /^60 shown; more below\.$/ }).waitFor();
+    await page.locator('.tile img').first().waitFor();
+    // From here on, every image fetched is one of these tiles' (the unfiltered page before held others).
+    const [imagesBefore, requestsBefore] = [await page.locator('.tile img').count(), blobRequests];
+    for (let round = 0; round < 40 && (await status.textContent()) !== `${count} shown.`; round++) {
+      await page.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+      await page.waitForFunction(`document.querySelector('.help[aria-live="polite"]').textContent !== 'Loading…'`);
+    }
+    assert.equal(await status.textContent(), `${count} shown.`);
+    assert.equal(await page.locator('.tile').count(), count);
+    // The last tile, once on screen, shows its image.
+    await page.locator('.tile').last().scrollIntoViewIfNeeded();
+    await page.locator('.tile').last().locator('img').waitFor();
+    const shownImages = await page.locator('.tile img').count();
+    assert.equal(blobRequests - requestsBefore, shownImages - imagesBefore, 'each image fetched is shown');
+    assert.ok(shownImages < count / 2, `only tiles that came near the viewport fetch their image: ${shownImages} of ${count} tiles`);
+    assert.equal(await page.locator('.tile .image-loading').count(), count - shownImages, 'the others wait, without a request');
     assert.deepEqual(problems, []);
     await page.context().close();
   });

@@ -1,5 +1,5 @@
 // An image from blob storage: fetched with the API key (an <img src> cannot send it) and shown from a blob: URL.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 
 /** The object URL of a blob's bytes while the component is shown; undefined until they arrive, and without a key. */
@@ -27,9 +27,22 @@ export function useBlobUrl(blobKey: string | undefined): { url?: string; error?:
   return state;
 }
 
+/**
+ * Fetches its bytes only once it comes near the viewport, so a history of thousands of tiles asks
+ * for the few on screen, not for all of them.
+ */
 export function BlobImage({ blobKey, alt, width, height, class: className }: { blobKey: string; alt: string; width: number; height: number; class?: string }) {
-  const { url, error } = useBlobUrl(blobKey);
+  const placeholder = useRef<HTMLSpanElement>(null);
+  const [near, setNear] = useState(false);
+  useEffect(() => {
+    const element = placeholder.current;
+    if (near || !element) return;
+    const observer = new IntersectionObserver((entries) => entries.some((entry) => entry.isIntersecting) && setNear(true), { rootMargin: '300px' });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [near]);
+  const { url, error } = useBlobUrl(near ? blobKey : undefined);
   if (error) return <span class="image-error">{`Image unavailable: ${error}`}</span>;
   // The size is known from the record, so the layout does not jump when the bytes arrive.
-  return url ? <img class={className} src={url} alt={alt} width={width} height={height} /> : <span class={`image-loading ${className ?? ''}`} role="img" aria-label={`${alt} (loading)`} />;
+  return url ? <img class={className} src={url} alt={alt} width={width} height={height} /> : <span ref={placeholder} class={`image-loading ${className ?? ''}`} role="img" aria-label={`${alt} (loading)`} />;
 }

@@ -5,7 +5,8 @@ import type { ImageRecord, Model } from './api-types.js';
 import { BlobImage } from './blob-image.js';
 import { Link } from './router.js';
 
-const pageSize = 24;
+// Tiles fetch their images only near the viewport, so a page can be long.
+const pageSize = 60;
 
 export function HistoryView({ models }: { models: Model[] }) {
   const [prompt, setPrompt] = useState('');
@@ -15,7 +16,8 @@ export function HistoryView({ models }: { models: Model[] }) {
   const [to, setTo] = useState('');
   const [query, setQuery] = useState<{ prompt: string; model: string; provider: string; since?: string; until?: string }>({ prompt: '', model: '', provider: '' });
   const [records, setRecords] = useState<ImageRecord[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
+  // A cursor belongs to the filter whose page gave it: used with another filter it would skip that filter's first pages.
+  const [paging, setPaging] = useState<{ cursor: string; query: typeof query } | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | undefined>();
   const generation = useRef(0);
@@ -41,7 +43,7 @@ export function HistoryView({ models }: { models: Model[] }) {
       // A newer filter may have started meanwhile; its answer wins.
       if (current !== generation.current) return;
       setRecords((earlier) => (after ? [...earlier, ...page.data] : page.data));
-      setCursor(page.next_cursor);
+      setPaging(page.next_cursor ? { cursor: page.next_cursor, query } : null);
     } catch (caught) {
       if (current === generation.current) setError((caught as Error).message);
     } finally {
@@ -51,20 +53,22 @@ export function HistoryView({ models }: { models: Model[] }) {
 
   useEffect(() => {
     setRecords([]);
-    setCursor(null);
+    setPaging(null);
     void load(undefined);
   }, [query]);
 
   // Load more when the end of the grid comes near the viewport.
   useEffect(() => {
     const element = end.current;
+    const cursor = paging?.query === query ? paging.cursor : undefined;
     if (!element || !cursor || loading) return;
     const observer = new IntersectionObserver((entries) => {
       if (entries.some((entry) => entry.isIntersecting)) void load(cursor);
     }, { rootMargin: '400px' });
     observer.observe(element);
     return () => observer.disconnect();
-  }, [cursor, loading]);
+  }, [paging, loading, query]);
+  const cursor = paging?.query === query ? paging.cursor : undefined;
 
   return (
     <section aria-labelledby="history-title">
