@@ -2,8 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import type { ImageRecord, Model } from './api-types.js';
-import { BlobImage } from './blob-image.js';
-import { Link } from './router.js';
+import { RecordGrid } from './record-grid.js';
 
 // Tiles fetch their images only near the viewport, so a page can be long.
 const pageSize = 60;
@@ -113,19 +112,7 @@ export function HistoryView({ models }: { models: Model[] }) {
       <p class="help" aria-live="polite">
         {loading ? 'Loading…' : records.length === 0 ? 'No records match.' : `${records.length} shown${cursor ? '; more below' : ''}.`}
       </p>
-      <ul class="grid" aria-label="Records, newest first">
-        {records.map((record) => (
-          <li key={record.id} class="tile">
-            <Link href={`/history/${record.id}`}>
-              <BlobImage blobKey={record.blobKey} alt="" width={record.width} height={record.height} />
-              <span class="tile-prompt">{record.request.prompt}</span>
-              <span class="tile-meta">
-                {record.width}×{record.height} · {new Date(record.createdAt).toLocaleString()}
-              </span>
-            </Link>
-          </li>
-        ))}
-      </ul>
+      <RecordGrid records={records} />
       <div ref={end} class="grid-end">
         {cursor ? (
           <button type="button" class="quiet" disabled={loading} onClick={() => void load(cursor)}>
