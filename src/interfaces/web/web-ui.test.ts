@@ -23,6 +23,10 @@ const skip = existsSync(chromiumPath) ? false : `NOT RUN: ${chromiumPath} is abs
 if (skip && process.env.CI === 'true') throw new Error(`chromium is missing in CI: ${chromiumPath}; .ci/run installs it with scripts/install-chromium.sh`);
 if (skip) console.warn(`\n!!! ${skip}\n`);
 
+/** Screenshots of each page, kept as test artifacts (CI can upload the folder); docs/images holds chosen ones. */
+const artifacts = join(process.env.PIXELPIPE_TEST_ARTIFACTS ?? join(import.meta.dirname, '../../../test-results'), 'web-ui');
+const screenshot = async (page: Page, name: string) => void (await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true }));
+
 /** How long a condition is waited for; the conditions are polled, nothing sleeps. */
 const timeout = 30_000;
 
@@ -43,7 +47,8 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     database = await createDatabase(defaultDatabaseConfig({ dataDirectory: dataDir }));
     service = await createImageService({
       database,
-      settings: { dataDir, cacheDir: join(dataDir, 'models') },
+      // No watermark: the inpainting test compares the kept pixels of the stored image with the input's, exactly.
+      settings: { dataDir, cacheDir: join(dataDir, 'models'), watermark: false },
       defaultModel: testData('fixtures', 'tiny-sd15'),
       isolation: 'in-process',
       pollingIntervalSeconds: 0.1,
@@ -144,11 +149,13 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     assert.ok(seen.some((text) => /step \d+ of 6 · [\d.]+ steps\/s/.test(text)), `a step with its rate was shown: ${JSON.stringify([...new Set(seen)])}`);
     assert.ok(seen.includes('preview'), 'a step preview was shown');
     assert.equal(await page.getByRole('listitem', { name: `Job: ${prompt}` }).locator('.job-status').textContent(), 'Done');
+    await screenshot(page, 'generate');
 
     await page.getByRole('link', { name: 'History' }).click();
     await page.getByRole('heading', { name: 'History' }).waitFor();
     await page.getByRole('link', { name: new RegExp(prompt) }).first().waitFor();
     await page.locator('.tile img').first().waitFor();
+    await screenshot(page, 'history');
     assert.deepEqual(await accessibilityProblems(page), []);
 
     // Provider and date filters are the API's `provider`, `since` and `until`.
@@ -192,6 +199,7 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await third.locator('.job-status', { hasText: 'Cancelled' }).waitFor();
     for (const prompt of prompts.slice(0, 2)) await page.getByRole('listitem', { name: `Job: ${prompt}` }).getByRole('img', { name: /^Result 1:/ }).waitFor();
     await page.locator('.queue-summary', { hasText: 'Nothing of yours is running or waiting.' }).waitFor();
+    await screenshot(page, 'queue');
     const seen = (await page.evaluate('window.queueSeen')) as string[];
     assert.ok(seen.some((text) => /1 running · 2 waiting/.test(text) && /Position 1: queue: second/.test(text) && /Position 2: queue: third/.test(text)), `the panel showed one running and two waiting in order: ${JSON.stringify([...new Set(seen)])}`);
     assert.ok(seen.some((text) => /1 running · 0 waiting/.test(text) || /1 running · 1 waiting/.test(text)), 'the panel followed the queue as it moved');
@@ -276,6 +284,7 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await rm(project, { recursive: true, force: true });
     assert.deepEqual([output!.request.prompt, output!.request.width, output!.request.height, output!.request.steps, output!.request.seed], [prompt, 64, 64, 6, seed]);
     await page.getByRole('link', { name: 'Download' }).waitFor();
+    await screenshot(page, 'image');
     assert.deepEqual(await accessibilityProblems(page), []);
 
     // Reproduce runs the request again with the record's seed and compares the model's pixels.
@@ -359,6 +368,7 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     assert.equal(await maskAlpha(page, 56, 32), 0, 'a second undo takes the second stroke back');
     assert.equal(await maskAlpha(page, 8, 32), 255, 'and keeps the first');
 
+    await screenshot(page, 'edit');
     const prompt = 'web ui: repaint the left edge';
     await page.getByLabel('Prompt', { exact: true }).fill(prompt);
     await page.getByLabel('Strength').fill('0.9');
@@ -378,6 +388,14 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     const job = page.getByRole('listitem', { name: `Job: ${prompt}` });
     await job.getByRole('img', { name: /^Result 1:/ }).waitFor();
     assert.equal(await job.locator('.job-status').textContent(), 'Done');
+    // Inpainted: every pixel the mask kept is the input's, and the painted stroke changed.
+    const [record] = (await service.listRecords({ prompt })).records;
+    const result = await sharp((await service.storage.get(record!.blobKey))!.bytes).removeAlpha().raw().toBuffer();
+    const original = await sharp(input).raw().toBuffer();
+    const differs = (x: number, y: number) => [0, 1, 2].some((channel) => result[(y * 64 + x) * 3 + channel] !== original[(y * 64 + x) * 3 + channel]);
+    const keptChanged = Array.from({ length: 64 * 64 }, (_, index) => [index % 64, Math.floor(index / 64)] as const).filter(([x, y]) => grey(x, y) === 0 && differs(x, y));
+    assert.deepEqual(keptChanged, [], 'kept pixels are the input\'s');
+    assert.ok([20, 32, 44].some((y) => differs(8, y)), 'the painted stroke was repainted');
     assert.deepEqual(await accessibilityProblems(page), []);
     assert.deepEqual(problems, []);
     await page.context().close();
@@ -435,6 +453,17 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.reload();
     await page.getByLabel('Model').locator('option', { hasText: 'tiny-sd15' }).waitFor({ state: 'attached' });
     assert.equal(await page.getByRole('dialog').count(), 0, 'the stored key is used after a reload');
+
+    // Another key's image stays out of this key's history.
+    const other = await service.keys.create({ name: 'another team' });
+    const { job } = await service.submit({ prompt: 'web ui: another key\'s image', width: 64, height: 64, steps: 2 }, { apiKey: other.key });
+    while ((await service.listRecords({ jobId: job.id })).records.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await page.getByRole('link', { name: 'History', exact: true }).click();
+    await page.getByLabel('Prompt contains').fill('web ui:');
+    await page.getByRole('link', { name: /web ui: with a key/ }).first().waitFor();
+    assert.equal(await page.getByRole('link', { name: /another key's image/ }).count(), 0);
+    await page.getByLabel('Prompt contains').fill('another key');
+    await page.getByText('No records match.').waitFor();
     await page.context().close();
   });
 });

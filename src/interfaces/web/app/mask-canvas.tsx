@@ -1,4 +1,4 @@
-// The mask painter: a canvas the size of the input image laid over it. Painted pixels are opaque, so
+// The mask painter: a canvas the size of the input image laid over it. What is painted shows in a tint colour;
 // the mask sent is the canvas's alpha as luminance (white repaints, black keeps), pixel for pixel as painted.
 import { useEffect, useImperativeHandle, useRef, useState } from 'preact/hooks';
 import type { Ref } from 'preact';
@@ -8,6 +8,9 @@ export interface MaskHandle {
   /** The mask as a PNG in the API's `luminance` convention, or undefined when nothing is painted. */
   toPng(): Promise<Blob | undefined>;
 }
+
+/** The colour painted areas show in (only their alpha is sent). */
+const tint = [232, 23, 93] as const;
 
 /** Steps of undo kept; each is one copy of the canvas's pixels. */
 const undoDepth = 30;
@@ -56,7 +59,7 @@ export function MaskCanvas({ width, height, imageUrl, handle, onChange }: { widt
   const stroke = (from: { x: number; y: number }, to: { x: number; y: number }) => {
     const draw = context();
     draw.globalCompositeOperation = erasing ? 'destination-out' : 'source-over';
-    draw.strokeStyle = draw.fillStyle = '#ffffff';
+    draw.strokeStyle = draw.fillStyle = `rgb(${tint.join(' ')})`;
     draw.lineWidth = brush;
     draw.lineCap = draw.lineJoin = 'round';
     draw.beginPath();
@@ -88,7 +91,7 @@ export function MaskCanvas({ width, height, imageUrl, handle, onChange }: { widt
     remember();
     const pixels = context().getImageData(0, 0, width, height);
     for (let index = 0; index < pixels.data.length; index += 4) {
-      pixels.data[index] = pixels.data[index + 1] = pixels.data[index + 2] = 255;
+      [pixels.data[index], pixels.data[index + 1], pixels.data[index + 2]] = tint;
       pixels.data[index + 3] = 255 - pixels.data[index + 3]!;
     }
     context().putImageData(pixels, 0, 0);
