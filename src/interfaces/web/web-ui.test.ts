@@ -416,7 +416,25 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
 
     const prompt = 'web ui: extended to the right';
     await page.getByLabel('Prompt', { exact: true }).fill(prompt);
-    await page.getByLabel('Right').fill('64');
+    // Drag the right handle out by the image's shown width: 64 image pixels.
+    const handle = page.getByRole('button', { name: /^Extend right/ });
+    await handle.scrollIntoViewIfNeeded();
+    const stage = (await page.locator('.mask-stage').boundingBox())!;
+    const grip = (await handle.boundingBox())!;
+    await page.mouse.move(grip.x + grip.width / 2, grip.y + grip.height / 2);
+    await page.mouse.down();
+    for (let step = 1; step <= 8; step++) await page.mouse.move(grip.x + grip.width / 2 + (stage.width * step) / 8, grip.y + grip.height / 2);
+    await page.mouse.up();
+    assert.equal(await page.getByLabel('Right', { exact: true }).inputValue(), '64');
+    await page.locator('.extension-frame').waitFor();
+    // From the keyboard: a focused handle moves by 8 pixels per arrow key.
+    await page.getByRole('button', { name: /^Extend bottom/ }).focus();
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.getByLabel('Bottom', { exact: true }).inputValue(), '16');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await page.getByLabel('Bottom', { exact: true }).inputValue(), '');
     const body = await submittedBody(page, () => page.getByRole('button', { name: 'Edit image' }).click());
     assert.deepEqual(body.images, [{ blobKey: parent.blobKey }], 'the stored image is named, not uploaded again');
     assert.equal(body.parentRecordId, parentId);

@@ -7,6 +7,7 @@ import type { JobSubmit, Model } from './api-types.js';
 import { useBlobUrl } from './blob-image.js';
 import type { SubmittedJob } from './generate.js';
 import { JobList } from './job-list.js';
+import { CanvasExtension } from './canvas-extension.js';
 import { MaskCanvas, type MaskHandle } from './mask-canvas.js';
 
 /** Where the input image comes from: a stored blob (a record's), or a file from this browser. */
@@ -199,7 +200,16 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
             </p>
             {problem('image')}
           </div>
-          {source && imageUrl ? <MaskCanvas width={source.width} height={source.height} imageUrl={imageUrl} handle={mask} onChange={setPainted} /> : null}
+          {source && imageUrl ? (
+            <MaskCanvas width={source.width} height={source.height} imageUrl={imageUrl} handle={mask} onChange={setPainted}>
+              <CanvasExtension
+                imageWidth={source.width}
+                imageHeight={source.height}
+                extension={{ top: Number(form.top) || 0, right: Number(form.right) || 0, bottom: Number(form.bottom) || 0, left: Number(form.left) || 0 }}
+                onChange={(side, pixels) => set(side, pixels > 0 ? String(pixels) : '')}
+              />
+            </MaskCanvas>
+          ) : null}
           {problem('mask')}
           <p class="help" aria-live="polite">
             {source ? (painted ? 'Painted areas are repainted; the rest is kept.' : 'Nothing painted: the whole image changes by the strength below (image-to-image), unless the canvas is extended.') : ''}

@@ -1,7 +1,7 @@
 // The mask painter: a canvas the size of the input image laid over it. What is painted shows in a tint colour;
 // the mask sent is the canvas's alpha as luminance (white repaints, black keeps), pixel for pixel as painted.
 import { useEffect, useImperativeHandle, useRef, useState } from 'preact/hooks';
-import type { Ref } from 'preact';
+import type { ComponentChildren, Ref } from 'preact';
 
 /** What the edit page asks of the painter. */
 export interface MaskHandle {
@@ -15,7 +15,7 @@ const tint = [232, 23, 93] as const;
 /** Steps of undo kept; each is one copy of the canvas's pixels. */
 const undoDepth = 30;
 
-export function MaskCanvas({ width, height, imageUrl, handle, onChange }: { width: number; height: number; imageUrl: string; handle: Ref<MaskHandle>; onChange: (painted: boolean) => void }) {
+export function MaskCanvas({ width, height, imageUrl, handle, onChange, children }: { width: number; height: number; imageUrl: string; handle: Ref<MaskHandle>; onChange: (painted: boolean) => void; children?: ComponentChildren }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const [brush, setBrush] = useState(Math.max(4, Math.round(Math.min(width, height) / 12)));
   const [erasing, setErasing] = useState(false);
@@ -126,6 +126,7 @@ export function MaskCanvas({ width, height, imageUrl, handle, onChange }: { widt
           onPointerUp={up}
           onPointerCancel={up}
         />
+        {children}
       </div>
       <div class="mask-tools" role="group" aria-label="Mask tools">
         <label for="mask-brush">Brush size</label>
