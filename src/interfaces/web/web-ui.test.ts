@@ -251,6 +251,27 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.context().close();
   });
 
+  it('on a phone-width screen (390 px) no page is wider than the screen', async () => {
+    const { page, problems } = await open('/');
+    await page.setViewportSize({ width: 390, height: 844 });
+    const widths: Record<string, number> = {};
+    const width = () => page.evaluate('document.documentElement.scrollWidth') as Promise<number>;
+    await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
+    widths['/'] = await width();
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    const input = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#336699' } }).png().toBuffer();
+    await page.getByLabel('Input image').setInputFiles({ name: 'wide.png', mimeType: 'image/png', buffer: input });
+    await page.getByRole('img', { name: /^Mask:/ }).waitFor();
+    widths['/edit'] = await width();
+    await page.getByRole('link', { name: 'History', exact: true }).click();
+    await page.getByRole('heading', { name: 'History' }).waitFor();
+    widths['/history'] = await width();
+    assert.deepEqual(widths, { '/': 390, '/edit': 390, '/history': 390 });
+    await screenshot(page, 'history-phone');
+    assert.deepEqual(problems, []);
+    await page.context().close();
+  });
+
   it('a size the API refuses shows its error next to the size field', async () => {
     const { page } = await open('/');
     await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
