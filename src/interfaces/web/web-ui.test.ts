@@ -251,7 +251,7 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.context().close();
   });
 
-  it('on a phone-width screen (390 px) no page is wider than the screen', async () => {
+  it('on a phone-width screen (390 px) no page is wider than the screen; a file dropped on the edit page is its input', async () => {
     const { page, problems } = await open('/');
     await page.setViewportSize({ width: 390, height: 844 });
     const widths: Record<string, number> = {};
@@ -260,8 +260,15 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     widths['/'] = await width();
     await page.getByRole('link', { name: 'Edit', exact: true }).click();
     const input = await sharp({ create: { width: 512, height: 512, channels: 3, background: '#336699' } }).png().toBuffer();
-    await page.getByLabel('Input image').setInputFiles({ name: 'wide.png', mimeType: 'image/png', buffer: input });
+    // Dropped on the image area rather than picked.
+    const dropped = await page.evaluateHandle(`(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([Uint8Array.from(atob('${input.toString('base64')}'), (character) => character.charCodeAt(0))], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    })()`);
+    await page.dispatchEvent('.drop', 'drop', { dataTransfer: dropped });
     await page.getByRole('img', { name: /^Mask:/ }).waitFor();
+    assert.match((await page.locator('#edit-image-help').textContent())!, /dropped\.png, 512 × 512/);
     widths['/edit'] = await width();
     await page.getByRole('link', { name: 'History', exact: true }).click();
     await page.getByRole('heading', { name: 'History' }).waitFor();
