@@ -75,7 +75,7 @@ export interface LoadContext {
 
 /** The edits a family runs, following its diffusers img2img and inpaint pipelines. */
 export interface EditingSupport {
-  /** Whether image-to-image runs (SD, SDXL, SD3; FLUX.1 not yet). */
+  /** Whether image-to-image runs (SD, SDXL, SD3, FLUX.1). */
   imageToImage: boolean;
   /** Whether inpainting and outpainting run (SD and SDXL only). */
   inpainting: boolean;

@@ -65,8 +65,9 @@ export const flux: ModelFamily = {
   detect: ({ modelIndex }) => pipelineClass(modelIndex).startsWith('Flux'),
   requiredFiles: fluxFiles,
   denoiserFolder: 'transformer',
-  // FluxImg2ImgPipeline is not ported yet.
-  editing: { imageToImage: false, inpainting: false, strengthRounding: 'steps-skipped' },
+  // FluxImg2ImgPipeline: the posterior sample, then noise of the unpacked latent's shape, scale_noise at the first kept
+  // timestep (packed inside the denoiser), and get_timesteps' int(steps − steps·strength) skipped. FluxInpaintPipeline is not ported.
+  editing: { imageToImage: true, inpainting: false, strengthRounding: 'steps-skipped' },
   // FLUX.1 is guidance-distilled: guidance is a transformer input, there is no negative prompt and no batch of two.
   classifierFreeGuidance: false,
 

@@ -124,3 +124,56 @@ test('SD3 inpainting is refused, naming image-to-image as what SD3 runs', async 
     { name: 'InvalidArgumentError', message: /inpainting is not supported for SD3 models .*text-to-image and image-to-image only: leave out the mask/ },
   );
 });
+
+// FLUX.1 (FluxImg2ImgPipeline, read in diffusers' source): no reference run exists either, so the same exact checks, on
+// its dynamically shifted schedule and with noise of the unpacked latent's shape (the denoiser packs it).
+const fluxModel = loadModel(testData('fixtures', 'tiny-flux'));
+const fluxSchedule = flowReferences('flux').runs[0]!.timesteps_seen;
+const fluxOptions = { prompt: 'a red cube', negativePrompt: '', width: 64, height: 64, steps: 4, guidance: 3.5, sampler: 'flowmatch_euler' as const, seed: 42n };
+const fluxLatentDims = [1, 16, 8, 8];
+
+test("FLUX.1 image-to-image keeps the tail of its dynamically shifted schedule: int(steps − steps·strength) skipped (0.5 → last 2 of 4, 0.6 → last 3)", async () => {
+  const model = await fluxModel;
+  const image = await conformanceImage();
+  assert.equal(fluxSchedule.length, 4);
+  for (const [strength, start] of [[0.5, 2], [0.6, 1], [1, 0]] as const) {
+    const output = await imageToImage(model, { ...fluxOptions, image, strength });
+    assert.deepEqual(output.timesteps, fluxSchedule.slice(start), `strength ${strength}`);
+    assert.equal(output.rgb.length, 64 * 64 * 3);
+  }
+});
+
+test('FLUX.1 image-to-image starts from scale_noise of the encoder\'s (z − 0.1159)·0.3611 and the generator\'s next draw, and its image follows the input', async () => {
+  const model = await fluxModel;
+  const image = await conformanceImage();
+  let initial: Float32Array | undefined;
+  const edited = await imageToImage(model, { ...fluxOptions, image, strength: 0.5, onInitialLatents: (latents) => { initial = latents; } });
+
+  const generator = new TorchGenerator(42n);
+  const encoder = await model.vaeEncoder();
+  const x0 = await encoder.encode(rgbToModelInput(image), image, generator);
+  const noise = generator.randn(fluxLatentDims);
+  const scheduler = createSampler(model, 'flowmatch_euler');
+  scheduler.setTimesteps(4, { imageSequenceLength: 16 });
+  const sigma = scheduler.sigmas[2]!;
+  assert.equal(Math.fround(sigma * 1000), fluxSchedule[2], 'σ is the first kept timestep\'s');
+  assert.deepEqual(initial, x0.map((value, i) => f32(f32(sigma * noise[i]!) + f32(f32(1 - sigma) * value))));
+
+  const raw = await new VaeEncoder(await OnnxModel.load(testData('fixtures', 'tiny-flux', 'vae_encoder', 'model.onnx'), 'vaeEncoder'), 1).encode(rgbToModelInput(image), image, new TorchGenerator(42n));
+  let largest = 0;
+  for (let i = 0; i < raw.length; i++) largest = Math.max(largest, Math.abs(x0[i]! - f32(f32(0.3611) * f32(raw[i]! - f32(0.1159)))));
+  assert.ok(largest <= 1e-5, `x0 off (z − shift)·scale by ${largest}`);
+
+  // Half the schedule kept: the result is nearer the input than a text-to-image of the same seed is.
+  const generated = await textToImage(model, fluxOptions);
+  const distance = (rgb: Uint8Array) => rgb.reduce((sum, value, i) => sum + Math.abs(value - image.data[i]!), 0) / rgb.length;
+  assert.ok(distance(edited.rgb) < distance(generated.rgb), `edited ${distance(edited.rgb).toFixed(1)} vs generated ${distance(generated.rgb).toFixed(1)} levels from the input`);
+});
+
+test('FLUX.1 inpainting is refused, naming image-to-image as what FLUX.1 runs', async () => {
+  const model = await fluxModel;
+  await assert.rejects(
+    inpaint(model, { ...fluxOptions, image: await conformanceImage(), mask: new Float32Array(64 * 64).fill(1), strength: 1 }),
+    { name: 'InvalidArgumentError', message: /inpainting is not supported for FLUX\.1 models .*text-to-image and image-to-image only: leave out the mask/ },
+  );
+});

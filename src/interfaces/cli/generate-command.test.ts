@@ -100,9 +100,17 @@ test('SD3 and FLUX.1: a side off the family\'s size rule, a noise-prediction sam
   const inpainting = await runCli(['generate', 'a red cube', '--model', sd3, '--image', initImage, '--mask', maskImage, '--steps', '2', '--no-record']);
   assert.notEqual(inpainting.code, 0);
   assert.match(inpainting.stderr, /inpainting is not supported for SD3 models \(tiny-sd3\); pixelpipe runs SD3 text-to-image and image-to-image only/);
-  const fluxEdit = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-flux'), '--image', initImage, '--steps', '2', '--no-record']);
-  assert.notEqual(fluxEdit.code, 0);
-  assert.match(fluxEdit.stderr, /image-to-image is not supported for FLUX\.1 models/);
+  const fluxInpaint = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-flux'), '--image', initImage, '--mask', maskImage, '--steps', '2', '--no-record']);
+  assert.notEqual(fluxInpaint.code, 0);
+  assert.match(fluxInpaint.stderr, /inpainting is not supported for FLUX\.1 models \(tiny-flux\); pixelpipe runs FLUX\.1 text-to-image and image-to-image only/);
+});
+
+test('CLI FLUX.1 image-to-image (--strength 0.6) writes an image recorded as image-to-image', async () => {
+  const out = join(work, 'flux-img2img.png');
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-flux'), '--image', initImage, '--strength', '0.6', '--steps', '4', '--seed', '42', '--out', out]);
+  assert.equal(result.code, 0, result.stderr);
+  const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { width: number; height: number; operation: string; edit?: { strength: number } }; model: { family: string } };
+  assert.deepEqual([record.settings.width, record.settings.height, record.settings.operation, record.settings.edit?.strength, record.model.family], [64, 64, 'image-to-image', 0.6, 'flux']);
 });
 
 test('CLI SD3 image-to-image (--strength 0.6) writes an image recorded as image-to-image', async () => {

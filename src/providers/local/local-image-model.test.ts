@@ -115,11 +115,11 @@ test('SD3: text-to-image and image-to-image; inpainting and outpainting are refu
   await sd3.release();
 });
 
-test('FLUX.1: text-to-image only, flowmatch_euler only; a negative prompt is an unsupported-setting warning; previews use its own projection', async () => {
+test('FLUX.1: text-to-image and image-to-image, flowmatch_euler only; a negative prompt is an unsupported-setting warning; previews use its own projection', async () => {
   const fluxFolder = testData('fixtures', 'tiny-flux');
   const flux = new LocalImageModel('tiny-flux', { executionProvider: 'cpu', load: () => loadStableDiffusion(fluxFolder), profile: () => readMemoryProfile(fluxFolder) });
   const capabilities = await flux.capabilities();
-  assert.deepEqual(capabilities.operations, ['text-to-image']);
+  assert.deepEqual(capabilities.operations, ['text-to-image', 'image-to-image']);
   assert.deepEqual(capabilities.samplers, ['flowmatch_euler']);
   assert.deepEqual([capabilities.sizeMultiple, capabilities.defaultSteps, capabilities.defaultGuidance], [16, 28, 3.5]);
   await assert.rejects(flux.check({ n: 1, edit: { width: 64, height: 64, masked: true } }), { name: 'InvalidArgumentError', message: /inpainting is not supported for FLUX\.1 models \(tiny-flux\)/ });
