@@ -2,12 +2,13 @@
 // canvas extension for outpainting. It submits one `POST /v1/jobs` with the image, the mask as painted and `parentRecordId`.
 import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api } from './api.js';
+import { api } from './api.js';
 import type { JobSubmit, Model } from './api-types.js';
 import { useBlobUrl } from './blob-image.js';
 import type { SubmittedJob } from './generate.js';
 import { JobList } from './job-list.js';
 import { CanvasExtension } from './canvas-extension.js';
+import { Field, passesCheck, showApiError, type ControlProps } from './form-fields.js';
 import { MaskCanvas, type MaskHandle } from './mask-canvas.js';
 
 /** Where the input image comes from: a stored blob (a record's), or a file from this browser. */
@@ -102,14 +103,7 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    const found = check();
-    setErrors(found);
-    setFormError(undefined);
-    const first = Object.keys(found)[0];
-    if (first) {
-      document.getElementById(`edit-${first}`)?.focus();
-      return;
-    }
+    if (!passesCheck(check(), { prefix: 'edit', setErrors, setFormError })) return;
     setBusy(true);
     try {
       const body: JobSubmit = { prompt: form.prompt, previews: true };
@@ -135,38 +129,9 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
     }
   };
 
-  const showError = (error: unknown) => {
-    if (error instanceof ApiError && error.param) {
-      const field = fieldOf[error.param.split('.')[0]!];
-      if (field) {
-        setErrors({ [field]: error.message });
-        document.getElementById(`edit-${field}`)?.focus();
-        return;
-      }
-    }
-    if (!(error instanceof ApiError && error.status === 401)) setFormError((error as Error).message);
-  };
-
-  const field = (name: keyof Form, label: string, input: (props: { id: string; 'aria-invalid'?: true; 'aria-describedby'?: string }) => JSX.Element, help?: string) => {
-    const id = `edit-${name}`;
-    const describedBy = [errors[name] ? `${id}-error` : '', help ? `${id}-help` : ''].filter(Boolean).join(' ') || undefined;
-    return (
-      <div class={`field field-${name}`}>
-        <label for={id}>{label}</label>
-        {input({ id, ...(errors[name] ? { 'aria-invalid': true } : {}), ...(describedBy ? { 'aria-describedby': describedBy } : {}) })}
-        {help ? (
-          <p id={`${id}-help`} class="help">
-            {help}
-          </p>
-        ) : null}
-        {errors[name] ? (
-          <p id={`${id}-error`} class="field-error" data-field={name}>
-            {errors[name]}
-          </p>
-        ) : null}
-      </div>
-    );
-  };
+  const showError = (error: unknown) =>
+    showApiError(error, { prefix: 'edit', fields: fieldOf, onFieldError: (name, message) => setErrors({ [name]: message }), onFormError: setFormError });
+  const field = (name: keyof Form, label: string, input: (props: ControlProps) => JSX.Element, help?: string) => <Field key={name} prefix="edit" name={name} label={label} error={errors[name]} help={help} input={input} />;
   const value = (name: keyof Form) => ({ value: form[name], onInput: (event: TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) => set(name, event.currentTarget.value) });
   const problem = (name: 'image' | 'mask') =>
     errors[name] ? (

@@ -1,9 +1,10 @@
 // The generate page: the form (checked per model, API errors shown at the field they name) and the jobs it submitted, with live previews.
 import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, api } from './api.js';
+import { api } from './api.js';
 import type { JobSubmit, Model } from './api-types.js';
 import type { FormSettings } from './commands.js';
+import { Field, passesCheck, showApiError, type ControlProps } from './form-fields.js';
 import { JobList } from './job-list.js';
 
 /** A job this page submitted, kept by the app so it survives moving between pages. */
@@ -120,14 +121,7 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
 
   const submit = async (event: Event) => {
     event.preventDefault();
-    const found = check();
-    setErrors(found);
-    setFormError(undefined);
-    const first = Object.keys(found)[0];
-    if (first) {
-      document.getElementById(`field-${first}`)?.focus();
-      return;
-    }
+    if (!passesCheck(check(), { prefix: 'field', setErrors, setFormError })) return;
     const number = (text: string) => (text.trim() === '' ? undefined : Number(text));
     const body: JobSubmit = { prompt: form.prompt, previews: true };
     if (form.model) body.model = form.model;
@@ -154,38 +148,9 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
     }
   };
 
-  const showError = (error: unknown) => {
-    if (error instanceof ApiError && error.param) {
-      const field = fieldIds[error.param] ?? fieldIds[error.param.split('.')[0]!];
-      if (field) {
-        setErrors({ [field]: error.message });
-        document.getElementById(`field-${field}`)?.focus();
-        return;
-      }
-    }
-    if (!(error instanceof ApiError && error.status === 401)) setFormError((error as Error).message);
-  };
-
-  const field = (name: keyof Form, label: string, input: (props: { id: string; 'aria-invalid'?: true; 'aria-describedby'?: string }) => JSX.Element, help?: string) => {
-    const id = `field-${name}`;
-    const describedBy = [errors[name] ? `${id}-error` : '', help ? `${id}-help` : ''].filter(Boolean).join(' ') || undefined;
-    return (
-      <div class={`field field-${name}`}>
-        <label for={id}>{label}</label>
-        {input({ id, ...(errors[name] ? { 'aria-invalid': true } : {}), ...(describedBy ? { 'aria-describedby': describedBy } : {}) })}
-        {help ? (
-          <p id={`${id}-help`} class="help">
-            {help}
-          </p>
-        ) : null}
-        {errors[name] ? (
-          <p id={`${id}-error`} class="field-error" data-field={name}>
-            {errors[name]}
-          </p>
-        ) : null}
-      </div>
-    );
-  };
+  const showError = (error: unknown) =>
+    showApiError(error, { prefix: 'field', fields: fieldIds, onFieldError: (name, message) => setErrors({ [name]: message }), onFormError: setFormError });
+  const field = (name: keyof Form, label: string, input: (props: ControlProps) => JSX.Element, help?: string) => <Field key={name} prefix="field" name={name} label={label} error={errors[name]} help={help} input={input} />;
   const value = (name: keyof Form) => ({ value: form[name], onInput: (event: TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) => set(name, event.currentTarget.value) });
 
   return (
