@@ -1,5 +1,6 @@
 // `npm run bench:web`: the web UI's history with many records, in Debian's chromium against the real service (PGlite).
-// It makes one image with the tiny model, copies its record N times straight into the database, then times the
+// It makes one image with the tiny model, copies its record N times straight into the database, each with a small
+// image of its own in the blob store, then times the
 // first page, paging to the end, and frame intervals while scrolling from the top to the bottom. A benchmark: it asserts nothing.
 //
 //   node --import tsx bench/web-history-bench.ts [--records 10000]
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import sharp from 'sharp';
 import { createHttpApp } from '../src/interfaces/http/http-app.js';
 import { startHttpServer } from '../src/interfaces/http/http-server.js';
 import { buildWebAssets } from '../src/interfaces/web/build-web.js';
@@ -38,7 +40,12 @@ try {
   const { id: _id, createdAt: _createdAt, jobId: _jobId, ...draft } = template;
   const store = new RecordStore(database);
   for (let start = 0; start < count; start += 1000) {
-    await store.insert(database, Array.from({ length: Math.min(1000, count - start) }, (_, index) => ({ ...draft, request: { ...draft.request, prompt: `bench record ${start + index}` } })));
+    const indices = Array.from({ length: Math.min(1000, count - start) }, (_, index) => start + index);
+    const blobs = await Promise.all(indices.map(async (index) => {
+      const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: index % 256, g: Math.floor(index / 256) % 256, b: 90 } } }).png().toBuffer();
+      return await service.storage.put(png, { mediaType: 'image/png' });
+    }));
+    await store.insert(database, indices.map((index, position) => ({ ...draft, blobKey: blobs[position]!.key, sha256: blobs[position]!.sha256, request: { ...draft.request, prompt: `bench record ${index}` } })));
   }
 
   // The page's strict Content-Security-Policy refuses the measuring scripts this process evaluates in it.

@@ -208,14 +208,19 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.context().close();
   });
 
-  it('a history of hundreds of records pages to the end and fetches only the images near the viewport', async () => {
+  it('a history of hundreds of records pages to the end, fetches only the images near the viewport, and not twice', async () => {
     const { page, problems } = await open('/');
     await generate(page, 'a single real image');
-    // Copies of one generated record, written straight into the database: the grid is what is tested, not the model.
+    // Copies of one generated record, each with an image of its own, written straight into the database and the blob
+    // store: the grid is what is tested, not the model.
     const [template] = (await service.listRecords({ prompt: 'a single real image' })).records;
     const { id: _id, createdAt: _createdAt, jobId: _jobId, ...draft } = template!;
     const count = 600;
-    await new RecordStore(database).insert(database, Array.from({ length: count }, (_, index) => ({ ...draft, request: { ...draft.request, prompt: `history bulk ${index}` } })));
+    const blobs = await Promise.all(Array.from({ length: count }, async (_, index) => {
+      const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: index % 256, g: Math.floor(index / 256), b: 90 } } }).png().toBuffer();
+      return await service.storage.put(png, { mediaType: 'image/png' });
+    }));
+    await new RecordStore(database).insert(database, blobs.map((blob, index) => ({ ...draft, blobKey: blob.key, sha256: blob.sha256, request: { ...draft.request, prompt: `history bulk ${index}` } })));
 
     // A short window: each round of paging shows the end of the newest page, and the tiles above it are never near the viewport.
     await page.setViewportSize({ width: 1000, height: 500 });
@@ -244,6 +249,15 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.locator('.tile').last().locator('img').waitFor();
     const fetched = blobRequests - requestsBefore + imagesBefore;
     assert.ok(fetched < count / 2, `only tiles that came near the viewport fetch their image: ${fetched} of ${count}`);
+    // Away (past the rendered rows) and back: the tiles come back with the images already fetched.
+    await page.evaluate('window.scrollBy(0, -5000)');
+    await page.waitForFunction(`Number(document.querySelector('.grid .tile:last-child')?.getAttribute('aria-posinset')) < ${count - 40}`);
+    await page.waitForFunction(`[...document.querySelectorAll('.tile')].some((tile) => tile.getBoundingClientRect().top > 0 && tile.querySelector('img'))`);
+    const requestsAway = blobRequests;
+    await page.evaluate('window.scrollTo(0, document.body.scrollHeight)');
+    await page.waitForFunction(`document.querySelector('.grid .tile:last-child')?.getAttribute('aria-posinset') === '${count}'`);
+    await page.locator('.tile').last().locator('img').waitFor();
+    assert.equal(blobRequests, requestsAway, 'images scrolled back into view are not fetched again');
     // Back at the top, the first tiles are rendered again.
     await page.evaluate('window.scrollTo(0, 0)');
     await page.waitForFunction(`document.querySelector('.grid .tile')?.getAttribute('aria-posinset') === '1'`);

@@ -2,26 +2,69 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 
+/**
+ * Object URLs of blobs, shared by every component showing the same blob and kept after the last one goes, most recent
+ * last, so a history tile scrolled away and back shows its image without fetching it again. Entries in use are never
+ * evicted; a fetch nobody waits for any more is stopped.
+ */
+interface CachedBlob {
+  url: Promise<string>;
+  users: number;
+  settled: boolean;
+  stop: AbortController;
+}
+const cachedBlobs = new Map<string, CachedBlob>();
+/** Object URLs kept unused; each holds its image's bytes in the page's memory. */
+const keptBlobs = 240;
+
+function acquireBlobUrl(blobKey: string): Promise<string> {
+  let entry = cachedBlobs.get(blobKey);
+  if (entry) cachedBlobs.delete(blobKey);
+  else {
+    const stop = new AbortController();
+    const url = api.blob(blobKey, stop.signal).then((blob) => URL.createObjectURL(blob));
+    const created: CachedBlob = { url, users: 0, settled: false, stop };
+    url.then(
+      () => (created.settled = true),
+      () => cachedBlobs.get(blobKey) === created && cachedBlobs.delete(blobKey),
+    );
+    entry = created;
+  }
+  cachedBlobs.set(blobKey, entry);
+  entry.users += 1;
+  return entry.url;
+}
+
+function releaseBlobUrl(blobKey: string): void {
+  const entry = cachedBlobs.get(blobKey);
+  if (!entry) return;
+  entry.users -= 1;
+  if (entry.users === 0 && !entry.settled) {
+    entry.stop.abort();
+    cachedBlobs.delete(blobKey);
+  }
+  for (const [key, cached] of cachedBlobs) {
+    if (cachedBlobs.size <= keptBlobs) break;
+    if (cached.users > 0) continue;
+    cachedBlobs.delete(key);
+    void cached.url.then(URL.revokeObjectURL, () => undefined);
+  }
+}
+
 /** The object URL of a blob's bytes while the component is shown; undefined until they arrive, and without a key. */
 export function useBlobUrl(blobKey: string | undefined): { url?: string; error?: string } {
   const [state, setState] = useState<{ url?: string; error?: string }>({});
   useEffect(() => {
     setState({});
     if (!blobKey) return;
-    const stop = new AbortController();
-    let url: string | undefined;
-    api
-      .blob(blobKey, stop.signal)
-      .then((blob) => {
-        url = URL.createObjectURL(blob);
-        setState({ url });
-      })
-      .catch((error: unknown) => {
-        if (!stop.signal.aborted) setState({ error: (error as Error).message });
-      });
+    let shown = true;
+    acquireBlobUrl(blobKey).then(
+      (url) => shown && setState({ url }),
+      (error: unknown) => shown && (error as Error).name !== 'AbortError' && setState({ error: (error as Error).message }),
+    );
     return () => {
-      stop.abort();
-      if (url) URL.revokeObjectURL(url);
+      shown = false;
+      releaseBlobUrl(blobKey);
     };
   }, [blobKey]);
   return state;
