@@ -56,18 +56,18 @@ export function HistoryView({ models }: { models: Model[] }) {
     void load(undefined);
   }, [query]);
 
+  const cursor = paging?.query === query ? paging.cursor : undefined;
   // Load more when the end of the grid comes near the viewport.
   useEffect(() => {
     const element = end.current;
-    const cursor = paging?.query === query ? paging.cursor : undefined;
     if (!element || !cursor || loading) return;
     const observer = new IntersectionObserver((entries) => {
       if (entries.some((entry) => entry.isIntersecting)) void load(cursor);
     }, { rootMargin: '400px' });
     observer.observe(element);
     return () => observer.disconnect();
-  }, [paging, loading, query]);
-  const cursor = paging?.query === query ? paging.cursor : undefined;
+    // `load` reads the filter it was made with, so a new filter needs a new observer even for an equal cursor string.
+  }, [cursor, loading, query]);
 
   return (
     <section aria-labelledby="history-title">
