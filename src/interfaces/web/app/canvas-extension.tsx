@@ -1,8 +1,11 @@
 // Outpainting by dragging: a handle on each side of the image grows (or shrinks) the canvas on that side, in steps of
 // 8 image pixels; arrow keys move a focused handle by one step. The grown canvas shows as a dashed frame around the image.
 
-/** The sides of a canvas extension, in image pixels. */
-export type Extension = Record<'top' | 'right' | 'bottom' | 'left', number>;
+/** The sides of a canvas, in the order the form shows them. */
+export const sides = ['top', 'right', 'bottom', 'left'] as const;
+
+/** The pixels added on each side of a canvas. */
+export type Extension = Record<(typeof sides)[number], number>;
 
 const step = 8;
 const limit = 4096;
@@ -49,7 +52,7 @@ export function CanvasExtension({ imageWidth, imageHeight, extension, onChange }
   return (
     <>
       {grown ? <div class="extension-frame" aria-hidden="true" style={{ top: percent(extension.top, imageHeight), right: percent(extension.right, imageWidth), bottom: percent(extension.bottom, imageHeight), left: percent(extension.left, imageWidth) }} /> : null}
-      {(Object.keys(arrows) as (keyof Extension)[]).map((side) => (
+      {sides.map((side) => (
         <button
           key={side}
           type="button"

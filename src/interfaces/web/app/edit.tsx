@@ -7,15 +7,13 @@ import type { JobSubmit, Model } from './api-types.js';
 import { useBlobUrl } from './blob-image.js';
 import type { SubmittedJob } from './generate.js';
 import { JobList } from './job-list.js';
-import { CanvasExtension } from './canvas-extension.js';
+import { CanvasExtension, sides, type Extension } from './canvas-extension.js';
 import { Field, passesCheck, showApiError, type ControlProps } from './form-fields.js';
 import { MaskCanvas, type MaskHandle } from './mask-canvas.js';
 
 /** Where the input image comes from: a stored blob (a record's), or a file from this browser. */
 export type EditSource = { kind: 'record'; recordId: string; blobKey: string; width: number; height: number } | { kind: 'file'; name: string; dataUrl: string; width: number; height: number };
 
-const sides = ['top', 'right', 'bottom', 'left'] as const;
-type Side = (typeof sides)[number];
 
 interface Form {
   model: string;
@@ -39,12 +37,7 @@ const accepted = ['image/png', 'image/jpeg', 'image/webp'];
 /** Reads a picked or dropped file: its data URL (the API takes one as `b64_json`) and its size. */
 async function readFile(file: File): Promise<EditSource> {
   if (!accepted.includes(file.type)) throw new Error(`“${file.name}” is ${file.type || 'not an image'}; pick a PNG, JPEG or WebP file.`);
-  const dataUrl = await new Promise<string>((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result as string);
-    reader.onerror = () => reject(reader.error ?? new Error(`“${file.name}” could not be read`));
-    reader.readAsDataURL(file);
-  });
+  const dataUrl = await blobToDataUrl(file, `“${file.name}” could not be read`);
   const image = new Image();
   image.src = dataUrl;
   await image.decode().catch(() => {
@@ -115,10 +108,10 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
       if (source!.kind === 'record') body.parentRecordId = source!.recordId;
       const maskPng = await mask.current?.toPng();
       if (maskPng) {
-        body.mask = { b64_json: await blobToDataUrl(maskPng) };
+        body.mask = { b64_json: await blobToDataUrl(maskPng, 'the mask could not be read') };
         body.maskConvention = 'luminance';
       }
-      const extend = Object.fromEntries(sides.filter((side) => Number(form[side]) > 0).map((side) => [side, Number(form[side])])) as Partial<Record<Side, number>>;
+      const extend = Object.fromEntries(sides.filter((side) => Number(form[side]) > 0).map((side) => [side, Number(form[side])])) as Partial<Extension>;
       if (Object.keys(extend).length > 0) body.extend = extend;
       const job = await api.submit(body);
       setJobs((current) => [{ id: job.id, prompt: form.prompt, images: job.request.n }, ...current]);
@@ -214,11 +207,11 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
   );
 }
 
-function blobToDataUrl(blob: Blob): Promise<string> {
+function blobToDataUrl(blob: Blob, failure: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(reader.result as string);
-    reader.onerror = () => reject(reader.error ?? new Error('the mask could not be read'));
+    reader.onerror = () => reject(reader.error ?? new Error(failure));
     reader.readAsDataURL(blob);
   });
 }
