@@ -6,12 +6,15 @@ import { InsufficientMemoryError } from '../../spec/errors/insufficient-memory-e
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import { checkExecutionProvider, sessionExecutionProviders, type ExecutionProviderName } from './execution-provider.js';
 import { float16ArrayToFloat32, float32ToFloat16Array } from './float16.js';
+import type { GraphCache, GraphCacheOutcome } from './graph-cache.js';
 
 export interface RuntimeOptions {
   /** `cpu` (default) or `cuda`. */
   executionProvider?: ExecutionProviderName;
   /** Intra-op threads; ONNX Runtime's default (all cores) when omitted. */
   threads?: number;
+  /** Where graphs optimised at level `all` are kept; sessions asked for at `all` are built once and then loaded from it. */
+  graphCache?: GraphCache;
 }
 
 /**
@@ -47,6 +50,8 @@ export class OnnxModel {
     private readonly session: ort.InferenceSession,
     readonly inputs: ReadonlyMap<string, TensorInfo>,
     readonly outputs: ReadonlyMap<string, TensorInfo>,
+    /** Whether the session came from the graph cache (`hit`) or was built and saved to it; undefined when not cached. */
+    readonly graphCacheOutcome?: GraphCacheOutcome,
   ) {}
 
   static async load(path: string, name: string, options: RuntimeOptions = {}, optimizationLevel: OptimizationLevel = 'extended'): Promise<OnnxModel> {
@@ -55,8 +60,13 @@ export class OnnxModel {
     if (!existsSync(path)) throw new InvalidModelError({ model, file: path, message: `${path} is missing: the model folder has no ${name} model` });
     checkExecutionProvider(executionProvider);
     let session: ort.InferenceSession;
+    let outcome: GraphCacheOutcome | undefined;
     try {
-      session = await ort.InferenceSession.create(path, sessionOptions(options, optimizationLevel));
+      if (options.graphCache && optimizationLevel === 'all') {
+        ({ session, outcome } = await options.graphCache.session(path, sessionOptions(options, optimizationLevel), executionProvider));
+      } else {
+        session = await ort.InferenceSession.create(path, sessionOptions(options, optimizationLevel));
+      }
     } catch (error) {
       throw new InvalidModelError({
         model,
@@ -65,7 +75,7 @@ export class OnnxModel {
         cause: error,
       });
     }
-    return new OnnxModel(name, path, session, describe(session.inputMetadata), describe(session.outputMetadata));
+    return new OnnxModel(name, path, session, describe(session.inputMetadata), describe(session.outputMetadata), outcome);
   }
 
   /** A model built in memory (e.g. converted from another format); `label` stands for the path in errors. */
