@@ -17,7 +17,7 @@ test('a FLUX folder is detected as FLUX.1 and names its family and transformer h
   assert.equal(detectFamily(folderFacts(testData('fixtures', 'tiny-flux'))).id, 'flux');
   const model = await loaded;
   assert.equal(model.family, 'flux');
-  assert.equal(model.unetHash, await hashUnet(testData('fixtures', 'tiny-flux')));
+  assert.equal(await model.unetHash, await hashUnet(testData('fixtures', 'tiny-flux')));
   assert.equal(model.sizeMultiple, 16);
   assert.deepEqual(flux.defaults(model.schedulerConfig), { steps: 28, guidance: 3.5 });
   assert.deepEqual(flux.defaults({ ...model.schedulerConfig, use_dynamic_shifting: false }), { steps: 4, guidance: 0 }, 'schnell-style scheduler config');

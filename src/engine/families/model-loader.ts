@@ -1,11 +1,11 @@
 // Loads a model folder in Optimum's ONNX layout as its family describes it: the parts, configs and defaults every pipeline reads.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import type { Denoiser } from '../denoisers/denoiser.js';
 import { OnnxModel, type OptimizationLevel, type RuntimeOptions } from '../runtime/onnx-model.js';
+import { folderModelFiles, hashFiles, type WeightHashCache } from '../runtime/weight-hash.js';
 import type { SchedulerConfig } from '../schedulers/index.js';
 import type { ClipTokenizer } from '../tokenizer/clip-tokenizer.js';
 import type { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
@@ -23,8 +23,12 @@ export interface LoadedModel {
   folder: string;
   /** Folder name, used as the model's id when none is given. */
   name: string;
-  /** sha256 of the denoiser's weights (`unet/` or `transformer/`: model.onnx and its external data), the part that makes the image. */
-  unetHash: string;
+  /**
+   * sha256 of the denoiser's weights (`unet/` or `transformer/`: model.onnx and its external data), the
+   * part that makes the image. Read alongside the load and the first image (a 3.3 GB UNet takes ~10 s
+   * to hash the first time), so await it only when recording.
+   */
+  unetHash: Promise<string>;
   /** The family's id, as records name it (`stable-diffusion`, `stable-diffusion-xl`, `stable-diffusion-3`, `flux`). */
   family: string;
   /** The family module: what pipelines ask about prompts, conditioning, latents and defaults. */
@@ -98,39 +102,20 @@ export function checkModelFolder(folder: string): ModelFamily {
   return family;
 }
 
-/**
- * Remembers weight hashes between processes, keyed by path, size and modification time. Hashing a
- * 3.3 GB UNet takes seconds on every start otherwise; the engine only defines the interface, and the
- * service keeps the store.
- */
-export interface WeightHashCache {
-  get(key: string): Promise<string | undefined>;
-  set(key: string, hash: string): Promise<void>;
-}
+export type { WeightHashCache } from '../runtime/weight-hash.js';
 
 /**
  * sha256 over the denoiser's graph and its external data files (`unet/`, or `transformer/` for SD3 and
  * FLUX), streamed (multi-GB files): what records and build keys name the weights by.
  */
-export async function hashUnet(folder: string, cache?: WeightHashCache): Promise<string> {
-  const unetFolder = join(folder, detectFamily(folderFacts(folder)).denoiserFolder);
-  const files = readdirSync(unetFolder).filter((file) => file.endsWith('.onnx') || file.endsWith('_data') || file.endsWith('.pb') || file.endsWith('.data')).sort();
-  const key = files.map((file) => { const { size, mtimeMs } = statSync(join(unetFolder, file)); return `${join(unetFolder, file)}:${size}:${mtimeMs}`; }).join('|');
-  const cached = await cache?.get(key);
-  if (cached) return cached;
-  const hash = createHash('sha256');
-  for (const file of files) {
-    for await (const chunk of createReadStream(join(unetFolder, file))) hash.update(chunk as Buffer);
-  }
-  const digest = hash.digest('hex');
-  await cache?.set(key, digest);
-  return digest;
+export function hashUnet(folder: string, cache?: WeightHashCache): Promise<string> {
+  return hashFiles(folderModelFiles(join(folder, detectFamily(folderFacts(folder)).denoiserFolder)), cache);
 }
 
 export interface LoadOptions extends RuntimeOptions {
   /** Where UNet hashes are remembered between processes; without it the UNet is hashed at every load. */
   hashCache?: WeightHashCache;
-  /** Graph optimisation level of the text encoder and UNet (default `extended`; see OptimizationLevel). */
+  /** Graph optimisation level of the text encoder and UNet (default `all` with a graph cache, else `extended`; see OptimizationLevel). */
   graphLevel?: OptimizationLevel;
   /** A VAE decoder used when the model's own returns non-finite values (fp16 SDXL VAEs): a model.onnx or a folder holding one. */
   vaeDecoderFallback?: string;
@@ -151,7 +136,7 @@ function vaeDecoderPath(location: string): string {
 }
 
 export async function loadModel(modelFolder: string, options: LoadOptions = {}): Promise<LoadedModel> {
-  const { hashCache, graphLevel = 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, loras = [], loraWeights, ...runtime } = options;
+  const { hashCache, graphLevel = options.graphCache ? 'all' : 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, loras = [], loraWeights, ...runtime } = options;
   const folder = resolve(modelFolder);
   const family = checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
@@ -187,18 +172,20 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
   }
   const openModel = (file: string, name: string, level: OptimizationLevel): Promise<OnnxModel> => {
     const patched = loraPlan?.bytes.get(file.split('/')[0] as LoraComponent);
-    return patched ? OnnxModel.fromBytes(patched, name, join(folder, file), runtime, level) : OnnxModel.load(join(folder, file), name, runtime, level);
+    // A LoRA'd graph is new bytes for every LoRA set, so it is never in the graph cache; building it at
+    // `all` would cost the full-size UNet ~50 s per switch, so it is built at `extended`.
+    return patched ? OnnxModel.fromBytes(patched, name, join(folder, file), runtime, level === 'all' ? 'extended' : level) : OnnxModel.load(join(folder, file), name, runtime, level);
   };
   const context: LoadContext = { folder, modelIndex, runtime, graphLevel, timed, sessions, openModel };
   // Hashing streams the UNet files on the main thread while ONNX Runtime builds sessions on its own
-  // threads, so the two overlap. Sessions load one after another: in parallel they would only contend
-  // for the same cores and memory bandwidth.
-  const hashing = timed('hash', () => hashUnet(folder, hashCache));
+  // threads, so the two overlap; nothing waits for it but the record. Sessions load one after another:
+  // in parallel they would only contend for the same cores and memory bandwidth.
+  const unetHash = timed('hash', () => hashUnet(folder, hashCache));
+  unetHash.catch(() => undefined); // awaited by the record; a failure is reported there
   const text = await family.loadPromptEncoder(context);
   const unet = await family.loadDenoiser(context, unetConfig);
   const vaeDecoderModel = await timed('vaeDecoder', () => OnnxModel.load(join(folder, 'vae_decoder/model.onnx'), 'vaeDecoder', runtime, 'all'));
   sessions.push(vaeDecoderModel);
-  const unetHash = await hashing;
 
   const lazily = <T>(load: () => Promise<T>): (() => Promise<T>) => {
     let loading: Promise<T> | undefined;

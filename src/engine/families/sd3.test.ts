@@ -24,7 +24,7 @@ test('an SD3 folder is detected as SD3 (before SDXL, whose second text encoder i
 test('the loaded model names its family, hashes transformer/ and takes its size rule and defaults from the configs', async () => {
   const model = await loaded;
   assert.equal(model.family, 'stable-diffusion-3');
-  assert.equal(model.unetHash, await hashUnet(testData('fixtures', 'tiny-sd3')));
+  assert.equal(await model.unetHash, await hashUnet(testData('fixtures', 'tiny-sd3')));
   assert.equal(model.latentChannels, 16);
   assert.deepEqual([model.sizeMultiple, model.largestSide, model.defaultWidth, model.defaultHeight], [16, 512, 64, 64]);
   assert.deepEqual(sd3.defaults(model.schedulerConfig), { steps: 28, guidance: 7 });

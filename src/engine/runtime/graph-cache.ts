@@ -123,9 +123,13 @@ export class GraphCache {
   }
 
   private async build(path: string, files: string[], hashing: Promise<string>, options: ort.InferenceSession.SessionOptions, executionProvider: string): Promise<ort.InferenceSession> {
-    await mkdir(this.directory, { recursive: true });
     const staging = join(this.directory, `.building-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await mkdir(staging);
+    try {
+      await mkdir(staging, { recursive: true });
+    } catch {
+      // A cache folder that cannot be written (read-only, full) costs the saving, not the load.
+      return await ort.InferenceSession.create(path, { ...options, graphOptimizationLevel: 'all' });
+    }
     try {
       const session = await ort.InferenceSession.create(path, {
         ...options,
@@ -140,10 +144,9 @@ export class GraphCache {
       const sizes = Object.fromEntries([optimizedFile, weightsFile].filter((file) => existsSync(join(staging, file))).map((file) => [file, statSync(join(staging, file)).size]));
       const entry: Entry = { layout: layoutVersion, key, source: files[0]!, sizes, builtAt: new Date().toISOString() };
       await writeFile(join(staging, entryFile), `${JSON.stringify(entry, null, 1)}\n`);
-      const folder = this.entryFolder(key);
-      await rm(folder, { recursive: true, force: true });
-      // Atomic: a reader sees the whole entry or none. Another process may have saved the same entry first; either copy serves.
-      await rename(staging, folder).catch(() => rm(staging, { recursive: true, force: true }));
+      // Atomic: a reader sees the whole entry or none. Another process may have saved the same entry
+      // meanwhile (the rename then fails on its folder); either copy serves, so ours is dropped.
+      await rename(staging, this.entryFolder(key)).catch(() => rm(staging, { recursive: true, force: true }));
       return session;
     } catch (error) {
       await rm(staging, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // sha256 of model files, streamed (multi-GB weights), remembered between processes by path, size and mtime.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -23,16 +23,23 @@ export function createWeightHashCache(path: string): WeightHashCache {
       return {}; // absent or damaged: hashes are recomputed, nothing else depends on this file
     }
   };
+  // Writes in this process go one at a time, so two hashes learnt together both stay.
+  let writing: Promise<void> = Promise.resolve();
   return {
     async get(key) {
       return (await read())[key];
     },
-    async set(key, hash) {
-      const entries = { ...(await read()), [key]: hash };
-      await mkdir(dirname(path), { recursive: true });
-      const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile(temporary, `${JSON.stringify(entries, null, 1)}\n`);
-      await rename(temporary, path); // atomic: concurrent processes never read half a file
+    set(key, hash) {
+      const write = async () => {
+        const entries = { ...(await read()), [key]: hash };
+        await mkdir(dirname(path), { recursive: true });
+        const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+        await writeFile(temporary, `${JSON.stringify(entries, null, 1)}\n`);
+        await rename(temporary, path); // atomic: concurrent processes never read half a file
+      };
+      const done = writing.then(write);
+      writing = done.catch(() => undefined);
+      return done;
     },
   };
 }
@@ -66,24 +73,26 @@ export function rememberedHash(files: readonly string[], cache?: WeightHashCache
 }
 
 /** sha256 (hex) over `files` in order, found in `cache` when their paths, sizes and mtimes are unchanged. */
-export function hashFiles(files: readonly string[], cache?: WeightHashCache): Promise<string> {
+export async function hashFiles(files: readonly string[], cache?: WeightHashCache): Promise<string> {
   const key = filesFingerprint(files);
+  const cached = await cache?.get(key);
+  if (cached) return cached;
   let hashing = inFlight.get(key);
   if (!hashing) {
     hashing = (async () => {
-      const cached = await cache?.get(key);
-      if (cached) return cached;
       const hash = createHash('sha256');
       for (const file of files) {
         for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
       }
-      const digest = hash.digest('hex');
-      await cache?.set(key, digest);
-      return digest;
+      return hash.digest('hex');
     })().finally(() => inFlight.delete(key));
     inFlight.set(key, hashing);
   }
-  return hashing;
+  // Every caller's store learns the hash, also one that joined a reading another caller started.
+  const digest = await hashing;
+  // A store that cannot be written (a read-only cache folder) only means hashing again next time.
+  await cache?.set(key, digest).catch(() => undefined);
+  return digest;
 }
 
 /** The file name a model is known by in messages: `unet/model.onnx`. */
