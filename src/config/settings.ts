@@ -59,6 +59,19 @@ const settingsSchema = z.object({
   maxInputPixels: z.coerce.number().int().positive().default(4096 * 4096),
   /** A tiny latent decoder (ONNX) for step previews, e.g. VAElight's VAEpreview.onnx; a linear projection without it. */
   previewDecoder: z.string().min(1).optional(),
+  /**
+   * The small decoder (ONNX, VAElight-style, SD 1.x/2.x latents) that requests with `decoder: 'fast'` decode with:
+   * drafts in a fraction of the VAE's time. `previewDecoder` serves when absent; without either, `fast` is refused.
+   */
+  fastDecoder: z.string().min(1).optional(),
+  /**
+   * Where graphs optimised at ONNX Runtime's level `all` are kept, one per model, runtime version and
+   * CPU, so a model is optimised once per machine and later loads skip the work; `off` keeps none (the
+   * text encoder and UNet then load at `extended`). Default: `graphs` beside the model cache.
+   */
+  graphCache: z.string().min(1),
+  /** `serve` and `worker` load their default model at start and run one throwaway image through it, so the first job runs at full speed. Default on. */
+  warmUp: flag.default(true),
   /** The service's data directory: the embedded database and the default blob store live here. */
   dataDir: z.string().min(1),
   /** A PostgreSQL server for jobs and records; embedded PGlite in the data directory without it. */
@@ -126,6 +139,8 @@ const serviceVariables: Record<string, string> = {
   vlmModel: 'PIXELPIPE_VLM_MODEL',
   vlmApiKey: 'PIXELPIPE_VLM_API_KEY',
   loraDir: 'PIXELPIPE_LORA_DIR',
+  graphCache: 'PIXELPIPE_GRAPH_CACHE',
+  warmUp: 'PIXELPIPE_WARM_UP',
 };
 
 // Settings this module made. A process loads them once, at its entry, and passes them down: given to
@@ -139,6 +154,8 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
   const candidate = {
     cacheDir,
     loraDir: environment.PIXELPIPE_LORA_DIR || join(dirname(cacheDir), 'loras'),
+    graphCache: environment.PIXELPIPE_GRAPH_CACHE || join(dirname(cacheDir), 'graphs'),
+    warmUp: environment.PIXELPIPE_WARM_UP || undefined,
     hubUrl: environment.PIXELPIPE_HUB_URL || environment.HF_ENDPOINT || 'https://huggingface.co',
     hubToken: environment.HF_TOKEN || environment.HUGGING_FACE_HUB_TOKEN || undefined,
     executionProvider: environment.PIXELPIPE_EXECUTION_PROVIDER || 'cpu',
@@ -146,6 +163,7 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     maxInputPixels: environment.PIXELPIPE_MAX_INPUT_PIXELS || undefined,
     memoryBudget: environment.PIXELPIPE_MEMORY_BUDGET || undefined,
     previewDecoder: environment.PIXELPIPE_PREVIEW_DECODER || undefined,
+    fastDecoder: environment.PIXELPIPE_FAST_DECODER || undefined,
     dataDir: environment.PIXELPIPE_DATA_DIR || join(environment.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'pixelpipe'),
     databaseUrl: environment.PIXELPIPE_DATABASE_URL || undefined,
     s3Bucket: environment.PIXELPIPE_S3_BUCKET || undefined,
@@ -181,7 +199,7 @@ function parseSettings(candidate: Record<string, unknown>): Settings {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = String(issue.path[0]);
-    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', memoryBudget: 'PIXELPIPE_MEMORY_BUDGET', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER', ...serviceVariables }[field] ?? field;
+    const variable = { cacheDir: 'PIXELPIPE_CACHE_DIR', hubUrl: 'PIXELPIPE_HUB_URL', executionProvider: 'PIXELPIPE_EXECUTION_PROVIDER', threads: 'PIXELPIPE_THREADS', maxInputPixels: 'PIXELPIPE_MAX_INPUT_PIXELS', memoryBudget: 'PIXELPIPE_MEMORY_BUDGET', previewDecoder: 'PIXELPIPE_PREVIEW_DECODER', fastDecoder: 'PIXELPIPE_FAST_DECODER', ...serviceVariables }[field] ?? field;
     throw new Error(`setting \`${field}\` (${variable}) is invalid: ${issue.message}, got ${JSON.stringify(candidate[field])}`);
   }
   loaded.add(parsed.data);

@@ -1,5 +1,6 @@
 // Worker processes under the real service (PGlite): a job that kills its worker leaves the server answering, runs once more, then fails as worker_crashed; memory is checked at submit.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -132,4 +133,22 @@ test('hosted jobs run many at once in the server process, up to their provider\'
   assert.equal((await service.getJob(local.job.id))?.state, 'running', 'the local job kept its worker process throughout');
   assert.equal((await service.health()).workerProcesses?.crashes, 0);
   await service.cancelJob(local.job.id);
+});
+
+test('worker processes load and warm up the default model before they take jobs, its graphs optimised into the graph cache once; with warm-up off they load nothing until a job', async (t) => {
+  const entries = (folder: string) => readdirSync(folder).filter((name) => /^[0-9a-f]{32}$/.test(name));
+  const ready = async (service: RunningImageService) => {
+    while ((await service.health()).workerProcesses!.processes.some((process) => process.state === 'starting')) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+  const warmCache = await mkdtemp(join(tmpdir(), 'pixelpipe-graphs-'));
+  const coldCache = await mkdtemp(join(tmpdir(), 'pixelpipe-graphs-'));
+  t.after(() => Promise.all([warmCache, coldCache].map((folder) => rm(folder, { recursive: true, force: true }))));
+  const warm = await startService(t, { settings: { graphCache: warmCache } });
+  const cold = await startService(t, { settings: { graphCache: coldCache, warmUp: false } });
+  await Promise.all([ready(warm), ready(cold)]);
+  assert.equal(entries(warmCache).length, 3, 'text encoder, UNet and VAE decoder were loaded (at level all) before any job');
+  assert.equal(entries(coldCache).length, 0);
+  const done = await cold.waitForJob((await cold.submit({ ...tinyRequest })).job.id);
+  assert.equal(done.state, 'succeeded');
+  assert.equal(entries(coldCache).length, 3, 'the first job loaded the model');
 });

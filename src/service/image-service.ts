@@ -1,4 +1,5 @@
 // The service behind `pixelpipe serve` and `pixelpipe worker`: database, blob store, queue, workers, records, keys, webhooks and metrics in one object.
+import { availableParallelism } from 'node:os';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { AbortedError } from '../spec/errors/aborted-error.js';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
@@ -113,10 +114,24 @@ export interface RunningImageService extends ImageService {
 }
 
 /** What worker processes make their generator with: the service's settings and provider settings, which must be plain data. */
-function workerOptions(config: ImageServiceConfig, settings: Settings, limits: ServiceLimits) {
+function workerOptions(config: ImageServiceConfig, settings: Settings, limits: ServiceLimits, workers: number) {
   const { fetch: _fetch, onNotice: _onNotice, onDownloadProgress: _onDownloadProgress, ...options } = config.pixelpipe ?? {};
-  const { cacheDir, hubUrl, hubToken, executionProvider, threads, previewDecoder } = settings;
-  return { cacheDir, hubUrl, hubToken, executionProvider, threads, previewDecoder, ...options, maxInputPixels: limits.maxInputPixels };
+  const { cacheDir, hubUrl, hubToken, executionProvider, previewDecoder, fastDecoder, graphCache } = settings;
+  // Each worker process runs one generation at a time with ONNX Runtime's intra-op threads; left at
+  // its default (all cores) in every process, N processes would run N × cores threads on the CPU.
+  // So unless PIXELPIPE_THREADS says otherwise, the cores are shared out between them.
+  const threads = settings.threads ?? (executionProvider === 'cpu' && workers > 1 ? Math.max(1, Math.floor(availableParallelism() / workers)) : undefined);
+  return { cacheDir, hubUrl, hubToken, executionProvider, threads, previewDecoder, fastDecoder, graphCache, ...options, maxInputPixels: limits.maxInputPixels };
+}
+
+/** The default model, when it is a local one served here: what workers warm up at start (see the `warmUp` setting). */
+async function warmUpReference(served: ReturnType<typeof createServedModels>): Promise<string | undefined> {
+  try {
+    const { reference, lane } = await served.resolve(undefined);
+    return lane === localLane && !reference.includes(',') ? reference : undefined;
+  } catch {
+    return undefined; // no default model here: jobs name theirs, and load it on first use
+  }
 }
 
 const defaultServiceLimits: ServiceLimits = { ...defaultRequestLimits, maxBodyBytes: 50 * 2 ** 20, maxInputPixels: 4096 * 4096 };
@@ -154,12 +169,15 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   await webhooks.start();
   // Local generations run in supervised worker processes (or here, in-process); hosted ones wait on a
   // network, so they run here, many at once, in their provider's lane (see `hostedConcurrency`).
-  const runner: GenerationRunner | undefined = workers === 0 ? undefined : isolation === 'in-process' ? createInProcessRunner(pixelpipe) : new ProcessRunner({ size: workers, options: { ...workerOptions(config, settings, limits), memoryBudget }, onEvent: (message) => onError(new Error(message)) });
+  const served = createServedModels({ pixelpipe, defaultModel: config.defaultModel, models: config.models });
+  const warm = workers > 0 && settings.warmUp ? await warmUpReference(served) : undefined;
+  const runner: GenerationRunner | undefined = workers === 0 ? undefined : isolation === 'in-process' ? createInProcessRunner(pixelpipe) : new ProcessRunner({ size: workers, options: { ...workerOptions(config, settings, limits, workers), memoryBudget }, warm, onEvent: (message) => onError(new Error(message)) });
+  // Worker processes warm up before they take jobs; in-process workers start once the model is warm.
+  if (warm !== undefined && isolation === 'in-process') await pixelpipe.warm(warm).catch((error: Error) => onError(new Error(`warming up ${warm} failed (its jobs will say why): ${error.message}`)));
   const hostedRunner = createInProcessRunner(pixelpipe);
   const metrics = new ServiceMetrics({ queueDepth: () => queue.depth(), running: () => queue.runningJobIds().length, workers: () => runner?.status() });
   const maxConcurrentJobsPerKey = config.maxConcurrentJobsPerKey ?? 4;
 
-  const served = createServedModels({ pixelpipe, defaultModel: config.defaultModel, models: config.models });
   const view = (status: JobStatus) => toJobView(status, { database, records, attempts: (id) => queue.attempts(id) });
   const notifyWebhook = jobWebhooks(webhooks);
 
@@ -205,8 +223,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).
       // A hosted one's provider refuses what it would refuse when called (no request is sent now).
-      const { prompt, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask } = request;
-      await pixelpipe.check({ model: reference, prompt, n: generated, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, inputSize, masked: mask !== undefined });
+      const { prompt, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask, decoder } = request;
+      await pixelpipe.check({ model: reference, prompt, n: generated, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, decoder, inputSize, masked: mask !== undefined });
       // The prompt is screened last, once the request is known to be runnable: a blocked one never reaches a queue or a provider.
       const screening = await moderation.checkPrompt({ prompt, negativePrompt: request.negativePrompt, apiKeyId: apiKey?.id, policy: apiKey ? (apiKey.moderationPolicy ?? serverPolicy) : undefined });
       if (screening.refusal) {

@@ -15,7 +15,9 @@ import { defaultMemoryBudget } from './memory-budget.js';
 import type { ImageModelCallOptions } from '../spec/image-model-call-options.js';
 import type { ImageModelResult } from '../spec/image-model-result.js';
 import { listCachedModels, parseModelRef, resolveCachedModel, type CachedModel } from './models/model-cache.js';
-import { createWeightHashCache } from './models/weight-hash-cache.js';
+import { createWeightHashCache } from '../engine/runtime/weight-hash.js';
+import type { WarmUpReport } from '../engine/pipelines/warm-up.js';
+import type { GraphCacheOutcome } from '../engine/runtime/graph-cache.js';
 import { defaultModelId, findRegistryEntry, modelRegistry, type RegistryEntry } from './models/model-registry.js';
 import { pullModel, type PullProgress, type PullResult } from './models/pull-model.js';
 
@@ -74,6 +76,14 @@ export interface GenerateResult extends ImageModelResult {
   model: ResolvedModel;
 }
 
+/** What `Pixelpipe.optimize` did: each session of the model, built into the graph cache or found there. */
+export interface OptimizeReport {
+  model: string;
+  /** The graph cache's folder. */
+  graphCache: string;
+  sessions: Array<{ name: string; outcome: GraphCacheOutcome | 'not cached'; milliseconds: number }>;
+}
+
 export interface Pixelpipe {
   generate(options: GenerateOptions): Promise<GenerateResult>;
   /** Finds a model locally, pulling it from the hub when it is not cached yet. */
@@ -88,7 +98,7 @@ export interface Pixelpipe {
    * up-front check (`doCheck`), the one its generation runs first, with no network call: what the
    * provider would refuse is refused; what it would only warn about passes. Gives undefined then.
    */
-  check(options: Pick<GenerateOptions, 'model' | 'n' | 'seed' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'aspectRatio' | 'extend' | 'providerOptions' | 'vaeDecoderFallback'> & { prompt?: string; inputSize?: { width: number; height: number }; masked?: boolean }): Promise<MemoryEstimate | undefined>;
+  check(options: Pick<GenerateOptions, 'model' | 'n' | 'seed' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'aspectRatio' | 'extend' | 'providerOptions' | 'vaeDecoderFallback' | 'decoder'> & { prompt?: string; inputSize?: { width: number; height: number }; masked?: boolean }): Promise<MemoryEstimate | undefined>;
   /** Finds a local model on this machine (a folder, or a complete copy in the cache) without downloading; undefined when it is not here. */
   locate(reference: string): Promise<ResolvedModel | undefined>;
   /** What the local model `reference` can do, from its configs, when it is on this machine and readable. */
@@ -107,6 +117,18 @@ export interface Pixelpipe {
   listModels(): Promise<{ cached: CachedModel[]; registry: readonly RegistryEntry[] }>;
   /** Hosted providers and whether each is configured (its API key variables set). */
   listProviders(): ProviderStatus[];
+  /**
+   * Loads the local model `reference` names (when it is on this machine; nothing is downloaded) and
+   * runs one throwaway image through its sessions, so the first generation runs at full speed. Gives
+   * the warm-up's report; undefined for a hosted model, one not here, or one already warm.
+   */
+  warm(reference?: string): Promise<WarmUpReport | undefined>;
+  /**
+   * Loads the local model `reference` names (a folder, or a model in the cache; nothing is downloaded)
+   * with the graph cache, so its optimised graphs are built now rather than on first use. Says, per
+   * session, whether it was built or found, and how long that took; undefined when the model is not here.
+   */
+  optimize(reference: string): Promise<OptimizeReport | undefined>;
   /** Releases loaded sessions. */
   close(): Promise<void>;
 }
@@ -142,9 +164,13 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   const currentSettings = () => (settings ??= given ? overrideSettings(given, overrides) : loadSettings(overrides));
   let local: ReturnType<typeof createLocal> | undefined;
   const localProvider = () => {
-    const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder, memoryBudget } = currentSettings();
+    const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder, fastDecoder, memoryBudget, graphCache } = currentSettings();
     const memoryBudgetBytes = memoryBudget ?? defaultMemoryBudget();
-    return (local ??= createLocal({ executionProvider, threads, maxInputPixels, previewDecoder, memoryBudgetBytes, hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')) }));
+    return (local ??= createLocal({
+      executionProvider, threads, maxInputPixels, previewDecoder, fastDecoder, memoryBudgetBytes,
+      hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')),
+      ...(graphCache === 'off' ? {} : { graphCache }),
+    }));
   };
 
   async function pull(reference: string): Promise<PullResult> {
@@ -231,6 +257,7 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       const providers = await registry();
       if (reference !== undefined && providers.isHosted(reference)) {
         if (controls?.length) throw new InvalidArgumentError({ argument: 'controls', value: reference, message: `ControlNets run on local models only; ${reference} is hosted: leave out \`controls\` or choose a local SD 1.x/2.x model` });
+        if (!reference.includes(',')) refuseHostedFastDecoder(reference, callOptions.decoder);
         const result = await (await providers.imageModel(reference, { vaeDecoderFallback, loras })).doGenerate(call);
         return { ...result, model: { id: reference, source: 'hosted' } };
       }
@@ -246,6 +273,7 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
       if (reference !== undefined && providers.isHosted(reference)) {
         // A fallback list is left to its candidates when it runs: the next one may take what one refuses.
         if (reference.includes(',')) return undefined;
+        refuseHostedFastDecoder(reference, call.decoder);
         const model = await providers.imageModel(reference);
         await model.doCheck?.({ ...call, n: call.n ?? 1, extend, prompt, aspectRatio, seed, images: inputSize ? 1 : 0, mask: masked });
         return undefined;
@@ -256,6 +284,22 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
         masked: masked || extend !== undefined,
       };
       return await withLocalModel(reference, vaeDecoderFallback, (model) => model.check({ ...call, n: call.n ?? 1, edit }));
+    },
+    async optimize(reference) {
+      const { graphCache } = currentSettings();
+      if (graphCache === 'off') throw new InvalidArgumentError({ argument: 'graphCache', value: graphCache, message: 'the graph cache is off (PIXELPIPE_GRAPH_CACHE=off), so there is nowhere to keep optimised graphs: unset it, or set it to a folder' });
+      const found = await locate(reference);
+      if (!found) return undefined;
+      const loaded = await localProvider().imageModel(recordedModelId(found), { folder: found.folder! }).load();
+      return {
+        model: recordedModelId(found),
+        graphCache,
+        sessions: loaded.sessions.map((session) => ({ name: session.name, outcome: session.graphCacheOutcome ?? 'not cached', milliseconds: loaded.loadTimings[session.name] ?? 0 })),
+      };
+    },
+    async warm(reference) {
+      if (reference !== undefined && (reference.includes(',') || (await registry()).isHosted(reference))) return undefined;
+      return await withLocalModel(reference, undefined, (model) => model.warm());
     },
     listProviders: () => builtIn.providers(),
     async listModels() {
@@ -268,6 +312,12 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   };
 }
 
+/** A hosted model returns finished images: there are no latents for a fast decoder, so asking for one is refused, as ControlNets are. */
+function refuseHostedFastDecoder(reference: string, decoder: GenerateOptions['decoder']): void {
+  if (decoder !== 'fast') return;
+  throw new InvalidArgumentError({ argument: 'decoder', value: decoder, message: `\`decoder\` "fast" runs on local SD 1.x/2.x models only; ${reference} is hosted and returns finished images: leave out \`decoder\` (or give "full"), or choose a local model` });
+}
+
 /** `controls` as the local provider takes them, in `providerOptions.local`. */
 function withControls(providerOptions: GenerateOptions['providerOptions'], controls: GenerateOptions['controls']): Pick<GenerateOptions, 'providerOptions'> {
   if (!controls?.length) return providerOptions ? { providerOptions } : {};
@@ -276,8 +326,8 @@ function withControls(providerOptions: GenerateOptions['providerOptions'], contr
 
 /** One-off generation with a default instance; prefer `createPixelpipe()` to keep sessions between calls. */
 export async function generate(options: GenerateOptions & PixelpipeOptions): Promise<GenerateResult> {
-  const { cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, providers, onNotice, onDownloadProgress, ...generateOptions } = options;
-  const pixelpipe = createPixelpipe({ cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fetch, providers, onNotice, onDownloadProgress });
+  const { cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fastDecoder, fetch, providers, onNotice, onDownloadProgress, ...generateOptions } = options;
+  const pixelpipe = createPixelpipe({ cacheDir, hubUrl, hubToken, executionProvider, threads, maxInputPixels, previewDecoder, fastDecoder, fetch, providers, onNotice, onDownloadProgress });
   try {
     return await pixelpipe.generate(generateOptions);
   } finally {

@@ -39,7 +39,7 @@ export interface Reproduction {
 
 /**
  * The request that makes the record's image again: the same model, prompt and request, with the
- * settings the record says were used (the image's own seed, steps, guidance, sampler, size) and n = 1.
+ * settings the record says were used (the image's own seed, steps, guidance, sampler, size, decoder) and n = 1.
  * A best-of-N candidate is made again on its own, unranked. Input images stay blob references.
  */
 export function reproductionRequest(record: ImageRecord, { model }: ReproduceOptions = {}): JobRequestInput {
@@ -53,6 +53,8 @@ export function reproductionRequest(record: ImageRecord, { model }: ReproduceOpt
     ...(settings.steps === undefined ? {} : { steps: settings.steps }),
     ...(settings.guidance === undefined ? {} : { guidance: settings.guidance }),
     ...(settings.sampler === undefined ? {} : { sampler: settings.sampler }),
+    // The fast decoder's pixels are not the VAE's: a record made with it is made again with it.
+    ...(settings.decoder ? { decoder: settings.decoder.type } : {}),
     ...(request.images ? {} : { width: settings.width, height: settings.height }),
   };
 }
@@ -93,6 +95,11 @@ export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage,
   for (const recorded of record.settings.loras ?? []) {
     const now = used.find((lora) => lora.name === recorded.name);
     if (now && now.sha256 !== recorded.sha256) throw new InvalidArgumentError({ argument: 'loras', value: recorded.name, message: `LoRA ${recorded.name} is not the file record ${record.id} used: its SHA-256 is ${now.sha256}, the record's ${recorded.sha256}` });
+  }
+  // Likewise the fast decoder: another file under the server's setting decodes other pixels.
+  const decoder = result.images[0]!.settings.decoder;
+  if (record.settings.decoder && decoder && decoder.sha256 !== record.settings.decoder.sha256) {
+    throw new InvalidArgumentError({ argument: 'decoder', value: decoder.name, message: `the fast decoder ${decoder.name} is not the file record ${record.id} used (${record.settings.decoder.name}): its SHA-256 is ${decoder.sha256}, the record's ${record.settings.decoder.sha256}; point PIXELPIPE_FAST_DECODER at that file` });
   }
   return await compareReproduction(record, result.images[0]!, result.response.modelHash);
 }

@@ -85,6 +85,11 @@ export interface ImageModelCallOptions {
   composite?: boolean;
   /** Report a small preview image with each progress event. */
   previews?: boolean;
+  /**
+   * Which decoder turns the final latents into pixels: `full` (default), the model's own VAE; `fast`, a small
+   * approximate decoder the server configures (local SD 1.x/2.x models only), for drafts, previews and candidates.
+   */
+  decoder?: 'full' | 'fast';
   /** Settings only one provider understands, keyed by provider name. */
   providerOptions?: Record<string, Record<string, unknown>>;
   /** Stops the call; local models stop at the next step boundary, hosted jobs are cancelled at the provider where it can. */

@@ -28,6 +28,18 @@ export interface ImageSettings {
   loras?: Array<{ name: string; scale: number; sha256: string }>;
   /** ControlNets used, in the order given (local SD 1.x/2.x models). */
   controls?: ControlSettings[];
+  /** The decoder that made the pixels, when it was not the model's own VAE (`decoder: 'fast'`); absent for the full VAE. */
+  decoder?: DecoderSettings;
+}
+
+/** A decoder other than the model's VAE: its output differs from the full decode, so the record names the file. */
+export interface DecoderSettings {
+  /** `fast`: the server's small approximate decoder. */
+  type: 'fast';
+  /** The decoder's file name, e.g. `VAEpreview.onnx` (never a path on the server). */
+  name: string;
+  /** sha256 (hex) of the decoder file. */
+  sha256: string;
 }
 
 /** One ControlNet of a generation, enough to repeat it given the same control image. */

@@ -1,7 +1,7 @@
 // The spec contract: everything a provider implements and everything a caller receives.
 export type { ImageModel, ImageModelCheckOptions } from './image-model.js';
 export type { CanvasExtension, ImageInput, ImageModelCallOptions, ImageModelPreview, ImageModelProgress } from './image-model-call-options.js';
-export type { EditSettings, ImageModelResult, GeneratedImage, ImageSettings, ImageModelResponseInfo } from './image-model-result.js';
+export type { DecoderSettings, EditSettings, ImageModelResult, GeneratedImage, ImageSettings, ImageModelResponseInfo } from './image-model-result.js';
 export type { ImageModelAttempt, ImageModelCost, ImageModelRouting, ImageModelUsage } from './image-model-usage.js';
 export type { ImageModelWarning } from './warning.js';
 export { PixelpipeError } from './errors/pixelpipe-error.js';

@@ -51,7 +51,7 @@ export interface LatentFormat {
    * samplers, previews and the VAE always see planar [1, C, h, w]; a packing denoiser packs and unpacks itself.
    */
   packing: 'none' | 'patches-2x2';
-  /** Step previews: the linear latent→RGB projection, and whether the tiny SD 1.x preview decoder reads these latents. */
+  /** Step previews: the linear latent→RGB projection, and whether the tiny SD 1.x decoder (previews, `decoder: 'fast'`) reads these latents. */
   preview: { rgbFactors: LatentRgbFactors; tinyDecoder: boolean };
 }
 

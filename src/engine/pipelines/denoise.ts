@@ -8,8 +8,9 @@ import type { ModelFamily, StrengthRounding } from '../families/family.js';
 import type { LoadedModel } from '../families/model-loader.js';
 import type { StageTimer } from '../runtime/stage-timer.js';
 import { createScheduler, type SamplerName, type ScheduleOptions, type Scheduler } from '../schedulers/index.js';
+import type { PreviewDecoder } from '../preview/preview-decoder.js';
 import type { TorchGenerator } from '../tensor/torch-random.js';
-import type { DecodedImage } from '../vae/vae-decoder.js';
+import { toRgbBytes, type DecodedImage } from '../vae/vae-decoder.js';
 import type { EncodedPrompts } from './prompt-conditioning.js';
 
 const f32 = Math.fround;
@@ -91,6 +92,19 @@ export function checkEditing(model: LoadedModel, operation: 'image-to-image' | '
   throw new InvalidArgumentError({ argument: family.editing.imageToImage ? 'mask' : 'images', value: undefined, message: `${operation} is not supported for ${family.displayName} models (${model.name}); pixelpipe runs ${family.displayName} ${editsOffered(family)}` });
 }
 
+/**
+ * The fast decoder (VAElight) learned the SD 1.x/2.x VAE's latent space only: another family's latents would decode
+ * to a wrong image, not a rough one, so the call is refused before anything runs. The family says which it is.
+ */
+export function checkFastDecoder(family: ModelFamily, modelName: string): void {
+  if (family.latent.preview.tinyDecoder) return;
+  throw new InvalidArgumentError({
+    argument: 'decoder',
+    value: 'fast',
+    message: `\`decoder\` "fast" decodes SD 1.x/2.x latents only, and ${modelName} makes ${family.displayName} latents (no fast decoder reads those yet): use \`decoder\` "full" (the default), or an SD 1.x/2.x model`,
+  });
+}
+
 /** What a family runs, for refusals: `text-to-image only: leave out the input image`, or the same with image-to-image. */
 function editsOffered(family: ModelFamily): string {
   return family.editing.imageToImage ? 'text-to-image and image-to-image only: leave out the mask' : 'text-to-image only: leave out the input image';
@@ -129,6 +143,21 @@ function keepKnownRegion(scheduler: Scheduler, region: KnownRegion, latents: Flo
     blended[i] = f32(f32(f32(1 - mask) * original[i]!) + f32(mask * latents[i]!));
   }
   return blended;
+}
+
+/**
+ * The final latents as RGB bytes: through the call's fast decoder when it gave one (timed as `fastDecode`, its
+ * session runs reported as `fast_decoder`, apart from the preview runs that may share the session), else through
+ * the model's VAE (see decodeLatents).
+ */
+export async function decodeToRgb(model: LoadedModel, latents: Float32Array, shape: LatentShape, timer: StageTimer, notes: string[], fastDecoder?: PreviewDecoder): Promise<{ rgb: Uint8Array; width: number; height: number }> {
+  if (fastDecoder) {
+    const image = await timer.measure('fastDecode', () => fastDecoder.decode(latents, shape, (_model, milliseconds) => timer.onRun('fast_decoder', milliseconds)));
+    return { rgb: image.data, width: image.width, height: image.height };
+  }
+  const decoded = await decodeLatents(model, latents, shape, timer, notes);
+  const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
+  return { rgb, width: decoded.width, height: decoded.height };
 }
 
 /**

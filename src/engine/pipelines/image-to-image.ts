@@ -4,9 +4,8 @@ import type { LoadedModel } from '../families/model-loader.js';
 import type { RgbImage } from '../image/rgb-image.js';
 import { StageTimer } from '../runtime/stage-timer.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
-import { toRgbBytes } from '../vae/vae-decoder.js';
 import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
-import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning, checkEditing } from './denoise.js';
+import { createSampler, decodeToRgb, denoise, scheduleForStrength, denoiserConditioning, checkEditing, checkFastDecoder } from './denoise.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import type { PipelineOutput, TextToImageOptions } from './text-to-image.js';
 
@@ -18,8 +17,9 @@ export interface ImageToImageOptions extends TextToImageOptions {
 }
 
 export async function imageToImage(model: LoadedModel, options: ImageToImageOptions): Promise<PipelineOutput> {
-  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, strength } = options;
+  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, strength, fastDecoder } = options;
   checkEditing(model, 'image-to-image');
+  if (fastDecoder) checkFastDecoder(model.modelFamily, model.name);
   const timer = options.timer ?? new StageTimer();
   if (model.unet.inputChannels !== model.latentChannels) {
     throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give a \`mask\` as well as the image` });
@@ -47,7 +47,6 @@ export async function imageToImage(model: LoadedModel, options: ImageToImageOpti
   // Decode.
   const notes: string[] = [];
   if (encoder.samplesInGraph) notes.push(inGraphSamplingNote);
-  const decoded = await decodeLatents(model, final, shape, timer, notes);
-  const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
-  return { rgb, width: decoded.width, height: decoded.height, timesteps, notes };
+  const decoded = await decodeToRgb(model, final, shape, timer, notes, fastDecoder);
+  return { ...decoded, timesteps, notes };
 }

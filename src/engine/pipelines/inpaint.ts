@@ -2,9 +2,8 @@
 import type { LoadedModel } from '../families/model-loader.js';
 import { StageTimer } from '../runtime/stage-timer.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
-import { toRgbBytes } from '../vae/vae-decoder.js';
 import { inGraphSamplingNote, rgbToModelInput } from '../vae/vae-encoder.js';
-import { createSampler, decodeLatents, denoise, scheduleForStrength, denoiserConditioning, type KnownRegion, checkEditing } from './denoise.js';
+import { createSampler, decodeToRgb, denoise, scheduleForStrength, denoiserConditioning, type KnownRegion, checkEditing, checkFastDecoder } from './denoise.js';
 import type { ImageToImageOptions } from './image-to-image.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import type { PipelineOutput } from './text-to-image.js';
@@ -15,8 +14,9 @@ export interface InpaintOptions extends ImageToImageOptions {
 }
 
 export async function inpaint(model: LoadedModel, options: InpaintOptions): Promise<PipelineOutput> {
-  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, mask, strength } = options;
+  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, image, mask, strength, fastDecoder } = options;
   checkEditing(model, 'inpainting');
+  if (fastDecoder) checkFastDecoder(model.modelFamily, model.name);
   const timer = options.timer ?? new StageTimer();
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
   const scheduler = createSampler(model, sampler);
@@ -57,12 +57,12 @@ export async function inpaint(model: LoadedModel, options: InpaintOptions): Prom
     knownRegion = { imageLatents: imageLatents!, noise, mask: latentMask };
   }
 
-  // Denoise, then decode (the caller composites the kept pixels back if it wants them exact).
+  // Denoise, then decode (the caller composites the kept pixels back if it wants them exact; the fast decoder,
+  // when given, decodes the final latents the same way, as diffusers pastes nothing back by default).
   const conditioning = { ...denoiserConditioning(model, encoded, width, height), concat };
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep, knownRegion });
   const notes: string[] = [];
   if (encoder.samplesInGraph) notes.push(inGraphSamplingNote);
-  const decoded = await decodeLatents(model, final, shape, timer, notes);
-  const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
-  return { rgb, width: decoded.width, height: decoded.height, timesteps, notes };
+  const decoded = await decodeToRgb(model, final, shape, timer, notes, fastDecoder);
+  return { ...decoded, timesteps, notes };
 }

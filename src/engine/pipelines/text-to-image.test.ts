@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadStableDiffusion } from '../families/stable-diffusion.js';
 import { readNpy } from '../../testing/npy.js';
-import { testData } from '../../testing/paths.js';
+import { sharedFile, testData } from '../../testing/paths.js';
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
+import { PreviewDecoder } from '../preview/preview-decoder.js';
+import { StageTimer } from '../runtime/stage-timer.js';
 import { textToImage } from './text-to-image.js';
 import { encodePrompts } from './prompt-conditioning.js';
 import { maxRelativeError, pipelineIndex, pipelineRun, referenceChecker, referenceSamplers } from '../../testing/conformance.js';
@@ -78,4 +81,56 @@ test('an aborted signal stops before the next step', async () => {
     { name: 'AbortedError' },
   );
   assert.equal(steps, 2);
+});
+
+/** Mean and standard deviation of 8-bit values. */
+function spread(values: Uint8Array): { mean: number; deviation: number } {
+  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+  const deviation = Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / values.length);
+  return { mean, deviation };
+}
+
+test('a fast decoder (VAElight) decodes the final latents instead of the VAE: the requested size, a real picture, not the VAE\'s, the same for the same seed', async (t) => {
+  const path = sharedFile(t, 'fixtures', 'vaelight', 'VAEpreview.onnx');
+  if (!path) return;
+  const [model, fastDecoder] = await Promise.all([loadStableDiffusion(testData('fixtures', 'tiny-sd15')), PreviewDecoder.load(path)]);
+  try {
+    const options = { prompt: 'a red cube', negativePrompt: '', width: 64, height: 48, steps: 2, guidance: 7.5, sampler: 'euler' as const, seed: 5n };
+    const timer = new StageTimer();
+    const fast = await textToImage(model, { ...options, fastDecoder, timer });
+    assert.deepEqual([fast.width, fast.height, fast.rgb.length], [64, 48, 64 * 48 * 3], 'the requested size, not the latent grid');
+    const { mean, deviation } = spread(fast.rgb);
+    t.diagnostic(`fast decode: mean ${mean.toFixed(1)}, std ${deviation.toFixed(1)}; stages ${JSON.stringify(timer.stages)}`);
+    assert.ok(deviation > 2 && mean > 5 && mean < 250, `a picture, neither flat nor clipped: mean ${mean}, std ${deviation}`);
+    // Timed and counted apart from the VAE, which never ran.
+    assert.ok(timer.stages.fastDecode! > 0);
+    assert.equal(timer.stages.vae, undefined);
+    assert.equal(timer.runs.fast_decoder?.length, 1);
+
+    const full = await textToImage(model, options);
+    assert.deepEqual([full.width, full.height], [64, 48]);
+    assert.ok(full.rgb.some((value, index) => value !== fast.rgb[index]), 'the fast decode is not the VAE\'s image');
+    const again = await textToImage(model, { ...options, fastDecoder });
+    assert.deepEqual(again.rgb, fast.rgb, 'the same seed gives the same pixels');
+  } finally {
+    await fastDecoder.release();
+  }
+});
+
+test('SDXL asked for the fast decoder is refused, naming `decoder`, before any denoising', async (t) => {
+  const path = sharedFile(t, 'fixtures', 'vaelight', 'VAEpreview.onnx');
+  if (!path) return;
+  const [model, fastDecoder] = await Promise.all([loadStableDiffusion(testData('fixtures', 'tiny-sdxl')), PreviewDecoder.load(path)]);
+  try {
+    const timer = new StageTimer();
+    let started = false;
+    await assert.rejects(
+      textToImage(model, { prompt: 'a red cube', width: 64, height: 64, steps: 2, guidance: 5, sampler: 'euler', seed: 1n, fastDecoder, timer, onInitialLatents: () => (started = true) }),
+      (error: unknown) => InvalidArgumentError.isInstance(error) && error.argument === 'decoder' && /SD 1\.x\/2\.x latents only.*SDXL.*`decoder` "full"/.test(error.message),
+    );
+    assert.equal(started, false);
+    assert.deepEqual(timer.stages, {}, 'nothing ran: no prompt encoding, no denoising');
+  } finally {
+    await fastDecoder.release();
+  }
 });

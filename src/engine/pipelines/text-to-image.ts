@@ -4,9 +4,9 @@ import { checkControls, type ControlInput } from '../controlnet/control-conditio
 import type { LoadedModel } from '../families/model-loader.js';
 import { StageTimer } from '../runtime/stage-timer.js';
 import type { SamplerName } from '../schedulers/index.js';
+import type { PreviewDecoder } from '../preview/preview-decoder.js';
 import { TorchGenerator } from '../tensor/torch-random.js';
-import { toRgbBytes } from '../vae/vae-decoder.js';
-import { createSampler, decodeLatents, denoise, denoiserConditioning, type StepListener } from './denoise.js';
+import { checkFastDecoder, createSampler, decodeToRgb, denoise, denoiserConditioning, type StepListener } from './denoise.js';
 import { encodePrompts, type EncodedPrompts } from './prompt-conditioning.js';
 
 export interface TextToImageOptions {
@@ -29,6 +29,8 @@ export interface TextToImageOptions {
   /** The prompts already encoded (e.g. once for all `n` images of a call); encoded here when absent. */
   encoded?: EncodedPrompts;
   timer?: StageTimer;
+  /** Decode the final latents with this small decoder instead of the model's VAE (SD 1.x/2.x latents only): faster, approximate. */
+  fastDecoder?: PreviewDecoder;
 }
 
 export interface PipelineOutput {
@@ -43,11 +45,12 @@ export interface PipelineOutput {
 }
 
 export async function textToImage(model: LoadedModel, options: TextToImageOptions): Promise<PipelineOutput> {
-  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, controls = [] } = options;
+  const { prompt, negativePrompt, width, height, steps, guidance, sampler, seed, signal, onStep, onInitialLatents, controls = [], fastDecoder } = options;
   const timer = options.timer ?? new StageTimer();
   if (model.unet.inputChannels !== model.latentChannels) {
     throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${model.name} is an inpainting model (its UNet takes ${model.unet.inputChannels} channels): give an input image and a \`mask\`` });
   }
+  if (fastDecoder) checkFastDecoder(model.modelFamily, model.name);
   checkControls(model, controls, { width, height });
   const encoded = options.encoded ?? (await encodePrompts(model, prompt, negativePrompt, guidance, timer));
   checkControls(model, controls, { width, height }, encoded.context.hiddenSize);
@@ -71,9 +74,8 @@ export async function textToImage(model: LoadedModel, options: TextToImageOption
   const conditioning = { ...denoiserConditioning(model, encoded, width, height), ...(controls.length > 0 ? { controls } : {}) };
   const final = await denoise(model, { scheduler, timesteps, latents, shape, conditioning, guidance, generator, timer, signal, onStep });
 
-  // Decode: latents / scaling_factor (+ shift_factor) → VAE → [0,1] → bytes.
+  // Decode: latents / scaling_factor (+ shift_factor) → VAE → [0,1] → bytes (or the fast decoder, when given).
   const notes: string[] = [];
-  const decoded = await decodeLatents(model, final, shape, timer, notes);
-  const rgb = await timer.measure('toBytes', () => toRgbBytes(decoded));
-  return { rgb, width: decoded.width, height: decoded.height, timesteps, notes };
+  const decoded = await decodeToRgb(model, final, shape, timer, notes, fastDecoder);
+  return { ...decoded, timesteps, notes };
 }

@@ -21,7 +21,7 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
          [--guidance F] [--sampler NAME] [--width W] [--height H] [--n N] [--out PATH] [--json]
          [--image PATH [--strength S] [--fit cover|contain|fill]]
          [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
-         [--extend left=128,right=128] [--preview-dir DIR] [--vae-fallback PATH] [--lora FILE[:SCALE]]...
+         [--extend left=128,right=128] [--preview-dir DIR] [--decoder full|fast] [--vae-fallback PATH] [--lora FILE[:SCALE]]...
          [--control TYPE:IMAGE[:SCALE]]... [--controlnet PATH]... [--control-start F] [--control-end F] [--canny LOW:HIGH]
          [--max-cost USD] [--execution-provider cpu|cuda] [--threads N] [--data-dir DIR] [--no-record]
 
@@ -39,6 +39,9 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
   --extend SIDES grow the canvas, e.g. left=128,right=128 (any of left, right, top, bottom)
   --no-composite return the decoded result as is, instead of pasting the kept pixels back exactly
   --preview-dir DIR  write a preview PNG after every step (PIXELPIPE_PREVIEW_DECODER for a tiny decoder)
+  --decoder fast decode with the small fast decoder (PIXELPIPE_FAST_DECODER, else PIXELPIPE_PREVIEW_DECODER)
+                 instead of the model's VAE: approximate, for drafts; local SD 1.x/2.x models only.
+                 default full
   --vae-fallback PATH  VAE decoder to use when the model's returns NaN/inf (fp16 SDXL VAEs)
   --lora FILE[:SCALE]  merge a LoRA .safetensors (kohya, diffusers/PEFT) into a local SD 1.x/2.x or
                  SDXL model at SCALE (default 1); repeat for several
@@ -126,7 +129,7 @@ function parseFlags(argv: string[]) {
       threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string', multiple: true }, mask: { type: 'string' }, 'mask-convention': { type: 'string' }, strength: { type: 'string' },
       fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
-      'preview-dir': { type: 'string' }, 'vae-fallback': { type: 'string' }, lora: { type: 'string', multiple: true }, 'max-cost': { type: 'string' },
+      'preview-dir': { type: 'string' }, decoder: { type: 'string' }, 'vae-fallback': { type: 'string' }, lora: { type: 'string', multiple: true }, 'max-cost': { type: 'string' },
       control: { type: 'string', multiple: true }, controlnet: { type: 'string', multiple: true }, 'control-start': { type: 'string' }, 'control-end': { type: 'string' }, canny: { type: 'string' },
       'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' },
     },
@@ -153,6 +156,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   const pixelpipe = createPixelpipe({ executionProvider, threads: number('threads', values.threads), onNotice: (message) => process.stderr.write(`${message}\n`) });
   const maskConvention = oneOf('mask-convention', values['mask-convention'], ['luminance', 'alpha'] as const);
   const fit = oneOf('fit', values.fit, ['cover', 'contain', 'fill'] as const);
+  const decoder = oneOf('decoder', values.decoder, ['full', 'fast'] as const);
   const progress = createProgressPrinter(process.stderr, n);
   const previewDir = values['preview-dir'] === undefined ? undefined : resolve(values['preview-dir']);
   if (previewDir) mkdirSync(previewDir, { recursive: true });
@@ -188,6 +192,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     maskBlur: number('mask-blur', values['mask-blur']),
     composite: values['no-composite'] ? false : undefined,
     previews: previewDir !== undefined,
+    decoder,
     vaeDecoderFallback: values['vae-fallback'],
     ...(values.lora?.length ? { loras: values.lora.map(parseLora) } : {}),
     ...(controls ? { controls } : {}),
@@ -245,7 +250,7 @@ function recordedRequest(values: GenerateFlags, prompt: string, n: number): Gene
     guidance: number('guidance', values.guidance), sampler: values.sampler, width: number('width', values.width), height: number('height', values.height),
     maskConvention: values['mask-convention'], strength: number('strength', values.strength), fit: values.fit,
     extend: values.extend === undefined ? undefined : parseExtension(values.extend), maskBlur: number('mask-blur', values['mask-blur']),
-    composite: values['no-composite'] ? false : undefined,
+    composite: values['no-composite'] ? false : undefined, decoder: values.decoder,
     providerOptions: values['max-cost'] === undefined ? undefined : { router: { maxCostUsd: number('max-cost', values['max-cost']) } },
   };
   return Object.fromEntries(Object.entries(request).filter(([, value]) => value !== undefined)) as unknown as GenerationToRecord['request'];

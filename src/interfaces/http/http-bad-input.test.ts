@@ -89,12 +89,17 @@ function rows(): BadInput[] {
     { name: 'a model not served here', body: { prompt: 'a', model: 'no-such-model-xyz' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
     { name: 'a path as the model', body: { prompt: 'a', model: '/etc' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
     { ...invalid('an inpainting model given an image without a mask', { prompt: 'a', model: 'tiny-sd15-inpaint', images: [{ b64_json: image64 }] }, 'mask'), modelCheck: true },
+    invalid('decoder neither full nor fast', { prompt: 'a', decoder: 'quick' }, 'decoder'),
+    // This server configures no fast decoder (PIXELPIPE_FAST_DECODER); SDXL's latents have none at all.
+    { ...invalid('decoder fast where no fast decoder is configured', { prompt: 'a', decoder: 'fast' }, 'decoder'), modelCheck: true },
+    { ...invalid('decoder fast on a family without a fast decoder (SDXL)', { prompt: 'a', model: 'tiny-sdxl', decoder: 'fast' }, 'decoder'), modelCheck: true },
     // Hosted models: what the provider would refuse when called is refused at submit by its own check, without a request.
     { ...invalid('stability:core given an image without a mask or extend (no such endpoint)', { prompt: 'a', model: 'stability:core', images: [{ b64_json: image64 }] }, 'images'), modelCheck: true },
     { ...invalid('stability given both a mask and extend', { prompt: 'a', model: 'stability:ultra', images: [{ b64_json: image64 }], mask: { b64_json: image64 }, extend: { right: 64 } }, 'extend'), modelCheck: true },
     { ...invalid('stability seed above its largest', { prompt: 'a', model: 'stability:core', seed: 4_294_967_295 }, 'seed'), modelCheck: true },
     { ...invalid('a provider option the provider does not take', { prompt: 'a', model: 'stability:core', providerOptions: { stability: { stylePreset: 'no-such-style' } } }, 'providerOptions.stability.stylePreset'), modelCheck: true },
     { ...invalid('a hosted model its provider does not have', { prompt: 'a', model: 'ideogram:V_2' }, 'model'), modelCheck: true },
+    { ...invalid('decoder fast on a hosted model (it returns finished images)', { prompt: 'a', model: 'stability:core', decoder: 'fast' }, 'decoder'), modelCheck: true },
     // Every job on a provider without its key here would fail: such a model is not served here (bfl has none in this test).
     { name: 'a hosted model whose provider has no API key here', body: { prompt: 'a', model: 'bfl:flux-pro-1.1' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
     { name: 'body over maxBodyBytes', body: { prompt: 'x'.repeat(maxBodyBytes) }, status: 413, code: 'body_too_large', param: null },
@@ -137,7 +142,7 @@ async function checkTable(request: Request, { model }: { model: boolean }): Prom
 async function realServer(t: TestContext, databaseUrl: string | undefined): Promise<Request> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-bad-input-'));
   const providers = { stability: { apiKey: 'sk-test', baseURL: hostedApi.url }, ideogram: { apiKey: 'ideogram-test', baseURL: hostedApi.url } };
-  const service = await createImageService({ settings: { dataDir, databaseUrl }, defaultModel: testData('fixtures', 'tiny-sd15'), models: [testData('fixtures', 'tiny-sd15-inpaint')], workers: 0, limits: { maxBodyBytes }, pixelpipe: { providers }, queue: { queueName: `bad-input-${Math.random().toString(36).slice(2, 10)}` } });
+  const service = await createImageService({ settings: { dataDir, databaseUrl }, defaultModel: testData('fixtures', 'tiny-sd15'), models: [testData('fixtures', 'tiny-sd15-inpaint'), testData('fixtures', 'tiny-sdxl')], workers: 0, limits: { maxBodyBytes }, pixelpipe: { providers }, queue: { queueName: `bad-input-${Math.random().toString(36).slice(2, 10)}` } });
   const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0, closeTimeoutMs: 2000 });
   t.after(async () => {
     await server.close();

@@ -41,19 +41,19 @@ describe('OpenAI fields to a job request', () => {
   it('builds a generation request with the extensions and OpenAI-only options under providerOptions.openai', () => {
     const fields = parseFields(generationRequestSchema, {
       prompt: 'a fox', n: 2, size: '64x96', response_format: 'url', quality: 'high', style: 'natural', user: 'u-1',
-      seed: '18446744073709551615', negative_prompt: 'blur', steps: 4, guidance: 7.5, sampler: 'euler', model: null, stream: false,
+      seed: '18446744073709551615', negative_prompt: 'blur', steps: 4, guidance: 7.5, sampler: 'euler', decoder: 'fast', model: null, stream: false,
     });
     assert.deepEqual(toJobRequest(fields), {
-      prompt: 'a fox', n: 2, width: 64, height: 96, seed: '18446744073709551615', negativePrompt: 'blur', steps: 4, guidance: 7.5, sampler: 'euler',
+      prompt: 'a fox', n: 2, width: 64, height: 96, seed: '18446744073709551615', negativePrompt: 'blur', steps: 4, guidance: 7.5, sampler: 'euler', decoder: 'fast',
       providerOptions: { openai: { quality: 'high', style: 'natural', user: 'u-1' } },
     });
   });
 
   it('builds an edit request with the stored images, the mask as alpha and strength', () => {
-    const fields = parseFields(editRequestSchema, { prompt: 'a hat', n: '1', strength: '0.6', seed: '7', input_fidelity: 'high' });
+    const fields = parseFields(editRequestSchema, { prompt: 'a hat', n: '1', strength: '0.6', seed: '7', input_fidelity: 'high', decoder: 'full' });
     const key = (digit: string) => `sha256/00/00/${digit.repeat(64)}.png`;
     assert.deepEqual(toJobRequest(fields, { images: [key('a'), key('b')], mask: key('c') }), {
-      prompt: 'a hat', n: 1, seed: '7', strength: 0.6,
+      prompt: 'a hat', n: 1, seed: '7', strength: 0.6, decoder: 'full',
       images: [{ blobKey: key('a') }, { blobKey: key('b') }], mask: { blobKey: key('c') }, maskConvention: 'alpha',
       providerOptions: { openai: { inputFidelity: 'high' } },
     });
@@ -74,6 +74,12 @@ describe('the mask_convention extension', () => {
     const error = refusal(() => parseFields(editRequestSchema, { prompt: 'x', mask_convention: 'inverted' }));
     assert.equal(error.body.error.param, 'mask_convention');
     assert.match(error.body.error.message, /^`mask_convention` must be `alpha` .* or `luminance` .*, got "inverted"$/);
+  });
+
+  it('refuses a decoder other than full or fast, naming both', () => {
+    const error = refusal(() => parseFields(generationRequestSchema, { prompt: 'x', decoder: 'quick' }));
+    assert.equal(error.body.error.param, 'decoder');
+    assert.match(error.body.error.message, /^`decoder` must be `full` .* or `fast` .*, got "quick"$/);
   });
 
   it('names mask_convention, never maskConvention, in the engine\'s refusal of an opaque mask read as alpha', async () => {

@@ -48,6 +48,7 @@ export function toJobRequest(fields: ImageFields, inputs?: EditInputs): JobReque
     steps: fields.steps ?? undefined,
     guidance: fields.guidance ?? undefined,
     sampler: fields.sampler ?? undefined,
+    decoder: fields.decoder ?? undefined,
     bestOf: fields.best_of ?? undefined,
     rankBy: fields.rank_by ?? undefined,
     rankRubric: fields.rank_rubric ?? undefined,

@@ -13,7 +13,8 @@ import { imageToImage } from '../../engine/pipelines/image-to-image.js';
 import { inpaint } from '../../engine/pipelines/inpaint.js';
 import { encodePrompts } from '../../engine/pipelines/prompt-conditioning.js';
 import { textToImage, type PipelineOutput } from '../../engine/pipelines/text-to-image.js';
-import { stepsRunForStrength, type StepListener } from '../../engine/pipelines/denoise.js';
+import { warmUp, type WarmUpReport } from '../../engine/pipelines/warm-up.js';
+import { checkFastDecoder, stepsRunForStrength, type StepListener } from '../../engine/pipelines/denoise.js';
 import type { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
 import { isSamplerName, samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
@@ -29,6 +30,15 @@ import type { MemoryEstimate, MemoryProfile } from '../../engine/families/memory
 
 const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
+/** The fast decoder as a call uses it: the loaded decoder, and what records name it by. */
+export interface LoadedFastDecoder {
+  decoder: PreviewDecoder;
+  /** The file's name (records never hold a server's paths). */
+  name: string;
+  /** sha256 (hex) of the file, computed once. */
+  sha256: string;
+}
+
 export interface LocalImageModelConfig {
   /** Loads (once) the model's sessions; called lazily on the first generation. */
   load: () => Promise<LoadedModel>;
@@ -37,6 +47,8 @@ export interface LocalImageModelConfig {
   maxInputPixels?: number;
   /** A tiny latent decoder for step previews (SD 1.x/2.x latents); without it previews are a linear latent→RGB projection. */
   previewDecoder?: () => Promise<PreviewDecoder>;
+  /** The small decoder calls with `decoder: 'fast'` decode with (SD 1.x/2.x latents); without it such calls are refused. */
+  fastDecoder?: () => Promise<LoadedFastDecoder>;
   /** What the memory estimate needs, read from the folder without loading a session. */
   profile: () => Promise<MemoryProfile>;
   /** Loads a ControlNet (a model.onnx or a folder holding controlnet/model.onnx); the provider keeps it for later calls. */
@@ -60,7 +72,7 @@ export interface LocalModelCapabilities {
 }
 
 /** What `LocalImageModel.check` looks at: a call's settings, and for an edit its output size and whether it is masked. */
-export interface LocalCallCheck extends Pick<ImageModelCallOptions, 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'providerOptions'> {
+export interface LocalCallCheck extends Pick<ImageModelCallOptions, 'n' | 'steps' | 'guidance' | 'strength' | 'sampler' | 'width' | 'height' | 'providerOptions' | 'decoder'> {
   /** `encodes`: false when the edit turned out to leave the image as it is (no VAE encoder runs); default true. */
   edit?: { width: number; height: number; masked: boolean; encodes?: boolean };
 }
@@ -69,6 +81,8 @@ export class LocalImageModel implements ImageModel {
   readonly provider = 'local';
   readonly maxImagesPerCall = undefined;
   private loaded: Promise<LoadedModel> | undefined;
+  /** The load the last warm-up ran on: a released and reloaded model is warmed again. */
+  private warmed: Promise<LoadedModel> | undefined;
 
   constructor(
     readonly modelId: string,
@@ -96,7 +110,8 @@ export class LocalImageModel implements ImageModel {
 
   /**
    * Checks all of a call that can be known before its inputs are read or a session is loaded (the
-   * settings' ranges, the sampler, this model's size rule, what an inpainting model needs, memory),
+   * settings' ranges, the sampler, this model's size rule, what an inpainting model needs, whether a
+   * fast decoder is configured and reads this model's latents, memory),
    * throwing `InvalidArgumentError` as the call would; gives the memory estimate. `edit`: an edit's
    * output size (its input's, plus any extension), and whether a mask or an extension comes with it.
    */
@@ -113,6 +128,13 @@ export class LocalImageModel implements ImageModel {
     }
     checkFamilyEdits(this.modelId, family, edit);
     checkOperation(this.modelId, profile.unetInputChannels, profile.latentChannels, edit);
+    if (call.decoder === 'fast') {
+      // The family first: no setting helps a model whose latents the decoder cannot read.
+      checkFastDecoder(family, this.modelId);
+      if (!this.config.fastDecoder) {
+        throw new InvalidArgumentError({ argument: 'decoder', value: 'fast', message: '`decoder` "fast" needs a fast decoder, and none is configured here: set PIXELPIPE_FAST_DECODER (the `fastDecoder` setting; `previewDecoder` serves too) to a VAElight-style decoder .onnx such as VAEpreview.onnx, or use `decoder` "full" (the default)' });
+      }
+    }
     return this.checkMemory({ width: edit?.width ?? call.width, height: edit?.height ?? call.height, guidance: call.guidance, edit: edit !== undefined && edit.encodes !== false });
   }
 
@@ -143,6 +165,22 @@ export class LocalImageModel implements ImageModel {
       throw error;
     });
     return this.loaded;
+  }
+
+  /**
+   * Loads the sessions and runs one throwaway image through them (see `warmUp`), once per load: what
+   * `serve` and `worker` do at start so the first job runs at full speed. Undefined when already warm.
+   */
+  async warm(): Promise<WarmUpReport | undefined> {
+    const loading = this.load();
+    if (this.warmed === loading) return undefined;
+    this.warmed = loading;
+    try {
+      return await warmUp(await loading);
+    } catch (error) {
+      this.warmed = undefined;
+      throw error;
+    }
   }
 
   /** Loads the call's ControlNets and reads their control images at the output size; undefined without controls. */
@@ -204,6 +242,8 @@ export class LocalImageModel implements ImageModel {
       warnings.push({ type: 'other', message: `guidance ${guidance} on a few-step (Turbo-style) model usually burns the image; Turbo models are trained for guidance 0` });
     }
     const makePreview = options.previews ? previewMaker(model, this.config.previewDecoder) : undefined;
+    // `check` refused `fast` without a decoder; loaded once per provider, its hash computed once.
+    const fast = options.decoder === 'fast' ? await this.config.fastDecoder!() : undefined;
     const images: GeneratedImage[] = [];
     for (let index = 0; index < n; index++) {
       const timer = new StageTimer();
@@ -218,7 +258,7 @@ export class LocalImageModel implements ImageModel {
         const preview = makePreview ? await timer.measure('preview', () => makePreview(denoised ?? latents, { channels: model.latentChannels, height: height / model.vaeScaleFactor, width: width / model.vaeScaleFactor })) : undefined;
         options.onProgress({ imageIndex: index, step: call - extraCalls, steps: calls - extraCalls, elapsedMs: performance.now() - started, ...(preview ? { preview } : {}) });
       };
-      const common = { prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer, encoded, onStep };
+      const common = { prompt, negativePrompt, width, height, steps, guidance, sampler, seed: imageSeed, signal: options.abortSignal, timer, encoded, onStep, ...(fast ? { fastDecoder: fast.decoder } : {}) };
       let output: PipelineOutput;
       if (!edit) output = await textToImage(model, { ...common, ...(controls ? { controls: controls.inputs } : {}) });
       else if (edit.nothingToEdit) output = { rgb: edit.image.data, width, height, timesteps: [], notes: [] };
@@ -232,11 +272,13 @@ export class LocalImageModel implements ImageModel {
         operation: edit?.operation ?? 'text-to-image', ...(edit ? { edit: { ...edit.settings, strength: strength! } } : {}),
         ...(model.loras.length > 0 ? { loras: model.loras.map(({ name, scale, sha256 }) => ({ name, scale, sha256 })) } : {}),
         ...(controls ? { controls: controls.settings } : {}),
+        // An edit that left the image as it was decoded nothing.
+        ...(fast && !edit?.nothingToEdit ? { decoder: { type: 'fast' as const, name: fast.name, sha256: fast.sha256 } } : {}),
       };
       const record: GenerationRecord = {
         version: 1,
         settings,
-        model: { id: this.modelId, hash: `sha256:${model.unetHash}`, family: model.family },
+        model: { id: this.modelId, hash: `sha256:${await model.unetHash}`, family: model.family },
         runtime: { name: 'onnxruntime-node', version: runtimeVersion, executionProvider: this.config.executionProvider },
         timings: roundTimings(timer.stages),
         warnings,
@@ -257,7 +299,7 @@ export class LocalImageModel implements ImageModel {
       response: {
         provider: this.provider,
         modelId: this.modelId,
-        modelHash: `sha256:${model.unetHash}`,
+        modelHash: `sha256:${await model.unetHash}`,
         runtime: `onnxruntime-node ${runtimeVersion} (${this.config.executionProvider})`,
         timestamp: new Date(),
         timings: { ...roundTimings(callTimer.stages), sessionRun: round(callTimer.sessionMilliseconds), total: round(performance.now() - started) },
@@ -309,6 +351,9 @@ function checkCallSettings(call: LocalCallCheck): { n: number; local: LocalImage
     throw new InvalidArgumentError({ argument: 'sampler', value: call.sampler, message: `\`sampler\` must be one of ${samplerNames.join(', ')}, got ${JSON.stringify(call.sampler)}` });
   }
   checkControlOperation(parsed.data.controls, call.edit !== undefined);
+  if (call.decoder !== undefined && call.decoder !== 'full' && call.decoder !== 'fast') {
+    throw new InvalidArgumentError({ argument: 'decoder', value: call.decoder, message: `\`decoder\` must be "full" (the model's VAE, the default) or "fast", got ${JSON.stringify(call.decoder)}` });
+  }
   return { n, local: parsed.data };
 }
 

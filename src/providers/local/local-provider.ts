@@ -8,7 +8,9 @@ import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { readMemoryProfile, type MemoryProfile } from '../../engine/families/memory-estimate.js';
 import { LoraWeights } from '../../engine/lora/lora-weights.js';
 import { ControlNetModel } from '../../engine/controlnet/controlnet-model.js';
+import { GraphCache } from '../../engine/runtime/graph-cache.js';
 import { LocalImageModel } from './local-image-model.js';
+import { fastDecoderLoader } from './local-fast-decoder.js';
 
 // Reads a model's configs once; a failed read is tried again next time (the folder may be repaired).
 function lazily(read: () => Promise<MemoryProfile>): () => Promise<MemoryProfile> {
@@ -26,10 +28,14 @@ export interface LocalProviderSettings {
   threads?: number;
   /** Remembers UNet hashes between processes (the service keeps one beside the model cache). */
   hashCache?: WeightHashCache;
+  /** A folder where graphs optimised at level `all` are kept (see GraphCache); without it the text encoder and UNet load at `extended`. */
+  graphCache?: string;
   /** Largest input image or mask accepted for editing, in pixels (default 4096 × 4096). */
   maxInputPixels?: number;
   /** Path of a tiny latent decoder (ONNX, SD 1.x/2.x latents) for step previews; a linear projection without it. */
   previewDecoder?: string;
+  /** Path of the small decoder (ONNX, SD 1.x/2.x latents) that calls with `decoder: 'fast'` decode with; `previewDecoder` when absent. */
+  fastDecoder?: string;
   /** When the VAE works in tiles (default: tiles of the VAE config's sample_size above 1024 × 1024 pixels, as diffusers' `enable_vae_tiling()`); `false` never tiles. */
   vaeTiling?: Partial<VaeTiling> | false;
   /** Largest estimated peak memory of one call, in bytes; larger calls are refused before anything loads. No limit when absent. */
@@ -65,8 +71,9 @@ function fileIdentity(path: string): string {
 }
 
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
-  const { executionProvider = 'cpu', threads, hashCache, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes, maxLoraVariants = 2 } = settings;
+  const { executionProvider = 'cpu', threads, hashCache, graphCache: graphCacheFolder, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes, maxLoraVariants = 2 } = settings;
   const models = new Map<string, LocalImageModel>();
+  const graphCache = graphCacheFolder === undefined ? undefined : new GraphCache(graphCacheFolder, hashCache);
   // Keys of LoRA'd models, least recently used first; and each folder's base weights for merging.
   const loraVariants: string[] = [];
   const loraWeights = new Map<string, LoraWeights>();
@@ -85,6 +92,9 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
   // One preview decoder for every model, loaded when previews are first asked for.
   let previewDecoder: Promise<PreviewDecoder> | undefined;
   const loadPreviewDecoder = previewDecoderPath === undefined ? undefined : () => (previewDecoder ??= PreviewDecoder.load(previewDecoderPath, { executionProvider, threads }));
+  // The fast decoder, without a file of its own the previews' one: one session when both name the same file.
+  const fastDecoderPath = settings.fastDecoder ?? previewDecoderPath;
+  const fastDecoder = fastDecoderPath === undefined ? undefined : fastDecoderLoader(fastDecoderPath, { path: previewDecoderPath, load: loadPreviewDecoder }, { executionProvider, threads });
   return {
     imageModel(modelId, { folder, vaeDecoderFallback, loras = [] }) {
       // A LoRA file replaced under the same name (a retrained LoRA) is another variant, not the cached merge.
@@ -112,8 +122,9 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
           executionProvider,
           maxInputPixels,
           previewDecoder: loadPreviewDecoder,
+          fastDecoder: fastDecoder?.load,
           loadControlNet,
-          load: () => loadModel(folder, { executionProvider, threads, hashCache, vaeDecoderFallback, vaeTiling, ...(weights ? { loras, loraWeights: weights } : {}) }),
+          load: () => loadModel(folder, { executionProvider, threads, hashCache, graphCache, vaeDecoderFallback, vaeTiling, ...(weights ? { loras, loraWeights: weights } : {}) }),
           profile: lazily(() => readMemoryProfile(folder, vaeTiling)),
           memoryBudgetBytes,
         });
@@ -128,6 +139,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
       const decoder = previewDecoder;
       previewDecoder = undefined;
       await decoder?.then((value) => value.release(), () => undefined);
+      await fastDecoder?.release();
       const nets = [...controlNets.values()];
       controlNets.clear();
       await Promise.all([...loaded.map((model) => model.release()), ...nets.map((net) => net.then((value) => value.release(), () => undefined))]);

@@ -42,6 +42,8 @@ export function a1111Parameters(record: GenerationRecord): string {
     ...(settings.loras?.length ? [`Loras: "${settings.loras.map((lora) => `${lora.name}: ${lora.scale}`).join(', ')}"`] : []),
     // A1111's sd-webui-controlnet fields, one per unit.
     ...(settings.controls ?? []).map((control, index) => `ControlNet ${index}: "Module: ${control.type}, Model: ${control.model} [${control.sha256.slice(0, 8)}], Weight: ${control.scale}, Guidance Start: ${control.start}, Guidance End: ${control.end}, Image hash: ${control.image.replace(/^sha256:/, '').slice(0, 10)}"`),
+    // Not the model's VAE: readers must know the pixels are an approximation. Quoted, as it holds a comma.
+    ...(settings.decoder ? [`Decoder: "${settings.decoder.type} (${settings.decoder.name}, ${settings.decoder.sha256.slice(0, 10)})"`] : []),
     `Version: pixelpipe`,
   ];
   const lines = [settings.prompt];

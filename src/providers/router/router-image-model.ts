@@ -32,7 +32,7 @@ export interface RouterSettings {
 }
 
 /** Options a candidate may refuse although another accepts them: moving on can help. */
-const capabilityArguments = new Set(['images', 'mask', 'extend', 'aspectRatio', 'sampler']);
+const capabilityArguments = new Set(['images', 'mask', 'extend', 'aspectRatio', 'sampler', 'decoder']);
 
 /**
  * Default: move on after errors another model may not have (rate limits, outages, timeouts, bad

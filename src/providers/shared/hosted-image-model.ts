@@ -193,10 +193,12 @@ export abstract class HostedImageModel<Options> implements ImageModel {
     const checks: [keyof ImageModelCallOptions, boolean | undefined][] = [
       ['negativePrompt', support.negativePrompt], ['seed', support.seed], ['steps', support.steps], ['guidance', support.guidance],
       ['sampler', support.sampler], ['strength', support.strength], ['extend', support.extend], ['previews', support.previews],
-      ['fit', false], ['maskBlur', false], ['composite', false],
+      ['fit', false], ['maskBlur', false], ['composite', false], ['decoder', false],
     ];
+    // `previews: false` and `decoder: 'full'` ask for what a hosted model does anyway. (A lone hosted model is refused
+    // `decoder: 'fast'` before the call; one reached through a fallback list warns.)
     return checks
-      .filter(([setting, supported]) => !supported && options[setting] !== undefined && !(setting === 'previews' && options.previews === false))
+      .filter(([setting, supported]) => !supported && options[setting] !== undefined && !(setting === 'previews' && options.previews === false) && !(setting === 'decoder' && options.decoder === 'full'))
       .map(([setting]) => ({ type: 'unsupported-setting' as const, setting, details: `${this.provider}:${this.modelId} has no ${setting} setting; it was ignored` }));
   }
 

@@ -104,6 +104,13 @@ describe('stability requests', () => {
     assert.equal(result.cost?.amountUsd, 0.24);
   });
 
+  test('`decoder` "fast" has nothing to act on in a finished image: a warning when a fallback list passes it on, none for "full"', async () => {
+    const fast = await mock.provider('core').doGenerate({ prompt: 'a cat', n: 1, decoder: 'fast' });
+    assert.ok(fast.warnings.some((warning) => warning.type === 'unsupported-setting' && warning.setting === 'decoder'));
+    const full = await mock.provider('core').doGenerate({ prompt: 'a cat', n: 1, decoder: 'full' });
+    assert.ok(!full.warnings.some((warning) => warning.type !== 'other' && warning.setting === 'decoder'));
+  });
+
   test('a seed above 4294967294 is refused naming `seed`', async () => {
     await assert.rejects(mock.provider('core').doGenerate({ prompt: 'a cat', n: 1, seed: 4_294_967_295 }), isInvalidArgument('seed', /4294967294/));
   });

@@ -85,6 +85,7 @@ export function jobRequestOf(output: ResolvedOutput, model: BuildModel): Record<
     steps: request.steps,
     guidance: request.guidance,
     sampler: request.sampler,
+    decoder: request.decoder,
     seed: request.seed,
     n: 1,
     ...(candidates > 1 ? { bestOf: candidates, rankBy: ranker!.type, rankRubric: ranker?.rubric } : {}),

@@ -46,6 +46,8 @@ export interface ResolvedOutput {
     steps?: number;
     guidance?: number;
     sampler?: string;
+    /** `fast`: the small fast decoder instead of the model's VAE (another output, so part of the key); absent: the VAE. */
+    decoder?: 'fast';
     /** Decimal string (0 to 2^64−1); always resolved, so a rebuild makes the same image. */
     seed: string;
     providerOptions?: Record<string, Record<string, unknown>>;

@@ -64,6 +64,11 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       composite: z.boolean().optional(),
       /** Send step previews with progress events, where the model makes them. */
       previews: z.boolean().optional(),
+      /**
+       * `full` (default): the model's own VAE decodes the image. `fast`: the server's small decoder (local SD 1.x/2.x
+       * models, PIXELPIPE_FAST_DECODER), approximate, for drafts and candidates; the record says which.
+       */
+      decoder: z.enum(['full', 'fast']).optional(),
       /** The record this edit starts from, kept as the new records' parent. */
       parentRecordId: z.uuid().optional(),
       providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional(),

@@ -106,6 +106,8 @@ function* expandSpec(spec: LoadedSpec, project: Project): Generator<ResolvedOutp
           steps: spec.steps,
           guidance: spec.guidance,
           sampler: spec.sampler,
+          // `full` is what a request without `decoder` gets: left out, so writing it changes no output's key.
+          decoder: spec.decoder === 'fast' ? spec.decoder : undefined,
           seed: resolveSeed(spec.seed, path),
           providerOptions: spec.providerOptions,
           loras: spec.loras,

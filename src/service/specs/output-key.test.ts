@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { ResolvedOutput } from '../build/build-types.js';
 import { canonicalJson, expandProject, loadProject, outputKey } from './index.js';
+import { jobRequestOf } from '../build/build-plan.js';
 import { temporaryFolder } from '../../testing/temporary-files.js';
 
 
@@ -49,4 +50,19 @@ test('changing one data row changes only that output\'s key', async () => {
   assert.deepEqual(await keys('id,city\n1,Berlin\n2,Paris\n3,Rome\n'), before);
   const after = await keys('id,city\n1,Berlin\n2,Lyon\n3,Rome\n');
   assert.deepEqual([after[0] === before[0], after[1] === before[1], after[2] === before[2]], [true, false, true]);
+});
+
+test('`decoder: fast` reaches the job request and changes the key; `decoder: full` is the default and changes nothing', async () => {
+  const root = await temporaryFolder('pixelpipe-specs-');
+  const planned = async (decoder: string | undefined) => {
+    await writeFile(join(root, 'pixelpipe.yaml'), `version: 1\nspecs:\n  - name: cube\n    prompt: a red cube\n    size: 64x64\n${decoder ? `    decoder: ${decoder}\n` : ''}    output: { path: out/cube.png }\n`);
+    const [output] = expandProject(await loadProject(root));
+    const request = jobRequestOf(output!, { reference: '', hosted: false, sizeMultiple: 64, defaultSize: { width: 64, height: 64 } });
+    return { request, key: outputKey(output!, { model: 'tiny-sd15', engineVersion: '0.1.0', request }) };
+  };
+  const [none, full, fast] = [await planned(undefined), await planned('full'), await planned('fast')];
+  assert.equal(fast.request.decoder, 'fast');
+  assert.equal('decoder' in none.request, false);
+  assert.deepEqual(full, none);
+  assert.notEqual(fast.key, none.key, 'a fast-decoded output is another output');
 });

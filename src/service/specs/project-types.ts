@@ -24,6 +24,8 @@ export interface LoadedSpec {
   steps?: number;
   guidance?: number;
   sampler?: string;
+  /** `fast`: decode with the small fast decoder instead of the model's VAE. */
+  decoder?: 'full' | 'fast';
   seed: SeedRule;
   providerOptions?: Record<string, Record<string, unknown>>;
   /** LoRAs of the project's LoRA folder, with their scales. */

@@ -122,6 +122,7 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
     steps: spec.steps,
     guidance: spec.guidance,
     sampler: spec.sampler,
+    decoder: spec.decoder,
     seed: seedRule(spec.seed),
     providerOptions: spec.providerOptions,
     ...(loras && { loras }),

@@ -68,6 +68,7 @@ const specFields = {
   steps: z.int().min(1).max(1000).optional(),
   guidance: z.number().min(0).max(100).optional(),
   sampler: z.string().min(1).optional(),
+  decoder: z.enum(['full', 'fast']).optional().meta({ description: "full (default): the model's VAE. fast: the server's small decoder (local SD 1.x/2.x models), approximate, for drafts." }),
   seed: seedSchema.optional(),
   providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional().meta({ description: 'Per provider: { openai: { quality: high } }.' }),
   loras: z.array(loraSchema).max(8).optional().meta({ description: 'LoRAs merged into a local SD 1.x/2.x or SDXL model, from the project\'s LoRA folder (loraDir).' }),

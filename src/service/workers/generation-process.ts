@@ -35,10 +35,16 @@ const running = new Map<number, AbortController>();
 
 process.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'init':
-      pixelpipe = createPixelpipe({ ...message.options, onNotice: (text) => send({ type: 'notice', message: text }) });
-      send({ type: 'ready' });
+    case 'init': {
+      const ready = createPixelpipe({ ...message.options, onNotice: (text) => send({ type: 'notice', message: text }) });
+      pixelpipe = ready;
+      // Ready once warm: the supervisor gives no job to a process that is still starting.
+      const warming = message.warm === undefined ? Promise.resolve() : ready.warm(message.warm).then(() => undefined, (error: unknown) => {
+        send({ type: 'notice', message: `warming up ${message.warm} failed (its jobs will say why): ${(error as Error).message}` });
+      });
+      void warming.then(() => send({ type: 'ready' }));
       return;
+    }
     case 'abort':
       running.get(message.id)?.abort(new AbortedError({ message: message.reason }));
       return;

@@ -14,6 +14,8 @@ export interface ProcessRunnerConfig {
   size: number;
   /** What each process makes its generator with. */
   options: WorkerPixelpipeOptions;
+  /** A local model each process loads and warms up before it takes jobs (see `Pixelpipe.warm`). */
+  warm?: string;
   /** Extra environment for the processes (on top of this process's). */
   environment?: NodeJS.ProcessEnv;
   /** Wait before the first restart after a death, in ms; doubled for each death in a row, up to `maxRestartDelayMs`. Default 500. */
@@ -65,7 +67,7 @@ function revive(error: SerializedError): Error {
 
 /** A pool of `size` supervised worker processes. */
 export class ProcessRunner implements GenerationRunner {
-  readonly #config: Required<Omit<ProcessRunnerConfig, 'environment' | 'onEvent'>> & Pick<ProcessRunnerConfig, 'environment' | 'onEvent'>;
+  readonly #config: Required<Omit<ProcessRunnerConfig, 'environment' | 'onEvent' | 'warm'>> & Pick<ProcessRunnerConfig, 'environment' | 'onEvent' | 'warm'>;
   readonly #slots: Slot[];
   readonly #waiting: ((slot: Slot) => void)[] = [];
   #nextId = 1;
@@ -98,7 +100,7 @@ export class ProcessRunner implements GenerationRunner {
     // A failed send means the process is going away; its exit settles what it ran.
     child.on('error', (error) => this.#config.onEvent?.(`worker process ${child.pid}: ${error.message}`));
     child.once('exit', (code, signal) => this.#onExit(slot, child, code, signal));
-    this.#send(child, { type: 'init', options: this.#config.options });
+    this.#send(child, { type: 'init', options: this.#config.options, ...(this.#config.warm === undefined ? {} : { warm: this.#config.warm }) });
   }
 
   #send(child: ChildProcess, message: ToWorker): void {

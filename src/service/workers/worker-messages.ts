@@ -17,7 +17,7 @@ export interface SerializedError {
 
 /** Server → worker. */
 export type ToWorker =
-  | { type: 'init'; options: WorkerPixelpipeOptions }
+  | { type: 'init'; options: WorkerPixelpipeOptions; /** A local model to load and warm up before saying `ready`. */ warm?: string }
   | { type: 'generate'; id: number; task: GenerationTask }
   | { type: 'abort'; id: number; reason: string };
 
