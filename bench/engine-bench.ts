@@ -1,6 +1,7 @@
 // `npm run bench`: per-stage engine times, overhead over session.run, load time and peak memory,
-// on the tiny fixtures (SD 1.5, and the transformer families SD3 and FLUX.1) and on a full-size
-// SD-Turbo-architecture model rebuilt from shared/ skeletons.
+// on the tiny fixtures (SD 1.5, and the transformer families SD3 and FLUX.1); and, on a full-size
+// SD-Turbo-architecture model rebuilt from shared/ skeletons, today's `extended` graphs against the
+// graph cache's `all` graphs side by side (bench/engine-full-bench.ts).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -13,8 +14,10 @@ import { previewMaker } from '../src/providers/local/local-previews.js';
 import type { OptimizationLevel } from '../src/engine/runtime/onnx-model.js';
 import { StageTimer } from '../src/engine/runtime/stage-timer.js';
 import type { SamplerName } from '../src/engine/schedulers/index.js';
-import { createWeightHashCache } from '../src/service/models/weight-hash-cache.js';
+import { createWeightHashCache } from '../src/engine/runtime/weight-hash.js';
 import { writeClipTokenizerFolder } from './clip-tokenizer-folder.js';
+import { runFullComparison } from './engine-full-bench.js';
+import { runThreadsComparison } from './threads-bench.js';
 
 const root = resolve(import.meta.dirname, '..');
 const shared = resolve(root, '..', 'shared');
@@ -22,7 +25,7 @@ const { values } = parseArgs({
   options: {
     only: { type: 'string' }, size: { type: 'string', default: '512' }, steps: { type: 'string', default: '2' },
     guidance: { type: 'string', default: '0' }, threads: { type: 'string' }, 'graph-level': { type: 'string', default: 'extended' }, 'bench-dir': { type: 'string', default: join(root, '.bench') },
-    previews: { type: 'string' },
+    previews: { type: 'string' }, images: { type: 'string', default: '4' },
   },
 });
 
@@ -121,6 +124,14 @@ if (values.only === undefined || values.only === 'full') {
   if (!existsSync(join(shared, 'fixtures', 'skeletons'))) {
     console.log(`\nfull-size benchmark NOT RUN: ${shared}/fixtures/skeletons is absent`);
   } else {
-    await bench('full-size SD-Turbo architecture (random weights)', await prepareFullSizeModel(values['bench-dir']!), { size, steps, guidance, sampler: 'euler' });
+    const fastDecoder = join(shared, 'fixtures', 'vaelight', 'VAEpreview.onnx');
+    await runFullComparison({
+      folder: await prepareFullSizeModel(values['bench-dir']!), benchDir: values['bench-dir']!, size, steps,
+      ...(values.threads ? { threads: Number(values.threads) } : {}), ...(existsSync(fastDecoder) ? { fastDecoder } : {}),
+    });
   }
+}
+// --only threads (not part of the default run): worker processes × intra-op threads on this CPU.
+if (values.only === 'threads') {
+  await runThreadsComparison({ folder: await prepareFullSizeModel(values['bench-dir']!), size: Number(values.size), steps: 1, images: Number(values.images) });
 }

@@ -123,3 +123,22 @@ test('beside a running server, models list shows its catalog, with its --model, 
   assert.deepEqual(served?.capabilities?.operations, ['inpaint', 'outpaint']);
   assert.deepEqual(catalog.models, await service.listModels());
 });
+
+test('models optimize builds a local model\'s optimised graphs into the graph cache once; a second run finds them; a model not here is refused', async () => {
+  const graphs = join(work, 'graphs-optimize');
+  const env = { ...environment(), PIXELPIPE_GRAPH_CACHE: graphs };
+  const first = await runCli(['models', 'optimize', testData('fixtures', 'tiny-sd15')], env);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /textEncoder\s+built[\s\S]*unet\s+built[\s\S]*vaeDecoder\s+built/);
+  assert.match(first.stderr, new RegExp(`tiny-sd15: optimised graphs are in ${graphs.replace(/[/\\]/g, '.')}`));
+  const second = await runCli(['models', 'optimize', testData('fixtures', 'tiny-sd15')], env);
+  assert.match(second.stdout, /textEncoder\s+hit[\s\S]*unet\s+hit[\s\S]*vaeDecoder\s+hit/);
+  const downloadsBefore = hub.requests.length;
+  const missing = await runCli(['models', 'optimize', 'nobody/not-pulled'], env);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /nobody\/not-pulled is not a model on this machine.*pixelpipe models pull nobody\/not-pulled/);
+  assert.equal(hub.requests.length, downloadsBefore, 'the hub is not asked');
+  const off = await runCli(['models', 'optimize', testData('fixtures', 'tiny-sd15')], { ...env, PIXELPIPE_GRAPH_CACHE: 'off' });
+  assert.equal(off.code, 2);
+  assert.match(off.stderr, /graph cache is off \(PIXELPIPE_GRAPH_CACHE=off\)/);
+});

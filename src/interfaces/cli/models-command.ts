@@ -1,4 +1,4 @@
-// `pixelpipe models pull ID`, `models list` and `models --providers`: the model catalog, the model cache, known-good exports, hosted providers.
+// `pixelpipe models pull ID`, `models list`, `models optimize ID` and `models --providers`: the model catalog, the model cache, known-good exports, hosted providers.
 import { parseArgs } from 'node:util';
 import type { LocalModelCapabilities } from '../../providers/local/local-image-model.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -11,6 +11,8 @@ export const modelsUsage = `usage: pixelpipe models pull ID[@REVISION]   downloa
                                              the catalog (the models requests may name, as GET /v1/models lists them: a running
                                              \`pixelpipe serve\` on the data directory answers for its own, else this machine's cache
                                              and provider keys give it), then the cached models and known-good exports
+       pixelpipe models optimize ID|FOLDER   optimise a local model's graphs for this machine now, into the graph cache
+                                             (PIXELPIPE_GRAPH_CACHE), instead of on its first load
        pixelpipe models --providers          hosted providers (use as --model PROVIDER:MODEL) and whether each is configured`;
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
@@ -77,7 +79,15 @@ export async function modelsCommand(argv: string[], createPixelpipe: (options: P
       for (const entry of registry) stdout.write(`  ${entry.alias.padEnd(12)} ${entry.repoId}@${entry.revision.slice(0, 12)}  ${entry.precision}  ${entry.license}  ${entry.description}\n`);
       return;
     }
-    throw new InvalidArgumentError({ argument: 'action', value: action, message: `unknown \`models\` action ${JSON.stringify(action)}; known: pull, list\n${modelsUsage}` });
+    if (action === 'optimize') {
+      if (!id || extra.length > 0) throw new InvalidArgumentError({ argument: 'id', value: positionals.slice(1), message: `\`models optimize\` takes one local model (a catalog id, a cached repo id or a folder), got ${positionals.length - 1}\n${modelsUsage}` });
+      const report = await pixelpipe.optimize(id);
+      if (!report) throw new InvalidArgumentError({ argument: 'id', value: id, message: `${id} is not a model on this machine (a folder, or a model in the cache): pull it first with \`pixelpipe models pull ${id}\`` });
+      for (const session of report.sessions) stdout.write(`  ${session.name.padEnd(20)} ${session.outcome.padEnd(11)} ${(session.milliseconds / 1000).toFixed(1)} s\n`);
+      stderr.write(`${report.model}: optimised graphs are in ${report.graphCache}\n`);
+      return;
+    }
+    throw new InvalidArgumentError({ argument: 'action', value: action, message: `unknown \`models\` action ${JSON.stringify(action)}; known: pull, list, optimize\n${modelsUsage}` });
   } finally {
     await pixelpipe.close();
   }
