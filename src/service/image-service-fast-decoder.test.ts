@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { loadSettings } from '../config/settings.js';
 import { createHttpApp } from '../interfaces/http/http-app.js';
 import { startHttpServer } from '../interfaces/http/http-server.js';
+import { isInvalidArgument } from '../testing/assertions.js';
 import { sharedFile, testData } from '../testing/paths.js';
+import { pixelSha256 } from './pixel-hash.js';
 import type { ImageRecord } from './image-service-types.js';
 import { createImageService } from './image-service.js';
 import { createPixelpipe } from './pixelpipe.js';
@@ -81,4 +83,52 @@ test('decoder "fast" over HTTP: recorded with the decoder\'s hash, reproduced wi
     await server.close();
     await service.close();
   }
+});
+
+test('rankDecoder "fast": best-of-N ranks fast decodes of the candidates, then answers with the chosen one made again by the full VAE', async (t) => {
+  const fastDecoder = sharedFile(t, 'fixtures', 'vaelight', 'VAEpreview.onnx');
+  if (!fastDecoder) return;
+  const scored: Array<{ index: number; pixels: string }> = [];
+  const service = await createImageService({
+    settings: { dataDir: join(work, 'data-rank'), cacheDir: join(work, 'models'), fastDecoder, watermark: false },
+    defaultModel: testData('fixtures', 'tiny-sd15'),
+    // The last candidate wins; what it was shown is kept to compare with the records.
+    rankers: {
+      last: {
+        type: 'custom', name: 'last', score: async (candidates) => {
+          for (const candidate of candidates) scored.push({ index: candidate.index, pixels: (await pixelSha256(candidate.bytes)).pixelSha256 });
+          return candidates.map((candidate) => candidate.index);
+        },
+      },
+    },
+    isolation: 'in-process',
+    pollingIntervalSeconds: 0.05,
+    onNotice: () => undefined,
+  });
+  t.after(() => service.close());
+  const base = { prompt: 'a red cube', width: 64, height: 64, steps: 1, seed: 40 };
+  const job = await service.waitForJob((await service.submit({ ...base, bestOf: 3, rankBy: 'last', rankDecoder: 'fast' })).job.id);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+  const all = (await service.listRecords({ limit: 10 })).records.filter((record) => record.jobId === job.id).sort((a, b) => a.imageIndex - b.imageIndex);
+  assert.equal(all.length, 3, 'every candidate is kept');
+  const [first, second, winner] = all as [ImageRecord, ImageRecord, ImageRecord];
+  for (const loser of [first, second]) {
+    assert.equal(loser.settings.decoder?.type, 'fast', 'a rejected candidate stays as the fast decode it was judged on');
+    assert.deepEqual([loser.ranking?.chosen, loser.ranking?.rankedOn], [false, 'fast']);
+  }
+  assert.equal(winner.settings.decoder, undefined, 'the chosen one is the full VAE\'s');
+  assert.deepEqual([winner.ranking?.chosen, winner.ranking?.rank, winner.ranking?.rankedOn], [true, 1, 'fast']);
+  assert.deepEqual(job.records.map((record) => record.id), [winner.id], 'the job answers with the chosen one');
+  // The ranker saw the fast decodes: the losers' stored pixels are what it scored.
+  assert.deepEqual(scored.map(({ index }) => index), [0, 1, 2]);
+  assert.equal(scored[0]!.pixels, first.pixelSha256);
+  assert.equal(scored[1]!.pixels, second.pixelSha256);
+  assert.notEqual(scored[2]!.pixels, winner.pixelSha256);
+  // Made again from its own seed, the winner is exactly the image a plain request with that seed makes.
+  const plain = await service.waitForJob((await service.submit({ ...base, seed: Number(winner.seed) })).job.id);
+  assert.equal(winner.seed, '42');
+  assert.equal(plain.records[0]!.pixelSha256, winner.pixelSha256);
+
+  await assert.rejects(service.submit({ ...base, rankDecoder: 'fast' }), isInvalidArgument('rankDecoder', /give `bestOf` above `n`/));
+  await assert.rejects(service.submit({ ...base, bestOf: 2, rankBy: 'last', rankDecoder: 'fast', decoder: 'fast' }), isInvalidArgument('rankDecoder', /makes every image a fast decode already/));
 });

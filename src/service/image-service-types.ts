@@ -79,6 +79,8 @@ export interface RecordRanking {
   reason?: string;
   /** The numbers behind the score. */
   detail?: Record<string, number>;
+  /** `fast` when the candidates were ranked on fast decodes (`rankDecoder`): a chosen one was then made again with the full VAE. */
+  rankedOn?: 'fast';
 }
 
 /** A record's provenance: what was done to its image between the model and storage. */

@@ -224,7 +224,8 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // memory would kill its worker (twice).
       // A hosted one's provider refuses what it would refuse when called (no request is sent now).
       const { prompt, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask, decoder } = request;
-      await pixelpipe.check({ model: reference, prompt, n: generated, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, decoder, inputSize, masked: mask !== undefined });
+      // Candidates ranked on fast decodes are made with the fast decoder: the model and the server must have one.
+      await pixelpipe.check({ model: reference, prompt, n: generated, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, decoder: request.rankDecoder === 'fast' ? 'fast' : decoder, inputSize, masked: mask !== undefined });
       // The prompt is screened last, once the request is known to be runnable: a blocked one never reaches a queue or a provider.
       const screening = await moderation.checkPrompt({ prompt, negativePrompt: request.negativePrompt, apiKeyId: apiKey?.id, policy: apiKey ? (apiKey.moderationPolicy ?? serverPolicy) : undefined });
       if (screening.refusal) {

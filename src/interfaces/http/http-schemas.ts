@@ -84,6 +84,7 @@ export const imageRecordSchema = z
         candidates: z.number().int().openapi({ description: 'How many were ranked (`bestOf`).' }),
         reason: z.string().optional(),
         detail: z.record(z.string(), z.number()).optional(),
+        rankedOn: z.literal('fast').optional().openapi({ description: 'The candidates were ranked on fast decodes (`rankDecoder`); a chosen one was then made again with the full VAE.' }),
       })
       .optional()
       .openapi({ description: 'A best-of-N candidate\'s score and place among its job\'s candidates; absent when the job was not ranked.' }),

@@ -122,9 +122,10 @@ describe('refusals name the OpenAI field', () => {
     assert.match(size.body.error.message, /WIDTHxHEIGHT.*got "large"/);
   });
 
-  it('passes best_of, rank_by and rank_rubric on as bestOf, rankBy and rankRubric, from JSON and from a form', () => {
-    const json = parseFields(generationRequestSchema, { prompt: 'x', n: 2, best_of: 4, rank_by: 'clip', rank_rubric: 'sharp focus' });
-    assert.deepEqual(toJobRequest(json), { prompt: 'x', n: 2, bestOf: 4, rankBy: 'clip', rankRubric: 'sharp focus' });
+  it('passes best_of, rank_by, rank_rubric and rank_decoder on as bestOf, rankBy, rankRubric and rankDecoder, from JSON and from a form', () => {
+    const json = parseFields(generationRequestSchema, { prompt: 'x', n: 2, best_of: 4, rank_by: 'clip', rank_rubric: 'sharp focus', rank_decoder: 'fast' });
+    assert.deepEqual(toJobRequest(json), { prompt: 'x', n: 2, bestOf: 4, rankBy: 'clip', rankRubric: 'sharp focus', rankDecoder: 'fast' });
+    assert.equal(refusal(() => parseFields(generationRequestSchema, { prompt: 'x', rank_decoder: 'quick' })).body.error.param, 'rank_decoder');
     const form = parseFields(editRequestSchema, { prompt: 'x', best_of: '3', rank_by: 'aesthetic' });
     assert.deepEqual(toJobRequest(form, { images: ['k'] }), { prompt: 'x', bestOf: 3, rankBy: 'aesthetic', images: [{ blobKey: 'k' }] });
     assert.equal(refusal(() => parseFields(generationRequestSchema, { prompt: 'x', best_of: 0 })).body.error.param, 'best_of');
@@ -142,7 +143,7 @@ describe('refusals name the OpenAI field', () => {
     assert.equal(openAiParam('image[1]'), 'image');
     assert.equal(openAiParam('providerOptions.openai.outputFormat'), 'output_format');
     assert.equal(openAiParam('n'), 'n');
-    assert.deepEqual(['bestOf', 'rankBy', 'rankRubric'].map(openAiParam), ['best_of', 'rank_by', 'rank_rubric']);
+    assert.deepEqual(['bestOf', 'rankBy', 'rankRubric', 'rankDecoder'].map(openAiParam), ['best_of', 'rank_by', 'rank_rubric', 'rank_decoder']);
     assert.equal(inOpenAiTerms('`bestOf` must be at least `n` (2); `rankBy` is needed with `bestOf`'), '`best_of` must be at least `n` (2); `rank_by` is needed with `best_of`');
     const error = refusal(() => renameArgumentError(new InvalidArgumentError({ argument: 'height', value: 10, message: '`height` must be at least 64, got 10' })));
     assert.deepEqual(error.body.error, { message: '`height` must be at least 64, got 10', type: 'invalid_request_error', param: 'size', code: 'invalid_argument' });

@@ -52,6 +52,7 @@ export function toJobRequest(fields: ImageFields, inputs?: EditInputs): JobReque
     bestOf: fields.best_of ?? undefined,
     rankBy: fields.rank_by ?? undefined,
     rankRubric: fields.rank_rubric ?? undefined,
+    rankDecoder: fields.rank_decoder ?? undefined,
     strength: 'strength' in fields ? (fields.strength ?? undefined) : undefined,
     images: inputs?.images.map((blobKey) => ({ blobKey })),
     mask: inputs?.mask === undefined ? undefined : { blobKey: inputs.mask },
@@ -73,6 +74,7 @@ const openAiNameOf: Record<string, string> = {
   bestOf: 'best_of',
   rankBy: 'rank_by',
   rankRubric: 'rank_rubric',
+  rankDecoder: 'rank_decoder',
 };
 
 /** Job request fields that OpenAI clients send under another name, as they appear in backticks in our messages. */
@@ -82,6 +84,7 @@ const renamedInMessages: Record<string, string> = {
   bestOf: 'best_of',
   rankBy: 'rank_by',
   rankRubric: 'rank_rubric',
+  rankDecoder: 'rank_decoder',
 };
 
 /** `message` with job request field names the client cannot send (`maskConvention`) replaced by the fields it can (`mask_convention`). */

@@ -33,6 +33,7 @@ const fieldRules: Record<string, string> = {
   best_of: 'must be a whole number of at least `n`: how many candidates the best `n` are chosen from',
   rank_by: 'must be the name of a ranker of this server (GET /v1/rankers lists them)',
   rank_rubric: 'must be a non-empty string saying what the `vlm` ranker judges by',
+  rank_decoder: 'must be `full` (the default) or `fast` (rank fast decodes of the candidates, answer with the chosen ones decoded by the full VAE)',
 };
 
 const quality = z.enum(['standard', 'hd', 'low', 'medium', 'high', 'auto']);
@@ -65,6 +66,7 @@ function fields(kind: 'json' | 'form') {
     best_of: number.int().min(1).nullish().openapi({ description: 'pixelpipe: generate this many candidates (consecutive seeds) and answer with the best `n`, as `rank_by` scores them; the others stay in history as rejected.' }),
     rank_by: z.string().min(1).nullish().openapi({ description: 'pixelpipe: the ranker that picks the best (`clip`, `aesthetic`, `vlm` or a custom one; GET /v1/rankers lists them). Needed with `best_of` above `n`.' }),
     rank_rubric: z.string().min(1).nullish().openapi({ description: 'pixelpipe: what the `vlm` ranker judges by.' }),
+    rank_decoder: z.enum(['full', 'fast']).nullish().openapi({ description: 'pixelpipe: `fast` ranks fast decodes of the `best_of` candidates (see `decoder`), then makes the chosen ones again with the full VAE from their seeds; `full` (default) ranks what `decoder` makes.' }),
   };
 }
 

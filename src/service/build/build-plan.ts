@@ -88,7 +88,7 @@ export function jobRequestOf(output: ResolvedOutput, model: BuildModel): Record<
     decoder: request.decoder,
     seed: request.seed,
     n: 1,
-    ...(candidates > 1 ? { bestOf: candidates, rankBy: ranker!.type, rankRubric: ranker?.rubric } : {}),
+    ...(candidates > 1 ? { bestOf: candidates, rankBy: ranker!.type, rankRubric: ranker?.rubric, rankDecoder: ranker?.decoder } : {}),
     ...(finish.width !== undefined && finish.height !== undefined ? { resize: { width: finish.width, height: finish.height, fit: finish.fit } } : {}),
     outputFormat: finish.format,
     outputQuality: finish.quality,

@@ -6,6 +6,8 @@ export interface RankerChoice {
   type: string;
   /** What the `vlm` judge scores by (the spec's rubric); templated like the prompt. */
   rubric?: string;
+  /** `fast`: rank fast decodes of the candidates, write the winner decoded by the full VAE (the request's `rankDecoder`). */
+  decoder?: 'fast';
 }
 
 /** What is done to the chosen image before it is written. */

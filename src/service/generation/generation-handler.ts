@@ -10,6 +10,9 @@ import type { RecordDraft } from '../records/record-store.js';
 import type { AuditEntry, AuditLog } from '../safety/audit-log.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { GenerationRunner } from '../workers/generation-runner.js';
+import type { GeneratedImage } from '../../spec/image-model-result.js';
+import type { RecordRanking } from '../image-service-types.js';
+import type { GenerateResult } from '../pixelpipe.js';
 import type { RankerRegistry } from '../ranking/service-rankers.js';
 import { rankStoredCandidates } from './candidate-ranking.js';
 import { jobRecordId, storeImage } from './image-recording.js';
@@ -108,31 +111,49 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     // What the service does around the call (ranking, resizing, encoding) is not the model's to see.
-    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = request;
+    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, rankDecoder, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = request;
     // Requests name LoRAs; the engine opens their files in the service's folder.
     const loras = loraNames && loraPath ? loraNames.map(({ name, scale }) => ({ path: loraPath(name), scale: scale ?? 1 })) : undefined;
     // Fail before generating when the ranker is gone (the server was restarted without it since the submit).
     const ranker = rankBy === undefined ? undefined : await rankerFor(rankBy);
+    const runner = runnerFor(job.lane ?? localLane);
+    const call = { ...options, model: await modelReference(model), ...(loras ? { loras } : {}), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) };
+    const draft = ranker !== undefined && rankDecoder === 'fast';
     // Best-of-N generates every candidate in one call: consecutive seeds, as for any n.
-    const result = await runnerFor(job.lane ?? localLane).generate({ ...options, n: bestOf ?? options.n, model: await modelReference(model), ...(loras ? { loras } : {}), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) }, { signal: job.signal, onProgress });
+    const result = await runner.generate({ ...call, n: bestOf ?? options.n, ...(draft ? { decoder: 'fast' as const } : {}) }, { signal: job.signal, onProgress });
     await progressChain;
+    // Each image with the call that made it: a candidate ranked on its fast decode is made again, alone, for its full one.
+    const made: Array<{ image: GeneratedImage; result: GenerateResult }> = result.images.map((image) => ({ image, result }));
+    let rankings: RecordRanking[] | undefined;
+    if (draft) {
+      // Ranked as made (unfinished): the fast decodes are not what the client gets, the full ones made next are.
+      rankings = await rankStoredCandidates(ranker, result.images.map((image, index) => ({ index, seed: image.settings.seed, image: { bytes: image.bytes, mediaType: image.mediaType } })), request, job.signal);
+      for (const [index, ranking] of rankings.entries()) {
+        rankings[index] = { ...ranking, rankedOn: 'fast' };
+        if (!ranking.chosen) continue;
+        // The candidate's own seed gives its latents again; only the decoder differs.
+        const again = await runner.generate({ ...call, n: 1, seed: result.images[index]!.settings.seed }, { signal: job.signal, onProgress: (progress) => onProgress({ ...progress, imageIndex: index }) });
+        made[index] = { image: again.images[0]!, result: again };
+      }
+      await progressChain;
+    }
     const records: RecordDraft[] = [];
     const finished: EncodedImage[] = [];
     const audit: AuditEntry[] = [];
     const recording = { storage, finishing, noteBlob: (key: string) => noteJobBlob(job.id, key) };
     // Every candidate is finished and stored, the rejected ones too: history keeps them.
-    for (const [index, image] of result.images.entries()) {
+    for (const [index, { image, result: madeBy }] of made.entries()) {
       job.signal.throwIfAborted();
-      const stored = await storeImage(recording, { image, index, result, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0], prompt: job.meta?.prompt as FinishingContext['prompt'] });
+      const stored = await storeImage(recording, { image, index, result: madeBy, request, recordId: jobRecordId(job.id, index), jobId: job.id, apiKeyId: job.apiKeyId, input: images?.[0], prompt: job.meta?.prompt as FinishingContext['prompt'] });
       records.push(stored.draft);
       finished.push(stored.image);
       audit.push(...stored.audit);
     }
-    if (ranker) {
+    if (ranker && !rankings) {
       const candidates = records.map((draft, index) => ({ index, seed: draft.seed, image: finished[index]! }));
-      const rankings = await rankStoredCandidates(ranker, candidates, request, job.signal);
-      rankings.forEach((ranking, index) => (records[index]!.ranking = ranking));
+      rankings = await rankStoredCandidates(ranker, candidates, request, job.signal);
     }
+    rankings?.forEach((ranking, index) => (records[index]!.ranking = ranking));
     return { records, audit, timings: result.response.timings };
   }
 }

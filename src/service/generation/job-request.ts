@@ -84,6 +84,12 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       bestOf: z.number().int().min(1).max(limits.maxImages).optional(),
       /** The ranker that picks among `bestOf` candidates: `clip`, `aesthetic`, `vlm` or a custom ranker's name, as the service has them. */
       rankBy: z.string().min(1).max(100).optional(),
+      /**
+       * The decoder best-of-N candidates are ranked on. `fast`: every candidate is decoded with the fast decoder
+       * (see `decoder`) and ranked, then the chosen `n` are made again with the full VAE from their own seeds
+       * (the same latents); the others stay in history as fast decodes. `full` (default): as `decoder` says.
+       */
+      rankDecoder: z.enum(['full', 'fast']).optional(),
       /** What the `vlm` ranker judges by. */
       rankRubric: z.string().min(1).max(limits.maxPromptLength).optional(),
       /** Brings each stored image to this exact size (sharp, lanczos3, centred; `cover`, the default, crops the overflow, `contain` pads with black, `fill` stretches), before watermark and signature. */
@@ -111,6 +117,12 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       }
       if (request.bestOf !== undefined && request.bestOf > request.n && request.rankBy === undefined) {
         context.addIssue({ code: 'custom', path: ['rankBy'], message: 'is needed with `bestOf`: name the ranker that picks the best (clip, aesthetic, vlm)' });
+      }
+      if (request.rankDecoder === 'fast' && (request.bestOf === undefined || request.bestOf <= request.n)) {
+        context.addIssue({ code: 'custom', path: ['rankDecoder'], message: `ranks best-of-N candidates: give \`bestOf\` above \`n\` (${request.n}) and \`rankBy\` with it, or leave it out` });
+      }
+      if (request.rankDecoder === 'fast' && request.decoder === 'fast') {
+        context.addIssue({ code: 'custom', path: ['rankDecoder'], message: 'is for ranking fast decodes and answering with full ones, but `decoder` "fast" makes every image a fast decode already: leave one of them out' });
       }
       if (request.outputQuality !== undefined && request.outputFormat !== 'webp' && request.outputFormat !== 'jpeg') {
         context.addIssue({ code: 'custom', path: ['outputQuality'], message: 'is for webp and jpeg: give `outputFormat` webp or jpeg with it, or leave it out (PNG is always lossless)' });

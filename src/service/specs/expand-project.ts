@@ -113,7 +113,7 @@ function* expandSpec(spec: LoadedSpec, project: Project): Generator<ResolvedOutp
           loras: spec.loras,
         }),
         candidates: spec.candidates,
-        ...(spec.ranker === undefined ? {} : { ranker: withoutUndefined({ type: spec.ranker.type, rubric }) }),
+        ...(spec.ranker === undefined ? {} : { ranker: withoutUndefined({ type: spec.ranker.type, rubric, decoder: spec.ranker.decoder === 'fast' ? spec.ranker.decoder : undefined }) }),
         finish: withoutUndefined({
           width: pixels?.width,
           height: pixels?.height,

@@ -66,3 +66,18 @@ test('`decoder: fast` reaches the job request and changes the key; `decoder: ful
   assert.deepEqual(full, none);
   assert.notEqual(fast.key, none.key, 'a fast-decoded output is another output');
 });
+
+test('a ranker\'s `decoder: fast` reaches the job request as rankDecoder and changes the key; `decoder: full` changes nothing', async () => {
+  const root = await temporaryFolder('pixelpipe-specs-');
+  const planned = async (decoder: string | undefined) => {
+    await writeFile(join(root, 'pixelpipe.yaml'), `version: 1\nspecs:\n  - name: cube\n    prompt: a red cube\n    size: 64x64\n    candidates: 3\n    ranker: { type: clip${decoder ? `, decoder: ${decoder}` : ''} }\n    output: { path: out/cube.png }\n`);
+    const [output] = expandProject(await loadProject(root));
+    const request = jobRequestOf(output!, { reference: '', hosted: false, sizeMultiple: 64, defaultSize: { width: 64, height: 64 } });
+    return { request, key: outputKey(output!, { model: 'tiny-sd15', engineVersion: '0.1.0', request }) };
+  };
+  const [none, full, fast] = [await planned(undefined), await planned('full'), await planned('fast')];
+  assert.deepEqual([fast.request.bestOf, fast.request.rankBy, fast.request.rankDecoder], [3, 'clip', 'fast']);
+  assert.equal(none.request.rankDecoder, undefined);
+  assert.deepEqual(full, none);
+  assert.notEqual(fast.key, none.key);
+});

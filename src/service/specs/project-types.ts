@@ -34,7 +34,7 @@ export interface LoadedSpec {
   /** Rows of every data file, file after file. */
   data: DataTable[];
   candidates: number;
-  ranker?: { type: string; rubric?: Template };
+  ranker?: { type: string; rubric?: Template; decoder?: 'full' | 'fast' };
   output: {
     path: Template;
     /** From `format`; absent: from each path's extension. */

@@ -58,7 +58,7 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
   const prompt = template(['prompt'], spec.prompt);
   const negativePrompt = template(['negativePrompt'], spec.negativePrompt);
   const outputPath = template(['output', 'path'], spec.output?.path);
-  const ranker = spec.ranker === undefined ? undefined : typeof spec.ranker === 'string' ? { type: spec.ranker } : { type: spec.ranker.type, rubric: template(['ranker', 'rubric'], spec.ranker.rubric) };
+  const ranker = spec.ranker === undefined ? undefined : typeof spec.ranker === 'string' ? { type: spec.ranker } : { type: spec.ranker.type, rubric: template(['ranker', 'rubric'], spec.ranker.rubric), decoder: spec.ranker.decoder };
   if ((spec.candidates ?? 1) > 1 && ranker === undefined) complain(['candidates'], `is ${spec.candidates}, but no ranker picks among them`, 'add ranker: clip (or aesthetic, vlm, a ranker of the project), or set candidates: 1');
 
   const sizeTexts = spec.size === undefined ? [] : typeof spec.size === 'string' ? [spec.size] : spec.size;

@@ -39,8 +39,8 @@ const matrixSchema = z
   .meta({ description: 'Axes (name: list of values) multiplied together, first axis slowest.' });
 
 const rankerSchema = z
-  .union([z.string().min(1), z.strictObject({ type: z.string().min(1), rubric: z.string().optional() })])
-  .meta({ description: 'clip, aesthetic, vlm or a custom ranker name; or {type, rubric} (the rubric is templated).' });
+  .union([z.string().min(1), z.strictObject({ type: z.string().min(1), rubric: z.string().optional(), decoder: z.enum(['full', 'fast']).optional() })])
+  .meta({ description: 'clip, aesthetic, vlm or a custom ranker name; or {type, rubric, decoder} (the rubric is templated; decoder fast ranks fast decodes of the candidates and writes the winner decoded by the full VAE).' });
 
 const outputSchema = z.strictObject({
   path: z.string().min(1).optional().meta({ description: 'Template of the file written, relative to the project folder and inside outputDir: out/{locale}/{product}-{size}.webp' }),
