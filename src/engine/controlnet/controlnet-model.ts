@@ -50,7 +50,8 @@ export class ControlNetModel {
   /** Loads and checks the graph's inputs and outputs (see docs/controlnet.md). */
   static async load(location: string, runtime: RuntimeOptions = {}): Promise<ControlNetModel> {
     const path = controlNetPath(location);
-    const model = await OnnxModel.load(path, 'controlnet', runtime);
+    // Like the UNet it runs beside at every step: at level `all` when a graph cache keeps the build.
+    const model = await OnnxModel.load(path, 'controlnet', runtime, runtime.graphCache ? 'all' : 'extended');
     const required = ['sample', 'timestep', 'encoder_hidden_states', 'controlnet_cond', 'conditioning_scale'];
     const missing = required.filter((name) => !model.hasInput(name));
     const downCount = [...model.outputs.keys()].filter((name) => /^down_block_res_samples_\d+$/.test(name)).length;

@@ -135,6 +135,7 @@ export const modelSchema = z
           defaultSteps: z.number().int(),
           defaultGuidance: z.number(),
           samplers: z.array(z.string()),
+          decoders: z.array(z.enum(['full', 'fast'])).openapi({ description: '`fast` where the server has a fast decoder for this model\'s latents (the `decoder` field).' }),
         }),
       })
       .optional()

@@ -12,7 +12,7 @@ import { createDatabase, defaultDatabaseConfig } from '../../service/database/cr
 import type { Database } from '../../service/database/database.js';
 import { createImageService, type RunningImageService } from '../../service/image-service.js';
 import { RecordStore } from '../../service/records/record-store.js';
-import { testData } from '../../testing/paths.js';
+import { sharedFile, sharedRoot, testData } from '../../testing/paths.js';
 import { createHttpApp } from '../http/http-app.js';
 import { startHttpServer, type HttpServer } from '../http/http-server.js';
 import { expandProject, loadProject } from '../../service/specs/index.js';
@@ -29,6 +29,7 @@ const screenshot = async (page: Page, name: string) => void (await page.screensh
 
 /** How long a condition is waited for; the conditions are polled, nothing sleeps. */
 const timeout = 30_000;
+const fastDecoderPath = join(sharedRoot, 'fixtures', 'vaelight', 'VAEpreview.onnx');
 
 describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () => {
   let dataDir: string;
@@ -48,7 +49,8 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     service = await createImageService({
       database,
       // No watermark: the inpainting test compares the kept pixels of the stored image with the input's, exactly.
-      settings: { dataDir, cacheDir: join(dataDir, 'models'), watermark: false },
+      // The fast decoder (../shared) makes the form offer "Fast (draft)"; its own test fails in CI without it.
+      settings: { dataDir, cacheDir: join(dataDir, 'models'), watermark: false, ...(existsSync(fastDecoderPath) ? { fastDecoder: fastDecoderPath } : {}) },
       defaultModel: testData('fixtures', 'tiny-sd15'),
       isolation: 'in-process',
       pollingIntervalSeconds: 0.1,
@@ -124,6 +126,19 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     assert.equal(unknownPage.status, 404, 'only the app\'s own pages answer index.html');
     assert.equal(((await unknownPage.json()) as { error: { code: string } }).error.code, 'route_not_found');
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+  });
+
+  it('where the model has a fast decoder the form offers it, and a draft made with it is recorded as fast-decoded', async (t) => {
+    if (!sharedFile(t, 'fixtures', 'vaelight', 'VAEpreview.onnx')) return;
+    const { page, problems } = await open('/');
+    await page.getByLabel('Model').locator('option', { hasText: 'tiny-sd15' }).waitFor({ state: 'attached' });
+    await page.getByLabel('Decoder').selectOption('fast');
+    await generate(page, 'a quick draft of a cube');
+    const [latest] = (await service.listRecords({ limit: 1 })).records;
+    assert.equal(latest?.request.prompt, 'a quick draft of a cube');
+    assert.equal(latest?.settings.decoder?.type, 'fast');
+    assert.deepEqual(problems, []);
+    await page.context().close();
   });
 
   it('the generate page loads with no console errors and no serious accessibility violations', async () => {

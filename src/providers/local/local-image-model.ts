@@ -69,6 +69,8 @@ export interface LocalModelCapabilities {
   defaultSteps: number;
   defaultGuidance: number;
   samplers: string[];
+  /** `full` (the model's VAE), and `fast` where a fast decoder is configured here and reads this family's latents. */
+  decoders: ('full' | 'fast')[];
 }
 
 /** What `LocalImageModel.check` looks at: a call's settings, and for an edit its output size and whether it is masked. */
@@ -105,6 +107,7 @@ export class LocalImageModel implements ImageModel {
       defaultSteps: profile.defaultSteps,
       defaultGuidance: profile.defaultGuidance,
       samplers: [...familyById(profile.family).samplers],
+      decoders: family.latent.preview.tinyDecoder && this.config.fastDecoder ? ['full', 'fast'] : ['full'],
     };
   }
 

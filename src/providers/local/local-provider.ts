@@ -83,7 +83,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
     const key = resolve(path);
     let net = controlNets.get(key);
     if (!net) {
-      net = ControlNetModel.load(key, { executionProvider, threads });
+      net = ControlNetModel.load(key, { executionProvider, threads, ...(graphCache ? { graphCache } : {}) });
       net.catch(() => controlNets.delete(key));
       controlNets.set(key, net);
     }

@@ -10,6 +10,7 @@ export interface JobSubmit {
   steps?: number;
   guidance?: number;
   sampler?: string;
+  decoder?: 'full' | 'fast';
   seed?: string | number;
   n?: number;
   bestOf?: number;
@@ -88,6 +89,7 @@ export interface ModelCapabilities {
   defaultSteps: number;
   defaultGuidance: number;
   samplers: string[];
+  decoders: ('full' | 'fast')[];
 }
 
 /** One entry of `GET /v1/models`. */

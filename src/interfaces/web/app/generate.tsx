@@ -23,6 +23,8 @@ interface Form {
   steps: string;
   guidance: string;
   sampler: string;
+  /** `fast`: the server's small decoder, for drafts (offered where the model's capabilities list it). */
+  decoder: '' | 'fast';
   seedMode: 'random' | 'fixed';
   seed: string;
   n: string;
@@ -31,17 +33,17 @@ interface Form {
 }
 
 /** Fields of the API (its `error.param`) and the control that shows their errors. */
-const fieldIds: Record<string, keyof Form> = { model: 'model', prompt: 'prompt', negativePrompt: 'negativePrompt', width: 'width', height: 'height', aspectRatio: 'width', steps: 'steps', guidance: 'guidance', sampler: 'sampler', seed: 'seed', n: 'n', bestOf: 'bestOf', rankBy: 'rankBy' };
+const fieldIds: Record<string, keyof Form> = { model: 'model', prompt: 'prompt', negativePrompt: 'negativePrompt', width: 'width', height: 'height', aspectRatio: 'width', steps: 'steps', guidance: 'guidance', sampler: 'sampler', decoder: 'decoder', seed: 'seed', n: 'n', bestOf: 'bestOf', rankBy: 'rankBy' };
 
 const presetSizes: [number, number][] = [[512, 512], [768, 768], [1024, 1024], [512, 768], [768, 512], [1024, 576], [576, 1024]];
 
 function defaultsOf(model: Model | undefined): Partial<Form> {
   const capabilities = model?.pixelpipe?.capabilities;
-  if (!capabilities) return { width: '', height: '', steps: '', guidance: '', sampler: '' };
-  return { width: String(capabilities.defaultSize.width), height: String(capabilities.defaultSize.height), steps: String(capabilities.defaultSteps), guidance: String(capabilities.defaultGuidance), sampler: '' };
+  if (!capabilities) return { width: '', height: '', steps: '', guidance: '', sampler: '', decoder: '' };
+  return { width: String(capabilities.defaultSize.width), height: String(capabilities.defaultSize.height), steps: String(capabilities.defaultSteps), guidance: String(capabilities.defaultGuidance), sampler: '', decoder: '' };
 }
 
-const emptyForm: Form = { model: '', prompt: '', negativePrompt: '', width: '', height: '', steps: '', guidance: '', sampler: '', seedMode: 'random', seed: '', n: '1', bestOf: '', rankBy: '' };
+const emptyForm: Form = { model: '', prompt: '', negativePrompt: '', width: '', height: '', steps: '', guidance: '', sampler: '', decoder: '', seedMode: 'random', seed: '', n: '1', bestOf: '', rankBy: '' };
 
 export function GenerateView({ models, rankers, jobs, setJobs, preset }: { models: Model[]; rankers: string[]; jobs: SubmittedJob[]; setJobs: (update: (jobs: SubmittedJob[]) => SubmittedJob[]) => void; preset: { settings: FormSettings } | undefined }) {
   const [form, setForm] = useState<Form>(emptyForm);
@@ -79,6 +81,7 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
       steps: text(settings.steps),
       guidance: text(settings.guidance),
       sampler: settings.sampler ?? '',
+      decoder: '',
       seedMode: settings.seed === undefined ? 'random' : 'fixed',
       seed: settings.seed ?? '',
       n: text(settings.n ?? 1),
@@ -131,6 +134,7 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
     if (form.steps.trim()) body.steps = number(form.steps);
     if (form.guidance.trim()) body.guidance = number(form.guidance);
     if (form.sampler) body.sampler = form.sampler;
+    if (form.decoder === 'fast' && capabilities?.decoders.includes('fast')) body.decoder = 'fast';
     if (form.seedMode === 'fixed') body.seed = form.seed.trim();
     if (form.n.trim()) body.n = number(form.n);
     if (form.bestOf.trim()) {
@@ -204,6 +208,13 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
                 ))}
               </select>
             ))}
+            {capabilities?.decoders.includes('fast') &&
+              field('decoder', 'Decoder', (props) => (
+                <select {...props} value={form.decoder} onChange={(event) => set('decoder', event.currentTarget.value as Form['decoder'])}>
+                  <option value="">Full VAE</option>
+                  <option value="fast">Fast (draft)</option>
+                </select>
+              ))}
             {field('n', 'Images', (props) => <input {...props} type="number" min={1} {...value('n')} />)}
           </div>
           <fieldset class="seed">
