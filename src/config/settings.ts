@@ -70,6 +70,8 @@ const settingsSchema = z.object({
    * text encoder and UNet then load at `extended`). Default: `graphs` beside the model cache.
    */
   graphCache: z.string().min(1),
+  /** Load the text encoders for each prompt encoding and release them before the denoiser runs, so both are never in memory together (large T5 encoders beside SD3 or FLUX). Default off. */
+  offloadTextEncoders: flag.default(false),
   /** `serve` and `worker` load their default model at start and run one throwaway image through it, so the first job runs at full speed. Default on. */
   warmUp: flag.default(true),
   /** The service's data directory: the embedded database and the default blob store live here. */
@@ -141,6 +143,7 @@ const serviceVariables: Record<string, string> = {
   loraDir: 'PIXELPIPE_LORA_DIR',
   graphCache: 'PIXELPIPE_GRAPH_CACHE',
   warmUp: 'PIXELPIPE_WARM_UP',
+  offloadTextEncoders: 'PIXELPIPE_OFFLOAD_TEXT_ENCODERS',
 };
 
 // Settings this module made. A process loads them once, at its entry, and passes them down: given to
@@ -156,6 +159,7 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
     loraDir: environment.PIXELPIPE_LORA_DIR || join(dirname(cacheDir), 'loras'),
     graphCache: environment.PIXELPIPE_GRAPH_CACHE || join(dirname(cacheDir), 'graphs'),
     warmUp: environment.PIXELPIPE_WARM_UP || undefined,
+    offloadTextEncoders: environment.PIXELPIPE_OFFLOAD_TEXT_ENCODERS || undefined,
     hubUrl: environment.PIXELPIPE_HUB_URL || environment.HF_ENDPOINT || 'https://huggingface.co',
     hubToken: environment.HF_TOKEN || environment.HUGGING_FACE_HUB_TOKEN || undefined,
     executionProvider: environment.PIXELPIPE_EXECUTION_PROVIDER || 'cpu',

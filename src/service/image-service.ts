@@ -116,12 +116,12 @@ export interface RunningImageService extends ImageService {
 /** What worker processes make their generator with: the service's settings and provider settings, which must be plain data. */
 function workerOptions(config: ImageServiceConfig, settings: Settings, limits: ServiceLimits, workers: number) {
   const { fetch: _fetch, onNotice: _onNotice, onDownloadProgress: _onDownloadProgress, ...options } = config.pixelpipe ?? {};
-  const { cacheDir, hubUrl, hubToken, executionProvider, previewDecoder, fastDecoder, graphCache } = settings;
+  const { cacheDir, hubUrl, hubToken, executionProvider, previewDecoder, fastDecoder, graphCache, offloadTextEncoders } = settings;
   // Each worker process runs one generation at a time with ONNX Runtime's intra-op threads; left at
   // its default (all cores) in every process, N processes would run N × cores threads on the CPU.
   // So unless PIXELPIPE_THREADS says otherwise, the cores are shared out between them.
   const threads = settings.threads ?? (executionProvider === 'cpu' && workers > 1 ? Math.max(1, Math.floor(availableParallelism() / workers)) : undefined);
-  return { cacheDir, hubUrl, hubToken, executionProvider, threads, previewDecoder, fastDecoder, graphCache, ...options, maxInputPixels: limits.maxInputPixels };
+  return { cacheDir, hubUrl, hubToken, executionProvider, threads, previewDecoder, fastDecoder, graphCache, offloadTextEncoders, ...options, maxInputPixels: limits.maxInputPixels };
 }
 
 /** The default model, when it is a local one served here: what workers warm up at start (see the `warmUp` setting). */

@@ -164,10 +164,10 @@ export function createPixelpipe(options: PixelpipeOptions = {}): Pixelpipe {
   const currentSettings = () => (settings ??= given ? overrideSettings(given, overrides) : loadSettings(overrides));
   let local: ReturnType<typeof createLocal> | undefined;
   const localProvider = () => {
-    const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder, fastDecoder, memoryBudget, graphCache } = currentSettings();
+    const { executionProvider, threads, cacheDir, maxInputPixels, previewDecoder, fastDecoder, memoryBudget, graphCache, offloadTextEncoders } = currentSettings();
     const memoryBudgetBytes = memoryBudget ?? defaultMemoryBudget();
     return (local ??= createLocal({
-      executionProvider, threads, maxInputPixels, previewDecoder, fastDecoder, memoryBudgetBytes,
+      executionProvider, threads, maxInputPixels, previewDecoder, fastDecoder, memoryBudgetBytes, offloadTextEncoders,
       hashCache: createWeightHashCache(join(cacheDir, 'weight-hashes.json')),
       ...(graphCache === 'off' ? {} : { graphCache }),
     }));

@@ -12,7 +12,7 @@ import type { ClipTextEncoder } from '../text-encoders/clip-text-encoder.js';
 import { VaeDecoder } from '../vae/vae-decoder.js';
 import { VaeEncoder } from '../vae/vae-encoder.js';
 import { resolveVaeTiling, type VaeTiling } from '../vae/vae-tiling.js';
-import type { LoadContext, ModelFamily, PromptEncoder } from './family.js';
+import type { LoadContext, LoadedText, ModelFamily, PromptEncoder } from './family.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import type { LoraComponent } from '../lora/lora-file.js';
 import { LoraWeights, type AppliedLora, type LoraPlan, type LoraRequest } from '../lora/lora-weights.js';
@@ -121,6 +121,12 @@ export interface LoadOptions extends RuntimeOptions {
   vaeDecoderFallback?: string;
   /** Decode and encode images above `minPixels` in tiles, as diffusers' `enable_vae_tiling()` (default: tiles of the VAE config's `sample_size`, else 512 px, above 1024²); `false` never tiles. */
   vaeTiling?: Partial<VaeTiling> | false;
+  /**
+   * Sequential offload: the text encoders are loaded for each prompt encoding and released before the
+   * denoiser runs, so they and the denoiser are never in memory together (FLUX.1's fp16 T5-XXL is ~9.5 GB
+   * beside a ~24 GB transformer). Each call then pays the text encoders' load.
+   */
+  offloadTextEncoders?: boolean;
   /** LoRAs merged into the UNet and text encoder(s) (SD 1.x/2.x and SDXL), each at its scale. */
   loras?: readonly LoraRequest[];
   /** The folder's base weights and parsed LoRA files, kept between loads so a new LoRA set rereads nothing; one is made when absent. */
@@ -136,7 +142,7 @@ function vaeDecoderPath(location: string): string {
 }
 
 export async function loadModel(modelFolder: string, options: LoadOptions = {}): Promise<LoadedModel> {
-  const { hashCache, graphLevel = options.graphCache ? 'all' : 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, loras = [], loraWeights, ...runtime } = options;
+  const { hashCache, graphLevel = options.graphCache ? 'all' : 'extended', vaeDecoderFallback, vaeTiling: vaeTilingSetting, loras = [], loraWeights, offloadTextEncoders = false, ...runtime } = options;
   const folder = resolve(modelFolder);
   const family = checkModelFolder(folder);
   const modelIndex = await readJson(folder, 'model_index.json');
@@ -182,7 +188,7 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
   // in parallel they would only contend for the same cores and memory bandwidth.
   const unetHash = timed('hash', () => hashUnet(folder, hashCache));
   unetHash.catch(() => undefined); // awaited by the record; a failure is reported there
-  const text = await family.loadPromptEncoder(context);
+  const text = offloadTextEncoders ? await offloadedPromptEncoder(family, context) : await family.loadPromptEncoder(context);
   const unet = await family.loadDenoiser(context, unetConfig);
   const vaeDecoderModel = await timed('vaeDecoder', () => OnnxModel.load(join(folder, 'vae_decoder/model.onnx'), 'vaeDecoder', runtime, 'all'));
   sessions.push(vaeDecoderModel);
@@ -234,5 +240,35 @@ export async function loadModel(modelFolder: string, options: LoadOptions = {}):
     loadTimings,
     loras: loraPlan?.applied ?? [],
     loraWarnings: loraPlan?.warnings ?? [],
+  };
+}
+
+/**
+ * The family's prompt encoder with its sessions loaded for each encoding and released after it. They
+ * are loaded once now too, and released, so a broken text encoder fails the load rather than the first
+ * call; `tokenizer` stays usable, `textEncoder` is that first, released session's wrapper.
+ */
+async function offloadedPromptEncoder(family: ModelFamily, context: LoadContext): Promise<LoadedText> {
+  const loadText = async (): Promise<{ text: LoadedText; release: () => Promise<void> }> => {
+    const sessions: OnnxModel[] = [];
+    const text = await family.loadPromptEncoder({ ...context, sessions });
+    return { text, release: async () => void (await Promise.all(sessions.map((session) => session.release()))) };
+  };
+  const first = await loadText();
+  await first.release();
+  const { maxLength } = first.text.prompts;
+  return {
+    ...first.text,
+    prompts: {
+      maxLength,
+      async encode(prompt, negativePrompt, guidance, timer) {
+        const { text, release } = await timer.measure('textEncoderLoad', loadText);
+        try {
+          return await text.prompts.encode(prompt, negativePrompt, guidance, timer);
+        } finally {
+          await release();
+        }
+      },
+    },
   };
 }

@@ -43,6 +43,14 @@ export interface TensorInfo {
 export type RunListener = (modelName: string, milliseconds: number) => void;
 
 export class OnnxModel {
+  static #live = 0;
+  /** Sessions of this process created and not yet released: what sequential offload keeps down (tests, memory reports). */
+  static get liveSessions(): number {
+    return OnnxModel.#live;
+  }
+
+  #released = false;
+
   private constructor(
     /** Short name for timings and errors, e.g. `unet`. */
     readonly name: string,
@@ -52,7 +60,9 @@ export class OnnxModel {
     readonly outputs: ReadonlyMap<string, TensorInfo>,
     /** Whether the session came from the graph cache (`hit`) or was built and saved to it; undefined when not cached. */
     readonly graphCacheOutcome?: GraphCacheOutcome,
-  ) {}
+  ) {
+    OnnxModel.#live++;
+  }
 
   static async load(path: string, name: string, options: RuntimeOptions = {}, optimizationLevel: OptimizationLevel = 'extended'): Promise<OnnxModel> {
     const { executionProvider = 'cpu' } = options;
@@ -121,6 +131,9 @@ export class OnnxModel {
   }
 
   async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    OnnxModel.#live--;
     await this.session.release();
   }
 }

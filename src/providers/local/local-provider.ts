@@ -30,6 +30,8 @@ export interface LocalProviderSettings {
   hashCache?: WeightHashCache;
   /** A folder where graphs optimised at level `all` are kept (see GraphCache); without it the text encoder and UNet load at `extended`. */
   graphCache?: string;
+  /** Load the text encoders for each prompt encoding and release them before the denoiser runs (see LoadOptions). */
+  offloadTextEncoders?: boolean;
   /** Largest input image or mask accepted for editing, in pixels (default 4096 × 4096). */
   maxInputPixels?: number;
   /** Path of a tiny latent decoder (ONNX, SD 1.x/2.x latents) for step previews; a linear projection without it. */
@@ -71,7 +73,7 @@ function fileIdentity(path: string): string {
 }
 
 export function createLocal(settings: LocalProviderSettings = {}): LocalProvider {
-  const { executionProvider = 'cpu', threads, hashCache, graphCache: graphCacheFolder, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes, maxLoraVariants = 2 } = settings;
+  const { executionProvider = 'cpu', threads, hashCache, graphCache: graphCacheFolder, offloadTextEncoders = false, maxInputPixels, previewDecoder: previewDecoderPath, vaeTiling, memoryBudgetBytes, maxLoraVariants = 2 } = settings;
   const models = new Map<string, LocalImageModel>();
   const graphCache = graphCacheFolder === undefined ? undefined : new GraphCache(graphCacheFolder, hashCache);
   // Keys of LoRA'd models, least recently used first; and each folder's base weights for merging.
@@ -124,7 +126,7 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
           previewDecoder: loadPreviewDecoder,
           fastDecoder: fastDecoder?.load,
           loadControlNet,
-          load: () => loadModel(folder, { executionProvider, threads, hashCache, graphCache, vaeDecoderFallback, vaeTiling, ...(weights ? { loras, loraWeights: weights } : {}) }),
+          load: () => loadModel(folder, { executionProvider, threads, hashCache, graphCache, offloadTextEncoders, vaeDecoderFallback, vaeTiling, ...(weights ? { loras, loraWeights: weights } : {}) }),
           profile: lazily(() => readMemoryProfile(folder, vaeTiling)),
           memoryBudgetBytes,
         });
