@@ -2,8 +2,7 @@
 // on the tiny fixtures (SD 1.5, and the transformer families SD3 and FLUX.1); and, on a full-size
 // SD-Turbo-architecture model rebuilt from shared/ skeletons, today's `extended` graphs against the
 // graph cache's `all` graphs side by side (bench/engine-full-bench.ts).
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadModel, type LoadedModel } from '../src/engine/families/model-loader.js';
@@ -15,8 +14,8 @@ import type { OptimizationLevel } from '../src/engine/runtime/onnx-model.js';
 import { StageTimer } from '../src/engine/runtime/stage-timer.js';
 import type { SamplerName } from '../src/engine/schedulers/index.js';
 import { createWeightHashCache } from '../src/engine/runtime/weight-hash.js';
-import { writeClipTokenizerFolder } from './clip-tokenizer-folder.js';
 import { runFullComparison } from './engine-full-bench.js';
+import { prepareFullSizeModel } from './full-size-model.js';
 import { runThreadsComparison } from './threads-bench.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -24,7 +23,7 @@ const shared = resolve(root, '..', 'shared');
 const { values } = parseArgs({
   options: {
     only: { type: 'string' }, size: { type: 'string', default: '512' }, steps: { type: 'string', default: '2' },
-    guidance: { type: 'string', default: '0' }, threads: { type: 'string' }, 'graph-level': { type: 'string', default: 'extended' }, 'bench-dir': { type: 'string', default: join(root, '.bench') },
+    threads: { type: 'string' }, 'graph-level': { type: 'string', default: 'extended' }, 'bench-dir': { type: 'string', default: join(root, '.bench') },
     previews: { type: 'string' }, images: { type: 'string', default: '4' },
   },
 });
@@ -35,31 +34,6 @@ function folderBytes(folder: string): number {
   return readdirSync(folder, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile())
     .reduce((sum, entry) => sum + statSync(join(entry.parentPath, entry.name)).size, 0);
-}
-
-/** Fills the weightless SD-Turbo skeletons (seeded random weights of the right scale) into a runnable folder. */
-async function prepareFullSizeModel(benchDir: string): Promise<string> {
-  const folder = join(benchDir, 'sd-turbo');
-  const parts = { text_encoder: 'sd-turbo-text-encoder', unet: 'sd-turbo-unet', vae_decoder: 'sd-turbo-vae-decoder' };
-  for (const [part, skeleton] of Object.entries(parts)) {
-    const source = join(shared, 'fixtures', 'skeletons', skeleton);
-    const target = join(folder, part);
-    if (!existsSync(join(target, 'model.onnx'))) {
-      console.log(`filling ${skeleton} → ${target} (once)`);
-      execFileSync(process.execPath, [join(shared, 'tools', 'fill-skeleton.mjs'), source, target], { stdio: 'inherit' });
-    }
-    copyFileSync(join(source, 'config.json'), join(target, 'config.json'));
-  }
-  // SD-Turbo's scheduler (EulerDiscrete, trailing spacing) and its OpenCLIP tokenizer (pads with "!").
-  mkdirSync(join(folder, 'scheduler'), { recursive: true });
-  writeFileSync(join(folder, 'scheduler', 'scheduler_config.json'), JSON.stringify({
-    _class_name: 'EulerDiscreteScheduler', beta_end: 0.012, beta_schedule: 'scaled_linear', beta_start: 0.00085, clip_sample: false,
-    interpolation_type: 'linear', num_train_timesteps: 1000, prediction_type: 'epsilon', set_alpha_to_one: false, skip_prk_steps: true,
-    steps_offset: 1, timestep_spacing: 'trailing', trained_betas: null, use_karras_sigmas: false,
-  }));
-  await writeClipTokenizerFolder(join(shared, 'fixtures', 'clip-bpe', 'bpe_simple_vocab_16e6.txt.gz'), join(folder, 'tokenizer'), '!');
-  writeFileSync(join(folder, 'model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline', scheduler: ['diffusers', 'EulerDiscreteScheduler'] }));
-  return folder;
 }
 
 async function bench(label: string, folder: string, options: { size: number; steps: number; guidance: number; sampler: SamplerName }): Promise<void> {
@@ -113,7 +87,6 @@ async function bench(label: string, folder: string, options: { size: number; ste
 
 const size = Number(values.size);
 const steps = Number(values.steps);
-const guidance = Number(values.guidance);
 if (values.only === undefined || values.only === 'tiny') await bench('tiny-sd15 fixture', join(root, 'test-data', 'fixtures', 'tiny-sd15'), { size: 64, steps: 4, guidance: 7.5, sampler: 'euler' });
 // --only flow: the transformer families on their tiny fixtures, as diffusers' reference runs call them.
 if (values.only === undefined || values.only === 'flow') {

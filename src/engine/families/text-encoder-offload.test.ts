@@ -30,3 +30,15 @@ for (const [fixture, guidance] of [['tiny-flux', 3.5], ['tiny-sd3', 5]] as const
     await Promise.all(offloaded.sessions.map((session) => session.release()));
   });
 }
+
+test('a LoRA that patches the text encoder stays applied when the text encoder is offloaded and opened again for every call', async () => {
+  const lora = testData('fixtures', 'tiny-sd15-lora', 'tiny-sd15-lora.kohya.safetensors');
+  const call = { prompt: 'a photo of an astronaut', negativePrompt: '', width: 64, height: 64, steps: 2, guidance: 7.5, sampler: 'euler' as const, seed: 5n };
+  const resident = await loadModel(testData('fixtures', 'tiny-sd15'), { loras: [{ path: lora, scale: 1 }] });
+  const expected = (await textToImage(resident, call)).rgb;
+  await Promise.all(resident.sessions.map((session) => session.release()));
+  const offloaded = await loadModel(testData('fixtures', 'tiny-sd15'), { loras: [{ path: lora, scale: 1 }], offloadTextEncoders: true });
+  assert.deepEqual((await textToImage(offloaded, call)).rgb, expected);
+  assert.deepEqual((await textToImage(offloaded, call)).rgb, expected, 'the second call too');
+  await Promise.all(offloaded.sessions.map((session) => session.release()));
+});

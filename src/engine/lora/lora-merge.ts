@@ -1,7 +1,9 @@
 // Merges LoRAs into a model's ONNX bytes: W' = W + Σ scale·(alpha/rank)·up·down, written into a copy of the
 // base bytes, so the base stays in memory untouched and switching or removing LoRAs never rereads the disk.
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
 import { fromFloat16Bits, toFloat16Bits } from '../runtime/float16.js';
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { readOnnxGraph } from '../runtime/onnx-reader.js';
 import type { LoraComponent, LoraFile } from './lora-file.js';
 import { mapUpdates, weightLayers, type MappedUpdate, type WeightLayer } from './lora-mapping.js';
@@ -12,7 +14,13 @@ export interface ScaledUpdates {
   scale: number;
 }
 
-/** One component's model file (unet/model.onnx, text_encoder/model.onnx, …) held in memory for patching. */
+/** A model as ONNX Runtime is given it from memory: the graph, and its external data files by the names the graph uses. */
+export interface ModelBytes {
+  graph: Uint8Array;
+  externalData: Array<{ path: string; data: Uint8Array }>;
+}
+
+/** One component's model file (unet/model.onnx, text_encoder/model.onnx, …) and its external data, held in memory for patching. */
 export class PatchableModel {
   private constructor(
     readonly path: string,
@@ -20,14 +28,29 @@ export class PatchableModel {
     /** The file as read; never written to. */
     readonly base: Uint8Array,
     readonly layers: readonly WeightLayer[],
+    /**
+     * The external data files the graph names (Optimum writes a UNet over 2 GB as `model.onnx` plus
+     * `model.onnx_data`), as read; never written to. Empty for a self-contained graph.
+     */
+    readonly externals: ReadonlyMap<string, Uint8Array>,
   ) {}
 
   static async read(path: string, component: LoraComponent): Promise<PatchableModel> {
-    return PatchableModel.fromBytes(new Uint8Array(await readFile(path)), path, component);
+    const bytes = new Uint8Array(await readFile(path));
+    const graph = readOnnxGraph(bytes);
+    const locations = new Set([...graph.initializers.values()].flatMap((tensor) => (tensor.external ? [tensor.external.location] : [])));
+    const externals = new Map<string, Uint8Array>();
+    for (const location of locations) {
+      // The location is the graph's; it must stay inside the model's folder, as ONNX Runtime requires.
+      const file = resolve(dirname(path), location);
+      if (relative(dirname(path), file).startsWith('..')) throw new Error(`${path}: external data location ${location} is outside the model's folder`);
+      externals.set(location, await readLargeFile(file, path));
+    }
+    return new PatchableModel(path, component, bytes, weightLayers(graph), externals);
   }
 
   static fromBytes(bytes: Uint8Array, path: string, component: LoraComponent): PatchableModel {
-    return new PatchableModel(path, component, bytes, weightLayers(readOnnxGraph(bytes)));
+    return new PatchableModel(path, component, bytes, weightLayers(readOnnxGraph(bytes)), new Map());
   }
 
   /** The LoRA's updates for this component, located in the graph (throws LoraShapeMismatch for a wrong-shaped one). */
@@ -36,13 +59,16 @@ export class PatchableModel {
   }
 
   /**
-   * The model bytes with every update added: the base bytes themselves when nothing applies (so removing
-   * all LoRAs gives the base back bit for bit), else a patched copy. Updates on the same weight are summed
-   * in float64 before the one rounding to the stored precision, so LoRAs compose in any order.
+   * The model with every update added: the base bytes themselves when nothing applies (so removing all
+   * LoRAs gives the base back bit for bit), else patched copies of the graph or of the external data
+   * file a weight lives in. Updates on the same weight are summed in float64 before the one rounding to
+   * the stored precision, so LoRAs compose in any order.
    */
-  patched(sets: readonly ScaledUpdates[]): Uint8Array {
+  patched(sets: readonly ScaledUpdates[]): ModelBytes {
     const active = sets.filter((set) => set.scale !== 0 && set.mapped.length > 0);
-    if (active.length === 0) return this.base;
+    const externalData = () => [...this.externals].map(([path, data]) => ({ path, data: patchedFiles.get(path) ?? data }));
+    const patchedFiles = new Map<string, Uint8Array>();
+    if (active.length === 0) return { graph: this.base, externalData: externalData() };
     const deltas = new Map<string, { layer: WeightLayer; values: Float64Array }>();
     for (const { mapped, scale } of active) {
       for (const { update, layer } of mapped) {
@@ -52,25 +78,58 @@ export class PatchableModel {
         addProduct(delta.values, layer, update.up.values, update.down.values, update.down.shape[0]!, scale * update.factor);
       }
     }
-    const bytes = new Uint8Array(this.base);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let graph = this.base;
+    // Each file a weight lives in is copied once, on the first weight patched in it.
+    const writable = (tensor: WeightLayer['initializer']): { view: DataView; offset: number } => {
+      if (tensor.inline) {
+        if (graph === this.base) graph = new Uint8Array(this.base);
+        return { view: new DataView(graph.buffer, graph.byteOffset, graph.byteLength), offset: tensor.inline.offset };
+      }
+      const { location, offset } = tensor.external!;
+      let file = patchedFiles.get(location);
+      if (!file) patchedFiles.set(location, (file = new Uint8Array(this.externals.get(location)!)));
+      return { view: new DataView(file.buffer, file.byteOffset, file.byteLength), offset };
+    };
     for (const { layer, values } of deltas.values()) {
       const tensor = layer.initializer;
-      if (!tensor.inline) {
-        throw new Error(
-          `${this.path}: weight ${tensor.name} (${layer.node}) is stored in external data (${tensor.external?.location ?? '?'}); merging LoRAs into external-data models is not supported yet`,
-        );
-      }
-      const { offset } = tensor.inline;
-      if (tensor.dataType === 1) {
-        for (let index = 0; index < values.length; index++) view.setFloat32(offset + index * 4, view.getFloat32(offset + index * 4, true) + values[index]!, true);
-      } else if (tensor.dataType === 10) {
-        for (let index = 0; index < values.length; index++) view.setUint16(offset + index * 2, toFloat16Bits(fromFloat16Bits(view.getUint16(offset + index * 2, true)) + values[index]!), true);
-      } else {
+      if (tensor.dataType !== 1 && tensor.dataType !== 10) {
         throw new Error(`${this.path}: weight ${tensor.name} has ONNX data type ${tensor.dataType}; LoRAs merge into float32 and float16 weights`);
       }
+      const { view, offset } = writable(tensor);
+      if (tensor.dataType === 1) {
+        for (let index = 0; index < values.length; index++) view.setFloat32(offset + index * 4, view.getFloat32(offset + index * 4, true) + values[index]!, true);
+      } else {
+        for (let index = 0; index < values.length; index++) view.setUint16(offset + index * 2, toFloat16Bits(fromFloat16Bits(view.getUint16(offset + index * 2, true)) + values[index]!), true);
+      }
+    }
+    return { graph, externalData: externalData() };
+  }
+}
+
+/** Node 20's largest typed array: one byte short of 4 GiB. */
+const largestBuffer = 2 ** 32 - 1;
+
+/**
+ * A whole file in one buffer, read in chunks: `readFile` stops at 2 GiB, and a fp32 SD 1.x UNet's external
+ * data is 3.3 GB. Above 4 GiB (an SDXL UNet's, fp16 or fp32) no single buffer holds it, and ONNX Runtime takes
+ * each external file as one buffer, so such a model is refused naming the file.
+ */
+async function readLargeFile(file: string, model: string): Promise<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size > largestBuffer) {
+      throw new InvalidArgumentError({ argument: 'loras', value: model, message: `${model}: its external data ${file} is ${(size / 2 ** 30).toFixed(2)} GiB; LoRAs merge in memory into external data files of up to 4 GiB (Node's largest buffer), which holds SD 1.x/2.x UNets but not SDXL's: use an SDXL export whose weights are in files under 4 GiB, or no LoRA` });
+    }
+    const bytes = new Uint8Array(size);
+    for (let offset = 0; offset < size;) {
+      const { bytesRead } = await handle.read(bytes, offset, Math.min(2 ** 30, size - offset), offset);
+      if (bytesRead === 0) throw new Error(`${file} ended after ${offset} of ${size} bytes`);
+      offset += bytesRead;
     }
     return bytes;
+  } finally {
+    await handle.close();
   }
 }
 

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { readLoraFile, type LoraComponent, type LoraFile } from './lora-file.js';
 import { LoraShapeMismatch, type MappedUpdate } from './lora-mapping.js';
-import { PatchableModel } from './lora-merge.js';
+import { PatchableModel, type ModelBytes } from './lora-merge.js';
 
 /** A LoRA file to apply and its strength (1 = as trained; A1111's `<lora:name:0.8>` weight). */
 export interface LoraRequest {
@@ -26,8 +26,8 @@ export interface AppliedLora {
 }
 
 export interface LoraPlan {
-  /** Patched bytes for each component a LoRA touches (absent: load the file as it is). */
-  bytes: Map<LoraComponent, Uint8Array>;
+  /** Patched graph and external data for each component a LoRA touches (absent: load the file as it is). */
+  bytes: Map<LoraComponent, ModelBytes>;
   applied: AppliedLora[];
   /** Keys that matched no weight, per file, for the call's warnings. */
   warnings: string[];
@@ -124,7 +124,7 @@ export class LoraWeights {
       if (ignored.length > 0) warnings.push(`${lora.name}: ${ignored.length} keys match no weight of the model and were ignored: ${ignored.slice(0, 8).join(', ')}${ignored.length > 8 ? ', …' : ''}`);
       located.push({ request, lora, mapped });
     }
-    const bytes = new Map<LoraComponent, Uint8Array>();
+    const bytes = new Map<LoraComponent, ModelBytes>();
     for (const component of present) {
       const sets = located.map(({ request, mapped }) => ({ mapped: mapped.get(component) ?? [], scale: request.scale }));
       if (!sets.some((set) => set.mapped.length > 0 && set.scale !== 0)) continue;

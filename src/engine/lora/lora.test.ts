@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -8,7 +8,9 @@ import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 import { readNpy } from '../../testing/npy.js';
 import { testData } from '../../testing/paths.js';
 import { maxRelativeError } from '../../testing/conformance.js';
+import * as ort from 'onnxruntime-node';
 import { loadModel } from '../families/model-loader.js';
+import { textToImage } from '../pipelines/text-to-image.js';
 import { OnnxModel } from '../runtime/onnx-model.js';
 import { readSafetensorsFile } from '../runtime/safetensors.js';
 import { readLoraFile } from './lora-file.js';
@@ -72,14 +74,14 @@ test('the three formats give the same merged weights; twice at 0.5 equals once a
   assert.deepEqual(kohya.applied.map(({ name, scale, layers }) => ({ name, scale, layers })), [{ name: 'tiny-sd15-lora.kohya', scale: 1, layers: 40 }]);
   for (const path of [files.peft, files['diffusers-old']]) {
     const other = await weights.plan([{ path, scale: 1 }]);
-    for (const component of ['unet', 'text_encoder'] as const) assert.ok(Buffer.from(other.bytes.get(component)!).equals(Buffer.from(kohya.bytes.get(component)!)), `${path} ${component}`);
+    for (const component of ['unet', 'text_encoder'] as const) assert.ok(Buffer.from(other.bytes.get(component)!.graph).equals(Buffer.from(kohya.bytes.get(component)!.graph)), `${path} ${component}`);
   }
   const halves = await weights.plan([{ path: files.kohya, scale: 0.5 }, { path: files.peft, scale: 0.5 }]);
-  for (const component of ['unet', 'text_encoder'] as const) assert.ok(Buffer.from(halves.bytes.get(component)!).equals(Buffer.from(kohya.bytes.get(component)!)), `two halves compose: ${component}`);
+  for (const component of ['unet', 'text_encoder'] as const) assert.ok(Buffer.from(halves.bytes.get(component)!.graph).equals(Buffer.from(kohya.bytes.get(component)!.graph)), `two halves compose: ${component}`);
   const none = await weights.plan([]);
   assert.equal(none.bytes.size, 0);
   const unet = await weights.model('unet');
-  assert.ok(Buffer.from(unet.patched([])).equals(readFileSync(join(model, 'unet', 'model.onnx'))), 'unpatched bytes are the file as read');
+  assert.ok(Buffer.from(unet.patched([]).graph).equals(readFileSync(join(model, 'unet', 'model.onnx'))), 'unpatched bytes are the file as read');
   assert.ok(Buffer.from(unet.base).equals(readFileSync(join(model, 'unet', 'model.onnx'))), 'merging never writes into the base bytes');
   const zero = await weights.plan([{ path: files.kohya, scale: 0 }]);
   assert.equal(zero.bytes.size, 0, 'scale 0 loads the base model');
@@ -182,6 +184,35 @@ test('kohya SDXL names (input_blocks_N_1) resolve to diffusers blocks in the tin
   assert.deepEqual(unmapped, []);
   assert.equal(mapped[0]!.layer.node, target.node);
   assert.equal(mapped[0]!.update.factor, 0.5);
-  const patched = await OnnxModel.fromBytes(unet.patched([{ mapped, scale: 1 }]), 'unet', 'patched');
+  const patched = await OnnxModel.fromBytes(unet.patched([{ mapped, scale: 1 }]).graph, 'unet', 'patched');
   await patched.release();
+});
+
+test('LoRAs merge into a model whose weights live in external data (model.onnx + model.onnx_data, as Optimum writes a UNet over 2 GB) exactly as into a self-contained one', async () => {
+  // The tiny model re-saved by ONNX Runtime with every initializer of 1 KiB or more moved to model.onnx_data, graph untouched.
+  const external = join(work, 'tiny-sd15-external');
+  cpSync(model, external, { recursive: true });
+  for (const component of ['unet', 'text_encoder']) {
+    const path = join(external, component, 'model.onnx');
+    rmSync(path);
+    const session = await ort.InferenceSession.create(join(model, component, 'model.onnx'), {
+      graphOptimizationLevel: 'disabled', optimizedModelFilePath: path,
+      extra: { 'session.optimized_model_external_initializers_file_name': 'model.onnx_data', 'session.optimized_model_external_initializers_min_size_in_bytes': '1024' },
+    });
+    await session.release();
+    assert.ok(statSync(join(external, component, 'model.onnx_data')).size > statSync(path).size, `${component}: the weights are outside the graph`);
+  }
+  const plan = await new LoraWeights(external).plan([{ path: files.kohya, scale: 0.8 }]);
+  const unet = plan.bytes.get('unet')!;
+  assert.deepEqual(unet.externalData.map(({ path }) => path), ['model.onnx_data']);
+  assert.ok(!Buffer.from(unet.externalData[0]!.data).equals(readFileSync(join(external, 'unet', 'model.onnx_data'))), 'the patched weights are in the external data');
+  const call = { prompt: 'a photo of an astronaut', negativePrompt: '', width: 64, height: 64, steps: 2, guidance: 7.5, sampler: 'euler' as const, seed: 5n };
+  const images = [];
+  for (const [folder, loras] of [[model, [{ path: files.kohya, scale: 0.8 }]], [external, [{ path: files.kohya, scale: 0.8 }]], [external, []]] as const) {
+    const loaded = await loadModel(folder, { loras });
+    images.push((await textToImage(loaded, call)).rgb);
+    await Promise.all(loaded.sessions.map((session) => session.release()));
+  }
+  assert.deepEqual(images[1], images[0], 'the same image as the LoRA merged into the self-contained model');
+  assert.notDeepEqual(images[2], images[1], 'and not the base model\'s');
 });

@@ -88,12 +88,15 @@ export class OnnxModel {
     return new OnnxModel(name, path, session, describe(session.inputMetadata), describe(session.outputMetadata), outcome);
   }
 
-  /** A model built in memory (e.g. converted from another format); `label` stands for the path in errors. */
-  static async fromBytes(bytes: Uint8Array, name: string, label: string, options: RuntimeOptions = {}, optimizationLevel: OptimizationLevel = 'extended'): Promise<OnnxModel> {
+  /**
+   * A model built in memory (e.g. converted from another format, or with LoRAs merged); `label` stands
+   * for the path in errors. `externalData`: the external data files the graph names, also in memory.
+   */
+  static async fromBytes(bytes: Uint8Array, name: string, label: string, options: RuntimeOptions = {}, optimizationLevel: OptimizationLevel = 'extended', externalData: ReadonlyArray<{ path: string; data: Uint8Array }> = []): Promise<OnnxModel> {
     checkExecutionProvider(options.executionProvider ?? 'cpu');
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, sessionOptions(options, optimizationLevel));
+      session = await ort.InferenceSession.create(bytes, { ...sessionOptions(options, optimizationLevel), ...(externalData.length > 0 ? { externalData } : {}) });
     } catch (error) {
       throw new InvalidModelError({ model: label, file: label, message: `${label} could not be loaded by ONNX Runtime: ${(error as Error).message}`, cause: error });
     }
