@@ -77,7 +77,7 @@ export interface LoadContext {
 export interface EditingSupport {
   /** Whether image-to-image runs (SD, SDXL, SD3, FLUX.1). */
   imageToImage: boolean;
-  /** Whether inpainting and outpainting run (SD and SDXL only). */
+  /** Whether inpainting and outpainting run (SD, SDXL and SD3). */
   inpainting: boolean;
   /**
    * How `get_timesteps` turns strength into a start: `steps-run` keeps ⌊steps·strength⌋ steps (SD and SDXL

@@ -112,7 +112,9 @@ export const sd3: ModelFamily = {
   requiredFiles: sd3Files,
   denoiserFolder: 'transformer',
   // StableDiffusion3Img2ImgPipeline; SD3's inpaint pipeline is not ported.
-  editing: { imageToImage: true, inpainting: false, strengthRounding: 'steps-skipped' },
+  // Inpainting as StableDiffusion3InpaintPipeline (diffusers 0.30): a 16-channel transformer, the kept region blended
+  // back after every step from the image latents scale_noise'd to the next timestep, SD's inpainting loop otherwise.
+  editing: { imageToImage: true, inpainting: true, strengthRounding: 'steps-skipped' },
   classifierFreeGuidance: true,
 
   // SD3 runs without its T5 encoder (diffusers: text_encoder_3=None), so the pair is optional, but not half of it.

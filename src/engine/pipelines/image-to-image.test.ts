@@ -116,13 +116,44 @@ test('SD3 image-to-image at strength 1 starts from pure noise, the draw after th
   assert.notDeepEqual(edited.rgb, generated.rgb);
 });
 
-test('SD3 inpainting is refused, naming image-to-image as what SD3 runs', async () => {
+// SD3 inpainting (StableDiffusion3InpaintPipeline, read in diffusers' source): no reference run exists, so exact checks of
+// what the pipeline does: the draws (image encode, noise, masked-image encode), the start, and the kept region's blend.
+test('SD3 inpainting: strength 1 starts from the noise drawn after the image encode; the kept cells end as the image latents exactly, the masked ones are generated', async () => {
   const model = await sd3Model;
   const image = await conformanceImage();
-  await assert.rejects(
-    inpaint(model, { ...sd3Options, image, mask: new Float32Array(64 * 64).fill(1), strength: 1 }),
-    { name: 'InvalidArgumentError', message: /inpainting is not supported for SD3 models .*text-to-image and image-to-image only: leave out the mask/ },
-  );
+  // Repaint the left half (latent columns 0–3 of 8), keep the right.
+  const mask = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 64 < 32 ? 1 : 0));
+  let initial: Float32Array | undefined;
+  let last: Float32Array | undefined;
+  const output = await inpaint(model, { ...sd3Options, image, mask, strength: 1, onInitialLatents: (latents) => { initial = latents; }, onStep: (_step, _steps, latents) => { last = latents.slice(); } });
+  assert.deepEqual(output.timesteps, sd3Schedule);
+  const generator = new TorchGenerator(42n);
+  const x0 = await (await model.vaeEncoder()).encode(rgbToModelInput(image), image, generator);
+  assert.deepEqual(initial, generator.randn(sd3LatentDims), 'init_noise_sigma is 1: the noise itself');
+  let keptExact = true;
+  let repainted = 0;
+  for (let i = 0; i < last!.length; i++) {
+    if (i % 8 >= 4) keptExact &&= last![i] === x0[i];
+    else if (last![i] !== x0[i]) repainted++;
+  }
+  assert.ok(keptExact, 'after the last step the kept cells are the image latents, bit for bit');
+  assert.equal(repainted, 16 * 8 * 4, 'every masked cell was generated');
+  assert.equal(output.rgb.length, 64 * 64 * 3);
+});
+
+test('SD3 inpainting at strength 0.5 runs the last 2 of 4 timesteps from scale_noise of the image latents, as its image-to-image does', async () => {
+  const model = await sd3Model;
+  const image = await conformanceImage();
+  let initial: Float32Array | undefined;
+  const output = await inpaint(model, { ...sd3Options, image, mask: new Float32Array(64 * 64).fill(1), strength: 0.5, onInitialLatents: (latents) => { initial = latents; } });
+  assert.deepEqual(output.timesteps, sd3Schedule.slice(2));
+  const generator = new TorchGenerator(42n);
+  const x0 = await (await model.vaeEncoder()).encode(rgbToModelInput(image), image, generator);
+  const noise = generator.randn(sd3LatentDims);
+  const scheduler = createSampler(model, 'flowmatch_euler');
+  scheduler.setTimesteps(4);
+  const sigma = scheduler.sigmas[2]!;
+  assert.deepEqual(initial, x0.map((value, i) => f32(f32(sigma * noise[i]!) + f32(f32(1 - sigma) * value))));
 });
 
 // FLUX.1 (FluxImg2ImgPipeline, read in diffusers' source): no reference run exists either, so the same exact checks, on

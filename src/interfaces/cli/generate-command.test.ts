@@ -97,9 +97,6 @@ test('SD3 and FLUX.1: a side off the family\'s size rule, a noise-prediction sam
   const sampler = await runCli(['generate', 'a red cube', '--model', sd3, '--sampler', 'euler', '--width', '64', '--height', '64', '--steps', '1', '--no-record']);
   assert.notEqual(sampler.code, 0);
   assert.match(sampler.stderr, /`sampler` must be one of flowmatch_euler for SD3 models, got "euler"/);
-  const inpainting = await runCli(['generate', 'a red cube', '--model', sd3, '--image', initImage, '--mask', maskImage, '--steps', '2', '--no-record']);
-  assert.notEqual(inpainting.code, 0);
-  assert.match(inpainting.stderr, /inpainting is not supported for SD3 models \(tiny-sd3\); pixelpipe runs SD3 text-to-image and image-to-image only/);
   const fluxInpaint = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-flux'), '--image', initImage, '--mask', maskImage, '--steps', '2', '--no-record']);
   assert.notEqual(fluxInpaint.code, 0);
   assert.match(fluxInpaint.stderr, /inpainting is not supported for FLUX\.1 models \(tiny-flux\); pixelpipe runs FLUX\.1 text-to-image and image-to-image only/);
@@ -119,6 +116,14 @@ test('CLI SD3 image-to-image (--strength 0.6) writes an image recorded as image-
   assert.equal(result.code, 0, result.stderr);
   const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { width: number; height: number; operation: string; strength?: number }; model: { family: string } };
   assert.deepEqual([record.settings.width, record.settings.height, record.settings.operation, record.model.family], [64, 64, 'image-to-image', 'stable-diffusion-3']);
+});
+
+test('CLI SD3 inpainting (--mask) writes an image recorded as inpaint, its kept pixels pasted back', async () => {
+  const out = join(work, 'sd3-inpaint.png');
+  const result = await runCli(['generate', 'a red cube', '--model', testData('fixtures', 'tiny-sd3'), '--image', initImage, '--mask', maskImage, '--steps', '2', '--seed', '42', '--out', out]);
+  assert.equal(result.code, 0, result.stderr);
+  const record = JSON.parse(readPngText(readFileSync(out)).pixelpipe!) as { settings: { operation: string }; model: { family: string } };
+  assert.deepEqual([record.settings.operation, record.model.family], ['inpaint', 'stable-diffusion-3']);
 });
 
 test('n images use seed, seed+1, ... and --json reports each', async () => {

@@ -100,10 +100,10 @@ test('the prompts are encoded once per call, not once per image', async () => {
   assert.equal(encodes, 1);
 });
 
-test('SD3: text-to-image and image-to-image; inpainting and outpainting are refused, naming what SD3 runs', async () => {
+test('SD3: text-to-image, image-to-image, inpainting and outpainting', async () => {
   const sd3Folder = testData('fixtures', 'tiny-sd3');
   const sd3 = new LocalImageModel('tiny-sd3', { executionProvider: 'cpu', load: () => loadStableDiffusion(sd3Folder), profile: () => readMemoryProfile(sd3Folder) });
-  assert.deepEqual((await sd3.capabilities()).operations, ['text-to-image', 'image-to-image']);
+  assert.deepEqual((await sd3.capabilities()).operations, ['text-to-image', 'image-to-image', 'inpaint', 'outpaint']);
   await sd3.check({ n: 1, edit: { width: 64, height: 64, masked: false } });
   // SD3's get_timesteps keeps 4 − ⌊4 − 2.4⌋ = 3 steps at strength 0.6 (SD's rule would run 2); progress counts all three.
   const image = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 180, g: 40, b: 40 } } }).png().toBuffer();
@@ -111,7 +111,10 @@ test('SD3: text-to-image and image-to-image; inpainting and outpainting are refu
   const result = await sd3.doGenerate({ prompt: 'a red cube', n: 1, seed: 1, steps: 4, strength: 0.6, images: [image], onProgress: ({ step, steps }) => events.push([step, steps]) });
   assert.deepEqual(events, [[1, 3], [2, 3], [3, 3]]);
   assert.equal((JSON.parse(readPngText(result.images[0]!.bytes).pixelpipe!) as GenerationRecord).settings.operation, 'image-to-image');
-  await assert.rejects(sd3.check({ n: 1, edit: { width: 64, height: 64, masked: true } }), { name: 'InvalidArgumentError', message: /inpainting is not supported for SD3 models \(tiny-sd3\); pixelpipe runs SD3 text-to-image and image-to-image only: leave out `mask`/ });
+  await sd3.check({ n: 1, edit: { width: 64, height: 64, masked: true } });
+  const mask = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer();
+  const inpainted = await sd3.doGenerate({ prompt: 'a red cube', n: 1, seed: 1, steps: 2, images: [image], mask });
+  assert.equal((JSON.parse(readPngText(inpainted.images[0]!.bytes).pixelpipe!) as GenerationRecord).settings.operation, 'inpaint');
   await sd3.release();
 });
 

@@ -324,7 +324,7 @@ function checkOperation(name: string, inputChannels: number, latentChannels: num
   if (!edit.masked) throw new InvalidArgumentError({ argument: 'mask', value: undefined, message: `${name} is an inpainting model: give a \`mask\` (or \`extend\`) with the image; use an ordinary model for image-to-image` });
 }
 
-/** Image-to-image exists for SD, SDXL and SD3, inpainting for SD and SDXL only: an edit the family lacks is refused, naming it. */
+/** Image-to-image exists for SD, SDXL and SD3, inpainting for SD, SDXL and SD3: an edit the family lacks is refused, naming it. */
 function checkFamilyEdits(name: string, family: ModelFamily, edit: { masked: boolean } | undefined): void {
   if (!edit || (edit.masked ? family.editing.inpainting : family.editing.imageToImage)) return;
   const operation = edit.masked ? 'inpainting' : 'image-to-image';
