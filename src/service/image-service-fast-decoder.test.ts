@@ -15,7 +15,7 @@ import { pixelSha256 } from './pixel-hash.js';
 import type { ImageRecord } from './image-service-types.js';
 import { createImageService } from './image-service.js';
 import { createPixelpipe } from './pixelpipe.js';
-import { reproduceRecord } from './reproduce-record.js';
+import { reproduceRecord, reproductionRequest } from './reproduce-record.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pixelpipe-service-fast-decoder-'));
 test.after(() => rmSync(work, { recursive: true, force: true }));
@@ -128,6 +128,19 @@ test('rankDecoder "fast": best-of-N ranks fast decodes of the candidates, then a
   const plain = await service.waitForJob((await service.submit({ ...base, seed: Number(winner.seed) })).job.id);
   assert.equal(winner.seed, '42');
   assert.equal(plain.records[0]!.pixelSha256, winner.pixelSha256);
+  // Each is made again on its own, unranked: the winner by the full VAE, a loser by the fast decoder.
+  const pixelpipe = createPixelpipe({ cacheDir: join(work, 'models'), fastDecoder });
+  try {
+    for (const record of [winner, first]) {
+      const again = await reproduceRecord(record, { pixelpipe, storage: service.storage, model: testData('fixtures', 'tiny-sd15') });
+      assert.equal(again.matches, true, `record ${record.imageIndex}`);
+    }
+  } finally {
+    await pixelpipe.close();
+  }
+  // Through the server (`pixelpipe reproduce` beside a running one): the request is a job's, without the ranking.
+  const viaServer = await service.waitForJob((await service.submit(reproductionRequest(winner))).job.id);
+  assert.equal(viaServer.records[0]!.pixelSha256, winner.pixelSha256);
 
   await assert.rejects(service.submit({ ...base, rankDecoder: 'fast' }), isInvalidArgument('rankDecoder', /give `bestOf` above `n`/));
   await assert.rejects(service.submit({ ...base, bestOf: 2, rankBy: 'last', rankDecoder: 'fast', decoder: 'fast' }), isInvalidArgument('rankDecoder', /makes every image a fast decode already/));

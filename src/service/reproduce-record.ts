@@ -44,7 +44,7 @@ export interface Reproduction {
  */
 export function reproductionRequest(record: ImageRecord, { model }: ReproduceOptions = {}): JobRequestInput {
   const { request, settings } = record;
-  const { webhook: _webhook, parentRecordId: _parent, n: _n, seed: _seed, aspectRatio: _aspectRatio, bestOf: _bestOf, rankBy: _rankBy, rankRubric: _rankRubric, ...options } = request;
+  const { webhook: _webhook, parentRecordId: _parent, n: _n, seed: _seed, aspectRatio: _aspectRatio, bestOf: _bestOf, rankBy: _rankBy, rankRubric: _rankRubric, rankDecoder: _rankDecoder, ...options } = request;
   return {
     ...options,
     model: model ?? request.model ?? record.modelId,
