@@ -137,6 +137,13 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     const [latest] = (await service.listRecords({ limit: 1 })).records;
     assert.equal(latest?.request.prompt, 'a quick draft of a cube');
     assert.equal(latest?.settings.decoder?.type, 'fast');
+    // The record's page asks for the fast decoder again: in its command, and when reproducing.
+    await page.getByRole('listitem', { name: 'Job: a quick draft of a cube' }).getByRole('link').first().click();
+    await page.getByRole('heading', { name: /^Image / }).waitFor();
+    assert.match((await page.locator('#snippet-cli').textContent())!, / --decoder fast /);
+    const reproduced = await submittedBody(page, () => page.getByRole('button', { name: 'Reproduce' }).click());
+    assert.equal(reproduced.decoder, 'fast');
+    await page.getByText('Same pixels: the model made this image again, bit for bit.').waitFor();
     assert.deepEqual(problems, []);
     await page.context().close();
   });

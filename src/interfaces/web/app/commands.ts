@@ -2,7 +2,7 @@
 import type { ImageRecord, JobSubmit } from './api-types.js';
 
 /** What the generate form can be filled with: the submit body's fields it has, the seed as the text field holds it. */
-export type FormSettings = Pick<JobSubmit, 'model' | 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidance' | 'sampler' | 'n'> & { seed?: string };
+export type FormSettings = Pick<JobSubmit, 'model' | 'prompt' | 'negativePrompt' | 'width' | 'height' | 'steps' | 'guidance' | 'sampler' | 'decoder' | 'n'> & { seed?: string };
 
 /** The settings of a record as the generate form takes them; the seed is the record's own, so the same image comes back. */
 export function recordSettings(record: ImageRecord): FormSettings {
@@ -18,6 +18,8 @@ export function recordSettings(record: ImageRecord): FormSettings {
     guidance: request.guidance ?? number(settings.guidance),
     sampler: request.sampler ?? (typeof settings.sampler === 'string' ? settings.sampler : undefined),
     seed: record.seed,
+    // The decoder that made the pixels: a fast decode is made again fast (a best-of winner ranked on fast decodes was not).
+    ...((settings.decoder as { type?: string } | undefined)?.type === 'fast' ? { decoder: 'fast' as const } : {}),
     n: 1,
   };
 }
@@ -33,6 +35,7 @@ export function recordRequest(record: ImageRecord): JobSubmit {
   if (form.steps !== undefined) body.steps = form.steps;
   if (form.guidance !== undefined) body.guidance = form.guidance;
   if (form.sampler) body.sampler = form.sampler;
+  if (form.decoder) body.decoder = form.decoder;
   if (form.seed !== undefined) body.seed = form.seed;
   return body;
 }
@@ -55,6 +58,7 @@ export function cliCommand(record: ImageRecord): string {
   flag('steps', body.steps);
   flag('guidance', body.guidance);
   flag('sampler', body.sampler);
+  flag('decoder', body.decoder);
   flag('seed', body.seed === undefined ? undefined : String(body.seed));
   return parts.join(' ');
 }
@@ -80,6 +84,7 @@ export function specSnippet(record: ImageRecord): string {
   if (body.steps !== undefined) lines.push(`  steps: ${body.steps}`);
   if (body.guidance !== undefined) lines.push(`  guidance: ${body.guidance}`);
   if (body.sampler) lines.push(`  sampler: ${text(body.sampler)}`);
+  if (body.decoder) lines.push(`  decoder: ${body.decoder}`);
   // A string, since seeds go up to 2^64 − 1, past what a YAML number keeps exactly.
   if (body.seed !== undefined) lines.push(`  seed: ${text(String(body.seed))}`);
   const loras = record.request.loras ?? [];

@@ -81,7 +81,7 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
       steps: text(settings.steps),
       guidance: text(settings.guidance),
       sampler: settings.sampler ?? '',
-      decoder: '',
+      decoder: settings.decoder === 'fast' ? 'fast' : '',
       seedMode: settings.seed === undefined ? 'random' : 'fixed',
       seed: settings.seed ?? '',
       n: text(settings.n ?? 1),

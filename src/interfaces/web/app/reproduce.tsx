@@ -7,10 +7,15 @@ import { Link } from './router.js';
 
 type Status = { state: 'idle' } | { state: 'running'; detail: string } | { state: 'done'; record: ImageRecord } | { state: 'failed'; message: string };
 
-/** The record's own request, made into one image with the record's seed; best-of and webhooks are not repeated. */
+/**
+ * The record's own request, made into one image with the record's seed; best-of and webhooks are not repeated.
+ * The decoder is the one the record says made its pixels: a best-of candidate ranked on fast decodes was either
+ * decoded fast (a rejected one) or again by the full VAE (a chosen one), whatever the request asked.
+ */
 export function reproduceRequest(record: ImageRecord): JobSubmit {
-  const { bestOf: _bestOf, rankBy: _rankBy, rankRubric: _rubric, webhook: _webhook, ...request } = record.request as JobSubmit & { rankRubric?: unknown; webhook?: unknown };
-  return { ...request, n: 1, ...(record.seed === undefined ? {} : { seed: record.seed }), previews: false };
+  const { bestOf: _bestOf, rankBy: _rankBy, rankRubric: _rubric, rankDecoder: _rankDecoder, webhook: _webhook, decoder: _decoder, ...request } = record.request as JobSubmit & { rankRubric?: unknown; rankDecoder?: unknown; webhook?: unknown };
+  const fast = (record.settings.decoder as { type?: string } | undefined)?.type === 'fast';
+  return { ...request, n: 1, ...(record.seed === undefined ? {} : { seed: record.seed }), ...(fast ? { decoder: 'fast' as const } : {}), previews: false };
 }
 
 export function Reproduce({ record }: { record: ImageRecord }) {
