@@ -140,6 +140,7 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     // The record's page asks for the fast decoder again: in its command, and when reproducing.
     await page.getByRole('listitem', { name: 'Job: a quick draft of a cube' }).getByRole('link').first().click();
     await page.getByRole('heading', { name: /^Image / }).waitFor();
+    assert.match((await page.getByRole('row', { name: /^Decoder/ }).locator('td').textContent())!, /^Fast \(VAEpreview\.onnx, [0-9a-f]{10}\), not the model's VAE$/);
     assert.match((await page.locator('#snippet-cli').textContent())!, / --decoder fast /);
     const reproduced = await submittedBody(page, () => page.getByRole('button', { name: 'Reproduce' }).click());
     assert.equal(reproduced.decoder, 'fast');

@@ -46,6 +46,7 @@ function Detail({ record, onUse, onEdit }: { record: ImageRecord; onUse: (settin
     ['Steps', request.steps ?? (record.settings.steps as number | undefined)],
     ['Guidance', request.guidance ?? (record.settings.guidance as number | undefined)],
     ['Sampler', request.sampler ?? (record.settings.sampler as string | undefined)],
+    ['Decoder', decoderText(record.settings.decoder)],
     ['Image', `${record.imageIndex + 1} of job ${record.jobId ?? '—'}`],
     ['Edited from', record.parentId ? <Link href={`/history/${record.parentId}`}>{`Image ${record.parentId.slice(0, 8)}`}</Link> : undefined],
     ['Created', new Date(record.createdAt).toLocaleString()],
@@ -53,7 +54,7 @@ function Detail({ record, onUse, onEdit }: { record: ImageRecord; onUse: (settin
     ['SHA-256', record.sha256],
   ];
   // The rest of the model's settings, without those the rows above already show.
-  const shown = new Set(['prompt', 'negativePrompt', 'seed', 'steps', 'guidance', 'sampler', 'width', 'height']);
+  const shown = new Set(['prompt', 'negativePrompt', 'seed', 'steps', 'guidance', 'sampler', 'decoder', 'width', 'height']);
   const settingRows = Object.entries(record.settings).filter(([name]) => !shown.has(name)).map(([name, value]) => [name, typeof value === 'string' ? value : JSON.stringify(value)] as [string, string]);
   const provenanceRows: [string, ComponentChildren][] = provenance
     ? [
@@ -158,4 +159,10 @@ function Snippet({ id, title, text }: { id: string; title: string; text: string 
       </span>
     </div>
   );
+}
+
+/** The fast decoder a record names, as people read it; absent (the model's own VAE) shows no row. */
+function decoderText(decoder: unknown): string | undefined {
+  const { type, name, sha256 } = (decoder ?? {}) as { type?: string; name?: string; sha256?: string };
+  return type === 'fast' ? `Fast (${name ?? 'unnamed'}, ${sha256?.slice(0, 10) ?? '?'}), not the model's VAE` : undefined;
 }
