@@ -316,11 +316,25 @@ describe('web UI (chromium, real service on PGlite, tiny model)', { skip }, () =
     await page.context().close();
   });
 
-  it('a size the API refuses shows its error next to the size field', async () => {
-    const { page } = await open('/');
-    await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
-    await page.getByLabel('Prompt', { exact: true }).fill('too small');
+  it('a size the API refuses shows its error next to the size field; a size typed while the model list loads is kept', async () => {
+    const context = await browser.newContext({ bypassCSP: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(timeout);
+    // The model list (and with it the model's default size) arrives only after the width is typed.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/v1/models', async (route) => {
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${server.url}/`);
     await page.getByLabel('Width').fill('32');
+    await page.getByLabel('Prompt', { exact: true }).fill('too small');
+    release();
+    await page.getByLabel('Model').locator('option').first().waitFor({ state: 'attached' });
+    // The defaults have arrived (steps were empty and take the model's), the typed width stayed.
+    await page.waitForFunction(`document.getElementById('field-steps')?.value === '25'`);
+    assert.equal(await page.getByLabel('Width').inputValue(), '32');
     await page.getByRole('button', { name: 'Generate' }).click();
     const error = page.locator('.field-width .field-error');
     await error.waitFor();

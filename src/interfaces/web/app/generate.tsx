@@ -62,7 +62,10 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
 
   // The first model, with its defaults, once the list arrives.
   useEffect(() => {
-    if (!form.model && models.length > 0 && !preset) setForm((current) => ({ ...current, model: models[0]!.id, ...defaultsOf(models[0]) }));
+    // Only into fields still empty: what was typed while the list loaded stays.
+    if (!form.model && models.length > 0 && !preset) {
+      setForm((current) => ({ ...current, model: models[0]!.id, ...Object.fromEntries(Object.entries(defaultsOf(models[0])).filter(([field]) => current[field as keyof Form] === '')) }));
+    }
   }, [models]);
 
   // "Use these settings" from a record.
