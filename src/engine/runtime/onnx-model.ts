@@ -18,10 +18,10 @@ export interface RuntimeOptions {
 }
 
 /**
- * Graph optimisation level per model. `all` adds layout transforms (NCHWc) that, for the full-size
- * UNet on a 2-core CPU, cost ~13 s of load time against ~1.6 s at `extended`, with no faster steps
- * (`npm run bench -- --graph-level all`); the VAE decoder's first decode was ~10% faster at `all`
- * for 0.3 s of load. Measured with onnxruntime-node 1.30; see the README's speed section.
+ * Graph optimisation level per model. `all` adds layout transforms (NCHWc): for the full-size SD-Turbo
+ * UNet on 2 cores its steps were ~5% faster than at `extended` and its first run half as long, but
+ * building it took 17 s against 3.4 s, so sessions at `all` go through a GraphCache, which builds once
+ * per machine (`npm run bench -- --only full`; see the README's speed section). onnxruntime-node 1.30.
  */
 export type OptimizationLevel = 'basic' | 'extended' | 'all';
 

@@ -2,12 +2,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * Remembers weight hashes between processes, keyed by path, size and modification time. Hashing a
- * 3.3 GB UNet takes seconds on every start otherwise; the engine only defines the interface, and the
- * service keeps the store.
+ * 3.3 GB UNet takes seconds on every start otherwise; `createWeightHashCache` keeps one in a JSON file.
  */
 export interface WeightHashCache {
   get(key: string): Promise<string | undefined>;
@@ -59,7 +58,7 @@ export function folderModelFiles(folder: string): string[] {
 }
 
 /** What the remembered hash of `files` is keyed by: each path with its size and modification time. */
-export function filesFingerprint(files: readonly string[]): string {
+function filesFingerprint(files: readonly string[]): string {
   return files.map((file) => { const { size, mtimeMs } = statSync(file); return `${file}:${size}:${mtimeMs}`; }).join('|');
 }
 
@@ -94,6 +93,3 @@ export async function hashFiles(files: readonly string[], cache?: WeightHashCach
   await cache?.set(key, digest).catch(() => undefined);
   return digest;
 }
-
-/** The file name a model is known by in messages: `unet/model.onnx`. */
-export const shortModelName = (path: string) => join(basename(dirname(path)), basename(path));

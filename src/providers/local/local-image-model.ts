@@ -1,5 +1,4 @@
 // The local engine behind the ImageModel contract: validates options, runs the pipeline per seed, writes PNGs.
-import { createRequire } from 'node:module';
 import type { ImageModel } from '../../spec/image-model.js';
 import type { ImageModelCallOptions } from '../../spec/image-model-call-options.js';
 import type { GeneratedImage, ImageModelResult, ImageSettings } from '../../spec/image-model-result.js';
@@ -17,6 +16,7 @@ import { warmUp, type WarmUpReport } from '../../engine/pipelines/warm-up.js';
 import { checkFastDecoder, stepsRunForStrength, type StepListener } from '../../engine/pipelines/denoise.js';
 import type { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
 import { StageTimer } from '../../engine/runtime/stage-timer.js';
+import { onnxRuntimeVersion } from '../../engine/runtime/graph-cache.js';
 import { isSamplerName, samplerForSchedulerClass, samplerNames, type SamplerName } from '../../engine/schedulers/index.js';
 import { checkDimension, checkGuidance, checkImageCount, checkSteps, checkStrength, randomSeed, seedForImage, seedOption } from './local-call-validation.js';
 import { finishEdit, prepareEdit } from './local-edit-inputs.js';
@@ -28,7 +28,7 @@ import type { ControlNetModel } from '../../engine/controlnet/controlnet-model.j
 import { checkMemoryBudget } from './local-memory-check.js';
 import type { MemoryEstimate, MemoryProfile } from '../../engine/families/memory-estimate.js';
 
-const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+const runtimeVersion = onnxRuntimeVersion();
 
 /** The fast decoder as a call uses it: the loaded decoder, and what records name it by. */
 export interface LoadedFastDecoder {
