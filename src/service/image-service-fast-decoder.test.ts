@@ -7,9 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../config/settings.js';
-import { createHttpApp } from '../interfaces/http/http-app.js';
-import { startHttpServer } from '../interfaces/http/http-server.js';
 import { isInvalidArgument } from '../testing/assertions.js';
+import { startOpenAiTestServer } from '../testing/openai-test-server.js';
 import { sharedFile, testData } from '../testing/paths.js';
 import { pixelSha256 } from './pixel-hash.js';
 import type { ImageRecord } from './image-service-types.js';
@@ -24,8 +23,8 @@ test('decoder "fast" over HTTP: recorded with the decoder\'s hash, reproduced wi
   const fastDecoder = sharedFile(t, 'fixtures', 'vaelight', 'VAEpreview.onnx');
   if (!fastDecoder) return;
   const sha256 = createHash('sha256').update(readFileSync(fastDecoder)).digest('hex');
-  const service = await createImageService({
-    settings: { dataDir: join(work, 'data'), cacheDir: join(work, 'models'), fastDecoder, watermark: false },
+  const { service, server, close } = await startOpenAiTestServer('pglite', 'fast-decoder', {
+    settings: { fastDecoder, watermark: false },
     defaultModel: testData('fixtures', 'tiny-sd15'),
     // A configured hosted provider (never called: the request is refused at submit).
     pixelpipe: { providers: { openai: { apiKey: 'sk-test', baseURL: 'http://127.0.0.1:9' } } },
@@ -33,7 +32,6 @@ test('decoder "fast" over HTTP: recorded with the decoder\'s hash, reproduced wi
     pollingIntervalSeconds: 0.05,
     onNotice: () => undefined,
   });
-  const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }) });
   const post = async (path: string, body: unknown) => {
     const response = await fetch(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: response.status, body: (await response.json()) as Record<string, any> };
@@ -80,8 +78,7 @@ test('decoder "fast" over HTTP: recorded with the decoder\'s hash, reproduced wi
     assert.equal(hostedOpenAi.status, 400, JSON.stringify(hostedOpenAi.body));
     assert.equal(hostedOpenAi.body.error.param, 'decoder');
   } finally {
-    await server.close();
-    await service.close();
+    await close();
   }
 });
 

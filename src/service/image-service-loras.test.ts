@@ -6,8 +6,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHttpApp } from '../interfaces/http/http-app.js';
-import { startHttpServer } from '../interfaces/http/http-server.js';
+import { startOpenAiTestServer } from '../testing/openai-test-server.js';
 import { testData } from '../testing/paths.js';
 import { createImageService } from './image-service.js';
 import { createPixelpipe } from './pixelpipe.js';
@@ -22,8 +21,8 @@ test('LoRAs by name and by prompt syntax are merged and recorded; unknown names 
   const source = testData('fixtures', 'tiny-sd15-lora', 'tiny-sd15-lora.kohya.safetensors');
   copyFileSync(source, join(loraDir, 'tiny_style.safetensors'));
   const fileHash = createHash('sha256').update(readFileSync(source)).digest('hex');
-  const service = await createImageService({
-    settings: { dataDir: join(work, 'data'), cacheDir: join(work, 'models'), loraDir, watermark: false },
+  const { service, server, close } = await startOpenAiTestServer('pglite', 'loras', {
+    settings: { loraDir, watermark: false },
     defaultModel: testData('fixtures', 'tiny-sd15'),
     // A configured hosted provider (never called: the request is refused at submit).
     pixelpipe: { providers: { openai: { apiKey: 'sk-test', baseURL: 'http://127.0.0.1:9' } } },
@@ -31,7 +30,6 @@ test('LoRAs by name and by prompt syntax are merged and recorded; unknown names 
     pollingIntervalSeconds: 0.05,
     onNotice: () => undefined,
   });
-  const server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }) });
   const post = async (body: unknown) => {
     const response = await fetch(`${server.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: response.status, body: (await response.json()) as Record<string, any> };
@@ -80,8 +78,7 @@ test('LoRAs by name and by prompt syntax are merged and recorded; unknown names 
     assert.equal(hosted.body.error.param, 'loras');
     assert.match(hosted.body.error.message, /apply to local models; "openai:gpt-image-1" is hosted/);
   } finally {
-    await server.close();
-    await service.close();
+    await close();
   }
 });
 
