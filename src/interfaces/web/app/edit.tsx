@@ -1,6 +1,5 @@
 // The edit page: an input image (a file picked or dropped, or a record), a mask painted over it, image-to-image strength and
 // canvas extension for outpainting. It submits one `POST /v1/jobs` with the image, the mask as painted and `parentRecordId`.
-import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import type { JobSubmit, Model } from './api-types.js';
@@ -8,7 +7,7 @@ import { useBlobUrl } from './blob-image.js';
 import type { SubmittedJob } from './generate.js';
 import { JobList } from './job-list.js';
 import { CanvasExtension, sides, type Extension } from './canvas-extension.js';
-import { Field, passesCheck, showApiError, type ControlProps } from './form-fields.js';
+import { formControls, passesCheck } from './form-fields.js';
 import { MaskCanvas, type MaskHandle } from './mask-canvas.js';
 
 /** Where the input image comes from: a stored blob (a record's), or a file from this browser. */
@@ -122,10 +121,7 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
     }
   };
 
-  const showError = (error: unknown) =>
-    showApiError(error, { prefix: 'edit', fields: fieldOf, onFieldError: (name, message) => setErrors({ [name]: message }), onFormError: setFormError });
-  const field = (name: keyof Form, label: string, input: (props: ControlProps) => JSX.Element, help?: string) => <Field key={name} prefix="edit" name={name} label={label} error={errors[name]} help={help} input={input} />;
-  const value = (name: keyof Form) => ({ value: form[name], onInput: (event: TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) => set(name, event.currentTarget.value) });
+  const { showError, field, value } = formControls({ prefix: 'edit', fields: fieldOf, form, set, errors, setErrors, setFormError });
   const problem = (name: 'image' | 'mask') =>
     errors[name] ? (
       <p id={`edit-${name}-error`} class="field-error" data-field={name} role="alert">

@@ -1,6 +1,6 @@
 // What the generate and edit forms share: a labelled control with its help and its error (tied to it for screen
 // readers), and putting an API error on the field its `param` names.
-import type { JSX } from 'preact';
+import type { JSX, TargetedEvent } from 'preact';
 import { ApiError } from './api.js';
 
 /** The props a field gives its control: its id, and whether (and by what) it is described and invalid. */
@@ -51,4 +51,26 @@ export function passesCheck<Name extends string>(found: Partial<Record<Name, str
   const first = Object.keys(found)[0];
   if (first) document.getElementById(`${prefix}-${first}`)?.focus();
   return first === undefined;
+}
+
+/**
+ * What a form builds its controls with: `field` (a Field with the form's id prefix and that field's error),
+ * `value` (a text control bound to the form's state) and `showError` (an API error at the field `fields` maps
+ * its `param` to, else above the form).
+ */
+export function formControls<Name extends string, ErrorName extends string>(options: {
+  prefix: string;
+  fields: Record<string, ErrorName>;
+  form: Record<Name, string>;
+  set: (name: Name, value: string) => void;
+  errors: Partial<Record<ErrorName, string>>;
+  setErrors: (errors: Partial<Record<ErrorName, string>>) => void;
+  setFormError: (message: string) => void;
+}) {
+  const { prefix, fields, form, set, errors, setErrors, setFormError } = options;
+  return {
+    showError: (error: unknown) => showApiError(error, { prefix, fields, onFieldError: (name, message) => setErrors({ [name]: message } as Partial<Record<ErrorName, string>>), onFormError: setFormError }),
+    field: (name: Name & ErrorName, label: string, input: (props: ControlProps) => JSX.Element, help?: string) => <Field key={name} prefix={prefix} name={name} label={label} error={errors[name]} help={help} input={input} />,
+    value: (name: Name) => ({ value: form[name], onInput: (event: TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) => set(name, event.currentTarget.value) }),
+  };
 }

@@ -1,10 +1,9 @@
 // The generate page: the form (checked per model, API errors shown at the field they name) and the jobs it submitted, with live previews.
-import type { JSX, TargetedEvent } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import type { JobSubmit, Model } from './api-types.js';
 import type { FormSettings } from './commands.js';
-import { Field, passesCheck, showApiError, type ControlProps } from './form-fields.js';
+import { formControls, passesCheck } from './form-fields.js';
 import { JobList } from './job-list.js';
 
 /** A job this page submitted, kept by the app so it survives moving between pages. */
@@ -155,10 +154,7 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
     }
   };
 
-  const showError = (error: unknown) =>
-    showApiError(error, { prefix: 'field', fields: fieldIds, onFieldError: (name, message) => setErrors({ [name]: message }), onFormError: setFormError });
-  const field = (name: keyof Form, label: string, input: (props: ControlProps) => JSX.Element, help?: string) => <Field key={name} prefix="field" name={name} label={label} error={errors[name]} help={help} input={input} />;
-  const value = (name: keyof Form) => ({ value: form[name], onInput: (event: TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) => set(name, event.currentTarget.value) });
+  const { showError, field, value } = formControls({ prefix: 'field', fields: fieldIds, form, set, errors, setErrors, setFormError });
 
   return (
     <div class="generate">
