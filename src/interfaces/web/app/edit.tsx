@@ -7,7 +7,7 @@ import { useBlobUrl } from './blob-image.js';
 import type { SubmittedJob } from './generate.js';
 import { JobList } from './job-list.js';
 import { CanvasExtension, sides, type Extension } from './canvas-extension.js';
-import { formControls, passesCheck } from './form-fields.js';
+import { FormEnd, formControls, passesCheck } from './form-fields.js';
 import { MaskCanvas, type MaskHandle } from './mask-canvas.js';
 
 /** Where the input image comes from: a stored blob (a record's), or a file from this browser. */
@@ -186,16 +186,7 @@ export function EditView({ models, jobs, setJobs, source: given }: { models: Mod
             <legend>Extend the canvas (outpainting), in pixels</legend>
             {sides.map((side) => field(side, side[0]!.toUpperCase() + side.slice(1), (props) => <input {...props} inputMode="numeric" placeholder="0" {...value(side)} />))}
           </fieldset>
-          {formError ? (
-            <p role="alert" class="error">
-              {formError}
-            </p>
-          ) : null}
-          <div class="actions">
-            <button type="submit" disabled={busy}>
-              {busy ? 'Submitting…' : 'Edit image'}
-            </button>
-          </div>
+          <FormEnd error={formError} busy={busy} label="Edit image" />
         </form>
       </section>
       <JobList jobs={jobs} onSeed={() => undefined} empty="Edits you submit appear here, with a preview at each step." />

@@ -74,3 +74,21 @@ export function formControls<Name extends string, ErrorName extends string>(opti
     value: (name: Name) => ({ value: form[name], onInput: (event: TargetedEvent<HTMLInputElement | HTMLTextAreaElement>) => set(name, event.currentTarget.value) }),
   };
 }
+
+/** The end of a form: its error without a field, and the submit button, which says so while the form is sent. */
+export function FormEnd({ error, busy, label }: { error?: string; busy: boolean; label: string }) {
+  return (
+    <>
+      {error ? (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      ) : null}
+      <div class="actions">
+        <button type="submit" disabled={busy}>
+          {busy ? 'Submitting…' : label}
+        </button>
+      </div>
+    </>
+  );
+}

@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api } from './api.js';
 import type { JobSubmit, Model } from './api-types.js';
 import type { FormSettings } from './commands.js';
-import { formControls, passesCheck } from './form-fields.js';
+import { FormEnd, formControls, passesCheck } from './form-fields.js';
 import { JobList } from './job-list.js';
 
 /** A job this page submitted, kept by the app so it survives moving between pages. */
@@ -244,16 +244,7 @@ export function GenerateView({ models, rankers, jobs, setJobs, preset }: { model
               ))}
             </fieldset>
           ) : null}
-          {formError ? (
-            <p role="alert" class="error">
-              {formError}
-            </p>
-          ) : null}
-          <div class="actions">
-            <button type="submit" disabled={busy}>
-              {busy ? 'Submitting…' : 'Generate'}
-            </button>
-          </div>
+          <FormEnd error={formError} busy={busy} label="Generate" />
         </form>
       </section>
       <JobList jobs={jobs} onSeed={setLastSeed} empty="Jobs you submit appear here, with a preview at each step." />
