@@ -120,6 +120,33 @@ describe('pglite database', () => {
     await database.close();
   });
 
+  test('a statement with parameters, run again and again, reads each run\'s values and follows changes to its table', async () => {
+    const database = await PGliteDatabase.open();
+    try {
+      await database.exec('CREATE TABLE things (id uuid PRIMARY KEY, data jsonb, at timestamptz, tags text[], n bigint, ok boolean)');
+      const insert = 'INSERT INTO things (id, data, at, tags, n, ok) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id';
+      const rows = [
+        ['00000000-0000-4000-8000-000000000001', { a: 1, nested: ['x'] }, new Date('2026-01-02T03:04:05.678Z'), ['p', 'q r'], '9007199254740993', true],
+        ['00000000-0000-4000-8000-000000000002', null, null, null, null, false],
+      ];
+      for (const values of rows) assert.deepEqual(await database.query(insert, values), [{ id: values[0] }]);
+      const select = 'SELECT * FROM things WHERE id = ANY($1::uuid[]) ORDER BY id';
+      const read = await database.query(select, [rows.map((values) => values[0])]);
+      assert.deepEqual(read, [
+        { id: rows[0]![0], data: { a: 1, nested: ['x'] }, at: new Date('2026-01-02T03:04:05.678Z'), tags: ['p', 'q r'], n: 9007199254740993n, ok: true },
+        { id: rows[1]![0], data: null, at: null, tags: null, n: null, ok: false },
+      ]);
+      // A failed run inside a transaction leaves the connection usable once rolled back.
+      await assert.rejects(database.transaction((transaction) => transaction.query(insert, rows[0])), /duplicate key/);
+      // The table changes under a statement already made: it reads the new column.
+      await database.exec('ALTER TABLE things ADD COLUMN extra text DEFAULT \'x\'');
+      const after = await database.query<{ extra: string }>(select, [[rows[1]![0]]]);
+      assert.equal(after[0]!.extra, 'x');
+    } finally {
+      await database.close();
+    }
+  });
+
   test('createDatabase picks PGlite by default and refuses an unknown type, listing the known ones', async () => {
     assert.deepEqual(defaultDatabaseConfig({ dataDirectory: '/srv/pixelpipe' }), { type: 'pglite', dataDir: join('/srv/pixelpipe', 'database') });
     assert.deepEqual(defaultDatabaseConfig({ dataDirectory: '/srv/pixelpipe', url: 'postgres://db/pixelpipe' }), { type: 'postgres', url: 'postgres://db/pixelpipe' });
