@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { bodyLimit } from 'hono/body-limit';
 import { registerAuditRoutes } from './audit-routes.js';
+import { nodeBodyLimit } from './body-limit.js';
 import { registerBlobRoutes } from './blob-routes.js';
 import { apiKeyAuth } from './http-auth.js';
 import type { HttpAppOptions, HttpEnv } from './http-env.js';
@@ -39,7 +39,7 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono<HttpEnv> {
     context.header('Connection', 'close');
     return sendError(context, bodyTooLarge(service.limits.maxBodyBytes));
   };
-  app.use('*', bodyLimit({ maxSize: service.limits.maxBodyBytes, onError: refuseBody }));
+  app.use('*', nodeBodyLimit({ maxSize: service.limits.maxBodyBytes, onError: refuseBody }));
   if (!options.trusted) app.use('/v1/*', apiKeyAuth(options));
   else app.use('/v1/*', async (context, next) => (context.set('apiKey', undefined), next()));
 

@@ -1,5 +1,6 @@
 // POST /v1/verify: what an image says about where it came from (C2PA manifest, watermark, embedded record).
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { HonoRequest } from 'hono';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { ownerScope, type HttpAppOptions, type HttpEnv } from './http-env.js';
 import { HttpError } from './http-error.js';
@@ -34,8 +35,9 @@ const verifyRoute = createRoute({
 });
 
 // The image from either body form; anything else is a 415 that says what to send.
-async function imageOf(request: Request): Promise<Uint8Array> {
-  const contentType = request.headers.get('content-type') ?? '';
+// Read through Hono's request, whose body cache the body limit may already have filled.
+async function imageOf(request: HonoRequest): Promise<Uint8Array> {
+  const contentType = request.header('content-type') ?? '';
   if (/^image\/(png|jpeg|webp)\b/i.test(contentType)) return new Uint8Array(await request.arrayBuffer());
   if (/^multipart\/form-data\b/i.test(contentType)) {
     const image = (await request.formData().catch(() => undefined))?.get('image');
@@ -47,7 +49,7 @@ async function imageOf(request: Request): Promise<Uint8Array> {
 
 export function registerVerifyRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAppOptions): void {
   app.openapi(verifyRoute, async (context) => {
-    const bytes = await imageOf(context.req.raw);
+    const bytes = await imageOf(context.req);
     const key = context.var.apiKey;
     try {
       return context.json(await service.verifyImage(bytes, { apiKeyId: ownerScope(key) }), 200);
