@@ -50,6 +50,11 @@ export function createServedModels({ pixelpipe, defaultModel, models = [] }: { p
     return new NotFoundError({ resource: 'model', id: name, message });
   }
 
+  // Which providers have their keys is settled when the service starts (settings are read once), and
+  // reading them is a walk of the environment for every provider: once, not at every submit.
+  let providerStatuses: ProviderStatus[] | undefined;
+  const providerNamed = (name: string) => (providerStatuses ??= pixelpipe.listProviders()).find((status) => status.name === name);
+
   return {
     catalog,
     // Hosted models are taken as they are and local ones from the catalog alone: nothing a client
@@ -61,7 +66,7 @@ export function createServedModels({ pixelpipe, defaultModel, models = [] }: { p
       for (const part of (name ?? defaultModel ?? defaultModelId).split(',').map((each) => each.trim())) {
         if (await pixelpipe.isHosted(part)) {
           // A built-in provider without its API key here would fail every job on it: not served here.
-          const provider = pixelpipe.listProviders().find((status) => status.name === part.slice(0, part.indexOf(':')));
+          const provider = providerNamed(part.slice(0, part.indexOf(':')));
           if (provider && !provider.configured) throw unconfigured(part, provider);
           names.push(part);
           references.push(part);
