@@ -16,6 +16,7 @@ import { detectImageMediaType } from '../../providers/shared/image-data.js';
 import type { Moderation } from '../../service/safety/moderation.js';
 import { commandSettings, openAdmin } from './service-data.js';
 import { createProgressPrinter } from './progress.js';
+import { checkBundledScale, describeUpscale, upscaleFile } from './upscale-command.js';
 
 export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--negative TEXT] [--seed N] [--steps N]
          [--guidance F] [--sampler NAME] [--width W] [--height H] [--n N] [--out PATH] [--json]
@@ -23,6 +24,7 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
          [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
          [--extend left=128,right=128] [--preview-dir DIR] [--decoder full|fast] [--vae-fallback PATH] [--lora FILE[:SCALE]]...
          [--control TYPE:IMAGE[:SCALE]]... [--controlnet PATH]... [--control-start F] [--control-end F] [--canny LOW:HIGH]
+         [--upscale 2|3|4|8 [--upscale-model PATH]]
          [--max-cost USD] [--execution-provider cpu|cuda] [--threads N] [--data-dir DIR] [--no-record]
 
   --model M      local: a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision],
@@ -52,6 +54,9 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
                  once for every --control, or once per --control in the same order
   --control-start F, --control-end F  the fraction of the steps the ControlNets act in (default 0, 1)
   --canny LOW:HIGH  canny's hysteresis thresholds for every canny --control (default 100:200)
+  --upscale N    also write each image upscaled xN beside it (NAME-xN.EXT), in tiles, as
+                 \`pixelpipe upscale\` does: the bundled esrgan-slim weights (x2, x3, x4, x8), or
+                 --upscale-model PATH (an ONNX upscaler). A recorded PNG's upscale names it as parent
   --data-dir DIR where images are recorded (default PIXELPIPE_DATA_DIR or ~/.pixelpipe): each gets a
                  record that \`history\`, \`reproduce\` and \`verify\` know, and the file written is the
                  stored one; beside a running \`serve\` on that directory, through the server
@@ -62,6 +67,18 @@ function number(flag: string, text: string | undefined): number | undefined {
   const value = Number(text);
   if (text.trim() === '' || Number.isNaN(value)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be a number, got ${JSON.stringify(text)}` });
   return value;
+}
+
+function wholeNumber(flag: string, text: string | undefined): number | undefined {
+  const value = number(flag, text);
+  if (value !== undefined && (!Number.isInteger(value) || value < 2)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be a whole number of at least 2, got ${JSON.stringify(text)}` });
+  return value;
+}
+
+/** Where `--upscale N` writes image `path`'s upscale: beside it, as NAME-xN with the same extension. */
+export function upscaledPath(path: string, scale: number): string {
+  const extension = extname(path);
+  return `${path.slice(0, path.length - extension.length)}-x${scale}${extension}`;
 }
 
 /** `--lora FILE[:SCALE]`: the scale after the last colon when it is a number (so `C:\\x.safetensors` stays a path), else 1. */
@@ -131,7 +148,7 @@ function parseFlags(argv: string[]) {
       fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
       'preview-dir': { type: 'string' }, decoder: { type: 'string' }, 'vae-fallback': { type: 'string' }, lora: { type: 'string', multiple: true }, 'max-cost': { type: 'string' },
       control: { type: 'string', multiple: true }, controlnet: { type: 'string', multiple: true }, 'control-start': { type: 'string' }, 'control-end': { type: 'string' }, canny: { type: 'string' },
-      'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' },
+      'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' }, upscale: { type: 'string' }, 'upscale-model': { type: 'string' },
     },
   });
 }
@@ -149,6 +166,10 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   const seed = values.seed === undefined ? undefined : parseSeed(values.seed);
   // A name the result cannot be written under is refused now, not after the model was loaded and ran.
   outputFormatOf(outputPath(values.out, 'check', 0, n));
+  const upscale = wholeNumber('upscale', values.upscale);
+  if (values['upscale-model'] !== undefined && upscale === undefined) throw new InvalidArgumentError({ argument: 'upscale-model', value: values['upscale-model'], message: '`--upscale-model` is used by --upscale N; give --upscale too' });
+  // A scale the bundled upscaler lacks is refused before the model runs, not after.
+  await checkBundledScale('upscale', upscale, values['upscale-model'], 'upscale-model');
   const executionProvider = values['execution-provider'];
   if (executionProvider !== undefined && executionProvider !== 'cpu' && executionProvider !== 'cuda') {
     throw new InvalidArgumentError({ argument: 'execution-provider', value: executionProvider, message: `\`--execution-provider\` must be cpu or cuda, got ${JSON.stringify(executionProvider)}` });
@@ -230,7 +251,8 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     writeFileSync(path, file.bytes);
     const record = recorded?.records[index];
     // The record keeps what the model returned; the file may be a conversion of it.
-    written.push({ path, seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), ...(record ? { recordId: record.id, provenance: record.provenance } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
+    const upscaled = upscale === undefined ? undefined : await upscaleFile({ file: path, out: upscaledPath(path, upscale), scale: upscale, model: values['upscale-model'], threads: number('threads', values.threads) });
+    written.push({ path, ...(upscaled ? { upscaled } : {}), seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), ...(record ? { recordId: record.id, provenance: record.provenance } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
   }
   for (const warning of result.warnings) process.stderr.write(`warning: ${inFlagTerms('message' in warning ? warning.message : `${warning.setting}: ${warning.details ?? 'not supported'}`)}\n`);
   if (result.routing) process.stderr.write(`routed (${result.routing.rule}): ${result.routing.chosen}${result.attempts?.some((attempt) => attempt.outcome === 'failed' && !attempt.request) ? ` after ${result.attempts.filter((attempt) => attempt.outcome === 'failed' && !attempt.request).map((attempt) => `${attempt.provider}:${attempt.modelId} failed (${attempt.error?.name})`).join(', ')}` : ''}\n`);
@@ -239,7 +261,10 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     const { model, warnings, response, usage, cost, attempts, routing } = result;
     process.stdout.write(`${JSON.stringify({ model, images: written, warnings, response, usage, cost, attempts, routing }, null, 2)}\n`);
   } else {
-    for (const { path, seed, writtenAs, mediaType, recordId } of written) process.stdout.write(`${path}${seed === undefined ? '' : `  seed ${seed}`}${recordId ? `  record ${recordId}` : ''}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`);
+    for (const { path, seed, writtenAs, mediaType, recordId, upscaled } of written) {
+      process.stdout.write(`${path}${seed === undefined ? '' : `  seed ${seed}`}${recordId ? `  record ${recordId}` : ''}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`);
+      if (upscaled) process.stdout.write(describeUpscale(upscaled));
+    }
   }
 }
 

@@ -44,6 +44,45 @@ function positiveInteger(name: string, value: string | undefined, minimum = 0): 
   return number;
 }
 
+/** What `upscaleFile` did, as `pixelpipe upscale --json` prints it. */
+export interface UpscaleSummary {
+  out: string;
+  model: string;
+  scale: number;
+  input: { width: number; height: number };
+  output: { width: number; height: number };
+  tile: number;
+  overlap: number;
+  tiles: number;
+  seconds: number;
+  secondsPerInputMegapixel: number;
+  loadSeconds: number;
+  provenance: 'recorded' | 'none';
+}
+
+/** How to upscale one file: the flags of `pixelpipe upscale` (and of `generate --upscale`). */
+export interface UpscaleFileOptions {
+  file: string;
+  /** Default: FILE's name + `-x<scale>.png`. */
+  out?: string;
+  /** Checked against the bundled model's scales, or against `model`'s probed one. */
+  scale?: number;
+  /** An ONNX upscaler; the bundled esrgan-slim weights without it. */
+  model?: string;
+  tile?: number;
+  overlap?: number;
+  threads?: number;
+  limits?: UpscaleLimits;
+}
+
+/** Refuses a `--scale` the bundled upscaler does not have, before anything is read or loaded. */
+export async function checkBundledScale(flag: string, scale: number | undefined, model: string | undefined, modelFlag = 'model'): Promise<void> {
+  const { esrganSlimScales } = await import('../../engine/upscale/esrgan-slim.js');
+  if (model === undefined && scale !== undefined && !(esrganSlimScales as readonly number[]).includes(scale)) {
+    throw new InvalidArgumentError({ argument: flag, value: scale, message: `\`--${flag}\` must be one of ${esrganSlimScales.join(', ')} for the bundled esrgan-slim upscaler, got ${scale}; for another factor give an ONNX upscaler with --${modelFlag}` });
+  }
+}
+
 export async function upscaleCommand(argv: string[], limits: UpscaleLimits = defaultUpscaleLimits): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -55,17 +94,31 @@ export async function upscaleCommand(argv: string[], limits: UpscaleLimits = def
     return;
   }
   if (positionals.length !== 1) throw new InvalidArgumentError({ argument: 'FILE', value: positionals, message: `give exactly one image file\n${upscaleUsage}` });
-  const file = positionals[0]!;
-  const requestedScale = positiveInteger('scale', values.scale, 1);
-  const tileOption = positiveInteger('tile', values.tile);
-  const overlapOption = positiveInteger('overlap', values.overlap);
-  const threads = positiveInteger('threads', values.threads, 1);
-  const [{ outputFormatOf, encodeForPath }, { esrganSlimScales, loadEsrganSlim }] = await Promise.all([import('../../service/image-files.js'), import('../../engine/upscale/esrgan-slim.js')]);
-  if (values.out !== undefined) outputFormatOf(values.out);
-  if (values.model === undefined && requestedScale !== undefined && !(esrganSlimScales as readonly number[]).includes(requestedScale)) {
-    throw new InvalidArgumentError({ argument: 'scale', value: requestedScale, message: `\`--scale\` must be one of ${esrganSlimScales.join(', ')} for the bundled esrgan-slim upscaler, got ${requestedScale}; for another factor give an ONNX upscaler with --model` });
-  }
+  const summary = await upscaleFile({
+    file: positionals[0]!,
+    out: values.out,
+    scale: positiveInteger('scale', values.scale, 1),
+    model: values.model,
+    tile: positiveInteger('tile', values.tile),
+    overlap: positiveInteger('overlap', values.overlap),
+    threads: positiveInteger('threads', values.threads, 1),
+    limits,
+  });
+  if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else process.stdout.write(describeUpscale(summary));
+}
 
+/** The human line(s) for one upscale. */
+export function describeUpscale({ out, input, output, scale, model, tiles, seconds, secondsPerInputMegapixel, loadSeconds, provenance }: UpscaleSummary): string {
+  const line = `${out}: ${input.width}×${input.height} → ${output.width}×${output.height} (x${scale}, ${model}, ${tiles} tile${tiles === 1 ? '' : 's'}) in ${seconds.toFixed(2)} s, ${secondsPerInputMegapixel.toFixed(2)} s per input megapixel (model load ${loadSeconds.toFixed(2)} s)\n`;
+  return provenance === 'recorded' ? `${line}provenance: the output's pixelpipe record names its parent and the upscale\n` : line;
+}
+
+/** Upscales one PNG, JPEG or WebP file in tiles and writes the result; a pixelpipe PNG's record becomes the output's parent. */
+export async function upscaleFile({ file, out: outOption, scale: requestedScale, model, tile: tileOption, overlap: overlapOption, threads, limits = defaultUpscaleLimits }: UpscaleFileOptions): Promise<UpscaleSummary> {
+  const [{ outputFormatOf, encodeForPath }, { loadEsrganSlim }] = await Promise.all([import('../../service/image-files.js'), import('../../engine/upscale/esrgan-slim.js')]);
+  if (outOption !== undefined) outputFormatOf(outOption);
+  await checkBundledScale('scale', requestedScale, model);
   // The header alone: a 20000×20000 PNG is refused here without its pixels ever being decoded.
   let metadata: Metadata;
   try {
@@ -75,20 +128,20 @@ export async function upscaleCommand(argv: string[], limits: UpscaleLimits = def
   }
   const { width, height } = metadata;
   if (!width || !height) throw new InvalidArgumentError({ argument: 'FILE', value: file, message: `${file} has no width and height in its header` });
-  const knownScale = values.model === undefined ? (requestedScale ?? 2) : requestedScale;
+  const knownScale = model === undefined ? (requestedScale ?? 2) : requestedScale;
   checkUpscaleSize(file, width, height, knownScale, limits);
 
   const loadStarted = performance.now();
   const { OnnxUpscaler } = await import('../../engine/upscale/upscaler.js');
-  const upscaler = values.model === undefined ? await loadEsrganSlim(knownScale!, { threads }) : await OnnxUpscaler.fromFile(values.model, { threads });
+  const upscaler = model === undefined ? await loadEsrganSlim(knownScale!, { threads }) : await OnnxUpscaler.fromFile(model, { threads });
   const loadSeconds = (performance.now() - loadStarted) / 1000;
   try {
     if (requestedScale !== undefined && requestedScale !== upscaler.scale) {
-      throw new InvalidArgumentError({ argument: 'scale', value: requestedScale, message: `\`--scale\` is ${requestedScale} but ${values.model} upscales x${upscaler.scale} (found by a probe run); leave out --scale or give an x${requestedScale} model` });
+      throw new InvalidArgumentError({ argument: 'scale', value: requestedScale, message: `\`--scale\` is ${requestedScale} but ${model} upscales x${upscaler.scale} (found by a probe run); leave out --scale or give an x${requestedScale} model` });
     }
     const { scale } = upscaler;
     checkUpscaleSize(file, width, height, scale, limits);
-    const out = values.out ?? join(dirname(file), `${basename(file, extname(file))}-x${scale}.png`);
+    const out = outOption ?? join(dirname(file), `${basename(file, extname(file))}-x${scale}.png`);
 
     const [{ upscaleTiled, overlapFor, defaultTileFor }, { insertTextChunks, readPngText }, { pixelSha256 }] = await Promise.all([
       import('../../engine/upscale/tiled-upscale.js'), import('../../engine/image/png.js'), import('../../service/pixel-hash.js'),
@@ -137,12 +190,7 @@ export async function upscaleCommand(argv: string[], limits: UpscaleLimits = def
 
     const tiles = tile > 0 ? Math.ceil(width / Math.min(tile, width)) * Math.ceil(height / Math.min(tile, height)) : 1;
     const perMegapixel = seconds / ((width * height) / 1e6);
-    const summary = { out, model: upscaler.name, scale, input: { width, height }, output: { width: upscaled.width, height: upscaled.height }, tile, overlap, tiles, seconds: round(seconds), secondsPerInputMegapixel: round(perMegapixel), loadSeconds: round(loadSeconds), provenance: recorded ? 'recorded' : 'none' };
-    if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else {
-      process.stdout.write(`${out}: ${width}×${height} → ${upscaled.width}×${upscaled.height} (x${scale}, ${upscaler.name}, ${tiles} tile${tiles === 1 ? '' : 's'}) in ${seconds.toFixed(2)} s, ${perMegapixel.toFixed(2)} s per input megapixel (model load ${loadSeconds.toFixed(2)} s)\n`);
-      if (recorded) process.stdout.write('provenance: the output\'s pixelpipe record names its parent and the upscale\n');
-    }
+    return { out, model: upscaler.name, scale, input: { width, height }, output: { width: upscaled.width, height: upscaled.height }, tile, overlap, tiles, seconds: round(seconds), secondsPerInputMegapixel: round(perMegapixel), loadSeconds: round(loadSeconds), provenance: recorded ? 'recorded' : 'none' };
   } finally {
     await upscaler.release();
   }
