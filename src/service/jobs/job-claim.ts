@@ -90,12 +90,12 @@ export async function endAttempt(queryable: Pick<Database, 'query'>, job: Fetche
   );
 }
 
-/** Writes the same outcome for several attempts in one statement. */
+/** Writes the same outcome for several attempts in one statement (the ids also as an array, for the index: see completeJobs). */
 export async function endAttempts(queryable: Pick<Database, 'query'>, jobs: FetchedJob[], outcome: string): Promise<void> {
   await queryable.query(
     `UPDATE pixelpipe.job_attempts a SET outcome = $2, finished_at = now() FROM jsonb_to_recordset($1::jsonb) AS x(job_id uuid, attempt int)
-     WHERE a.job_id = x.job_id AND a.attempt = x.attempt AND a.outcome = 'running'`,
-    [JSON.stringify(jobs.map((job) => ({ job_id: job.id, attempt: job.retryCount + 1 }))), outcome],
+     WHERE a.job_id = ANY($3::uuid[]) AND a.job_id = x.job_id AND a.attempt = x.attempt AND a.outcome = 'running'`,
+    [JSON.stringify(jobs.map((job) => ({ job_id: job.id, attempt: job.retryCount + 1 }))), outcome, jobs.map((job) => job.id)],
   );
 }
 

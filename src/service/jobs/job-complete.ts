@@ -30,12 +30,14 @@ export async function completeJobs(
   const stored = kept.map(({ output }, index) => outputs[index] ?? output);
   // pg-boss's complete (src/plans.js completeJobs, pinned at 10.3.3) for several jobs with an
   // output each (pg-boss's own gives every job the same one), stored as `{ output }` as the job's
-  // output always was.
+  // output always was. The ids also as an array: the planner knows its length and reads those rows by
+  // the index, where the recordset alone (estimated at 100 rows) made it scan the whole queue (6 ms a
+  // batch at 10,000 jobs on PGlite).
   await transaction.query(
     `UPDATE ${schema}.job j SET completed_on = now(), state = 'completed', output = x.output
      FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, output jsonb)
-     WHERE j.name = $1 AND j.id = x.id AND j.state = 'active'`,
-    [queueName, JSON.stringify(kept.map(({ job }, index) => ({ id: job.id, output: { output: stored[index] } })))],
+     WHERE j.name = $1 AND j.id = ANY($3::uuid[]) AND j.id = x.id AND j.state = 'active'`,
+    [queueName, JSON.stringify(kept.map(({ job }, index) => ({ id: job.id, output: { output: stored[index] } }))), kept.map(({ job }) => job.id)],
   );
   await endAttempts(transaction, kept.map(({ job }) => job), 'succeeded');
   return kept.map((_entry, index) => ({ context: contexts[index]!, settlement: { state: 'succeeded', output: stored[index] } }));
