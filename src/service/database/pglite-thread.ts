@@ -24,9 +24,6 @@ const { dataDir } = workerData as { dataDir?: string };
 const ready = (async () => {
   const pglite = new PGlite(dataDir);
   await pglite.waitReady;
-  // Prepared statements (below) are planned for their values every run, as unnamed ones are: a generic
-  // plan made while the queue was short made the claim 3.4 times slower at 10,000 queued jobs.
-  await pglite.exec('SET plan_cache_mode = force_custom_plan');
   return pglite;
 })();
 
@@ -41,10 +38,11 @@ ready.then(
  *
  * Why by hand: `PGlite.query` parses, describes and plans every statement anew, in five calls into
  * the WebAssembly. The service sends the same few dozen texts over and over, so parsing each once
- * and sending bind, describe, execute and sync in one call cut the database thread's time per
- * statement from 1.04 to 0.60 ms (`npm run bench:service`, 2,000 jobs). Plans are still made per
- * run (`plan_cache_mode` above). PGlite offers no statement cache; its protocol serializer and
- * result parser are what `query` itself uses.
+ * and sending bind, describe, execute and sync in one call cut the database thread's busy time per
+ * statement from 1.04 to 0.60 ms (2,000 jobs of `npm run bench:service`, timed in this thread).
+ * After five runs Postgres may keep a generic plan; the job claim, whose best plan depends on the
+ * queue's length, asks for a plan per run itself (job-claim.ts). PGlite offers no statement cache;
+ * its protocol serializer and result parser are what `query` itself uses.
  */
 class PreparedStatements {
   readonly #pglite: PGlite;
