@@ -16,7 +16,7 @@ import { detectImageMediaType } from '../../providers/shared/image-data.js';
 import type { Moderation } from '../../service/safety/moderation.js';
 import { commandSettings, openAdmin } from './service-data.js';
 import { createProgressPrinter } from './progress.js';
-import { checkBundledScale, describeUpscale, upscaleFile } from './upscale-command.js';
+import { checkBundledScale, describeUpscale, upscaleFile, type UpscaleSummary } from './upscale-command.js';
 
 export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--negative TEXT] [--seed N] [--steps N]
          [--guidance F] [--sampler NAME] [--width W] [--height H] [--n N] [--out PATH] [--json]
@@ -24,7 +24,7 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
          [--mask PATH [--mask-convention luminance|alpha] [--mask-blur PX] [--no-composite]]
          [--extend left=128,right=128] [--preview-dir DIR] [--decoder full|fast] [--vae-fallback PATH] [--lora FILE[:SCALE]]...
          [--control TYPE:IMAGE[:SCALE]]... [--controlnet PATH]... [--control-start F] [--control-end F] [--canny LOW:HIGH]
-         [--upscale 2|3|4|8 [--upscale-model PATH]]
+         [--upscale 2|3|4|8 [--upscale-model PATH]] [--hires-fix [--hires-strength S] [--hires-steps N]]
          [--max-cost USD] [--execution-provider cpu|cuda] [--threads N] [--data-dir DIR] [--no-record]
 
   --model M      local: a model folder (Optimum ONNX layout) or a Hugging Face repo id[@revision],
@@ -57,6 +57,10 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
   --upscale N    also write each image upscaled xN beside it (NAME-xN.EXT), in tiles, as
                  \`pixelpipe upscale\` does: the bundled esrgan-slim weights (x2, x3, x4, x8), or
                  --upscale-model PATH (an ONNX upscaler). A recorded PNG's upscale names it as parent
+  --hires-fix    then run image-to-image over each upscale (x2 unless --upscale), with the same
+                 prompt, seed and model, at --hires-strength (default 0.35) and --hires-steps (default
+                 --steps): details at the large size, as A1111's hires fix. Written as NAME-hires.EXT,
+                 recorded with the upscale as its input. Local models, text-to-image only
   --data-dir DIR where images are recorded (default PIXELPIPE_DATA_DIR or ~/.pixelpipe): each gets a
                  record that \`history\`, \`reproduce\` and \`verify\` know, and the file written is the
                  stored one; beside a running \`serve\` on that directory, through the server
@@ -149,6 +153,7 @@ function parseFlags(argv: string[]) {
       'preview-dir': { type: 'string' }, decoder: { type: 'string' }, 'vae-fallback': { type: 'string' }, lora: { type: 'string', multiple: true }, 'max-cost': { type: 'string' },
       control: { type: 'string', multiple: true }, controlnet: { type: 'string', multiple: true }, 'control-start': { type: 'string' }, 'control-end': { type: 'string' }, canny: { type: 'string' },
       'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' }, upscale: { type: 'string' }, 'upscale-model': { type: 'string' },
+      'hires-fix': { type: 'boolean' }, 'hires-strength': { type: 'string' }, 'hires-steps': { type: 'string' },
     },
   });
 }
@@ -168,13 +173,17 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   outputFormatOf(outputPath(values.out, 'check', 0, n));
   const upscale = wholeNumber('upscale', values.upscale);
   if (values['upscale-model'] !== undefined && upscale === undefined) throw new InvalidArgumentError({ argument: 'upscale-model', value: values['upscale-model'], message: '`--upscale-model` is used by --upscale N; give --upscale too' });
+  const hires = hiresOfFlags(values);
   // A scale the bundled upscaler lacks is refused before the model runs, not after.
-  await checkBundledScale('upscale', upscale, values['upscale-model'], 'upscale-model');
+  await checkBundledScale('upscale', hires ? hires.scale : upscale, values['upscale-model'], 'upscale-model');
   const executionProvider = values['execution-provider'];
   if (executionProvider !== undefined && executionProvider !== 'cpu' && executionProvider !== 'cuda') {
     throw new InvalidArgumentError({ argument: 'execution-provider', value: executionProvider, message: `\`--execution-provider\` must be cpu or cuda, got ${JSON.stringify(executionProvider)}` });
   }
   const pixelpipe = createPixelpipe({ executionProvider, threads: number('threads', values.threads), onNotice: (message) => process.stderr.write(`${message}\n`) });
+  if (hires && values.model !== undefined && (await pixelpipe.isHosted(values.model))) {
+    throw new InvalidArgumentError({ argument: 'hires-fix', value: values.model, message: `\`--hires-fix\` runs on the local engine, and --model ${JSON.stringify(values.model)} is hosted; use --upscale alone, or a local model` });
+  }
   const maskConvention = oneOf('mask-convention', values['mask-convention'], ['luminance', 'alpha'] as const);
   const fit = oneOf('fit', values.fit, ['cover', 'contain', 'fill'] as const);
   const decoder = oneOf('decoder', values.decoder, ['full', 'fast'] as const);
@@ -230,29 +239,22 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     return renameToFlags(error);
   });
   progress.done();
-  await pixelpipe.close();
-  // Without a record, the images are screened here (no audit entry); recorded ones are screened where they are stored.
-  if (!recording) {
-    for (const image of result.images) {
-      const outcome = await moderation.checkImage(image, {});
-      if (outcome.refusal) throw outcome.refusal;
-    }
-  }
-  await moderation.close();
-  const paths = result.images.map((image, index) => outputPath(values.out, image.settings.seed ?? `${Date.now()}-${index + 1}`, index, result.images.length, extensionOfMediaType[image.mediaType]));
   const prompt = { policy: screening.policy, verdict: screening.verdict };
-  const recorded = recording && (await recordImages(await recording, values, positionals[0]!, result, paths, { prompt, audit: [screening.entry] }));
-  const written = [];
-  for (const [index, image] of result.images.entries()) {
-    const path = paths[index]!;
-    const kept = recorded?.images[index];
-    const file = kept ? { ...kept, converted: kept.mediaType !== image.mediaType } : await encodeForPath(image, path);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, file.bytes);
-    const record = recorded?.records[index];
-    // The record keeps what the model returned; the file may be a conversion of it.
-    const upscaled = upscale === undefined ? undefined : await upscaleFile({ file: path, out: upscaledPath(path, upscale), scale: upscale, model: values['upscale-model'], threads: number('threads', values.threads) });
-    written.push({ path, ...(upscaled ? { upscaled } : {}), seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), ...(record ? { recordId: record.id, provenance: record.provenance } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
+  const paths = result.images.map((image, index) => outputPath(values.out, image.settings.seed ?? `${Date.now()}-${index + 1}`, index, result.images.length, extensionOfMediaType[image.mediaType]));
+  let written;
+  try {
+    if (!hires) await pixelpipe.close();
+    written = await keepImages({ values, prompt: positionals[0]!, result, paths, recording, moderation, screening: { prompt, audit: [screening.entry] } });
+    for (const entry of written) {
+      const scale = hires?.scale ?? upscale;
+      if (scale === undefined) continue;
+      const upscaled = await upscaleFile({ file: entry.path, out: upscaledPath(entry.path, scale), scale, model: values['upscale-model'], threads: number('threads', values.threads) });
+      Object.assign(entry, { upscaled });
+      if (hires) Object.assign(entry, { hires: await hiresPass({ pixelpipe, values, prompt: positionals[0]!, moderation, screening: { prompt, audit: [] }, hires, base: entry, upscaled }) });
+    }
+  } finally {
+    if (hires) await pixelpipe.close();
+    await moderation.close();
   }
   for (const warning of result.warnings) process.stderr.write(`warning: ${inFlagTerms('message' in warning ? warning.message : `${warning.setting}: ${warning.details ?? 'not supported'}`)}\n`);
   if (result.routing) process.stderr.write(`routed (${result.routing.rule}): ${result.routing.chosen}${result.attempts?.some((attempt) => attempt.outcome === 'failed' && !attempt.request) ? ` after ${result.attempts.filter((attempt) => attempt.outcome === 'failed' && !attempt.request).map((attempt) => `${attempt.provider}:${attempt.modelId} failed (${attempt.error?.name})`).join(', ')}` : ''}\n`);
@@ -261,11 +263,95 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     const { model, warnings, response, usage, cost, attempts, routing } = result;
     process.stdout.write(`${JSON.stringify({ model, images: written, warnings, response, usage, cost, attempts, routing }, null, 2)}\n`);
   } else {
-    for (const { path, seed, writtenAs, mediaType, recordId, upscaled } of written) {
-      process.stdout.write(`${path}${seed === undefined ? '' : `  seed ${seed}`}${recordId ? `  record ${recordId}` : ''}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`);
-      if (upscaled) process.stdout.write(describeUpscale(upscaled));
+    const line = ({ path, seed, writtenAs, mediaType, recordId }: WrittenImage) => `${path}${seed === undefined ? '' : `  seed ${seed}`}${recordId ? `  record ${recordId}` : ''}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`;
+    for (const entry of written as (WrittenImage & { upscaled?: UpscaleSummary; hires?: WrittenImage })[]) {
+      process.stdout.write(line(entry));
+      if (entry.upscaled) process.stdout.write(describeUpscale(entry.upscaled));
+      if (entry.hires) process.stdout.write(`hires fix: ${line(entry.hires)}`);
     }
   }
+}
+
+/** `--hires-fix` and its settings, or undefined; the flags that cannot go with it are refused here. */
+interface HiresFix {
+  scale: number;
+  strength: number;
+  steps?: number;
+}
+
+function hiresOfFlags(values: GenerateFlags): HiresFix | undefined {
+  if (!values['hires-fix']) {
+    for (const flag of ['hires-strength', 'hires-steps'] as const) {
+      if (values[flag] !== undefined) throw new InvalidArgumentError({ argument: flag, value: values[flag], message: `\`--${flag}\` is a setting of --hires-fix; give --hires-fix too` });
+    }
+    return undefined;
+  }
+  for (const flag of ['image', 'mask', 'extend', 'control'] as const) {
+    if (values[flag] !== undefined) throw new InvalidArgumentError({ argument: 'hires-fix', value: true, message: `\`--hires-fix\` finishes a text-to-image generation and cannot go with --${flag}; leave one of them out` });
+  }
+  const strength = number('hires-strength', values['hires-strength']) ?? 0.35;
+  if (!(strength > 0 && strength <= 1)) throw new InvalidArgumentError({ argument: 'hires-strength', value: values['hires-strength'], message: `\`--hires-strength\` must be in (0, 1], got ${values['hires-strength']}; about 0.3 keeps the picture and adds detail` });
+  const steps = number('hires-steps', values['hires-steps']);
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) throw new InvalidArgumentError({ argument: 'hires-steps', value: values['hires-steps'], message: `\`--hires-steps\` must be a whole number of at least 1, got ${JSON.stringify(values['hires-steps'])}` });
+  return { scale: wholeNumber('upscale', values.upscale) ?? 2, strength, ...(steps !== undefined ? { steps } : {}) };
+}
+
+/** One image as the command wrote it (and prints it with --json). */
+interface WrittenImage {
+  path: string;
+  seed?: string;
+  mediaType: string;
+  writtenAs?: string;
+  recordId?: string;
+  provenance?: unknown;
+  revisedPrompt?: string;
+  settings: GenerateResult['images'][number]['settings'];
+}
+
+/**
+ * Screens, records (unless --no-record) and writes a generation's images to `paths`. Recorded images
+ * are screened where they are stored, the others here (with no audit entry).
+ */
+async function keepImages({ values, prompt, result, paths, recording, moderation, screening }: { values: GenerateFlags; prompt: string; result: GenerateResult; paths: string[]; recording: Promise<ServiceAdmin & { announce(): void }> | undefined; moderation: Moderation; screening: Pick<GenerationToRecord, 'prompt' | 'audit'> }): Promise<WrittenImage[]> {
+  if (!recording) {
+    for (const image of result.images) {
+      const outcome = await moderation.checkImage(image, {});
+      if (outcome.refusal) throw outcome.refusal;
+    }
+  }
+  const recorded = recording && (await recordImages(await recording, values, prompt, result, paths, screening));
+  const written: WrittenImage[] = [];
+  for (const [index, image] of result.images.entries()) {
+    const path = paths[index]!;
+    const kept = recorded?.images[index];
+    const file = kept ? { ...kept, converted: kept.mediaType !== image.mediaType } : await encodeForPath(image, path);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, file.bytes);
+    const record = recorded?.records[index];
+    // The record keeps what the model returned; the file may be a conversion of it.
+    written.push({ path, seed: image.settings.seed, mediaType: image.mediaType, ...(file.converted ? { writtenAs: file.mediaType } : {}), ...(record ? { recordId: record.id, provenance: record.provenance } : {}), revisedPrompt: image.revisedPrompt, settings: image.settings });
+  }
+  return written;
+}
+
+/** `--hires-fix` for one image: image-to-image over its upscale with the same prompt, seed and model, written as NAME-hires.EXT. */
+async function hiresPass({ pixelpipe, values, prompt, moderation, screening, hires, base, upscaled }: { pixelpipe: Pixelpipe; values: GenerateFlags; prompt: string; moderation: Moderation; screening: Pick<GenerationToRecord, 'prompt' | 'audit'>; hires: HiresFix; base: WrittenImage; upscaled: UpscaleSummary }): Promise<WrittenImage> {
+  const extension = extname(base.path);
+  const out = `${base.path.slice(0, base.path.length - extension.length)}-hires${extension}`;
+  // The flags of the pass as if typed: what it records, and what `reproduce` runs again.
+  const pass: GenerateFlags = {
+    ...values, image: [upscaled.out], strength: String(hires.strength), width: String(upscaled.output.width), height: String(upscaled.output.height), n: '1', out,
+    ...(base.seed !== undefined ? { seed: base.seed } : {}), ...(hires.steps !== undefined ? { steps: String(hires.steps) } : {}),
+  };
+  const result = await pixelpipe.generate({
+    prompt, model: values.model, negativePrompt: values.negative, seed: pass.seed === undefined ? undefined : parseSeed(pass.seed),
+    steps: number('steps', pass.steps), guidance: number('guidance', values.guidance), sampler: values.sampler,
+    width: upscaled.output.width, height: upscaled.output.height, n: 1, images: [upscaled.out], strength: hires.strength,
+    vaeDecoderFallback: values['vae-fallback'], ...(values.lora?.length ? { loras: values.lora.map(parseLora) } : {}),
+  }).catch(renameToFlags);
+  const recording = values['no-record'] ? undefined : openRecording(values['data-dir']);
+  const [written] = await keepImages({ values: pass, prompt, result, paths: [out], recording, moderation, screening });
+  return written!;
 }
 
 /** The request as a job would hold it, from the flags (without input images: those are stored with the record). */
