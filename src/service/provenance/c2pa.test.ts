@@ -50,6 +50,17 @@ async function noiseImage(mediaType: string, seed: number): Promise<Uint8Array> 
 }
 
 /** Flips one bit in the middle of the pixel data (PNG IDAT, the JPEG scan, the VP8 chunk), keeping the file well-formed. */
+// The start-of-scan marker, found by walking the segments: the bytes FF DA can also occur inside the
+// manifest's APP11 segments before it (its signature differs on every run).
+function jpegScanStart(bytes: Buffer): number {
+  let at = 2;
+  while (at + 4 <= bytes.length && bytes[at] === 0xff) {
+    if (bytes[at + 1] === 0xda) return at;
+    at += 2 + bytes.readUInt16BE(at + 2);
+  }
+  throw new Error(`no start-of-scan marker found walking the JPEG's segments (stopped at byte ${at})`);
+}
+
 function tamper(bytes: Uint8Array, mediaType: string): Uint8Array {
   const copy = Buffer.from(bytes);
   if (mediaType === 'image/png') {
@@ -59,7 +70,7 @@ function tamper(bytes: Uint8Array, mediaType: string): Uint8Array {
     copy.writeUInt32BE(crc32(copy.subarray(type, type + 4 + length)) >>> 0, type + 4 + length);
     return copy;
   }
-  let at = mediaType === 'image/jpeg' ? copy.indexOf(Buffer.from([0xff, 0xda])) + 40 : copy.indexOf('VP8', 12, 'latin1') + 40;
+  let at = mediaType === 'image/jpeg' ? jpegScanStart(copy) + 40 : copy.indexOf('VP8', 12, 'latin1') + 40;
   // In a JPEG scan 0xFF starts a marker; leave those bytes and their neighbours alone.
   while (mediaType === 'image/jpeg' && (copy[at]! >= 0xfe || copy[at - 1] === 0xff)) at++;
   copy[at]! ^= 1;
