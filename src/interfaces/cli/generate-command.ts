@@ -343,12 +343,16 @@ async function hiresPass({ pixelpipe, values, prompt, moderation, screening, hir
     ...values, image: [upscaled.out], strength: String(hires.strength), width: String(upscaled.output.width), height: String(upscaled.output.height), n: '1', out,
     ...(base.seed !== undefined ? { seed: base.seed } : {}), ...(hires.steps !== undefined ? { steps: String(hires.steps) } : {}),
   };
+  process.stderr.write(`hires fix: image-to-image over ${upscaled.out} at strength ${hires.strength}\n`);
+  const progress = createProgressPrinter(process.stderr, 1);
   const result = await pixelpipe.generate({
     prompt, model: values.model, negativePrompt: values.negative, seed: pass.seed === undefined ? undefined : parseSeed(pass.seed),
     steps: number('steps', pass.steps), guidance: number('guidance', values.guidance), sampler: values.sampler,
     width: upscaled.output.width, height: upscaled.output.height, n: 1, images: [upscaled.out], strength: hires.strength,
     vaeDecoderFallback: values['vae-fallback'], ...(values.lora?.length ? { loras: values.lora.map(parseLora) } : {}),
+    onProgress: (event) => progress.update(event),
   }).catch(renameToFlags);
+  progress.done();
   const recording = values['no-record'] ? undefined : openRecording(values['data-dir']);
   const [written] = await keepImages({ values: pass, prompt, result, paths: [out], recording, moderation, screening });
   return written!;

@@ -63,6 +63,7 @@ test('--hires-fix runs image-to-image over the x2 upscale with the same seed: NA
   const loose = join(work, 'loose.png');
   const unrecorded = await runCli(['generate', 'a red cube', '--model', model, '--steps', '2', '--seed', '11', '--width', '64', '--height', '64', '--out', loose, '--hires-fix', '--hires-strength', '0.5', '--no-record'], environment);
   assert.equal(unrecorded.code, 0, unrecorded.stderr);
+  assert.match(unrecorded.stderr, /hires fix: image-to-image over .*loose-x2\.png at strength 0\.5\nstep 1\/1 · /);
   assert.match(unrecorded.stdout, /loose\.png {2}seed 11\n.*loose-x2\.png: 64×64 → 128×128 [^]*\nhires fix: .*loose-hires\.png {2}seed 11\n/);
   const final = await rawRgb(join(work, 'loose-hires.png'));
   assert.deepEqual([final.width, final.height], [128, 128]);
