@@ -79,10 +79,10 @@ function wholeNumber(flag: string, text: string | undefined): number | undefined
   return value;
 }
 
-/** Where `--upscale N` writes image `path`'s upscale: beside it, as NAME-xN with the same extension. */
-export function upscaledPath(path: string, scale: number): string {
+/** A file beside `path` named NAME`suffix` with the same extension: `-x2` for an upscale, `-hires` for a hires fix. */
+export function besidePath(path: string, suffix: string): string {
   const extension = extname(path);
-  return `${path.slice(0, path.length - extension.length)}-x${scale}${extension}`;
+  return `${path.slice(0, path.length - extension.length)}${suffix}${extension}`;
 }
 
 /** `--lora FILE[:SCALE]`: the scale after the last colon when it is a number (so `C:\\x.safetensors` stays a path), else 1. */
@@ -173,7 +173,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   outputFormatOf(outputPath(values.out, 'check', 0, n));
   const upscale = wholeNumber('upscale', values.upscale);
   if (values['upscale-model'] !== undefined && upscale === undefined) throw new InvalidArgumentError({ argument: 'upscale-model', value: values['upscale-model'], message: '`--upscale-model` is used by --upscale N; give --upscale too' });
-  const hires = hiresOfFlags(values);
+  const hires = hiresOfFlags(values, upscale);
   // A scale the bundled upscaler lacks is refused before the model runs, not after.
   await checkBundledScale('upscale', hires ? hires.scale : upscale, values['upscale-model'], 'upscale-model');
   const executionProvider = values['execution-provider'];
@@ -241,16 +241,14 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
   progress.done();
   const prompt = { policy: screening.policy, verdict: screening.verdict };
   const paths = result.images.map((image, index) => outputPath(values.out, image.settings.seed ?? `${Date.now()}-${index + 1}`, index, result.images.length, extensionOfMediaType[image.mediaType]));
-  let written;
+  const scale = hires?.scale ?? upscale;
+  let written: WrittenImage[];
   try {
     if (!hires) await pixelpipe.close();
     written = await keepImages({ values, prompt: positionals[0]!, result, paths, recording, moderation, screening: { prompt, audit: [screening.entry] } });
-    for (const entry of written) {
-      const scale = hires?.scale ?? upscale;
-      if (scale === undefined) continue;
-      const upscaled = await upscaleFile({ file: entry.path, out: upscaledPath(entry.path, scale), scale, model: values['upscale-model'], threads: number('threads', values.threads) });
-      Object.assign(entry, { upscaled });
-      if (hires) Object.assign(entry, { hires: await hiresPass({ pixelpipe, values, prompt: positionals[0]!, moderation, screening: { prompt, audit: [] }, hires, base: entry, upscaled }) });
+    for (const entry of scale === undefined ? [] : written) {
+      entry.upscaled = await upscaleFile({ file: entry.path, out: besidePath(entry.path, `-x${scale}`), scale, model: values['upscale-model'], threads: number('threads', values.threads) });
+      if (hires) entry.hires = await hiresPass({ pixelpipe, values, prompt: positionals[0]!, moderation, screening: { prompt, audit: [] }, hires, base: entry, upscaled: entry.upscaled });
     }
   } finally {
     if (hires) await pixelpipe.close();
@@ -264,7 +262,7 @@ export async function generateCommand(argv: string[], createPixelpipe: (options:
     process.stdout.write(`${JSON.stringify({ model, images: written, warnings, response, usage, cost, attempts, routing }, null, 2)}\n`);
   } else {
     const line = ({ path, seed, writtenAs, mediaType, recordId }: WrittenImage) => `${path}${seed === undefined ? '' : `  seed ${seed}`}${recordId ? `  record ${recordId}` : ''}${writtenAs ? `  (converted from ${mediaType})` : ''}\n`;
-    for (const entry of written as (WrittenImage & { upscaled?: UpscaleSummary; hires?: WrittenImage })[]) {
+    for (const entry of written) {
       process.stdout.write(line(entry));
       if (entry.upscaled) process.stdout.write(describeUpscale(entry.upscaled));
       if (entry.hires) process.stdout.write(`hires fix: ${line(entry.hires)}`);
@@ -279,7 +277,7 @@ interface HiresFix {
   steps?: number;
 }
 
-function hiresOfFlags(values: GenerateFlags): HiresFix | undefined {
+function hiresOfFlags(values: GenerateFlags, upscale: number | undefined): HiresFix | undefined {
   if (!values['hires-fix']) {
     for (const flag of ['hires-strength', 'hires-steps'] as const) {
       if (values[flag] !== undefined) throw new InvalidArgumentError({ argument: flag, value: values[flag], message: `\`--${flag}\` is a setting of --hires-fix; give --hires-fix too` });
@@ -293,7 +291,7 @@ function hiresOfFlags(values: GenerateFlags): HiresFix | undefined {
   if (!(strength > 0 && strength <= 1)) throw new InvalidArgumentError({ argument: 'hires-strength', value: values['hires-strength'], message: `\`--hires-strength\` must be in (0, 1], got ${values['hires-strength']}; about 0.3 keeps the picture and adds detail` });
   const steps = number('hires-steps', values['hires-steps']);
   if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) throw new InvalidArgumentError({ argument: 'hires-steps', value: values['hires-steps'], message: `\`--hires-steps\` must be a whole number of at least 1, got ${JSON.stringify(values['hires-steps'])}` });
-  return { scale: wholeNumber('upscale', values.upscale) ?? 2, strength, ...(steps !== undefined ? { steps } : {}) };
+  return { scale: upscale ?? 2, strength, ...(steps !== undefined ? { steps } : {}) };
 }
 
 /** One image as the command wrote it (and prints it with --json). */
@@ -306,6 +304,10 @@ interface WrittenImage {
   provenance?: unknown;
   revisedPrompt?: string;
   settings: GenerateResult['images'][number]['settings'];
+  /** `--upscale` (or the hires fix's upscale) of this file. */
+  upscaled?: UpscaleSummary;
+  /** `--hires-fix`'s image made from the upscale. */
+  hires?: WrittenImage;
 }
 
 /**
@@ -336,8 +338,7 @@ async function keepImages({ values, prompt, result, paths, recording, moderation
 
 /** `--hires-fix` for one image: image-to-image over its upscale with the same prompt, seed and model, written as NAME-hires.EXT. */
 async function hiresPass({ pixelpipe, values, prompt, moderation, screening, hires, base, upscaled }: { pixelpipe: Pixelpipe; values: GenerateFlags; prompt: string; moderation: Moderation; screening: Pick<GenerationToRecord, 'prompt' | 'audit'>; hires: HiresFix; base: WrittenImage; upscaled: UpscaleSummary }): Promise<WrittenImage> {
-  const extension = extname(base.path);
-  const out = `${base.path.slice(0, base.path.length - extension.length)}-hires${extension}`;
+  const out = besidePath(base.path, '-hires');
   // The flags of the pass as if typed: what it records, and what `reproduce` runs again.
   const pass: GenerateFlags = {
     ...values, image: [upscaled.out], strength: String(hires.strength), width: String(upscaled.output.width), height: String(upscaled.output.height), n: '1', out,

@@ -37,10 +37,8 @@ ready.then(
  * Statements with parameters run as named prepared statements, parsed and described once per text.
  *
  * Why by hand: `PGlite.query` parses, describes and plans every statement anew, in five calls into
- * the WebAssembly. The service sends the same few dozen texts over and over, so parsing each once
- * and sending bind, describe, execute and sync in one call cut the database thread's busy time per
- * statement from 1.04 to 0.60 ms (2,000 jobs of `npm run bench:service`, timed in this thread).
- * After five runs Postgres may keep a generic plan; the job claim, whose best plan depends on the
+ * the WebAssembly. The service sends the same few dozen texts over and over, so each is parsed and
+ * described once, and a run is one call: bind, describe, execute and sync. After five runs Postgres may keep a generic plan; the job claim, whose best plan depends on the
  * queue's length, asks for a plan per run itself (job-claim.ts). PGlite offers no statement cache;
  * its protocol serializer and result parser are what `query` itself uses.
  */
