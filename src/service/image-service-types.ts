@@ -93,6 +93,17 @@ export interface RecordProvenance {
   watermark?: string;
   /** The screening of the prompt and the image: the policy's name and the decisions. */
   moderation?: { policy: string; prompt: ModerationVerdict; image?: ModerationVerdict };
+  /** The upscale the request's `upscale` ran, before the resize and the watermark. */
+  upscale?: UpscaleOperation;
+}
+
+/** An upscale done to an image: the weights (name and SHA-256), the scale and the tiling. */
+export interface UpscaleOperation {
+  model: string;
+  hash?: string;
+  scale: number;
+  tile: number;
+  overlap: number;
 }
 
 /** One screening decision, as the record keeps it (the audit log has the detail). */

@@ -183,7 +183,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
 
   const rankers = new RankerRegistry({ ...rankerConfigsFromSettings(settings), ...config.rankers });
   const servedLoras = createServedLoras(settings.loraDir);
-  const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit) }));
+  const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit), maxUpscalePixels: limits.maxUpscalePixels }));
   if (runner) {
     const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, loraPath: servedLoras.path, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {

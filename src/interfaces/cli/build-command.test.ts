@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import sharp from 'sharp';
+import { readPngText } from '../../engine/image/png.js';
 import { buildCommand, createBuildPrinter } from './build-command.js';
 import { runCli } from '../../testing/cli.js';
 import { repoRoot, testData } from '../../testing/paths.js';
@@ -373,4 +375,27 @@ test('the landing-pages example builds its 40 pages, then does nothing the secon
   const second = await runCli(['build', root, '--frozen']);
   assert.equal(second.code, 0, second.stderr);
   assert.match(second.stdout, /^0 generated, 40 cached, 0 failed/);
+});
+
+test('output.upscale esrgan grows a small generation to the output size with the bundled upscaler; lanczos (the default) only resizes', async () => {
+  const root = project('esrgan', {
+    'pixelpipe.yaml': `version: 1\ndefaults:\n  model: ${JSON.stringify(testData('fixtures', 'tiny-sd15'))}\n  steps: 1\n  seed: 4\n  size: 200x120\n  generationSize: 64x64\nspecs:\n  - name: grown\n    prompt: a red cube\n    output: { path: out/grown.png, upscale: esrgan }\n  - name: resized\n    prompt: a red cube\n    output: { path: out/resized.png }\n`,
+  });
+  const first = await build(root);
+  assert.equal(first.code, 0, first.stderr);
+  const entry = (path: string) => readLock(root).outputs.find((each) => each.path === path)!;
+  assert.equal(entry('out/grown.png').pixelSha256, entry('out/resized.png').pixelSha256, 'the model made the same pixels for both');
+  assert.notEqual(entry('out/grown.png').key, entry('out/resized.png').key, 'the upscale is part of the output\'s key');
+  for (const path of ['out/grown.png', 'out/resized.png']) {
+    const metadata = await sharp(join(root, path)).metadata();
+    assert.deepEqual([metadata.width, metadata.height], [200, 120], path);
+  }
+  // 64 → 200 wide needs x3.125: x4, then the resize to 200×120.
+  const grown = JSON.parse(readPngText(readFileSync(join(root, 'out/grown.png'))).pixelpipe!);
+  assert.deepEqual([grown.upscale.model, grown.upscale.scale], ['esrgan-slim-x4', 4]);
+  assert.equal(JSON.parse(readPngText(readFileSync(join(root, 'out/resized.png'))).pixelpipe!).upscale, undefined);
+  assert.notEqual(fileSha(join(root, 'out/grown.png')), fileSha(join(root, 'out/resized.png')));
+  const again = await build(root);
+  assert.equal(again.code, 0);
+  assert.deepEqual(generatedPaths(root), []);
 });

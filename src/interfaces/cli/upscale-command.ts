@@ -143,25 +143,13 @@ export async function upscaleFile({ file, out: outOption, scale: requestedScale,
     checkUpscaleSize(file, width, height, scale, limits);
     const out = outOption ?? join(dirname(file), `${basename(file, extname(file))}-x${scale}.png`);
 
-    const [{ upscaleTiled, overlapFor, defaultTileFor }, { insertTextChunks, readPngText }, { pixelSha256 }] = await Promise.all([
-      import('../../engine/upscale/tiled-upscale.js'), import('../../engine/image/png.js'), import('../../service/pixel-hash.js'),
+    const [{ upscaleImage }, { insertTextChunks, readPngText }, { pixelSha256 }] = await Promise.all([
+      import('../../service/upscaling/upscale-image.js'), import('../../engine/image/png.js'), import('../../service/pixel-hash.js'),
     ]);
     const bytes = await readFile(file);
-    // Orientation applied, like every viewer shows it; alpha is set aside and resized separately.
-    const decoded = sharp(bytes, { limitInputPixels: limits.maxInputPixels }).rotate();
-    const rgb = await decoded.clone().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
-    const tile = tileOption ?? defaultTileFor(scale);
-    const overlap = overlapOption ?? overlapFor(upscaler);
-    const started = performance.now();
-    const upscaled = await upscaleTiled(upscaler, { data: rgb.data, width: rgb.info.width, height: rgb.info.height }, { tile, overlap });
-    const seconds = (performance.now() - started) / 1000;
-
-    let image = sharp(upscaled.data, { raw: { width: upscaled.width, height: upscaled.height, channels: 3 }, limitInputPixels: false });
-    if (metadata.hasAlpha) {
-      const alpha = await decoded.clone().extractChannel('alpha').resize(upscaled.width, upscaled.height, { kernel: 'lanczos3' }).raw().toBuffer();
-      image = image.joinChannel(alpha, { raw: { width: upscaled.width, height: upscaled.height, channels: 1 } });
-    }
-    let png: Buffer = await image.png({ compressionLevel: 6 }).toBuffer();
+    const upscaled = await upscaleImage(upscaler, bytes, { tile: tileOption, overlap: overlapOption, maxInputPixels: limits.maxInputPixels });
+    const { tile, overlap, seconds } = upscaled;
+    let png: Buffer = upscaled.png;
 
     // Provenance: a pixelpipe image's record is the parent; the output's record names it and the operation.
     const parentText = metadata.format === 'png' ? readPngText(bytes) : {};
@@ -188,9 +176,8 @@ export async function upscaleFile({ file, out: outOption, scale: requestedScale,
     const written = await encodeForPath({ bytes: new Uint8Array(png), mediaType: 'image/png' }, out);
     await writeFile(out, written.bytes);
 
-    const tiles = tile > 0 ? Math.ceil(width / Math.min(tile, width)) * Math.ceil(height / Math.min(tile, height)) : 1;
     const perMegapixel = seconds / ((width * height) / 1e6);
-    return { out, model: upscaler.name, scale, input: { width, height }, output: { width: upscaled.width, height: upscaled.height }, tile, overlap, tiles, seconds: round(seconds), secondsPerInputMegapixel: round(perMegapixel), loadSeconds: round(loadSeconds), provenance: recorded ? 'recorded' : 'none' };
+    return { out, model: upscaler.name, scale, input: { width, height }, output: { width: upscaled.width, height: upscaled.height }, tile, overlap, tiles: upscaled.tiles, seconds: round(seconds), secondsPerInputMegapixel: round(perMegapixel), loadSeconds: round(loadSeconds), provenance: recorded ? 'recorded' : 'none' };
   } finally {
     await upscaler.release();
   }

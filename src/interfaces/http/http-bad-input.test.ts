@@ -90,6 +90,9 @@ function rows(): BadInput[] {
     { name: 'a path as the model', body: { prompt: 'a', model: '/etc' }, status: 404, code: 'model_not_found', param: 'model', modelCheck: true },
     { ...invalid('an inpainting model given an image without a mask', { prompt: 'a', model: 'tiny-sd15-inpaint', images: [{ b64_json: image64 }] }, 'mask'), modelCheck: true },
     invalid('decoder neither full nor fast', { prompt: 'a', decoder: 'quick' }, 'decoder'),
+    invalid('upscale at a scale the bundled upscaler lacks', { prompt: 'a', upscale: { scale: 5 } }, 'upscale.scale'),
+    invalid('upscale with neither a scale nor a resize to reach', { prompt: 'a', upscale: {} }, 'upscale.scale'),
+    invalid('upscale to more pixels than the upscale limit', { prompt: 'a', width: 2048, height: 2048, upscale: { scale: 4 } }, 'upscale.scale'),
     // This server configures no fast decoder (PIXELPIPE_FAST_DECODER); SDXL's latents have none at all.
     { ...invalid('decoder fast where no fast decoder is configured', { prompt: 'a', decoder: 'fast' }, 'decoder'), modelCheck: true },
     { ...invalid('decoder fast on a family without a fast decoder (SDXL)', { prompt: 'a', model: 'tiny-sdxl', decoder: 'fast' }, 'decoder'), modelCheck: true },

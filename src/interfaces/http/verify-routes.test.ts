@@ -93,6 +93,29 @@ test('a resized image stored as lossy WebP is watermarked and signed on its fina
   assert.deepEqual([report.watermark.found, report.watermark.records?.map((found: { id: string }) => found.id)], [true, [record!.id]], JSON.stringify(report.watermark));
 });
 
+test('an upscaled job image is watermarked and signed on its upscaled pixels, its manifest adds c2pa.resized by the upscaler, and its record names the upscale', async (t) => {
+  const server = (await shared.startServer(t))!;
+  const { body: submitted } = await server.postJson('/v1/jobs', { prompt: 'an upscaled verified cube', width: 64, height: 64, seed: 9, upscale: { scale: 2 } });
+  const job = await server.completeJob(submitted.id);
+  assert.equal(job.state, 'succeeded', JSON.stringify(job.error));
+  const [record] = job.records;
+  assert.deepEqual([record!.width, record!.height, record!.provenance?.c2pa], [128, 128, 'signed']);
+  assert.deepEqual({ ...record!.provenance!.upscale, hash: undefined, overlap: undefined }, { model: 'esrgan-slim-x2', scale: 2, tile: 256, hash: undefined, overlap: undefined });
+  assert.match(record!.provenance!.upscale!.hash!, /^sha256:[0-9a-f]{64}$/);
+  const fetched = (await (await server.request(`/v1/records/${record!.id}`)).json()) as any;
+  assert.deepEqual(fetched.provenance.upscale, record!.provenance!.upscale);
+  const blob = (await server.service.storage.get(record!.blobKey))!;
+  const independent = await validateWithC2paTs(blob.bytes);
+  assert.deepEqual(independent.failed, []);
+  assert.deepEqual(independent.actions.map((action) => action.action), ['c2pa.created', 'c2pa.resized']);
+  const response = await server.request('/v1/verify', { method: 'POST', headers: { 'content-type': 'image/png' }, body: blob.bytes });
+  const report = (await response.json()) as any;
+  assert.equal(report.c2pa.state, 'valid', JSON.stringify(report.c2pa.errors));
+  assert.deepEqual(report.c2pa.actions.map((action: { action: string; softwareAgent: string }) => [action.action, action.softwareAgent]), [['c2pa.created', testModelId], ['c2pa.resized', 'esrgan-slim-x2']]);
+  assert.equal(report.record.upscale.model, 'esrgan-slim-x2', 'the file\'s own record chunk names the upscale');
+  assert.deepEqual([report.watermark.found, report.watermark.records?.map((found: { id: string }) => found.id)], [true, [record!.id]]);
+});
+
 test('/v1/verify: another key finds no record of someone else\'s; a non-image body and a wrong content type are refused, naming what to send', async (t) => {
   const server = (await shared.startServer(t))!;
   const owner = await server.addKey();

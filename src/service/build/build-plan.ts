@@ -90,6 +90,8 @@ export function jobRequestOf(output: ResolvedOutput, model: BuildModel): Record<
     n: 1,
     ...(candidates > 1 ? { bestOf: candidates, rankBy: ranker!.type, rankRubric: ranker?.rubric, rankDecoder: ranker?.decoder } : {}),
     ...(finish.width !== undefined && finish.height !== undefined ? { resize: { width: finish.width, height: finish.height, fit: finish.fit } } : {}),
+    // The service picks the scale from the image the model made; an output with no pixel size has nothing to reach.
+    ...(finish.upscale === 'esrgan' && finish.width !== undefined && finish.height !== undefined ? { upscale: {} } : {}),
     outputFormat: finish.format,
     outputQuality: finish.quality,
     providerOptions: request.providerOptions,

@@ -21,7 +21,7 @@ export interface OutputFinish {
   /** 1–100 for webp and jpeg. */
   quality?: number;
   /** Upscaling method when the target is larger than the generated image. */
-  upscale?: 'lanczos';
+  upscale?: 'lanczos' | 'esrgan';
 }
 
 /** One output of a build, after the matrix, data rows and templates were resolved. */

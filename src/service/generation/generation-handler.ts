@@ -111,7 +111,7 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     // What the service does around the call (ranking, resizing, encoding) is not the model's to see.
-    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, rankDecoder, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = request;
+    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, rankDecoder, resize: _resize, upscale: _upscale, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = request;
     // Requests name LoRAs; the engine opens their files in the service's folder.
     const loras = loraNames && loraPath ? loraNames.map(({ name, scale }) => ({ path: loraPath(name), scale: scale ?? 1 })) : undefined;
     // Fail before generating when the ranker is gone (the server was restarted without it since the submit).

@@ -1,6 +1,7 @@
 // What a generation or edit job asks for: one zod schema that checks every request, from HTTP or code, before it is queued.
 import { z } from 'zod';
 import { seedProblem } from '../../providers/shared/call-validation.js';
+import { bundledUpscaleScales, upscaleScaleFor, upscaleTooLarge } from '../upscaling/upscale-plan.js';
 
 /** An input image already in blob storage (uploads are stored first, so jobs stay small). */
 export const blobReferenceSchema = z.strictObject({
@@ -18,10 +19,12 @@ export interface RequestLimits {
   maxPixels: number;
   /** Longest prompt, in characters. Default 10 000. */
   maxPromptLength: number;
+  /** Most pixels of an upscaled image (`upscale`), before any `resize`. Default 4096 × 4096 (48 MiB as RGB). */
+  maxUpscalePixels: number;
 }
 
 /** The limits used when none are given. */
-export const defaultRequestLimits: RequestLimits = { maxImages: 8, maxSteps: 150, maxPixels: 2048 * 2048, maxPromptLength: 10_000 };
+export const defaultRequestLimits: RequestLimits = { maxImages: 8, maxSteps: 150, maxPixels: 2048 * 2048, maxPromptLength: 10_000, maxUpscalePixels: 4096 * 4096 };
 
 /** The smallest width or height a request may ask for. */
 export const minRequestSide = 64;
@@ -94,6 +97,12 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       rankRubric: z.string().min(1).max(limits.maxPromptLength).optional(),
       /** Brings each stored image to this exact size (sharp, lanczos3, centred; `cover`, the default, crops the overflow, `contain` pads with black, `fill` stretches), before watermark and signature. */
       resize: z.strictObject({ width: z.number().int().min(8).max(8192), height: z.number().int().min(8).max(8192), fit: z.enum(['cover', 'contain', 'fill']).optional() }).optional(),
+      /**
+       * Upscales each image with the bundled ESRGAN-class model (esrgan-slim) before `resize`, the watermark
+       * and the signature: by `scale` (2, 3, 4 or 8), or, without it, by the smallest of those that brings
+       * the image to `resize`'s size. The record's `provenance.upscale` names the weights and the scale.
+       */
+      upscale: z.strictObject({ scale: z.union(bundledUpscaleScales.map((scale) => z.literal(scale))).optional() }).optional(),
       /** The stored file's format; the model's own (PNG) when absent. */
       outputFormat: z.enum(['png', 'webp', 'jpeg']).optional(),
       /** 1–100, for webp and jpeg; lossless webp from a PNG when absent. */
@@ -129,6 +138,15 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       }
       if (request.resize && request.resize.width * request.resize.height > limits.maxPixels) {
         context.addIssue({ code: 'custom', path: ['resize'], message: `width × height must be at most ${limits.maxPixels} pixels, got ${request.resize.width} × ${request.resize.height}` });
+      }
+      if (request.upscale) {
+        if (request.upscale.scale === undefined && !request.resize) {
+          context.addIssue({ code: 'custom', path: ['upscale', 'scale'], message: `is needed unless \`resize\` gives the size to upscale to: give one of ${bundledUpscaleScales.join(', ')}, or a \`resize\`` });
+        } else if (request.width !== undefined && request.height !== undefined) {
+          const scale = upscaleScaleFor(request.upscale, request.width, request.height, request.resize);
+          const tooLarge = scale === undefined ? undefined : upscaleTooLarge(request.width, request.height, scale, limits.maxUpscalePixels);
+          if (tooLarge) context.addIssue({ code: 'custom', path: ['upscale', 'scale'], message: `x${scale} ${tooLarge}` });
+        }
       }
       if ((request.mask || request.strength !== undefined || request.extend) && !request.images) {
         context.addIssue({ code: 'custom', path: ['images'], message: 'an edit (mask, strength or extend) needs an input image in `images`' });

@@ -37,6 +37,8 @@ export interface ProvenanceClaim {
    * It becomes the parent ingredient, so the provider's claim stays in the chain instead of being stripped.
    */
   hostedIngredient?: ProvenanceImage;
+  /** The image was upscaled after it was made (`c2pa.resized`), by this upscaler. */
+  upscaled?: { softwareAgent: string };
 }
 
 interface Action {
@@ -62,7 +64,8 @@ const builderSettings = { builder: { thumbnail: { enabled: false } } };
  * A new image gets `c2pa.created`; an edit opens its input as the parent ingredient and adds
  * `c2pa.edited`; both name the model and IPTC's trainedAlgorithmicMedia. A hosted provider's
  * credentialed output is opened as the parent instead, since its own manifest says what its model
- * did; an edit's input then goes in as `inputTo`.
+ * did; an edit's input then goes in as `inputTo`. An upscale after the model adds `c2pa.resized`,
+ * naming the upscaler.
  */
 export async function signImage(bytes: Uint8Array, mediaType: string, claim: ProvenanceClaim, signer: ProvenanceSigner): Promise<Uint8Array> {
   checkImage(bytes, mediaType, 'bytes');
@@ -73,6 +76,7 @@ export async function signImage(bytes: Uint8Array, mediaType: string, claim: Pro
   }
 
   const { actions, ingredients } = describe(claim);
+  if (claim.upscaled) actions.push({ action: 'c2pa.resized', softwareAgent: { name: claim.upscaled.softwareAgent } });
   const builder = Builder.withJson(
     {
       claim_generator_info: [claim.generator],

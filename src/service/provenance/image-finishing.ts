@@ -1,14 +1,17 @@
 // What happens to every image between the model and storage, for jobs and the CLI alike: it is
-// screened, resized when the request asks, watermarked with its record's id, given its record,
-// converted to the format asked for, and signed, in that order, so the watermark and the signature
-// are made on the final pixels and the signature covers the record.
+// screened, upscaled and resized when the request asks, watermarked with its record's id, given its
+// record, converted to the format asked for, and signed, in that order, so the watermark and the
+// signature are made on the final pixels and the signature covers the record.
 import sharp from 'sharp';
+import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { insertTextChunks, readPngText, removeTextChunks, type PngTextChunk } from '../../engine/image/png.js';
 import type { ImageSettings } from '../../spec/image-model-result.js';
 import type { JobRequest } from '../generation/job-request.js';
 import { encodeAs, formatOfMediaType, mediaTypeOf } from '../image-files.js';
-import type { ModerationVerdict, RecordProvenance } from '../image-service-types.js';
+import type { ModerationVerdict, RecordProvenance, UpscaleOperation } from '../image-service-types.js';
 import type { AuditEntry } from '../safety/audit-log.js';
+import type { ImageUpscaling } from '../upscaling/image-upscaling.js';
+import { upscaleScaleFor } from '../upscaling/upscale-plan.js';
 
 /** An encoded image. */
 export interface EncodedImage {
@@ -37,6 +40,8 @@ export interface FinishingContext {
   jobId?: string;
   /** The prompt's screening, made at submit time, which the record keeps. */
   prompt?: { policy: string; verdict: ModerationVerdict };
+  /** Set by finishing for the signer: the upscale it ran. */
+  upscale?: UpscaleOperation;
 }
 
 /** A finished image and what was done to it. */
@@ -61,6 +66,8 @@ export type Signer = { name: string; sign(image: EncodedImage, context: Finishin
 /** The parts of a finishing; leave one out to skip its step. */
 export interface FinishingParts {
   screen?: ImageScreen;
+  /** Runs a request's `upscale`; without it, a request that asks for one fails. */
+  upscaling?: ImageUpscaling;
   watermark?: Watermarker;
   signer?: Signer;
 }
@@ -72,12 +79,12 @@ export function watermarkPayload(recordId: string): Uint8Array {
 
 // The record travels in the PNG's `pixelpipe` chunk (the engine writes one without the id), so the
 // file names its record even without a database; a conversion moves it to XMP with the rest.
-async function withRecordChunk(image: EncodedImage, recordId: string, settings: ImageSettings, softwareAgent: string): Promise<EncodedImage> {
+async function withRecordChunk(image: EncodedImage, recordId: string, settings: ImageSettings, softwareAgent: string, upscale: UpscaleOperation | undefined): Promise<EncodedImage> {
   const png = image.mediaType === 'image/png' ? image : { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: 'image/png' };
   const engineRecord = readPngText(png.bytes).pixelpipe;
   const record = engineRecord === undefined ? { version: 1, settings, model: { id: softwareAgent } } : (JSON.parse(engineRecord) as Record<string, unknown>);
   // Spliced, not re-encoded: the pixels and the other chunks (A1111's `parameters`) stay byte for byte.
-  const chunk = { keyword: 'pixelpipe', text: JSON.stringify({ ...record, recordId }), international: true };
+  const chunk = { keyword: 'pixelpipe', text: JSON.stringify({ ...record, recordId, ...(upscale ? { upscale } : {}) }), international: true };
   return { bytes: new Uint8Array(insertTextChunks(removeTextChunks(Buffer.from(png.bytes), 'pixelpipe'), [chunk])), mediaType: 'image/png' };
 }
 
@@ -89,23 +96,31 @@ async function withRecordChunk(image: EncodedImage, recordId: string, settings: 
  * engine's record, A1111's `parameters`).
  */
 export async function resizeImage(image: EncodedImage, resize: NonNullable<JobRequest['resize']>): Promise<EncodedImage> {
-  const text = image.mediaType === 'image/png' ? readPngText(image.bytes) : {};
   const resized = await sharp(image.bytes)
     .resize({ width: resize.width, height: resize.height, fit: resize.fit ?? 'cover', position: 'centre', kernel: 'lanczos3', background: { r: 0, g: 0, b: 0, alpha: 1 } })
     .png()
     .toBuffer();
+  return { bytes: keepPngText(image, resized), mediaType: 'image/png' };
+}
+
+/** `png` (made from `source`'s pixels) with the text chunks `source` has, when it is a PNG. */
+export function keepPngText(source: EncodedImage, png: Buffer): Uint8Array {
+  const text = source.mediaType === 'image/png' ? readPngText(source.bytes) : {};
   const chunks: PngTextChunk[] = Object.entries(text).map(([keyword, value]) => ({ keyword, text: value, international: true }));
-  return { bytes: new Uint8Array(chunks.length ? insertTextChunks(resized, chunks) : resized), mediaType: 'image/png' };
+  return new Uint8Array(chunks.length ? insertTextChunks(png, chunks) : png);
 }
 
 /** Makes the finishing of a service or CLI from the parts it has. */
-export function createImageFinishing({ screen, watermark, signer }: FinishingParts): ImageFinishing {
+export function createImageFinishing({ screen, upscaling, watermark, signer }: FinishingParts): ImageFinishing {
   return {
     async finish(image, context) {
       const screening = screen ? await screen(image, context) : undefined;
       const verdict = screening?.verdict;
-      // Resized before the watermark and the signature, which must be made on the pixels that are stored.
-      let current = context.request.resize ? await resizeImage(image, context.request.resize) : image;
+      // Upscaled and resized before the watermark and the signature, which must be made on the pixels that are stored.
+      const upscaled = context.request.upscale ? await runUpscale(image, context.request) : undefined;
+      const upscale = upscaled?.operation;
+      let current = upscaled?.image ?? image;
+      if (context.request.resize) current = await resizeImage(current, context.request.resize);
       let payload: string | undefined;
       if (watermark) {
         const bits = watermarkPayload(context.recordId);
@@ -115,12 +130,21 @@ export function createImageFinishing({ screen, watermark, signer }: FinishingPar
       }
       const { outputFormat } = context.request;
       const target = context.mediaType ?? (outputFormat ? mediaTypeOf[outputFormat] : image.mediaType);
-      current = await withRecordChunk(current, context.recordId, context.settings, context.softwareAgent);
+      current = await withRecordChunk(current, context.recordId, context.settings, context.softwareAgent, upscale);
       if (target !== current.mediaType) current = await encodeAs(current, formatOfMediaType(target), { lossless: image.mediaType === 'image/png', quality: context.request.outputQuality });
-      if (signer) current = await signer.sign(current, context, image);
+      if (signer) current = await signer.sign(current, upscale ? { ...context, upscale } : context, image);
       const moderation = context.prompt && { policy: context.prompt.policy, prompt: context.prompt.verdict, ...(verdict ? { image: verdict } : {}) };
-      const provenance: RecordProvenance = { c2pa: signer ? 'signed' : 'unsigned', ...(signer ? { signer: signer.name } : {}), ...(payload ? { watermark: payload } : {}), ...(moderation ? { moderation } : {}) };
+      const provenance: RecordProvenance = { c2pa: signer ? 'signed' : 'unsigned', ...(signer ? { signer: signer.name } : {}), ...(payload ? { watermark: payload } : {}), ...(moderation ? { moderation } : {}), ...(upscale ? { upscale } : {}) };
       return { ...current, provenance, audit: screening?.entry ? [screening.entry] : [] };
     },
   };
+
+  // The scale is decided now, from the image the model made: a hosted model's size is known only here.
+  async function runUpscale(image: EncodedImage, request: JobRequest): Promise<{ image: EncodedImage; operation: UpscaleOperation } | undefined> {
+    const { width = 0, height = 0 } = await sharp(image.bytes).metadata();
+    const scale = upscaleScaleFor(request.upscale!, width, height, request.resize);
+    if (scale === undefined) return undefined;
+    if (!upscaling) throw new InvalidArgumentError({ argument: 'upscale', value: request.upscale, message: '`upscale` is not offered where this image was finished (its finishing has no upscaler); leave it out' });
+    return await upscaling.upscale(image, scale, { width, height });
+  }
 }

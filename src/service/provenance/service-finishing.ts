@@ -7,6 +7,8 @@ import type { Settings } from '../../config/settings.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { loadFileSigner, writeDevelopmentCertificates } from './c2pa-keys.js';
 import { hasManifest, signImage } from './c2pa-signing.js';
+import { defaultRequestLimits } from '../generation/job-request.js';
+import { bundledUpscaling } from '../upscaling/image-upscaling.js';
 import { createImageFinishing, type FinishingParts, type ImageFinishing, type Signer, type Watermarker } from './image-finishing.js';
 import { embedWatermark } from './watermark.js';
 import { watermarkMinimumSide } from './watermark-pixels.js';
@@ -64,6 +66,7 @@ export async function signerFromSettings(settings: Pick<Settings, 'c2paCert' | '
         settings: context.settings,
         ...(context.input ? { edit: { input: context.input } } : {}),
         ...(credentialed ? { hostedIngredient: original } : {}),
+        ...(context.upscale ? { upscaled: { softwareAgent: context.upscale.model } } : {}),
       };
       return { bytes: await signImage(image.bytes, image.mediaType, claim, signer), mediaType: image.mediaType };
     },
@@ -78,10 +81,13 @@ export interface FinishingDependencies {
   screen?: FinishingParts['screen'];
   /** Make development certificates in the data directory when none are set or there (see `signerFromSettings`). */
   createDevelopmentCertificates?: boolean;
+  /** The largest image a request's `upscale` may make. Default `defaultRequestLimits.maxUpscalePixels`. */
+  maxUpscalePixels?: number;
 }
 
 /** The finishing the settings describe. */
-export async function finishingFromSettings(settings: Settings, { onNotice = () => undefined, screen, createDevelopmentCertificates }: FinishingDependencies = {}): Promise<ImageFinishing> {
+export async function finishingFromSettings(settings: Settings, { onNotice = () => undefined, screen, createDevelopmentCertificates, maxUpscalePixels = defaultRequestLimits.maxUpscalePixels }: FinishingDependencies = {}): Promise<ImageFinishing> {
   const signer = await signerFromSettings(settings, { onNotice, createDevelopment: createDevelopmentCertificates });
-  return createImageFinishing({ ...(screen ? { screen } : {}), ...(settings.watermark ? { watermark: watermarker } : {}), ...(signer ? { signer } : {}) });
+  const upscaling = bundledUpscaling({ maxOutputPixels: maxUpscalePixels, ...(settings.threads === undefined ? {} : { threads: settings.threads }) });
+  return createImageFinishing({ ...(screen ? { screen } : {}), upscaling, ...(settings.watermark ? { watermark: watermarker } : {}), ...(signer ? { signer } : {}) });
 }

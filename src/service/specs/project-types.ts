@@ -41,7 +41,7 @@ export interface LoadedSpec {
     format?: 'png' | 'webp' | 'jpeg';
     quality?: number;
     fit: 'cover' | 'contain' | 'fill';
-    upscale?: 'lanczos';
+    upscale?: 'lanczos' | 'esrgan';
   };
   /** A policy name, or a policy file relative to the project folder. */
   moderation?: string;

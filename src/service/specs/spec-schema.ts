@@ -47,7 +47,7 @@ const outputSchema = z.strictObject({
   format: z.enum(['png', 'webp', 'jpeg', 'jpg']).optional().meta({ description: "Default: from the path's extension." }),
   quality: z.int().min(1).max(100).optional().meta({ description: '1-100, for webp and jpeg.' }),
   fit: z.enum(['cover', 'contain', 'fill']).optional().meta({ description: 'How the generated image is brought to the size; default cover.' }),
-  upscale: z.enum(['lanczos']).optional(),
+  upscale: z.enum(['lanczos', 'esrgan']).optional().meta({ description: 'How an image smaller than the output size grows to it: lanczos (default: the resize alone), or esrgan (the bundled esrgan-slim upscaler at the smallest of x2, x3, x4, x8 that reaches the size, then the resize).' }),
 });
 
 const loraName = z.string().regex(/^[\w][\w.-]{0,99}$/, 'must be a LoRA name as `pixelpipe lora list` shows it (letters, digits, _ - .; no path, no extension)');
