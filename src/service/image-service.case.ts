@@ -115,6 +115,22 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       assert.match(metrics, /pixelpipe_stage_seconds_count\{stage="denoise"\} 1/);
     });
 
+    test('a job with upscale stores the upscaled, resized image; its record names the upscale and still reproduces the model\'s pixels', async (t) => {
+      const service = await startService(t, serviceCase);
+      if (!service) return;
+      const { job } = await service.submit({ ...tinyRequest, upscale: {}, resize: { width: 150, height: 96 } });
+      const done = await service.waitForJob(job.id);
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      const [record] = done.records;
+      assert.deepEqual([record!.width, record!.height, record!.provenance?.upscale?.model, record!.provenance?.upscale?.scale], [150, 96, 'esrgan-slim-x3', 3]);
+      const metadata = await sharp((await service.storage.get(record!.blobKey))!.bytes).metadata();
+      assert.deepEqual([metadata.width, metadata.height], [150, 96]);
+      const pixelpipe = createPixelpipe();
+      t.after(() => pixelpipe.close());
+      const again = await reproduceRecord(record!, { pixelpipe, storage: service.storage, model: tinyModel });
+      assert.equal(again.matches, true, `reproduced ${again.pixelSha256}, recorded ${record!.pixelSha256}`);
+    });
+
     test('cancelling a queued job ends its events with cancelled; an idempotency key gives the same job back', async (t) => {
       const service = await startService(t, serviceCase, { workers: 0 });
       if (!service) return;

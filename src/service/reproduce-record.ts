@@ -79,8 +79,8 @@ async function input(storage: BlobStorage, key: string, field: string): Promise<
 
 /** Generates the record's image again in this process (see `reproductionRequest`). */
 export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model, loraPath }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
-  // Resizing and encoding happen when a service stores an image; the model's pixels are what is compared.
-  const { images, mask, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = reproductionRequest(record, { model });
+  // Upscaling, resizing and encoding happen when a service stores an image; the model's pixels are what is compared.
+  const { images, mask, upscale: _upscale, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = reproductionRequest(record, { model });
   if (loraNames?.length && !loraPath) throw new InvalidArgumentError({ argument: 'loras', value: loraNames, message: `record ${record.id} used LoRAs (${loraNames.map(({ name }) => name).join(', ')}); reproduce it where its LoRA folder is` });
   const loras = loraNames?.map(({ name, scale }) => ({ path: loraPath!(name), scale: scale ?? 1 }));
   const result = await pixelpipe.generate({
