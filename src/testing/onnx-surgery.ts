@@ -1,6 +1,10 @@
-// Edits a real ONNX model's graph inputs for tests: turns an input into a constant, as a model exported
-// without that input would behave (FLUX.1-schnell's transformer has no `guidance` input; the tiny FLUX
-// fixture, made like FLUX.1-dev, has one). Works on the protobuf bytes, keeping every other field as is.
+// Edits real ONNX models for tests, on the protobuf bytes, keeping every other field as is:
+// - turns a graph input into a constant, as a model exported without that input would behave (FLUX.1-schnell's
+//   transformer has no `guidance` input; the tiny FLUX fixture, made like FLUX.1-dev, has one);
+// - quantizes the weights of MatMul and Gemm nodes into the forms quantized exports ship (int8/uint8 behind
+//   `DequantizeLinear`, ONNX Runtime's 4-bit `MatMulNBits`), since no real quantized export can be downloaded here.
+import { readOnnxGraph, type OnnxReadNode } from '../engine/runtime/onnx-reader.js';
+import { nodeProto, tensorProto, type OnnxInitializer, type OnnxNode } from '../engine/runtime/onnx-writer.js';
 
 /** A protobuf field as read: its number, wire type and the bytes of the whole field (tag included). */
 interface Field {
@@ -98,4 +102,100 @@ export function inputToConstant(model: Uint8Array, name: string, values: number[
   });
   if (!found) throw new Error(`onnx-surgery: the model has no graph input ${JSON.stringify(name)}`);
   return concat(modelParts);
+}
+
+/** How `quantizeWeights` stores the weights. */
+export type WeightQuantization = 'int8' | 'uint8' | 'matmul-4bit';
+
+/**
+ * The model with the 2-D float32 weights of its MatMul and Gemm nodes quantized, as quantized exports ship them:
+ * - `int8` / `uint8`: per-tensor, symmetric (uint8 with zero point 128), each weight replaced by a
+ *   `DequantizeLinear` of its quantized values (what `onnxruntime.quantization.quantize_dynamic` writes);
+ * - `matmul-4bit`: each MatMul whose weight's rows are a multiple of `blockSize` becomes ONNX Runtime's
+ *   `com.microsoft.MatMulNBits` with 4-bit values, blocks of `blockSize` along K, one scale per block and
+ *   the default zero point 8 (what `MatMul4BitsQuantizer` writes); Gemm nodes stay float.
+ * Weights of fewer than `minElements` values stay float. Gives the names of the weights quantized.
+ */
+export function quantizeWeights(model: Uint8Array, mode: WeightQuantization, { blockSize = 32, minElements = 256 } = {}): { bytes: Uint8Array; quantized: string[] } {
+  const graph = readOnnxGraph(model);
+  const uses = new Map<string, number>();
+  for (const node of graph.nodes) for (const input of node.inputs) uses.set(input, (uses.get(input) ?? 0) + 1);
+  const floatWeight = (name: string | undefined) => {
+    const tensor = name === undefined ? undefined : graph.initializers.get(name);
+    if (!tensor || tensor.dataType !== 1 || !tensor.inline || tensor.dims.length !== 2 || tensor.dims[0]! * tensor.dims[1]! < minElements) return undefined;
+    return { dims: tensor.dims as [number, number], values: new Float32Array(new Uint8Array(model.subarray(tensor.inline.offset, tensor.inline.offset + tensor.inline.length)).buffer) };
+  };
+
+  const dequantizers: OnnxNode[] = [];
+  const replacements = new Map<number, OnnxNode>();
+  const added: OnnxInitializer[] = [];
+  const removed = new Set<string>();
+  graph.nodes.forEach((node: OnnxReadNode, index) => {
+    const weightName = node.inputs[1]!;
+    const weight = (node.opType === 'MatMul' || node.opType === 'Gemm') && !removed.has(weightName) ? floatWeight(weightName) : undefined;
+    if (!weight) return;
+    if (mode === 'matmul-4bit') {
+      const [k, n] = weight.dims;
+      if (node.opType !== 'MatMul' || k % blockSize !== 0 || uses.get(weightName) !== 1) return;
+      const { packed, scales } = quantize4Bit(weight.values, k, n, blockSize);
+      added.push({ name: `${weightName}_q4`, type: 'uint8', dims: [n, k / blockSize, blockSize / 2], values: packed }, { name: `${weightName}_scales`, type: 'float32', dims: [n * (k / blockSize)], values: scales });
+      replacements.set(index, { opType: 'MatMulNBits', domain: 'com.microsoft', name: node.name, inputs: [node.inputs[0]!, `${weightName}_q4`, `${weightName}_scales`], outputs: node.outputs, attributes: { K: { int: k }, N: { int: n }, bits: { int: 4 }, block_size: { int: blockSize } } });
+    } else {
+      const largest = weight.values.reduce((most, value) => Math.max(most, Math.abs(value)), 0);
+      const scale = largest / 127 || 1;
+      const zeroPoint = mode === 'uint8' ? 128 : 0;
+      const low = mode === 'uint8' ? 0 : -128;
+      const high = mode === 'uint8' ? 255 : 127;
+      const values = Array.from(weight.values, (value) => Math.min(high, Math.max(low, Math.round(value / scale) + zeroPoint)));
+      added.push({ name: `${weightName}_quantized`, type: mode, dims: weight.dims, values }, { name: `${weightName}_scale`, type: 'float32', dims: [], values: [scale] }, { name: `${weightName}_zero_point`, type: mode, dims: [], values: [zeroPoint] });
+      dequantizers.push({ opType: 'DequantizeLinear', name: `${weightName}_dequantize`, inputs: [`${weightName}_quantized`, `${weightName}_scale`, `${weightName}_zero_point`], outputs: [weightName] });
+    }
+    removed.add(weightName);
+  });
+
+  // GraphProto: node 1, initializer 5 (TensorProto, name in field 8). New DequantizeLinear nodes go first,
+  // so the node list stays in topological order; a replaced node keeps its place.
+  let nodeIndex = 0;
+  const modelParts = fields(model).map((field) => {
+    if (field.number !== 7 || !field.payload) return field.bytes;
+    const graphParts: Uint8Array[] = [];
+    for (const graphField of fields(field.payload)) {
+      if (graphField.number === 1) {
+        if (nodeIndex === 0) graphParts.push(...dequantizers.map((node, index) => lengthDelimited(1, nodeProto(node, index))));
+        const replacement = replacements.get(nodeIndex);
+        graphParts.push(replacement ? lengthDelimited(1, nodeProto(replacement, nodeIndex)) : graphField.bytes);
+        nodeIndex += 1;
+      } else if (graphField.number === 5 && graphField.payload) {
+        const nameField = fields(graphField.payload).find((inner) => inner.number === 8);
+        if (!(nameField?.payload && removed.has(new TextDecoder().decode(nameField.payload)))) graphParts.push(graphField.bytes);
+      } else graphParts.push(graphField.bytes);
+    }
+    graphParts.push(...added.map((initializer) => lengthDelimited(5, tensorProto(initializer))));
+    return lengthDelimited(7, concat(graphParts));
+  });
+  // ModelProto.opset_import (8): OperatorSetIdProto { domain 1, version 2 }; MatMulNBits is com.microsoft's, version 1.
+  const hasMicrosoft = fields(model).some((field) => field.number === 8 && field.payload && fields(field.payload).some((inner) => inner.number === 1 && inner.payload && new TextDecoder().decode(inner.payload) === 'com.microsoft'));
+  if (mode === 'matmul-4bit' && replacements.size > 0 && !hasMicrosoft) modelParts.push(lengthDelimited(8, concat([lengthDelimited(1, text('com.microsoft')), Uint8Array.from([2 * 8, 1])])));
+  return { bytes: concat(modelParts), quantized: [...removed] };
+}
+
+/** W [K, N] row-major as MatMulNBits wants it: per column, blocks of `blockSize` rows, two 4-bit values a byte (low nibble first), q = round(w / scale) + 8. */
+function quantize4Bit(values: Float32Array, k: number, n: number, blockSize: number): { packed: Uint8Array; scales: Float32Array } {
+  const blocks = k / blockSize;
+  const packed = new Uint8Array(n * blocks * (blockSize / 2));
+  const scales = new Float32Array(n * blocks);
+  for (let column = 0; column < n; column++) {
+    for (let block = 0; block < blocks; block++) {
+      let largest = 0;
+      for (let row = 0; row < blockSize; row++) largest = Math.max(largest, Math.abs(values[(block * blockSize + row) * n + column]!));
+      const scale = largest / 7 || 1;
+      scales[column * blocks + block] = scale;
+      for (let row = 0; row < blockSize; row++) {
+        const q = Math.min(15, Math.max(0, Math.round(values[(block * blockSize + row) * n + column]! / scale) + 8));
+        const byte = (column * blocks + block) * (blockSize / 2) + (row >> 1);
+        packed[byte]! |= row % 2 === 0 ? q : q << 4;
+      }
+    }
+  }
+  return { packed, scales };
 }

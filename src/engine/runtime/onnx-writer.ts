@@ -3,8 +3,8 @@
 // Hand-written protobuf because no maintained JS library writes ONNX (onnx-proto and friends are
 // unmaintained read-side bindings, and protobufjs plus the 900-line onnx.proto is a heavy dependency for
 // this): it emits only the subset of onnx.proto used here: nodes with int, float, string and list
-// attributes, float32/int64/int32 initializers as raw little-endian data, tensor value infos with
-// fixed or symbolic dims, one opset import. Field numbers are onnx.proto's (IR version 8).
+// attributes, float32/int64/int32/int8/uint8 initializers as raw little-endian data, tensor value infos
+// with fixed or symbolic dims, one opset import. Field numbers are onnx.proto's (IR version 8).
 
 export type ElementType = 'float32' | 'float16' | 'int64' | 'int32';
 const elementTypeIds: Record<ElementType, number> = { float32: 1, int32: 6, int64: 7, float16: 10 };
@@ -25,16 +25,20 @@ export interface OnnxNode {
   outputs: string[];
   /** Defaults to `node<index>`. */
   name?: string;
+  /** The operator's domain (`com.microsoft` for ONNX Runtime's contrib ops); the default domain when absent. */
+  domain?: string;
   attributes?: Record<string, OnnxAttribute>;
 }
 
 /** A constant tensor in the graph (a Conv's weights, a Resize's scales). */
 export interface OnnxInitializer {
   name: string;
-  type: 'float32' | 'int64' | 'int32';
+  type: 'float32' | 'int64' | 'int32' | 'int8' | 'uint8';
   dims: readonly number[];
   values: ArrayLike<number>;
 }
+
+const initializerTypeIds: Record<OnnxInitializer['type'], number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 };
 
 export interface OnnxModelDescription {
   nodes: OnnxNode[];
@@ -63,7 +67,7 @@ function varint(value: number | bigint): Bytes {
 }
 
 const concat = (parts: readonly Bytes[]): Bytes => Buffer.concat(parts);
-const integerField = (field: number, value: number | bigint): Bytes => concat([varint(field << 3), varint(value)]);
+export const integerField = (field: number, value: number | bigint): Bytes => concat([varint(field << 3), varint(value)]);
 
 function float32Field(field: number, value: number): Bytes {
   const bytes = Buffer.alloc(5);
@@ -72,7 +76,7 @@ function float32Field(field: number, value: number): Bytes {
   return bytes;
 }
 
-function bytesField(field: number, content: Bytes | string): Bytes {
+export function bytesField(field: number, content: Bytes | string): Bytes {
   const payload = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   return concat([varint((field << 3) | 2), varint(payload.length), payload]);
 }
@@ -84,14 +88,16 @@ function valueInfo({ name, type, shape }: OnnxValueInfo): Bytes {
 }
 
 /** TensorProto: dims, data_type, name, and the values little-endian in raw_data. */
-function tensorProto({ name, type, dims, values }: OnnxInitializer): Bytes {
+export function tensorProto({ name, type, dims, values }: OnnxInitializer): Bytes {
   const count = dims.reduce((product, dim) => product * dim, 1);
   if (values.length !== count) throw new Error(`initializer ${name} has ${values.length} values for dims [${dims.join(', ')}] (${count})`);
   let raw: Bytes;
   if (type === 'float32') raw = new Uint8Array((values instanceof Float32Array ? values : Float32Array.from(values)).slice().buffer);
   else if (type === 'int32') raw = new Uint8Array(Int32Array.from(values).buffer);
+  else if (type === 'int8') raw = new Uint8Array(Int8Array.from(values).buffer);
+  else if (type === 'uint8') raw = Uint8Array.from(values);
   else raw = new Uint8Array(BigInt64Array.from(Array.from(values, (value) => BigInt(value))).buffer);
-  return concat([...dims.map((dim) => integerField(1, dim)), integerField(2, elementTypeIds[type]), bytesField(8, name), bytesField(9, raw)]);
+  return concat([...dims.map((dim) => integerField(1, dim)), integerField(2, initializerTypeIds[type]), bytesField(8, name), bytesField(9, raw)]);
 }
 
 // AttributeProto.AttributeType: FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7.
@@ -105,13 +111,14 @@ function attributeProto(name: string, attribute: OnnxAttribute): Bytes {
   return concat(parts);
 }
 
-function nodeProto(node: OnnxNode, index: number): Bytes {
+export function nodeProto(node: OnnxNode, index: number): Bytes {
   return concat([
     ...node.inputs.map((input) => bytesField(1, input)),
     ...node.outputs.map((output) => bytesField(2, output)),
     bytesField(3, node.name ?? `node${index}`),
     bytesField(4, node.opType),
     ...Object.entries(node.attributes ?? {}).map(([name, attribute]) => bytesField(5, attributeProto(name, attribute))),
+    ...(node.domain ? [bytesField(7, node.domain)] : []),
   ]);
 }
 
