@@ -42,6 +42,8 @@ const settingsSchema = z.object({
   cacheDir: z.string().min(1),
   /** The LoRA folder: `NAME.safetensors` with its `NAME.json` record. Default: `loras` beside the model cache. */
   loraDir: z.string().min(1),
+  /** The ControlNet folder: `NAME/` (holding `controlnet/model.onnx` or `model.onnx`) or `NAME.onnx`, which requests name in `controls`. Default: `controlnets` beside the model cache. */
+  controlnetDir: z.string().min(1),
   /** Hugging Face Hub base URL (a mirror or a test server). */
   hubUrl: z.string().url(),
   /** Token for gated or private repos. */
@@ -141,6 +143,7 @@ const serviceVariables: Record<string, string> = {
   vlmModel: 'PIXELPIPE_VLM_MODEL',
   vlmApiKey: 'PIXELPIPE_VLM_API_KEY',
   loraDir: 'PIXELPIPE_LORA_DIR',
+  controlnetDir: 'PIXELPIPE_CONTROLNET_DIR',
   graphCache: 'PIXELPIPE_GRAPH_CACHE',
   warmUp: 'PIXELPIPE_WARM_UP',
   offloadTextEncoders: 'PIXELPIPE_OFFLOAD_TEXT_ENCODERS',
@@ -157,6 +160,7 @@ export function loadSettings(overrides: Partial<Settings> = {}, environment: Nod
   const candidate = {
     cacheDir,
     loraDir: environment.PIXELPIPE_LORA_DIR || join(dirname(cacheDir), 'loras'),
+    controlnetDir: environment.PIXELPIPE_CONTROLNET_DIR || join(dirname(cacheDir), 'controlnets'),
     graphCache: environment.PIXELPIPE_GRAPH_CACHE || join(dirname(cacheDir), 'graphs'),
     warmUp: environment.PIXELPIPE_WARM_UP || undefined,
     offloadTextEncoders: environment.PIXELPIPE_OFFLOAD_TEXT_ENCODERS || undefined,

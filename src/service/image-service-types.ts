@@ -1,4 +1,5 @@
 // What the service offers its interfaces (HTTP, CLI): jobs, their events, records, uploads, keys, health and metrics.
+import type { ControlNetListing } from './controlnets/served-controlnets.js';
 import type { LoraListing } from './loras/lora-folder.js';
 import type { ImageModelCost, ImageModelWarning, ImageSettings } from '../spec/index.js';
 import type { JobAttempt, JobError, JobState } from './jobs/job-types.js';
@@ -289,6 +290,8 @@ export interface ImageService {
   rankers(): string[];
   /** The LoRAs a request may name in `loras` (the service's LoRA folder), with trigger words and SHA-256. */
   listLoras(): Promise<LoraListing[]>;
+  /** The ControlNets a request may name in `controls` (the service's ControlNet folder). */
+  listControlNets(): Promise<ControlNetListing[]>;
   /**
    * Pulls a hub model (`owner/name[@revision]` or a registry alias) into the model cache the catalog
    * reads, and gives its catalog id; one download per model at a time. Only the routes a server

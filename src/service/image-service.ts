@@ -29,6 +29,7 @@ import { finishingFromSettings } from './provenance/service-finishing.js';
 import { verifyImage } from './provenance/verify-image.js';
 import type { RankerConfig } from './ranking/create-ranker.js';
 import { RankerRegistry, rankerConfigsFromSettings } from './ranking/service-rankers.js';
+import { createServedControlNets } from './controlnets/served-controlnets.js';
 import { createServedLoras } from './loras/served-loras.js';
 import { RecordStore } from './records/record-store.js';
 import { AuditLog } from './safety/audit-log.js';
@@ -183,9 +184,12 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
 
   const rankers = new RankerRegistry({ ...rankerConfigsFromSettings(settings), ...config.rankers });
   const servedLoras = createServedLoras(settings.loraDir);
+  const servedControlNets = createServedControlNets(settings.controlnetDir);
+  const modelFolder = async (reference: string) => (reference.includes(',') ? undefined : (await pixelpipe.locate(reference))?.folder);
+  const controlNetLocation = async (name: string | undefined, reference: string) => servedControlNets.location(name, (await modelFolder(reference)) ?? reference);
   const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit), maxUpscalePixels: limits.maxUpscalePixels }));
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, loraPath: servedLoras.path, onError });
+    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, loraPath: servedLoras.path, controlNetLocation, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
@@ -218,7 +222,9 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       // The job holds the catalog's name of its model, the default one included, so every worker makes the same image.
       const { names, reference, lane } = await served.resolve(request.model);
       request.model = names;
-      await servedLoras.prepare(request, { hosted: async () => (await Promise.all(reference.split(',').map((part) => pixelpipe.isHosted(part)))).every(Boolean) });
+      const hosted = async () => (await Promise.all(reference.split(',').map((part) => pixelpipe.isHosted(part)))).every(Boolean);
+      await servedLoras.prepare(request, { hosted });
+      await servedControlNets.prepare(request, { hosted, folder: () => modelFolder(reference), family: async () => (reference.includes(',') ? undefined : (await pixelpipe.capabilities(reference))?.family) });
       const inputSize = await checkReferences({ storage, records, limits, webhookAllowPrivate: settings.webhookAllowPrivate }, request);
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).
@@ -290,6 +296,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     listModels: () => listCatalog(served.catalog, pixelpipe),
     rankers: () => rankers.names(),
     listLoras: () => servedLoras.list(),
+    listControlNets: () => servedControlNets.list(),
 
     // Only routes the operator enabled call it (`serve --allow-pull`); the catalog shows the model at once.
     pullModel: createModelPuller({ pull: (reference) => pixelpipe.pullModel(reference), catalog: served.catalog }),

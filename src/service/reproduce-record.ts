@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import type { GeneratedImage } from '../spec/image-model-result.js';
+import { engineControls } from './controlnets/served-controlnets.js';
 import type { JobRequestInput } from './generation/job-request.js';
 import type { ImageRecord } from './image-service-types.js';
 import { pixelSha256 } from './pixel-hash.js';
@@ -18,6 +19,8 @@ export interface ReproduceOptions {
   model?: string;
   /** Where the LoRAs a record names are (the service's LoRA folder); a record that used LoRAs cannot be reproduced without it. */
   loraPath?: (name: string) => string;
+  /** What the engine loads for a recorded control's ControlNet: a named one of the ControlNet folder, or (unnamed) the folder of the model `reference`. */
+  controlNetLocation?: (name: string | undefined, reference: string) => Promise<string>;
 }
 
 /** What reproducing a record found. */
@@ -78,14 +81,17 @@ async function input(storage: BlobStorage, key: string, field: string): Promise<
 }
 
 /** Generates the record's image again in this process (see `reproductionRequest`). */
-export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model, loraPath }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
+export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model, loraPath, controlNetLocation }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
   // Upscaling, resizing and encoding happen when a service stores an image; the model's pixels are what is compared.
-  const { images, mask, upscale: _upscale, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = reproductionRequest(record, { model });
+  const { images, mask, upscale: _upscale, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, controls: controlRequests, ...options } = reproductionRequest(record, { model });
   if (loraNames?.length && !loraPath) throw new InvalidArgumentError({ argument: 'loras', value: loraNames, message: `record ${record.id} used LoRAs (${loraNames.map(({ name }) => name).join(', ')}); reproduce it where its LoRA folder is` });
   const loras = loraNames?.map(({ name, scale }) => ({ path: loraPath!(name), scale: scale ?? 1 }));
+  if (controlRequests?.length && !controlNetLocation) throw new InvalidArgumentError({ argument: 'controls', value: controlRequests.map(({ controlnet }) => controlnet), message: `record ${record.id} used ControlNets; reproduce it where its ControlNet folder is` });
+  const controls = await engineControls(controlRequests, { storage, location: (name) => controlNetLocation!(name, options.model ?? record.modelId) });
   const result = await pixelpipe.generate({
     ...options,
     ...(loras ? { loras } : {}),
+    ...(controls ? { controls } : {}),
     ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),
     ...(mask ? { mask: await input(storage, mask.blobKey, 'mask') } : {}),
     abortSignal: signal,

@@ -1,8 +1,9 @@
 // A ControlNet in ONNX (`controlnet/model.onnx`): one run gives the residuals a UNet with residual inputs adds to its skip connections.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
+import { controlNetPath } from './controlnet-path.js';
 import { OnnxModel, type RunListener, type RuntimeOptions } from '../runtime/onnx-model.js';
 import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
 
@@ -12,21 +13,6 @@ export type ControlResiduals = Map<string, { data: Float32Array; dims: readonly 
 /** The UNet's name for down-block residual `index`, and for the mid-block one. */
 export const downResidualInput = (index: number): string => `down_block_${index}`;
 export const midResidualInput = 'mid_block_additional_residual';
-
-/**
- * Where a ControlNet's `model.onnx` is: the path itself when it is a file, else `controlnet/model.onnx`
- * inside it (the community layout, beside a full pipeline or alone), else `model.onnx` inside it.
- */
-export function controlNetPath(location: string): string {
-  const path = resolve(location);
-  if (existsSync(path) && statSync(path).isFile()) return path;
-  for (const candidate of [join(path, 'controlnet', 'model.onnx'), join(path, 'model.onnx')]) if (existsSync(candidate)) return candidate;
-  throw new InvalidModelError({
-    model: location,
-    file: 'controlnet/model.onnx',
-    message: `no ControlNet at ${location}: give a ControlNet model.onnx, or a folder holding controlnet/model.onnx (see docs/controlnet.md)`,
-  });
-}
 
 export class ControlNetModel {
   private constructor(

@@ -92,7 +92,7 @@ test('models list shows the catalog as GET /v1/models has it, from the cache and
   const dataDir = join(work, 'no-server');
   const text = await listModels(['--data-dir', dataDir], cacheDir);
   assert.match(text.stderr, new RegExp(`^data directory: ${dataDir} \\(--data-dir\\); catalog from this machine's model cache and provider keys`));
-  assert.match(text.stdout, /^catalog \(what requests may name as `model`; GET \/v1\/models\):\n  tiny-sd15\s+local\s+text-to-image, image-to-image, inpaint, outpaint; sides multiples of 16, default \d+x\d+, \d+ steps, guidance [\d.]+\n/);
+  assert.match(text.stdout, /^catalog \(what requests may name as `model`; GET \/v1\/models\):\n  tiny-sd15\s+local\s+SD 1.x\/2.x: text-to-image, image-to-image, inpaint, outpaint; sides multiples of 16, default \d+x\d+, \d+ steps, guidance [\d.]+\n/);
   assert.match(text.stdout, /\n  openai:gpt-image-1\s+openai\n/);
   assert.match(text.stdout, /\ncached:\n  pixelpipe-test\/tiny-sd15@[0-9a-f]{12}\s+[\d.]+ GiB\s+complete/);
   assert.match(text.stdout, /known-good exports:\n\s+sd-turbo\s+TensorStack\/SD-Turbo-onnx@/);

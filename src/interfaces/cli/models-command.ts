@@ -96,8 +96,8 @@ export async function modelsCommand(argv: string[], createPixelpipe: (options: P
 /** What a local model can do, in one line; `--json` has the samplers too. */
 function describeCapabilities(capabilities: LocalModelCapabilities | undefined): string {
   if (!capabilities) return 'its configs could not be read; a job on it fails naming what is missing';
-  const { operations, sizeMultiple, defaultSize, defaultSteps, defaultGuidance } = capabilities;
-  return `${operations.join(', ')}; sides multiples of ${sizeMultiple}, default ${defaultSize.width}x${defaultSize.height}, ${defaultSteps} steps, guidance ${defaultGuidance}`;
+  const { family, operations, sizeMultiple, defaultSize, defaultSteps, defaultGuidance } = capabilities;
+  return `${family.name}: ${operations.join(', ')}; sides multiples of ${sizeMultiple}, default ${defaultSize.width}x${defaultSize.height}, ${defaultSteps} steps, guidance ${defaultGuidance}`;
 }
 
 function catalogTable(models: ListedModel[]): string {

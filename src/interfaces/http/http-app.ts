@@ -16,6 +16,7 @@ import { registerModelRoutes } from './model-routes.js';
 import { registerOpenAiRoutes } from './openai-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerRankerRoutes } from './ranker-routes.js';
+import { registerControlNetRoutes } from './controlnet-routes.js';
 import { registerLoraRoutes } from './lora-routes.js';
 import { registerRecordRoutes } from './record-routes.js';
 import { registerVerifyRoutes } from './verify-routes.js';
@@ -53,6 +54,7 @@ export function createHttpApp(options: HttpAppOptions): OpenAPIHono<HttpEnv> {
   registerModelRoutes(app, options);
   registerRankerRoutes(app, options);
   registerLoraRoutes(app, options);
+  registerControlNetRoutes(app, options);
   registerAuditRoutes(app, options);
   registerVerifyRoutes(app, options);
   app.doc('/openapi.json', {

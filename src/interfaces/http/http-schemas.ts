@@ -1,6 +1,6 @@
 // The zod schemas of the native HTTP API: what routes check, and what /openapi.json is generated from.
 import { z } from '@hono/zod-openapi';
-import { blobReferenceSchema, jobRequestSchema, type RequestLimits } from '../../service/generation/job-request.js';
+import { blobReferenceSchema, controlSchema, jobRequestSchema, type RequestLimits } from '../../service/generation/job-request.js';
 
 /** The one error body (see http-error.ts). */
 export const errorSchema = z
@@ -34,6 +34,7 @@ export function jobSubmitSchema(limits: RequestLimits) {
       ...jobRequestSchema(limits).shape,
       images: z.array(inputImageSchema).min(1).max(16).optional(),
       mask: inputImageSchema.optional(),
+      controls: z.array(controlSchema(inputImageSchema)).min(1).max(4).optional(),
       priority: z.number().int().min(-1_000_000).max(1_000_000).optional().openapi({ description: 'Higher runs first; default 0.' }),
     })
     .openapi('JobSubmit');

@@ -31,18 +31,21 @@ export function registerJobRoutes(app: OpenAPIHono<HttpEnv>, { service }: HttpAp
   });
 
   app.openapi(submitRoute, async (context) => {
-    const { priority, images, mask, ...fields } = context.req.valid('json');
+    const { priority, images, mask, controls, ...fields } = context.req.valid('json');
     const idempotencyKey = context.req.valid('header')['idempotency-key'];
     // Sequential, so one request never holds several decoded images at once.
     const storedImages: string[] = [];
     for (const [index, image] of (images ?? []).entries()) storedImages.push(await resolveImage(image, `images.${index}`));
     // The service checks the mask against the image's size (for stored and uploaded images alike).
     const storedMask = mask ? await resolveImage(mask, 'mask') : undefined;
+    const storedControls = [];
+    for (const [index, { image, ...control }] of (controls ?? []).entries()) storedControls.push({ ...control, image: { blobKey: await resolveImage(image, `controls.${index}.image`) } });
 
     const request = {
       ...fields,
       ...(images ? { images: storedImages.map((blobKey) => ({ blobKey })) } : {}),
       ...(storedMask ? { mask: { blobKey: storedMask } } : {}),
+      ...(controls ? { controls: storedControls } : {}),
     };
     const { job, created } = await service.submit(request, { apiKey: context.var.apiKey, priority, idempotencyKey });
     context.header('Location', `/v1/jobs/${job.id}`);

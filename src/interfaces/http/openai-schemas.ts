@@ -129,6 +129,7 @@ export const modelSchema = z
     pixelpipe: z
       .object({
         capabilities: z.object({
+          family: z.object({ id: z.string(), name: z.string() }).openapi({ description: 'The model family: `stable-diffusion` (SD 1.x/2.x), `stable-diffusion-xl`, `stable-diffusion-3` or `flux`, and its name.' }),
           operations: z.array(z.enum(['text-to-image', 'image-to-image', 'inpaint', 'outpaint'])),
           sizeMultiple: z.number().int(),
           defaultSize: z.object({ width: z.number().int(), height: z.number().int() }),

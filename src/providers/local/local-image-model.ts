@@ -61,6 +61,8 @@ export const defaultMaxInputPixels = 4096 * 4096;
 
 /** What a local model can do, read from its configs; `GET /v1/models` shows it. */
 export interface LocalModelCapabilities {
+  /** The model family: its id (`stable-diffusion`, `stable-diffusion-xl`, `stable-diffusion-3`, `flux`) and name. */
+  family: { id: string; name: string };
   /** An inpainting model (its UNet takes the mask) repaints masked areas only. */
   operations: ('text-to-image' | 'image-to-image' | 'inpaint' | 'outpaint')[];
   /** Width and height must be multiples of this. */
@@ -97,6 +99,7 @@ export class LocalImageModel implements ImageModel {
     const family = familyById(profile.family);
     const inpainting = profile.unetInputChannels !== profile.latentChannels;
     return {
+      family: { id: family.id, name: family.displayName },
       operations: inpainting ? ['inpaint', 'outpaint'] : [
         'text-to-image',
         ...(family.editing.imageToImage ? ['image-to-image' as const] : []),

@@ -1,4 +1,5 @@
 // The admin operations on the database and blob store themselves, for commands run while no server holds them.
+import { createServedControlNets } from '../controlnets/served-controlnets.js';
 import { join } from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import { ApiKeyStore } from '../keys/api-key-store.js';
@@ -31,8 +32,10 @@ export async function openDatabaseAdmin(settings: Settings): Promise<ServiceAdmi
       const record = await recordOrThrow((recordId) => stores.records.get(recordId), id);
       // The engine loads only for a reproduction, not for listing keys or records.
       const [{ createPixelpipe }, { reproduceRecord }] = await Promise.all([import('../pixelpipe.js'), import('../reproduce-record.js')]);
-      pixelpipe ??= createPixelpipe({ settings: stores.settings, onNotice: (message) => process.stderr.write(`${message}\n`) });
-      return reportOf(await reproduceRecord(record, { pixelpipe, storage: stores.storage, model, loraPath: (name) => join(stores.settings.loraDir, `${name}.safetensors`) }));
+      const engine = (pixelpipe ??= createPixelpipe({ settings: stores.settings, onNotice: (message) => process.stderr.write(`${message}\n`) }));
+      const controlNets = createServedControlNets(stores.settings.controlnetDir);
+      const controlNetLocation = async (name: string | undefined, reference: string) => controlNets.location(name, (await engine.locate(reference))?.folder ?? reference);
+      return reportOf(await reproduceRecord(record, { pixelpipe: engine, storage: stores.storage, model, loraPath: (name) => join(stores.settings.loraDir, `${name}.safetensors`), controlNetLocation }));
     },
     async listModels() {
       const [{ createPixelpipe }, { cacheCatalog, listCatalog }] = await Promise.all([import('../pixelpipe.js'), import('../models/catalog-listing.js')]);

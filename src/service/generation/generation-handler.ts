@@ -14,6 +14,7 @@ import type { GeneratedImage } from '../../spec/image-model-result.js';
 import type { RecordRanking } from '../image-service-types.js';
 import type { GenerateResult } from '../pixelpipe.js';
 import type { RankerRegistry } from '../ranking/service-rankers.js';
+import { engineControls } from '../controlnets/served-controlnets.js';
 import { rankStoredCandidates } from './candidate-ranking.js';
 import { jobRecordId, storeImage } from './image-recording.js';
 import { deleteJobBlobs, jobBlobNotes } from './job-blobs.js';
@@ -47,6 +48,8 @@ export interface GenerationHandlerConfig {
   rankers?: RankerRegistry;
   /** The file of a LoRA the request names (the service's LoRA folder). */
   loraPath?: (name: string) => string;
+  /** What the engine loads for a control's ControlNet: a named one of the service's folder, or (unnamed) the folder of the model `reference`. */
+  controlNetLocation?: (name: string | undefined, reference: string) => Promise<string>;
   /** Told about errors no caller waits for (a progress event that could not be written). */
   onError?: (error: Error) => void;
 }
@@ -77,7 +80,7 @@ async function readInput(storage: BlobStorage, blobKey: string, field: string): 
 }
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, rankers, loraPath, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, rankers, loraPath, controlNetLocation, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   const noteJobBlob = jobBlobNotes(database);
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
@@ -111,13 +114,17 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     // What the service does around the call (ranking, resizing, encoding) is not the model's to see.
-    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, rankDecoder, resize: _resize, upscale: _upscale, outputFormat: _format, outputQuality: _quality, loras: loraNames, ...options } = request;
+    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, rankDecoder, resize: _resize, upscale: _upscale, outputFormat: _format, outputQuality: _quality, loras: loraNames, controls: controlRequests, ...options } = request;
     // Requests name LoRAs; the engine opens their files in the service's folder.
     const loras = loraNames && loraPath ? loraNames.map(({ name, scale }) => ({ path: loraPath(name), scale: scale ?? 1 })) : undefined;
+    const reference = await modelReference(model);
+    // Likewise ControlNets; their control images were uploaded and are read from storage.
+    if (controlRequests && !controlNetLocation) throw new InvalidArgumentError({ argument: 'controls', value: controlRequests.map(({ controlnet }) => controlnet), message: 'this worker has no ControlNet folder; run the job where the service configures one' });
+    const controls = await engineControls(controlRequests, { storage, location: (name) => controlNetLocation!(name, reference) });
     // Fail before generating when the ranker is gone (the server was restarted without it since the submit).
     const ranker = rankBy === undefined ? undefined : await rankerFor(rankBy);
     const runner = runnerFor(job.lane ?? localLane);
-    const call = { ...options, model: await modelReference(model), ...(loras ? { loras } : {}), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) };
+    const call = { ...options, model: reference, ...(loras ? { loras } : {}), ...(controls ? { controls } : {}), ...(images ? { images: images.map((image) => image.bytes) } : {}), ...(mask ? { mask: mask.bytes } : {}) };
     const draft = ranker !== undefined && rankDecoder === 'fast';
     // Best-of-N generates every candidate in one call: consecutive seeds, as for any n.
     const result = await runner.generate({ ...call, n: bestOf ?? options.n, ...(draft ? { decoder: 'fast' as const } : {}) }, { signal: job.signal, onProgress });

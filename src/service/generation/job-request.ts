@@ -32,6 +32,35 @@ export const minRequestSide = 64;
 /** A LoRA's name in the service's LoRA folder: a file name without `.safetensors`, as `pixelpipe lora list` shows it. */
 export const loraNamePattern = /^[\w][\w.-]{0,99}$/;
 
+/** A ControlNet's name in the service's ControlNet folder: a folder or `.onnx` file name, as `GET /v1/controlnets` lists it. */
+export const controlNetNamePattern = /^[\w][\w.-]{0,99}$/;
+
+const fraction = z.number().min(0).max(1);
+
+/**
+ * One ControlNet of a request, with its control image as `image` says (a stored blob in a job; inline or
+ * stored in an HTTP body). See docs/controlnet.md.
+ */
+export function controlSchema<Image extends z.ZodType>(image: Image) {
+  return z.strictObject({
+    /** A ControlNet of the service's ControlNet folder; absent: the model folder's own `controlnet/`. */
+    controlnet: z.string().regex(controlNetNamePattern, 'must be a ControlNet name as GET /v1/controlnets lists it (letters, digits, _ - .)').optional(),
+    image,
+    /** `canny` and `scribble` run the weight-free preprocessor on the image; `image` (default) passes a ready control image through. */
+    type: z.enum(['canny', 'scribble', 'image']).optional(),
+    /** Conditioning scale; default 1. */
+    scale: z.number().finite().min(0).max(10).optional(),
+    /** The fraction of the steps the ControlNet acts in; default 0 and 1. */
+    start: fraction.optional(),
+    end: fraction.optional(),
+    /** Canny's hysteresis thresholds (default 100 and 200). */
+    low: z.number().min(0).max(2000).optional(),
+    high: z.number().min(0).max(2000).optional(),
+    /** Scribble's luma threshold, 0–255 (default 128). */
+    threshold: z.number().min(0).max(255).optional(),
+  });
+}
+
 /** Builds the schema of a job request under `limits`. */
 export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
   const side = z.number().int().min(minRequestSide).max(8192);
@@ -81,6 +110,11 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
        */
       loras: z.array(z.strictObject({ name: z.string().regex(loraNamePattern, 'must be a LoRA name as `pixelpipe lora list` shows it (letters, digits, _ - .)'), scale: z.number().min(-4).max(4).optional() })).max(8).optional(),
       /**
+       * ControlNets for a local SD 1.x/2.x model whose UNet takes residual inputs (text-to-image); several add
+       * their residuals. Named from the service's ControlNet folder, never by path.
+       */
+      controls: z.array(controlSchema(blobReferenceSchema)).min(1).max(4).optional(),
+      /**
        * Best-of-N: generate this many candidates (consecutive seeds), rank them with `rankBy` and keep the best `n`.
        * Every candidate is recorded with its score; the rest are kept in history as rejected.
        */
@@ -116,10 +150,10 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       if (width * height > limits.maxPixels) {
         context.addIssue({ code: 'custom', path: ['width'], message: `width × height must be at most ${limits.maxPixels} pixels, got ${width} × ${height} = ${width * height}` });
       }
-      // ControlNets name files (models, control images) on the machine that runs them: a request may not.
+      // These ControlNets name files (models, control images) on the machine that runs them: a request may not.
       const local = request.providerOptions?.local;
       if (local && 'controls' in local) {
-        context.addIssue({ code: 'custom', path: ['providerOptions', 'local', 'controls'], message: 'names ControlNet models and control images by path on the server, which a request may not do; ControlNet is not offered over the API yet (use `pixelpipe generate --control` or the library)' });
+        context.addIssue({ code: 'custom', path: ['providerOptions', 'local', 'controls'], message: 'names ControlNet models and control images by path on the server, which a request may not do; give `controls` instead, naming ControlNets of the server\'s folder (GET /v1/controlnets) with uploaded control images' });
       }
       if (request.bestOf !== undefined && request.bestOf < request.n) {
         context.addIssue({ code: 'custom', path: ['bestOf'], message: `must be at least \`n\` (${request.n}): it is how many candidates the best ${request.n} are chosen from, got ${request.bestOf}` });
@@ -138,6 +172,15 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       }
       if (request.resize && request.resize.width * request.resize.height > limits.maxPixels) {
         context.addIssue({ code: 'custom', path: ['resize'], message: `width × height must be at most ${limits.maxPixels} pixels, got ${request.resize.width} × ${request.resize.height}` });
+      }
+      for (const [index, control] of (request.controls ?? []).entries()) {
+        if ((control.start ?? 0) >= (control.end ?? 1)) context.addIssue({ code: 'custom', path: ['controls', index, 'start'], message: `must be below \`end\` (${control.end ?? 1}), as diffusers requires, got ${control.start ?? 0}` });
+        const preprocessor = control.type ?? 'image';
+        if ((control.low !== undefined || control.high !== undefined) && preprocessor !== 'canny') context.addIssue({ code: 'custom', path: ['controls', index, control.low !== undefined ? 'low' : 'high'], message: `is canny's threshold, and this control's type is ${preprocessor}: give \`type\` "canny" or leave it out` });
+        if (control.threshold !== undefined && preprocessor !== 'scribble') context.addIssue({ code: 'custom', path: ['controls', index, 'threshold'], message: `is scribble's threshold, and this control's type is ${preprocessor}: give \`type\` "scribble" or leave it out` });
+      }
+      if (request.controls && request.images) {
+        context.addIssue({ code: 'custom', path: ['controls'], message: 'run with text-to-image only for now: leave out the input image (`images`), or the `controls`' });
       }
       if (request.upscale) {
         if (request.upscale.scale === undefined && !request.resize) {

@@ -1,0 +1,113 @@
+// ControlNets over HTTP on the real service: named from the server's ControlNet folder (GET /v1/controlnets) or the
+// model's own, with uploaded control images; the job's image matches diffusers' ControlNet run, the record names the
+// ControlNet and the control image, and it reproduces. What cannot run is refused at submit (http-bad-input.test.ts).
+import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { createImageService, type RunningImageService } from '../../service/image-service.js';
+import { createPixelpipe } from '../../service/pixelpipe.js';
+import { reproduceRecord } from '../../service/reproduce-record.js';
+import { maxChannelDifference } from '../../testing/images.js';
+import { testData } from '../../testing/paths.js';
+import { createHttpApp } from './http-app.js';
+import { startHttpServer } from './http-server.js';
+
+const references = testData('conformance', 'pipelines', 'controlnet');
+const run = (JSON.parse(readFileSync(join(references, 'index.json'), 'utf8')) as { runs: Array<{ scheduler_config: unknown; files: { png: string } }> }).runs[0]!;
+const fixture = testData('fixtures', 'tiny-sd15-controlnet');
+const controlImage = readFileSync(testData('conformance', 'inputs', 'control_image.png'));
+
+let dataDir: string;
+let service: RunningImageService;
+let server: Awaited<ReturnType<typeof startHttpServer>>;
+let modelFolder: string;
+
+before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-controlnet-jobs-'));
+  // The fixture ships PNDM's scheduler config; the reference ran Euler with this one.
+  modelFolder = join(dataDir, 'tiny-sd15-controlnet');
+  cpSync(fixture, modelFolder, { recursive: true });
+  writeFileSync(join(modelFolder, 'scheduler', 'scheduler_config.json'), JSON.stringify(run.scheduler_config));
+  // The ControlNet folder holds the same ControlNet under a name of its own.
+  mkdirSync(join(dataDir, 'controlnets'));
+  symlinkSync(join(fixture, 'controlnet'), join(dataDir, 'controlnets', 'edges-sd15'));
+  // No watermark: the stored pixels are the model's, compared with diffusers'.
+  service = await createImageService({ settings: { dataDir, controlnetDir: join(dataDir, 'controlnets'), watermark: false }, defaultModel: modelFolder, workers: 1, isolation: 'in-process' });
+  server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0, closeTimeoutMs: 2000 });
+});
+after(async () => {
+  await server.close();
+  await service.close();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const reference = { prompt: 'a red cube', negativePrompt: '', seed: 42, steps: 4, guidance: 7.5, sampler: 'euler', width: 64, height: 64 };
+
+async function submit(body: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${server.url}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: await response.json() };
+}
+
+test('GET /v1/controlnets lists the ControlNet folder by name, with its base and size', async () => {
+  const listed = (await (await fetch(`${server.url}/v1/controlnets`)).json()) as { data: { name: string; baseFamily: string; bytes: number }[] };
+  assert.deepEqual(listed.data.map(({ name, baseFamily }) => [name, baseFamily]), [['edges-sd15', 'SD 1.x/2.x']]);
+  assert.ok(listed.data[0]!.bytes > 10_000);
+});
+
+test('a job with the model\'s own ControlNet and an uploaded control image matches diffusers within 1/255; a named one of the folder makes the same pixels; the record names both and reproduces', async (t) => {
+  const own = await submit({ ...reference, controls: [{ image: { b64_json: controlImage.toString('base64') }, scale: 1 }] });
+  assert.equal(own.status, 202, JSON.stringify(own.body));
+  const done = await service.waitForJob(own.body.id);
+  assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+  const [record] = done.records;
+  const stored = (await service.storage.get(record!.blobKey))!;
+  const difference = await maxChannelDifference(stored.bytes, join(references, run.files.png));
+  t.diagnostic(`max per-channel difference from diffusers: ${difference}/255`);
+  assert.ok(difference <= 1, `max difference ${difference}/255`);
+  const netHash = createHash('sha256').update(readFileSync(join(fixture, 'controlnet', 'model.onnx'))).digest('hex');
+  const imageHash = createHash('sha256').update(controlImage).digest('hex');
+  const [control] = (record!.settings as { controls: { model: string; sha256: string; image: string; type: string; scale: number }[] }).controls;
+  assert.deepEqual([control!.sha256, control!.image, control!.type, control!.scale], [netHash, `sha256:${imageHash}`, 'image', 1]);
+
+  // The control image is stored once: the second job sends its blob key.
+  const controlBlob = (record!.request.controls as { image: { blobKey: string } }[])[0]!.image.blobKey;
+  const named = await submit({ ...reference, controls: [{ controlnet: 'edges-sd15', image: { blobKey: controlBlob } }] });
+  assert.equal(named.status, 202, JSON.stringify(named.body));
+  const namedDone = await service.waitForJob(named.body.id);
+  assert.equal(namedDone.state, 'succeeded', JSON.stringify(namedDone.error));
+  assert.equal(namedDone.records[0]!.pixelSha256, record!.pixelSha256, 'the same ControlNet under a name makes the same pixels');
+  assert.equal((namedDone.records[0]!.request.controls as { controlnet: string }[])[0]!.controlnet, 'edges-sd15');
+
+  const pixelpipe = createPixelpipe();
+  t.after(() => pixelpipe.close());
+  const controlNets = join(dataDir, 'controlnets');
+  const location = async (name: string | undefined, model: string) => (name === undefined ? model : join(controlNets, name));
+  for (const made of [record!, namedDone.records[0]!]) {
+    const again = await reproduceRecord(made, { pixelpipe, storage: service.storage, model: modelFolder, controlNetLocation: location });
+    assert.equal(again.matches, true, `reproduced ${again.pixelSha256}, recorded ${made.pixelSha256}`);
+  }
+  await assert.rejects(reproduceRecord(record!, { pixelpipe, storage: service.storage, model: modelFolder }), /used ControlNets; reproduce it where its ControlNet folder is/);
+});
+
+test('controls are checked at submit: a model without a ControlNet of its own needs a name, an unknown name lists the folder, and canny settings need canny', async () => {
+  const plain = await createImageService({ settings: { dataDir: join(dataDir, 'plain'), controlnetDir: join(dataDir, 'controlnets') }, defaultModel: testData('fixtures', 'tiny-sd15'), workers: 0 });
+  try {
+    const image = { b64_json: controlImage.toString('base64') };
+    const refused = async (controls: unknown[], param: string, message: RegExp) => {
+      await assert.rejects(plain.submit({ prompt: 'a', controls: controls.map((control) => ({ image: { blobKey: undefined }, ...(control as object) })) } as never), (error: Error & { argument?: string }) => error.argument === param && message.test(error.message));
+    };
+    const stored = await plain.storeUpload(Buffer.from(image.b64_json, 'base64'), { field: 'controls.0.image' });
+    await refused([{ image: { blobKey: stored.blobKey } }], 'controls.0.controlnet', /tiny-sd15 has no ControlNet of its own .*GET \/v1\/controlnets/);
+    await refused([{ controlnet: 'nope', image: { blobKey: stored.blobKey } }], 'controls.0.controlnet', /"nope", which is not in this server's ControlNet folder: it has edges-sd15/);
+    await refused([{ controlnet: 'edges-sd15', image: { blobKey: stored.blobKey }, low: 50 }], 'controls.0.low', /canny's threshold/);
+    await refused([{ controlnet: 'edges-sd15', image: { blobKey: stored.blobKey }, start: 0.8, end: 0.5 }], 'controls.0.start', /must be below `end`/);
+    const accepted = await plain.submit({ prompt: 'a', controls: [{ controlnet: 'edges-sd15', image: { blobKey: stored.blobKey }, type: 'canny', low: 50, high: 150 }] });
+    assert.equal(accepted.created, true);
+  } finally {
+    await plain.close();
+  }
+});
