@@ -224,7 +224,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       request.model = names;
       const hosted = async () => (await Promise.all(reference.split(',').map((part) => pixelpipe.isHosted(part)))).every(Boolean);
       await servedLoras.prepare(request, { hosted });
-      await servedControlNets.prepare(request, { hosted, folder: () => modelFolder(reference), family: async () => (reference.includes(',') ? undefined : (await pixelpipe.capabilities(reference))?.family) });
+      await servedControlNets.prepare(request, { hosted, folder: () => modelFolder(reference), capabilities: async () => (reference.includes(',') ? undefined : await pixelpipe.capabilities(reference)) });
       const inputSize = await checkReferences({ storage, records, limits, webhookAllowPrivate: settings.webhookAllowPrivate }, request);
       // What a local job's model would refuse is refused now, not by a worker; one that cannot fit in
       // memory would kill its worker (twice).

@@ -6,6 +6,8 @@
 // data location (raw_data, packed float_data, or external data). It never copies tensor values: a 3 GB UNet
 // is scanned in place. Field numbers are onnx.proto's.
 
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+
 export interface OnnxReadNode {
   name: string;
   opType: string;
@@ -178,4 +180,52 @@ export function readOnnxGraph(bytes: Uint8Array): OnnxReadGraph {
   });
   if (!found) throw new Error('no graph in the model (not an ONNX ModelProto?)');
   return graph;
+}
+
+/**
+ * The names of an ONNX file's graph inputs (GraphProto.input, field 11), read from the file by seeking past every
+ * other field: a UNet whose weights are inline is not read whole to learn whether it takes ControlNet residuals.
+ */
+export function readOnnxInputNames(path: string): string[] {
+  const file = openSync(path, 'r');
+  try {
+    const size = fstatSync(file).size;
+    const head = Buffer.alloc(20);
+    // A tag and a length prefix (two varints) at `position`.
+    const fieldAt = (position: number) => {
+      const read = readSync(file, head, 0, head.length, position);
+      const cursor = new Cursor(head, 0, read);
+      const key = cursor.varint();
+      const wireType = key & 7;
+      if (wireType !== 2) {
+        const start = cursor.position;
+        cursor.skip(wireType);
+        return { field: Math.floor(key / 8), wireType, start: position + start, end: position + cursor.position };
+      }
+      const length = cursor.varint();
+      return { field: Math.floor(key / 8), wireType, start: position + cursor.position, end: position + cursor.position + length };
+    };
+    const names: string[] = [];
+    for (let position = 0; position < size; ) {
+      const model = fieldAt(position);
+      position = model.end;
+      if (model.field !== 7 || model.wireType !== 2) continue;
+      for (let inner = model.start; inner < model.end; ) {
+        const graphField = fieldAt(inner);
+        inner = graphField.end;
+        if (graphField.field !== 11 || graphField.wireType !== 2) continue;
+        const valueInfo = Buffer.alloc(graphField.end - graphField.start);
+        readSync(file, valueInfo, 0, valueInfo.length, graphField.start);
+        const cursor = new Cursor(valueInfo, 0, valueInfo.length);
+        cursor.fields((field, wireType) => {
+          if (field !== 1 || wireType !== 2) return false;
+          names.push(text(valueInfo, cursor.span()));
+          return true;
+        });
+      }
+    }
+    return names;
+  } finally {
+    closeSync(file);
+  }
 }

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { readPngText } from '../../engine/image/png.js';
 import { buildCommand, createBuildPrinter } from './build-command.js';
 import { runCli } from '../../testing/cli.js';
+import { maxChannelDifference } from '../../testing/images.js';
 import { repoRoot, testData } from '../../testing/paths.js';
 import type { BuildReport, Lockfile } from '../../service/build/build-types.js';
 import { createImageService } from '../../service/image-service.js';
@@ -398,4 +399,35 @@ test('output.upscale esrgan grows a small generation to the output size with the
   const again = await build(root);
   assert.equal(again.code, 0);
   assert.deepEqual(generatedPaths(root), []);
+});
+
+test('spec controls: the control image beside the spec guides the model\'s own ControlNet as diffusers does; the key covers the image\'s bytes', async () => {
+  const controlNetRun = (JSON.parse(readFileSync(testData('conformance', 'pipelines', 'controlnet', 'index.json'), 'utf8')) as { runs: Array<{ scheduler_config: unknown; files: { png: string } }> }).runs[0]!;
+  const root = project('controls', {
+    'pixelpipe.yaml': 'version: 1\nspecs:\n  - name: guided\n    model: ./tiny-sd15-controlnet\n    prompt: a red cube\n    negativePrompt: ""\n    size: 64x64\n    steps: 4\n    guidance: 7.5\n    sampler: euler\n    seed: 42\n    controls:\n      - image: control.png\n    output: { path: out/guided.png }\n',
+  });
+  // The fixture ships PNDM's scheduler config; the reference ran Euler with this one.
+  cpSync(testData('fixtures', 'tiny-sd15-controlnet'), join(root, 'tiny-sd15-controlnet'), { recursive: true });
+  writeFileSync(join(root, 'tiny-sd15-controlnet', 'scheduler', 'scheduler_config.json'), JSON.stringify(controlNetRun.scheduler_config));
+  cpSync(testData('conformance', 'inputs', 'control_image.png'), join(root, 'control.png'));
+  // Without the watermark the written pixels are the model's, compared with diffusers'.
+  const environment = { ...process.env, PIXELPIPE_DATA_DIR: '', PIXELPIPE_WATERMARK: 'false' };
+  const buildHere = async () => {
+    const stdout = sink();
+    const stderr = sink();
+    const code = await buildCommand([root], { stdout, stderr, environment });
+    assert.equal(code, 0, stderr.text);
+  };
+  await buildHere();
+  const difference = await maxChannelDifference(join(root, 'out', 'guided.png'), testData('conformance', 'pipelines', 'controlnet', controlNetRun.files.png));
+  assert.ok(difference <= 1, `max difference from diffusers ${difference}/255`);
+  const first = readLock(root).outputs[0]!;
+  await buildHere();
+  assert.deepEqual(generatedPaths(root), [], 'unchanged: nothing is made again');
+  // Another control image under the same name is another output.
+  writeFileSync(join(root, 'control.png'), await sharp(join(root, 'control.png')).negate({ alpha: false }).png().toBuffer());
+  await buildHere();
+  assert.deepEqual(generatedPaths(root), ['out/guided.png']);
+  assert.notEqual(readLock(root).outputs[0]!.key, first.key);
+  assert.notEqual(readLock(root).outputs[0]!.pixelSha256, first.pixelSha256);
 });

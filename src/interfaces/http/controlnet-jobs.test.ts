@@ -2,7 +2,7 @@
 // model's own, with uploaded control images; the job's image matches diffusers' ControlNet run, the record names the
 // ControlNet and the control image, and it reproduces. What cannot run is refused at submit (http-bad-input.test.ts).
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,8 +35,12 @@ before(async () => {
   // The ControlNet folder holds the same ControlNet under a name of its own.
   mkdirSync(join(dataDir, 'controlnets'));
   symlinkSync(join(fixture, 'controlnet'), join(dataDir, 'controlnets', 'edges-sd15'));
+  // A UNet with residual inputs but no ControlNet of its own beside it.
+  const bare = join(dataDir, 'tiny-sd15-residuals');
+  mkdirSync(bare);
+  for (const entry of readdirSync(fixture)) if (entry !== 'controlnet') symlinkSync(join(fixture, entry), join(bare, entry));
   // No watermark: the stored pixels are the model's, compared with diffusers'.
-  service = await createImageService({ settings: { dataDir, controlnetDir: join(dataDir, 'controlnets'), watermark: false }, defaultModel: modelFolder, workers: 1, isolation: 'in-process' });
+  service = await createImageService({ settings: { dataDir, controlnetDir: join(dataDir, 'controlnets'), watermark: false }, defaultModel: modelFolder, models: [bare, testData('fixtures', 'tiny-sd15'), testData('fixtures', 'tiny-sdxl')], workers: 1, isolation: 'in-process' });
   server = await startHttpServer({ app: createHttpApp({ service, urlSigningSecret: service.urlSigningSecret }), host: '127.0.0.1', port: 0, closeTimeoutMs: 2000 });
 });
 after(async () => {
@@ -93,21 +97,22 @@ test('a job with the model\'s own ControlNet and an uploaded control image match
   await assert.rejects(reproduceRecord(record!, { pixelpipe, storage: service.storage, model: modelFolder }), /used ControlNets; reproduce it where its ControlNet folder is/);
 });
 
-test('controls are checked at submit: a model without a ControlNet of its own needs a name, an unknown name lists the folder, and canny settings need canny', async () => {
-  const plain = await createImageService({ settings: { dataDir: join(dataDir, 'plain'), controlnetDir: join(dataDir, 'controlnets') }, defaultModel: testData('fixtures', 'tiny-sd15'), workers: 0 });
-  try {
-    const image = { b64_json: controlImage.toString('base64') };
-    const refused = async (controls: unknown[], param: string, message: RegExp) => {
-      await assert.rejects(plain.submit({ prompt: 'a', controls: controls.map((control) => ({ image: { blobKey: undefined }, ...(control as object) })) } as never), (error: Error & { argument?: string }) => error.argument === param && message.test(error.message));
-    };
-    const stored = await plain.storeUpload(Buffer.from(image.b64_json, 'base64'), { field: 'controls.0.image' });
-    await refused([{ image: { blobKey: stored.blobKey } }], 'controls.0.controlnet', /tiny-sd15 has no ControlNet of its own .*GET \/v1\/controlnets/);
-    await refused([{ controlnet: 'nope', image: { blobKey: stored.blobKey } }], 'controls.0.controlnet', /"nope", which is not in this server's ControlNet folder: it has edges-sd15/);
-    await refused([{ controlnet: 'edges-sd15', image: { blobKey: stored.blobKey }, low: 50 }], 'controls.0.low', /canny's threshold/);
-    await refused([{ controlnet: 'edges-sd15', image: { blobKey: stored.blobKey }, start: 0.8, end: 0.5 }], 'controls.0.start', /must be below `end`/);
-    const accepted = await plain.submit({ prompt: 'a', controls: [{ controlnet: 'edges-sd15', image: { blobKey: stored.blobKey }, type: 'canny', low: 50, high: 150 }] });
-    assert.equal(accepted.created, true);
-  } finally {
-    await plain.close();
-  }
+test('controls are checked at submit, naming the field: a UNet without residual inputs, another family, a model without a ControlNet of its own and none named, an unknown name, canny settings without canny', async () => {
+  const { blobKey } = await service.storeUpload(controlImage, { field: 'controls.0.image' });
+  const refused = async (request: Record<string, unknown>, param: string, message: RegExp) => {
+    await assert.rejects(service.submit({ prompt: 'a', ...request } as never), (error: Error & { argument?: string }) => {
+      assert.equal(error.argument, param, error.message);
+      assert.match(error.message, message);
+      return true;
+    });
+  };
+  const control = { controlnet: 'edges-sd15', image: { blobKey } };
+  await refused({ model: 'tiny-sd15', controls: [control] }, 'controls', /tiny-sd15's UNet takes no ControlNet residuals .*controls: true/);
+  await refused({ model: 'tiny-sdxl', controls: [control] }, 'controls', /run on SD 1\.x\/2\.x models only; tiny-sdxl is SDXL/);
+  await refused({ model: 'tiny-sd15-residuals', controls: [{ image: { blobKey } }] }, 'controls.0.controlnet', /tiny-sd15-residuals has no ControlNet of its own .*GET \/v1\/controlnets/);
+  await refused({ controls: [{ ...control, controlnet: 'nope' }] }, 'controls.0.controlnet', /"nope", which is not in this server's ControlNet folder: it has edges-sd15/);
+  await refused({ controls: [{ ...control, low: 50 }] }, 'controls.0.low', /canny's threshold/);
+  await refused({ controls: [{ ...control, start: 0.8, end: 0.5 }] }, 'controls.0.start', /must be below `end`/);
+  const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: { id: string; pixelpipe?: { capabilities: { controls: boolean } } }[] };
+  assert.deepEqual(models.data.filter((model) => model.pixelpipe).map((model) => [model.id, model.pixelpipe!.capabilities.controls]).sort(), [['tiny-sd15', false], ['tiny-sd15-controlnet', true], ['tiny-sd15-residuals', true], ['tiny-sdxl', false]]);
 });

@@ -121,7 +121,7 @@ for (const backend of ['pglite', 'postgres'] as const) {
       // What each can do, from its configs (the fixtures' UNet has 2 levels and sample_size 8, the VAE 4 blocks: ×8, so sides of 16; a `leading` schedule).
       const capabilities = async (id: string) => ((await client.models.retrieve(id)) as unknown as { pixelpipe: { capabilities: Record<string, unknown> } }).pixelpipe.capabilities;
       const samplers = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm', 'pndm'];
-      const common = { family: { id: 'stable-diffusion', name: 'SD 1.x/2.x' }, sizeMultiple: 16, defaultSize: { width: 64, height: 64 }, defaultSteps: 25, defaultGuidance: 7.5, samplers, decoders: ['full'] };
+      const common = { family: { id: 'stable-diffusion', name: 'SD 1.x/2.x' }, controls: false, sizeMultiple: 16, defaultSize: { width: 64, height: 64 }, defaultSteps: 25, defaultGuidance: 7.5, samplers, decoders: ['full'] };
       assert.deepEqual(await capabilities('tiny-sd15'), { operations: ['text-to-image', 'image-to-image', 'inpaint', 'outpaint'], ...common });
       assert.deepEqual(await capabilities('tiny-sd15-inpaint'), { operations: ['inpaint', 'outpaint'], ...common });
     });

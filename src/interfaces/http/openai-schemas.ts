@@ -130,6 +130,7 @@ export const modelSchema = z
       .object({
         capabilities: z.object({
           family: z.object({ id: z.string(), name: z.string() }).openapi({ description: 'The model family: `stable-diffusion` (SD 1.x/2.x), `stable-diffusion-xl`, `stable-diffusion-3` or `flux`, and its name.' }),
+          controls: z.boolean().openapi({ description: 'Whether `controls` (ControlNets) can guide it: an SD 1.x/2.x model whose UNet was exported with residual inputs.' }),
           operations: z.array(z.enum(['text-to-image', 'image-to-image', 'inpaint', 'outpaint'])),
           sizeMultiple: z.number().int(),
           defaultSize: z.object({ width: z.number().int(), height: z.number().int() }),

@@ -51,6 +51,8 @@ export interface LocalImageModelConfig {
   fastDecoder?: () => Promise<LoadedFastDecoder>;
   /** What the memory estimate needs, read from the folder without loading a session. */
   profile: () => Promise<MemoryProfile>;
+  /** Whether the denoiser takes ControlNet residuals (a UNet exported with them), read without loading a session; false when absent. */
+  takesControls?: () => Promise<boolean>;
   /** Loads a ControlNet (a model.onnx or a folder holding controlnet/model.onnx); the provider keeps it for later calls. */
   loadControlNet?: (path: string) => Promise<ControlNetModel>;
   /** Largest estimated peak memory of one call, in bytes; calls above it are refused before loading. No limit when absent. */
@@ -63,6 +65,8 @@ export const defaultMaxInputPixels = 4096 * 4096;
 export interface LocalModelCapabilities {
   /** The model family: its id (`stable-diffusion`, `stable-diffusion-xl`, `stable-diffusion-3`, `flux`) and name. */
   family: { id: string; name: string };
+  /** Whether ControlNets can guide it: an SD 1.x/2.x model whose UNet was exported with residual inputs. */
+  controls: boolean;
   /** An inpainting model (its UNet takes the mask) repaints masked areas only. */
   operations: ('text-to-image' | 'image-to-image' | 'inpaint' | 'outpaint')[];
   /** Width and height must be multiples of this. */
@@ -100,6 +104,7 @@ export class LocalImageModel implements ImageModel {
     const inpainting = profile.unetInputChannels !== profile.latentChannels;
     return {
       family: { id: family.id, name: family.displayName },
+      controls: family.id === 'stable-diffusion' && ((await this.config.takesControls?.()) ?? false),
       operations: inpainting ? ['inpaint', 'outpaint'] : [
         'text-to-image',
         ...(family.editing.imageToImage ? ['image-to-image' as const] : []),

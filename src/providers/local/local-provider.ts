@@ -1,20 +1,21 @@
 // Factory for local ONNX models: one loaded model (sessions) per folder and runtime setting, reused across calls.
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { hashUnet, loadModel, type WeightHashCache } from '../../engine/families/model-loader.js';
 import type { VaeTiling } from '../../engine/vae/vae-tiling.js';
 import type { ExecutionProviderName } from '../../engine/runtime/execution-provider.js';
 import { PreviewDecoder } from '../../engine/preview/preview-decoder.js';
-import { readMemoryProfile, type MemoryProfile } from '../../engine/families/memory-estimate.js';
+import { readMemoryProfile } from '../../engine/families/memory-estimate.js';
 import { LoraWeights } from '../../engine/lora/lora-weights.js';
-import { ControlNetModel } from '../../engine/controlnet/controlnet-model.js';
+import { ControlNetModel, midResidualInput } from '../../engine/controlnet/controlnet-model.js';
+import { readOnnxInputNames } from '../../engine/runtime/onnx-reader.js';
 import { GraphCache } from '../../engine/runtime/graph-cache.js';
 import { LocalImageModel } from './local-image-model.js';
 import { fastDecoderLoader } from './local-fast-decoder.js';
 
 // Reads a model's configs once; a failed read is tried again next time (the folder may be repaired).
-function lazily(read: () => Promise<MemoryProfile>): () => Promise<MemoryProfile> {
-  let reading: Promise<MemoryProfile> | undefined;
+function lazily<Value>(read: () => Promise<Value>): () => Promise<Value> {
+  let reading: Promise<Value> | undefined;
   return () => (reading ??= read().catch((error: unknown) => {
     reading = undefined;
     throw error;
@@ -128,6 +129,8 @@ export function createLocal(settings: LocalProviderSettings = {}): LocalProvider
           loadControlNet,
           load: () => loadModel(folder, { executionProvider, threads, hashCache, graphCache, offloadTextEncoders, vaeDecoderFallback, vaeTiling, ...(weights ? { loras, loraWeights: weights } : {}) }),
           profile: lazily(() => readMemoryProfile(folder, vaeTiling)),
+          // Whether the UNet was exported with ControlNet residual inputs, read from its graph's inputs alone.
+          takesControls: lazily(async () => existsSync(join(folder, 'unet', 'model.onnx')) && readOnnxInputNames(join(folder, 'unet', 'model.onnx')).includes(midResidualInput)),
           memoryBudgetBytes,
         });
         models.set(key, model);

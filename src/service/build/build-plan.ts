@@ -1,6 +1,7 @@
 // The plan of a build: for each output its final request and key, and whether it is cached or must be generated (and why).
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { minimatch } from 'minimatch';
@@ -73,6 +74,18 @@ function reducedRatio(width: number, height: number): string {
   return `${w}:${h}`;
 }
 
+// A matrix or a data file may give many outputs the same control image: it is read once while it is unchanged.
+const controlImages = new Map<string, { stamp: string; base64: string }>();
+function controlImageBase64(path: string): string {
+  const { mtimeMs, size } = statSync(path);
+  const stamp = `${mtimeMs}:${size}`;
+  const cached = controlImages.get(path);
+  if (cached?.stamp === stamp) return cached.base64;
+  const base64 = readFileSync(path).toString('base64');
+  controlImages.set(path, { stamp, base64 });
+  return base64;
+}
+
 /** The native job request for an output on its model. */
 export function jobRequestOf(output: ResolvedOutput, model: BuildModel): Record<string, unknown> {
   const { request, candidates, ranker, finish } = output;
@@ -96,6 +109,8 @@ export function jobRequestOf(output: ResolvedOutput, model: BuildModel): Record<
     outputQuality: finish.quality,
     providerOptions: request.providerOptions,
     loras: request.loras,
+    // Control images go inline: the server needs their bytes, and the key then covers them.
+    controls: request.controls?.map(({ image, ...control }) => ({ ...control, image: { b64_json: controlImageBase64(image) } })),
   };
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
 }

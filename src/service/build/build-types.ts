@@ -1,3 +1,4 @@
+import type { SpecControl } from '../specs/project-types.js';
 // The shapes `pixelpipe build` passes between its stages: resolved outputs (from spec files), lockfile entries and the build report.
 
 /** How one output picks among its candidates. */
@@ -55,6 +56,8 @@ export interface ResolvedOutput {
     providerOptions?: Record<string, Record<string, unknown>>;
     /** LoRAs by name (the LoRA folder's), with scales. */
     loras?: { name: string; scale: number }[];
+    /** ControlNets, their control images as absolute paths (sent inline, so the key covers their bytes). */
+    controls?: SpecControl[];
   };
   /** Candidates generated for this output (1: no ranking). */
   candidates: number;

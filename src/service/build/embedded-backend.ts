@@ -96,7 +96,10 @@ export async function openEmbeddedBackend({ project, outputs, dataDir, concurren
     async generate(request, { signal, moderationPolicy }) {
       const apiKey = moderationPolicy === undefined ? undefined : keys.get(moderationPolicy);
       const model = typeof request.model === 'string' ? engineReference(root, request.model) : undefined;
-      const { job } = await service.submit({ ...request, ...(model && { model }) }, { ...(apiKey && { apiKey }) });
+      // Control images come inline, as a server takes them; the service here takes stored blobs.
+      const controls = request.controls as { image: { b64_json: string } }[] | undefined;
+      const stored = controls && (await Promise.all(controls.map(async ({ image, ...control }, index) => ({ ...control, image: { blobKey: (await service.storeUpload(Buffer.from(image.b64_json, 'base64'), { field: `controls.${index}.image` })).blobKey } }))));
+      const { job } = await service.submit({ ...request, ...(model && { model }), ...(stored && { controls: stored }) }, { ...(apiKey && { apiKey }) });
       return jobResult(await service.waitForJob(job.id, { signal }));
     },
     async read(record) {

@@ -7,6 +7,7 @@ import { controlNetPath } from '../../engine/controlnet/controlnet-path.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { controlNetNamePattern, type JobRequest } from '../generation/job-request.js';
 import type { LocalControlInput } from '../../providers/local/local-image-options.js';
+import type { LocalModelCapabilities } from '../../providers/local/local-image-model.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 
 /** One ControlNet of the folder, as `GET /v1/controlnets` lists it. */
@@ -24,8 +25,8 @@ export interface ControlTarget {
   hosted: () => Promise<boolean>;
   /** The local model's folder, when the request resolves to one. */
   folder: () => Promise<string | undefined>;
-  /** The local model's family id (`stable-diffusion`, `sdxl`, ...) and display name. */
-  family: () => Promise<{ id: string; name: string } | undefined>;
+  /** What the local model can do (its family, whether its UNet takes ControlNet residuals), when it is one local model. */
+  capabilities: () => Promise<Pick<LocalModelCapabilities, 'family' | 'controls'> | undefined>;
 }
 
 export interface ServedControlNets {
@@ -90,8 +91,10 @@ export function createServedControlNets(folder: string): ServedControlNets {
       if (controls.length === 0) return;
       const refuse = (argument: string, value: unknown, message: string) => new InvalidArgumentError({ argument, value, message });
       if (await target.hosted()) throw refuse('controls', request.model, `\`controls\` run on local SD 1.x/2.x models; ${JSON.stringify(request.model)} is hosted: leave them out or name a local model`);
-      const family = await target.family();
-      if (family && family.id !== 'stable-diffusion') throw refuse('controls', request.model, `\`controls\` run on SD 1.x/2.x models only; ${request.model} is ${family.name}: leave them out or choose an SD 1.x/2.x model whose UNet takes ControlNet residuals`);
+      const capabilities = await target.capabilities();
+      if (!capabilities) throw refuse('controls', request.model, `\`controls\` run on one local SD 1.x/2.x model; ${JSON.stringify(request.model)} is a fallback list: name one model`);
+      if (capabilities.family.id !== 'stable-diffusion') throw refuse('controls', request.model, `\`controls\` run on SD 1.x/2.x models only; ${request.model} is ${capabilities.family.name}: leave them out or choose an SD 1.x/2.x model whose UNet takes ControlNet residuals`);
+      if (!capabilities.controls) throw refuse('controls', request.model, `${request.model}'s UNet takes no ControlNet residuals (inputs down_block_0..N and mid_block_additional_residual): choose a model exported with them (GET /v1/models shows \`controls: true\`; see docs/controlnet.md), or leave out \`controls\``);
       const modelFolder = await target.folder();
       for (const [index, control] of controls.entries()) {
         if (control.controlnet === undefined) {

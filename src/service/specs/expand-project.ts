@@ -111,6 +111,7 @@ function* expandSpec(spec: LoadedSpec, project: Project): Generator<ResolvedOutp
           seed: resolveSeed(spec.seed, path),
           providerOptions: spec.providerOptions,
           loras: spec.loras,
+          controls: spec.controls,
         }),
         candidates: spec.candidates,
         ...(spec.ranker === undefined ? {} : { ranker: withoutUndefined({ type: spec.ranker.type, rubric, decoder: spec.ranker.decoder === 'fast' ? spec.ranker.decoder : undefined }) }),

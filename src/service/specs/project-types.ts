@@ -30,6 +30,8 @@ export interface LoadedSpec {
   providerOptions?: Record<string, Record<string, unknown>>;
   /** LoRAs of the project's LoRA folder, with their scales. */
   loras?: { name: string; scale: number }[];
+  /** ControlNets, their control images as absolute paths. */
+  controls?: SpecControl[];
   matrix: Matrix;
   /** Rows of every data file, file after file. */
   data: DataTable[];
@@ -73,4 +75,18 @@ export function locateField(spec: Pick<LoadedSpec, 'sources' | 'file' | 'line'>,
     if (source !== undefined) return { ...source, field: formatFieldPath(path.slice(length), source.field ?? '') || undefined };
   }
   return { file: spec.file, line: spec.line, field: formatFieldPath(path) || undefined };
+}
+
+/** A spec's ControlNet: a name of the ControlNet folder (or none: the model's own) and its control image's file. */
+export interface SpecControl {
+  controlnet?: string;
+  /** Absolute path of the control image. */
+  image: string;
+  type?: 'canny' | 'scribble' | 'image';
+  scale?: number;
+  start?: number;
+  end?: number;
+  low?: number;
+  high?: number;
+  threshold?: number;
 }

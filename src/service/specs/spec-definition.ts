@@ -1,4 +1,5 @@
 // Turns one validated spec into a LoadedSpec: merges the project's defaults, parses templates, sizes, seeds and the matrix, loads data files, and checks that every variable exists.
+import { existsSync } from 'node:fs';
 import { dirname, posix, resolve } from 'node:path';
 import { loadDataFile, type DataTable } from './data-files.js';
 import { locateField, type LoadedSpec } from './project-types.js';
@@ -51,6 +52,13 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
     if (typeof entry !== 'string') return { name: entry.name, scale: entry.scale ?? 1 };
     const [name, scale] = entry.split(':') as [string, string | undefined];
     return { name, scale: scale === undefined ? 1 : Number(scale) };
+  });
+  // Control images are files beside the spec that names them; a missing one stops the build before anything runs.
+  const controls = spec.controls?.map((control, index) => {
+    const image = resolve(project.root, dirname(fileHoldingField('controls')), control.image);
+    if (!existsSync(image)) complain(['controls', index, 'image'], `names ${control.image}, which does not exist (looked for ${image})`, 'give the control image\'s path relative to the file that names it');
+    if ((control.start ?? 0) >= (control.end ?? 1)) complain(['controls', index, 'start'], `${control.start ?? 0} is not below end (${control.end ?? 1})`, 'give a start below end, as diffusers requires');
+    return { ...control, image };
   });
   for (const field of ['prompt', 'output.path']) {
     if (valueAt(spec, field.split('.')) === undefined) complain(field.split('.'), 'is missing', `add ${field} to the spec, or to defaults in ${project.document.file}`);
@@ -126,6 +134,7 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
     seed: seedRule(spec.seed),
     providerOptions: spec.providerOptions,
     ...(loras && { loras }),
+    ...(controls && { controls }),
     matrix,
     data,
     candidates: spec.candidates ?? 1,

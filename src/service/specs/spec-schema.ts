@@ -50,6 +50,20 @@ const outputSchema = z.strictObject({
   upscale: z.enum(['lanczos', 'esrgan']).optional().meta({ description: 'How an image smaller than the output size grows to it: lanczos (default: the resize alone), or esrgan (the bundled esrgan-slim upscaler at the smallest of x2, x3, x4, x8 that reaches the size, then the resize).' }),
 });
 
+const specControlSchema = z
+  .strictObject({
+    controlnet: z.string().regex(/^[\w][\w.-]{0,99}$/, 'must be a ControlNet name of the ControlNet folder (letters, digits, _ - .; no path)').optional().meta({ description: "A ControlNet of the ControlNet folder (PIXELPIPE_CONTROLNET_DIR; with --server, the server's GET /v1/controlnets); absent: the model folder's own controlnet/." }),
+    image: z.string().min(1).meta({ description: 'The control image, a file relative to this file.' }),
+    type: z.enum(['canny', 'scribble', 'image']).optional().meta({ description: 'canny and scribble run the preprocessor on the image; image (default) passes it through.' }),
+    scale: z.number().min(0).max(10).optional(),
+    start: z.number().min(0).max(1).optional(),
+    end: z.number().min(0).max(1).optional(),
+    low: z.number().min(0).max(2000).optional(),
+    high: z.number().min(0).max(2000).optional(),
+    threshold: z.number().min(0).max(255).optional(),
+  })
+  .meta({ description: 'A ControlNet guiding a local SD 1.x/2.x model whose UNet takes residual inputs (docs/controlnet.md).' });
+
 const loraName = z.string().regex(/^[\w][\w.-]{0,99}$/, 'must be a LoRA name as `pixelpipe lora list` shows it (letters, digits, _ - .; no path, no extension)');
 const loraSchema = z
   .union([
@@ -72,6 +86,7 @@ const specFields = {
   seed: seedSchema.optional(),
   providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional().meta({ description: 'Per provider: { openai: { quality: high } }.' }),
   loras: z.array(loraSchema).max(8).optional().meta({ description: 'LoRAs merged into a local SD 1.x/2.x or SDXL model, from the project\'s LoRA folder (loraDir).' }),
+  controls: z.array(specControlSchema).min(1).max(4).optional(),
   matrix: matrixSchema.optional(),
   data: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().meta({ description: 'CSV, JSON or YAML files (relative to this file), one output per row; columns become variables.' }),
   candidates: z.int().min(1).max(64).optional().meta({ description: 'Images generated per output; the ranker keeps one. Default 1.' }),
