@@ -14,6 +14,8 @@ import { createImageService, type ImageServiceConfig, type RunningImageService }
 import type { JobEvent, JobView } from './image-service-types.js';
 import { reproduceRecord } from './reproduce-record.js';
 import { createPixelpipe } from './pixelpipe.js';
+import { pixelSha256 } from './pixel-hash.js';
+import { bundledUpscaling } from './upscaling/image-upscaling.js';
 import { verifyWebhook } from './webhooks/webhook-signature.js';
 
 /** One backend: the settings that point the service at it (undefined when skipped). */
@@ -127,6 +129,28 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       assert.deepEqual([metadata.width, metadata.height], [150, 96]);
       const pixelpipe = createPixelpipe();
       t.after(() => pixelpipe.close());
+      const again = await reproduceRecord(record!, { pixelpipe, storage: service.storage, model: tinyModel });
+      assert.equal(again.matches, true, `reproduced ${again.pixelSha256}, recorded ${record!.pixelSha256}`);
+    });
+
+    test('a job with hiresFix stores the image-to-image pass over the x2 upscale of its first pass, the same pixels as those steps run by hand, recorded and reproducible', async (t) => {
+      const service = await startService(t, serviceCase);
+      if (!service) return;
+      const { job } = await service.submit({ ...tinyRequest, hiresFix: { strength: 0.5 } });
+      const done = await service.waitForJob(job.id);
+      assert.equal(done.state, 'succeeded', JSON.stringify(done.error));
+      const [record] = done.records;
+      assert.deepEqual([record!.width, record!.height, record!.settings.operation, record!.seed], [128, 128, 'image-to-image', '7']);
+      const hires = record!.settings.hiresFix!;
+      assert.deepEqual({ ...hires, upscale: { ...hires.upscale, hash: undefined } }, { firstPass: { steps: 2, guidance: 7.5, sampler: hires.firstPass.sampler, width: 64, height: 64 }, upscale: { model: 'esrgan-slim-x2', scale: 2, hash: undefined }, strength: 0.5 });
+
+      // By hand: the first pass, the bundled x2 upscale, image-to-image over it with the same seed.
+      const pixelpipe = createPixelpipe();
+      t.after(() => pixelpipe.close());
+      const first = await pixelpipe.generate({ model: tinyModel, ...tinyRequest });
+      const upscaled = await bundledUpscaling({ maxOutputPixels: 4096 * 4096 }).upscale(first.images[0]!, 2, { width: 64, height: 64 });
+      const second = await pixelpipe.generate({ model: tinyModel, ...tinyRequest, width: undefined, height: undefined, images: [upscaled.image.bytes], strength: 0.5 });
+      assert.equal((await pixelSha256(second.images[0]!.bytes)).pixelSha256, record!.pixelSha256);
       const again = await reproduceRecord(record!, { pixelpipe, storage: service.storage, model: tinyModel });
       assert.equal(again.matches, true, `reproduced ${again.pixelSha256}, recorded ${record!.pixelSha256}`);
     });

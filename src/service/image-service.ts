@@ -12,7 +12,7 @@ import { deleteJobBlobs } from './generation/job-blobs.js';
 import { recordGeneration, type GenerationToRecord, type RecordedGeneration } from './generation/image-recording.js';
 import { JobEventLog } from './generation/job-events.js';
 import { jobOutcomes, jobsCreated, jobWebhooks } from './generation/job-outcomes.js';
-import { defaultRequestLimits } from './generation/job-request.js';
+import { defaultRequestLimits, type JobRequest } from './generation/job-request.js';
 import type { ApiKeyInfo, ImageService, JobView, ServiceLimits } from './image-service-types.js';
 import { submittedAtMs, toJobView } from './job-views.js';
 import { localLane } from './jobs/job-claim.js';
@@ -30,6 +30,9 @@ import { verifyImage } from './provenance/verify-image.js';
 import type { RankerConfig } from './ranking/create-ranker.js';
 import { RankerRegistry, rankerConfigsFromSettings } from './ranking/service-rankers.js';
 import { createServedControlNets } from './controlnets/served-controlnets.js';
+import { bundledUpscaling } from './upscaling/image-upscaling.js';
+import { upscaleTooLarge } from './upscaling/upscale-plan.js';
+import { defaultHiresStrength } from './generation/hires-fix.js';
 import { createServedLoras } from './loras/served-loras.js';
 import { RecordStore } from './records/record-store.js';
 import { AuditLog } from './safety/audit-log.js';
@@ -187,9 +190,11 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
   const servedControlNets = createServedControlNets(settings.controlnetDir);
   const modelFolder = async (reference: string) => (reference.includes(',') ? undefined : (await pixelpipe.locate(reference))?.folder);
   const controlNetLocation = async (name: string | undefined, reference: string) => servedControlNets.location(name, (await modelFolder(reference)) ?? reference);
-  const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit), maxUpscalePixels: limits.maxUpscalePixels }));
+  // One upscaler for the `upscale` step of finishing and the hires fix: each scale's model is loaded once.
+  const upscaling = bundledUpscaling({ maxOutputPixels: limits.maxUpscalePixels, threads: settings.threads });
+  const finishing = config.finishing ?? (await finishingFromSettings(settings, { onNotice: config.onNotice ?? ((message) => console.error(`pixelpipe: ${message}`)), screen: moderationScreen(moderation, audit), upscaling }));
   if (runner) {
-    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, loraPath: servedLoras.path, controlNetLocation, onError });
+    const handler = createGenerationHandler({ database, storage, finishing, audit, runnerFor: (lane) => (lane === localLane ? runner : hostedRunner), events, limits, modelReference: async (name) => (await served.resolve(name)).reference, rankers, loraPath: servedLoras.path, controlNetLocation, upscaling, onError });
     const afterSettled: NonNullable<WorkOptions['afterSettled']> = (job, settlement) => {
       events.wake(job.id);
       // A final failure found by another process (its worker died) leaves what that attempt stored.
@@ -197,6 +202,22 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     };
     await queue.work(handler, { concurrency: workers, laneConcurrency: config.hostedConcurrency ?? settings.hostedConcurrency, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 1, ...jobOutcomes({ events, records, audit, webhooks, metrics }), afterSettled });
     await webhooks.work();
+  }
+
+  // The hires pass is image-to-image at the upscaled size on the same model: what it would refuse is refused now.
+  async function checkHiresFix(request: JobRequest, reference: string, n: number): Promise<void> {
+    const hiresFix = request.hiresFix!;
+    const refuse = (argument: string, message: string) => new InvalidArgumentError({ argument, value: argument === 'hiresFix' ? request.model : hiresFix, message });
+    if (reference.includes(',') || (await pixelpipe.isHosted(reference))) throw refuse('hiresFix', `\`hiresFix\` runs on one local model (it upscales and runs image-to-image here); ${request.model} is ${reference.includes(',') ? 'a fallback list' : 'hosted'}: leave it out or name a local model`);
+    const capabilities = await pixelpipe.capabilities(reference);
+    if (!capabilities?.operations.includes('image-to-image')) throw refuse('hiresFix', `\`hiresFix\` needs image-to-image, which ${request.model} does not run (${capabilities?.operations.join(', ') ?? 'its configs could not be read'}): leave it out or choose another model`);
+    const scale = hiresFix.scale ?? 2;
+    const width = request.width ?? capabilities.defaultSize.width;
+    const height = request.height ?? capabilities.defaultSize.height;
+    const tooLarge = upscaleTooLarge(width, height, scale, limits.maxUpscalePixels);
+    if (tooLarge) throw refuse('hiresFix.scale', `\`hiresFix.scale\` x${scale} ${tooLarge}`);
+    const { prompt, seed, guidance, sampler, providerOptions } = request;
+    await pixelpipe.check({ model: reference, prompt, n, seed, steps: hiresFix.steps ?? request.steps, guidance, sampler, strength: hiresFix.strength ?? defaultHiresStrength, providerOptions, inputSize: { width: width * scale, height: height * scale }, masked: false });
   }
 
   async function getJob(id: string, { apiKeyId }: { apiKeyId?: string } = {}): Promise<JobView | undefined> {
@@ -232,6 +253,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
       const { prompt, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, mask, decoder } = request;
       // Candidates ranked on fast decodes are made with the fast decoder: the model and the server must have one.
       await pixelpipe.check({ model: reference, prompt, n: generated, seed, steps, guidance, strength, sampler, width, height, aspectRatio, extend, providerOptions, decoder: request.rankDecoder === 'fast' ? 'fast' : decoder, inputSize, masked: mask !== undefined });
+      if (request.hiresFix) await checkHiresFix(request, reference, generated);
       // The prompt is screened last, once the request is known to be runnable: a blocked one never reaches a queue or a provider.
       const screening = await moderation.checkPrompt({ prompt, negativePrompt: request.negativePrompt, apiKeyId: apiKey?.id, policy: apiKey ? (apiKey.moderationPolicy ?? serverPolicy) : undefined });
       if (screening.refusal) {

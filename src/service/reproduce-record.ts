@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../spec/errors/invalid-argument-error.js';
 import type { GeneratedImage } from '../spec/image-model-result.js';
 import { engineControls } from './controlnets/served-controlnets.js';
+import { hiresPass } from './generation/hires-fix.js';
+import { bundledUpscaling, type ImageUpscaling } from './upscaling/image-upscaling.js';
 import type { JobRequestInput } from './generation/job-request.js';
 import type { ImageRecord } from './image-service-types.js';
 import { pixelSha256 } from './pixel-hash.js';
@@ -81,21 +83,31 @@ async function input(storage: BlobStorage, key: string, field: string): Promise<
 }
 
 /** Generates the record's image again in this process (see `reproductionRequest`). */
-export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model, loraPath, controlNetLocation }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal } & ReproduceOptions): Promise<Reproduction> {
+export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage, signal, model, loraPath, controlNetLocation, upscaling }: { pixelpipe: Pixelpipe; storage: BlobStorage; signal?: AbortSignal; upscaling?: ImageUpscaling } & ReproduceOptions): Promise<Reproduction> {
   // Upscaling, resizing and encoding happen when a service stores an image; the model's pixels are what is compared.
-  const { images, mask, upscale: _upscale, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, controls: controlRequests, ...options } = reproductionRequest(record, { model });
+  const { images, mask, upscale: _upscale, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, controls: controlRequests, hiresFix, ...options } = reproductionRequest(record, { model });
   if (loraNames?.length && !loraPath) throw new InvalidArgumentError({ argument: 'loras', value: loraNames, message: `record ${record.id} used LoRAs (${loraNames.map(({ name }) => name).join(', ')}); reproduce it where its LoRA folder is` });
   const loras = loraNames?.map(({ name, scale }) => ({ path: loraPath!(name), scale: scale ?? 1 }));
   if (controlRequests?.length && !controlNetLocation) throw new InvalidArgumentError({ argument: 'controls', value: controlRequests.map(({ controlnet }) => controlnet), message: `record ${record.id} used ControlNets; reproduce it where its ControlNet folder is` });
   const controls = await engineControls(controlRequests, { storage, location: (name) => controlNetLocation!(name, options.model ?? record.modelId) });
-  const result = await pixelpipe.generate({
+  const call = {
     ...options,
     ...(loras ? { loras } : {}),
     ...(controls ? { controls } : {}),
     ...(images ? { images: await Promise.all(images.map((image, index) => input(storage, image.blobKey, `images.${index}`))) } : {}),
     ...(mask ? { mask: await input(storage, mask.blobKey, 'mask') } : {}),
     abortSignal: signal,
-  });
+  };
+  const hires = record.settings.hiresFix;
+  let result;
+  if (hiresFix && hires) {
+    // The record's own settings are the hires pass's; the first pass's are kept beside them.
+    const first = await pixelpipe.generate({ ...call, ...hires.firstPass, n: 1 });
+    const upscaler = upscaling ?? bundledUpscaling({ maxOutputPixels: Number.POSITIVE_INFINITY });
+    ({ result } = await hiresPass(first.images[0]!, hiresFix, { upscaling: upscaler, generate: (task) => pixelpipe.generate({ ...call, ...task }) }));
+  } else {
+    result = await pixelpipe.generate(call);
+  }
   // The same LoRA names may hold other weights now: the record's hashes say whether they do.
   const used = result.images[0]!.settings.loras ?? [];
   for (const recorded of record.settings.loras ?? []) {

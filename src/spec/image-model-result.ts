@@ -30,6 +30,16 @@ export interface ImageSettings {
   controls?: ControlSettings[];
   /** The decoder that made the pixels, when it was not the model's own VAE (`decoder: 'fast'`); absent for the full VAE. */
   decoder?: DecoderSettings;
+  /** A hires fix made this image: image-to-image over the upscale of a first pass, whose settings are kept here. */
+  hiresFix?: HiresFixSettings;
+}
+
+/** How a hires-fixed image was made: the first pass, its upscale, and the image-to-image pass's strength and steps (the image's own settings are that pass's). */
+export interface HiresFixSettings {
+  firstPass: Pick<ImageSettings, 'steps' | 'guidance' | 'sampler' | 'width' | 'height'>;
+  upscale: { model: string; hash?: string; scale: number };
+  strength: number;
+  steps?: number;
 }
 
 /** A decoder other than the model's VAE: its output differs from the full decode, so the record names the file. */

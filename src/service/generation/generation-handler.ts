@@ -14,8 +14,10 @@ import type { GeneratedImage } from '../../spec/image-model-result.js';
 import type { RecordRanking } from '../image-service-types.js';
 import type { GenerateResult } from '../pixelpipe.js';
 import type { RankerRegistry } from '../ranking/service-rankers.js';
+import type { ImageUpscaling } from '../upscaling/image-upscaling.js';
 import { engineControls } from '../controlnets/served-controlnets.js';
 import { rankStoredCandidates } from './candidate-ranking.js';
+import { hiresPass } from './hires-fix.js';
 import { jobRecordId, storeImage } from './image-recording.js';
 import { deleteJobBlobs, jobBlobNotes } from './job-blobs.js';
 import type { JobEventLog } from './job-events.js';
@@ -48,6 +50,8 @@ export interface GenerationHandlerConfig {
   rankers?: RankerRegistry;
   /** The file of a LoRA the request names (the service's LoRA folder). */
   loraPath?: (name: string) => string;
+  /** Upscales a hires fix's first pass (`hiresFix`). */
+  upscaling?: ImageUpscaling;
   /** What the engine loads for a control's ControlNet: a named one of the service's folder, or (unnamed) the folder of the model `reference`. */
   controlNetLocation?: (name: string | undefined, reference: string) => Promise<string>;
   /** Told about errors no caller waits for (a progress event that could not be written). */
@@ -80,7 +84,7 @@ async function readInput(storage: BlobStorage, blobKey: string, field: string): 
 }
 
 /** Makes the job handler the service's workers run. */
-export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, rankers, loraPath, controlNetLocation, onError = () => {} }: GenerationHandlerConfig): JobHandler {
+export function createGenerationHandler({ database, storage, finishing, audit, runnerFor, events, limits, modelReference, rankers, loraPath, controlNetLocation, upscaling, onError = () => {} }: GenerationHandlerConfig): JobHandler {
   const noteJobBlob = jobBlobNotes(database);
   return async (job: JobContext) => {
     const request = parseJobRequest(job.request, limits);
@@ -114,7 +118,7 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     // What the service does around the call (ranking, resizing, encoding) is not the model's to see.
-    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, rankDecoder, resize: _resize, upscale: _upscale, outputFormat: _format, outputQuality: _quality, loras: loraNames, controls: controlRequests, ...options } = request;
+    const { model, webhook: _webhook, parentRecordId: _parent, images: _images, mask: _mask, bestOf, rankBy, rankRubric: _rubric, rankDecoder, resize: _resize, upscale: _upscale, outputFormat: _format, outputQuality: _quality, loras: loraNames, controls: controlRequests, hiresFix, ...options } = request;
     // Requests name LoRAs; the engine opens their files in the service's folder.
     const loras = loraNames && loraPath ? loraNames.map(({ name, scale }) => ({ path: loraPath(name), scale: scale ?? 1 })) : undefined;
     const reference = await modelReference(model);
@@ -141,6 +145,14 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
         // The candidate's own seed gives its latents again; only the decoder differs.
         const again = await runner.generate({ ...call, n: 1, seed: result.images[index]!.settings.seed }, { signal: job.signal, onProgress: (progress) => onProgress({ ...progress, imageIndex: index }) });
         made[index] = { image: again.images[0]!, result: again };
+      }
+      await progressChain;
+    }
+    if (hiresFix) {
+      if (!upscaling) throw new InvalidArgumentError({ argument: 'hiresFix', value: hiresFix, message: 'this worker has no upscaler for the hires fix; run the job where the service makes one' });
+      for (const [index, { image }] of made.entries()) {
+        job.signal.throwIfAborted();
+        made[index] = await hiresPass(image, hiresFix, { upscaling, generate: (task) => runner.generate({ ...call, ...task }, { signal: job.signal, onProgress: (progress) => onProgress({ ...progress, imageIndex: index }) }) });
       }
       await progressChain;
     }

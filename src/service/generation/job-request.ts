@@ -137,6 +137,19 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
        * the image to `resize`'s size. The record's `provenance.upscale` names the weights and the scale.
        */
       upscale: z.strictObject({ scale: z.union(bundledUpscaleScales.map((scale) => z.literal(scale))).optional() }).optional(),
+      /**
+       * A1111's hires fix, for text-to-image on a local model: each image is upscaled (the bundled esrgan-slim
+       * model, by `scale`, default 2) and made again by image-to-image over the upscale with the same prompt,
+       * seed and settings, at `strength` (default 0.35) and `steps` (default the request's). The job's images
+       * are the second pass's; the record's `settings.hiresFix` keeps the first pass and the upscale.
+       */
+      hiresFix: z
+        .strictObject({
+          scale: z.union(bundledUpscaleScales.map((scale) => z.literal(scale))).optional(),
+          strength: z.number().gt(0).max(1).optional(),
+          steps: z.number().int().min(1).max(limits.maxSteps).optional(),
+        })
+        .optional(),
       /** The stored file's format; the model's own (PNG) when absent. */
       outputFormat: z.enum(['png', 'webp', 'jpeg']).optional(),
       /** 1–100, for webp and jpeg; lossless webp from a PNG when absent. */
@@ -181,6 +194,17 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
       }
       if (request.controls && request.images) {
         context.addIssue({ code: 'custom', path: ['controls'], message: 'run with text-to-image only for now: leave out the input image (`images`), or the `controls`' });
+      }
+      if (request.hiresFix) {
+        const conflict = request.images ? 'images' : request.controls ? 'controls' : request.bestOf !== undefined ? 'bestOf' : undefined;
+        if (conflict) context.addIssue({ code: 'custom', path: ['hiresFix'], message: `finishes a text-to-image generation with image-to-image over its upscale; it does not combine with \`${conflict}\` yet: leave one of them out` });
+        const { width, height } = request;
+        const scale = request.hiresFix.scale ?? 2;
+        const tooLarge = width !== undefined && height !== undefined ? upscaleTooLarge(width, height, scale, limits.maxUpscalePixels) : undefined;
+        if (tooLarge) context.addIssue({ code: 'custom', path: ['hiresFix', 'scale'], message: `x${scale} ${tooLarge}` });
+        else if (width !== undefined && height !== undefined && width * height * scale * scale > limits.maxPixels) {
+          context.addIssue({ code: 'custom', path: ['hiresFix', 'scale'], message: `x${scale} makes the second pass ${width * scale}×${height * scale} = ${(width * height * scale * scale).toLocaleString('en-US')} pixels, over this server's output limit of ${limits.maxPixels.toLocaleString('en-US')}; ask for a smaller size or scale` });
+        }
       }
       if (request.upscale) {
         if (request.upscale.scale === undefined && !request.resize) {

@@ -8,7 +8,7 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 import { loadFileSigner, writeDevelopmentCertificates } from './c2pa-keys.js';
 import { hasManifest, signImage } from './c2pa-signing.js';
 import { defaultRequestLimits } from '../generation/job-request.js';
-import { bundledUpscaling } from '../upscaling/image-upscaling.js';
+import { bundledUpscaling, type ImageUpscaling } from '../upscaling/image-upscaling.js';
 import { createImageFinishing, type FinishingParts, type ImageFinishing, type Signer, type Watermarker } from './image-finishing.js';
 import { embedWatermark } from './watermark.js';
 import { watermarkMinimumSide } from './watermark-pixels.js';
@@ -83,11 +83,12 @@ export interface FinishingDependencies {
   createDevelopmentCertificates?: boolean;
   /** The largest image a request's `upscale` may make. Default `defaultRequestLimits.maxUpscalePixels`. */
   maxUpscalePixels?: number;
+  /** The upscaler a request's `upscale` runs on; default the bundled one, under `maxUpscalePixels`. */
+  upscaling?: ImageUpscaling;
 }
 
 /** The finishing the settings describe. */
-export async function finishingFromSettings(settings: Settings, { onNotice = () => undefined, screen, createDevelopmentCertificates, maxUpscalePixels = defaultRequestLimits.maxUpscalePixels }: FinishingDependencies = {}): Promise<ImageFinishing> {
+export async function finishingFromSettings(settings: Settings, { onNotice = () => undefined, screen, createDevelopmentCertificates, maxUpscalePixels = defaultRequestLimits.maxUpscalePixels, upscaling = bundledUpscaling({ maxOutputPixels: maxUpscalePixels, threads: settings.threads }) }: FinishingDependencies = {}): Promise<ImageFinishing> {
   const signer = await signerFromSettings(settings, { onNotice, createDevelopment: createDevelopmentCertificates });
-  const upscaling = bundledUpscaling({ maxOutputPixels: maxUpscalePixels, ...(settings.threads === undefined ? {} : { threads: settings.threads }) });
   return createImageFinishing({ ...(screen ? { screen } : {}), upscaling, ...(settings.watermark ? { watermark: watermarker } : {}), ...(signer ? { signer } : {}) });
 }
