@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { isInvalidArgument } from '../testing/assertions.js';
+import { readPngText } from '../engine/image/png.js';
 import { testData } from '../testing/paths.js';
 import { QuotaExceededError } from './errors/quota-exceeded-error.js';
 import { createImageService, type ImageServiceConfig, type RunningImageService } from './image-service.js';
@@ -151,6 +152,8 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       const upscaled = await bundledUpscaling({ maxOutputPixels: 4096 * 4096 }).upscale(first.images[0]!, 2, { width: 64, height: 64 });
       const second = await pixelpipe.generate({ model: tinyModel, ...tinyRequest, width: undefined, height: undefined, images: [upscaled.image.bytes], strength: 0.5 });
       assert.equal((await pixelSha256(second.images[0]!.bytes)).pixelSha256, record!.pixelSha256);
+      const stored = await service.storage.get(record!.blobKey);
+      assert.deepEqual(JSON.parse(readPngText(stored!.bytes).pixelpipe!).settings.hiresFix, hires, 'the file\'s own record keeps the first pass too');
       const again = await reproduceRecord(record!, { pixelpipe, storage: service.storage, model: tinyModel });
       assert.equal(again.matches, true, `reproduced ${again.pixelSha256}, recorded ${record!.pixelSha256}`);
     });

@@ -82,7 +82,9 @@ export function watermarkPayload(recordId: string): Uint8Array {
 async function withRecordChunk(image: EncodedImage, recordId: string, settings: ImageSettings, softwareAgent: string, upscale: UpscaleOperation | undefined): Promise<EncodedImage> {
   const png = image.mediaType === 'image/png' ? image : { bytes: new Uint8Array(await sharp(image.bytes).png().toBuffer()), mediaType: 'image/png' };
   const engineRecord = readPngText(png.bytes).pixelpipe;
-  const record = engineRecord === undefined ? { version: 1, settings, model: { id: softwareAgent } } : (JSON.parse(engineRecord) as Record<string, unknown>);
+  const parsed = engineRecord === undefined ? { version: 1, settings, model: { id: softwareAgent } } : (JSON.parse(engineRecord) as Record<string, unknown>);
+  // A hires fix's second pass was made by the engine as a plain image-to-image: the first pass is the service's to add.
+  const record = settings.hiresFix ? { ...parsed, settings: { ...(parsed.settings as object), hiresFix: settings.hiresFix } } : parsed;
   // Spliced, not re-encoded: the pixels and the other chunks (A1111's `parameters`) stay byte for byte.
   const chunk = { keyword: 'pixelpipe', text: JSON.stringify({ ...record, recordId, ...(upscale ? { upscale } : {}) }), international: true };
   return { bytes: new Uint8Array(insertTextChunks(removeTextChunks(Buffer.from(png.bytes), 'pixelpipe'), [chunk])), mediaType: 'image/png' };
