@@ -431,3 +431,16 @@ test('spec controls: the control image beside the spec guides the model\'s own C
   assert.notEqual(readLock(root).outputs[0]!.key, first.key);
   assert.notEqual(readLock(root).outputs[0]!.pixelSha256, first.pixelSha256);
 });
+
+test('spec hiresFix: the output is the image-to-image pass over the upscaled first pass, whose settings its record keeps', async () => {
+  const root = project('hires', {
+    'pixelpipe.yaml': `version: 1\ndefaults:\n  model: ${JSON.stringify(testData('fixtures', 'tiny-sd15'))}\n  steps: 2\n  seed: 4\nspecs:\n  - name: fixed\n    prompt: a red cube\n    size: 128x128\n    generationSize: 64x64\n    hiresFix: { strength: 0.5 }\n    output: { path: out/fixed.png }\n  - name: plain\n    prompt: a red cube\n    size: 128x128\n    generationSize: 64x64\n    output: { path: out/plain.png }\n`,
+  });
+  const result = await build(root);
+  assert.equal(result.code, 0, result.stderr);
+  const fixed = JSON.parse(readPngText(readFileSync(join(root, 'out', 'fixed.png'))).pixelpipe!);
+  assert.deepEqual([fixed.settings.operation, fixed.settings.width, fixed.settings.hiresFix.firstPass.width, fixed.settings.hiresFix.upscale.model, fixed.settings.hiresFix.strength], ['image-to-image', 128, 64, 'esrgan-slim-x2', 0.5]);
+  assert.equal(JSON.parse(readPngText(readFileSync(join(root, 'out', 'plain.png'))).pixelpipe!).settings.hiresFix, undefined);
+  const entry = (path: string) => readLock(root).outputs.find((each) => each.path === path)!;
+  assert.notEqual(entry('out/fixed.png').pixelSha256, entry('out/plain.png').pixelSha256);
+});

@@ -110,6 +110,7 @@ export function jobRequestOf(output: ResolvedOutput, model: BuildModel): Record<
     providerOptions: request.providerOptions,
     loras: request.loras,
     // Control images go inline: the server needs their bytes, and the key then covers them.
+    hiresFix: request.hiresFix,
     controls: request.controls?.map(({ image, ...control }) => ({ ...control, image: { b64_json: controlImageBase64(image) } })),
   };
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));

@@ -1,4 +1,4 @@
-import type { SpecControl } from '../specs/project-types.js';
+import type { HiresFixRequest, SpecControl } from '../specs/project-types.js';
 // The shapes `pixelpipe build` passes between its stages: resolved outputs (from spec files), lockfile entries and the build report.
 
 /** How one output picks among its candidates. */
@@ -58,6 +58,7 @@ export interface ResolvedOutput {
     loras?: { name: string; scale: number }[];
     /** ControlNets, their control images as absolute paths (sent inline, so the key covers their bytes). */
     controls?: SpecControl[];
+    hiresFix?: HiresFixRequest;
   };
   /** Candidates generated for this output (1: no ranking). */
   candidates: number;

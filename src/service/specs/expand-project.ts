@@ -112,6 +112,7 @@ function* expandSpec(spec: LoadedSpec, project: Project): Generator<ResolvedOutp
           providerOptions: spec.providerOptions,
           loras: spec.loras,
           controls: spec.controls,
+          hiresFix: spec.hiresFix,
         }),
         candidates: spec.candidates,
         ...(spec.ranker === undefined ? {} : { ranker: withoutUndefined({ type: spec.ranker.type, rubric, decoder: spec.ranker.decoder === 'fast' ? spec.ranker.decoder : undefined }) }),

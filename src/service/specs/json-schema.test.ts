@@ -14,5 +14,5 @@ test('the schema describes the project file, with specs under $defs.spec for spe
   assert.deepEqual(schema.required, ['version', 'specs']);
   assert.equal(schema.additionalProperties, false);
   assert.deepEqual(schema.$defs.spec.required, ['name']);
-  assert.deepEqual(Object.keys(schema.$defs.spec.properties), ['$schema', 'name', 'model', 'prompt', 'negativePrompt', 'size', 'generationSize', 'steps', 'guidance', 'sampler', 'decoder', 'seed', 'providerOptions', 'loras', 'controls', 'matrix', 'data', 'candidates', 'ranker', 'output', 'moderation']);
+  assert.deepEqual(Object.keys(schema.$defs.spec.properties), ['$schema', 'name', 'model', 'prompt', 'negativePrompt', 'size', 'generationSize', 'steps', 'guidance', 'sampler', 'decoder', 'seed', 'providerOptions', 'loras', 'controls', 'hiresFix', 'matrix', 'data', 'candidates', 'ranker', 'output', 'moderation']);
 });

@@ -32,6 +32,7 @@ export interface LoadedSpec {
   loras?: { name: string; scale: number }[];
   /** ControlNets, their control images as absolute paths. */
   controls?: SpecControl[];
+  hiresFix?: HiresFixRequest;
   matrix: Matrix;
   /** Rows of every data file, file after file. */
   data: DataTable[];
@@ -89,4 +90,11 @@ export interface SpecControl {
   low?: number;
   high?: number;
   threshold?: number;
+}
+
+/** A hires fix as a spec asks for it (the job's `hiresFix`). */
+export interface HiresFixRequest {
+  scale?: 2 | 3 | 4 | 8;
+  strength?: number;
+  steps?: number;
 }

@@ -135,6 +135,7 @@ export async function defineSpec(source: SpecSource, project: ProjectContext): P
     providerOptions: spec.providerOptions,
     ...(loras && { loras }),
     ...(controls && { controls }),
+    ...(spec.hiresFix && { hiresFix: spec.hiresFix }),
     matrix,
     data,
     candidates: spec.candidates ?? 1,

@@ -87,6 +87,10 @@ const specFields = {
   providerOptions: z.record(z.string(), z.record(z.string(), z.unknown())).optional().meta({ description: 'Per provider: { openai: { quality: high } }.' }),
   loras: z.array(loraSchema).max(8).optional().meta({ description: 'LoRAs merged into a local SD 1.x/2.x or SDXL model, from the project\'s LoRA folder (loraDir).' }),
   controls: z.array(specControlSchema).min(1).max(4).optional(),
+  hiresFix: z
+    .strictObject({ scale: z.union([z.literal(2), z.literal(3), z.literal(4), z.literal(8)]).optional(), strength: z.number().gt(0).max(1).optional(), steps: z.int().min(1).max(1000).optional() })
+    .optional()
+    .meta({ description: "A1111's hires fix on a local model: upscale the first pass (bundled esrgan-slim, scale default 2), then image-to-image over it at strength (default 0.35) with the same seed; the output's size is the second pass's." }),
   matrix: matrixSchema.optional(),
   data: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional().meta({ description: 'CSV, JSON or YAML files (relative to this file), one output per row; columns become variables.' }),
   candidates: z.int().min(1).max(64).optional().meta({ description: 'Images generated per output; the ranker keeps one. Default 1.' }),
