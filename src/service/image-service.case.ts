@@ -156,6 +156,9 @@ export function imageServiceConformance(serviceCase: ServiceCase): void {
       assert.deepEqual(JSON.parse(readPngText(stored!.bytes).pixelpipe!).settings.hiresFix, hires, 'the file\'s own record keeps the first pass too');
       const again = await reproduceRecord(record!, { pixelpipe, storage: service.storage, model: tinyModel });
       assert.equal(again.matches, true, `reproduced ${again.pixelSha256}, recorded ${record!.pixelSha256}`);
+      // Both passes report their steps; the second pass's say so.
+      const steps = (await collect(service.events(job.id))).filter((event) => event.type === 'step').map((event) => [event.data.pass ?? 'first', event.data.step]);
+      assert.deepEqual(steps, [['first', 1], ['first', 2], ['hires', 1]], 'strength 0.5 of 2 steps runs 1');
     });
 
     test('cancelling a queued job ends its events with cancelled; an idempotency key gives the same job back', async (t) => {

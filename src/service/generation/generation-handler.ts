@@ -112,9 +112,9 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
     const mask = request.mask ? await readInput(storage, request.mask.blobKey, 'mask') : undefined;
     // Progress events are written in order, one at a time; a slow database drops none but never blocks the model.
     let progressChain = Promise.resolve();
-    const onProgress = (progress: ImageModelProgress) => {
+    const onProgress = (progress: ImageModelProgress, pass?: 'hires') => {
       const { imageIndex, step, steps, elapsedMs, preview } = progress;
-      const data = { imageIndex, step, steps, elapsedMs, ...(preview ? { preview: { mediaType: preview.mediaType, width: preview.width, height: preview.height, method: preview.method, base64: Buffer.from(preview.bytes).toString('base64') } } : {}) };
+      const data = { imageIndex, step, steps, elapsedMs, ...(pass ? { pass } : {}), ...(preview ? { preview: { mediaType: preview.mediaType, width: preview.width, height: preview.height, method: preview.method, base64: Buffer.from(preview.bytes).toString('base64') } } : {}) };
       progressChain = progressChain.then(() => events.append(job.id, 'step', data)).catch((error: Error) => onError(error));
     };
     // What the service does around the call (ranking, resizing, encoding) is not the model's to see.
@@ -152,7 +152,8 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
       if (!upscaling) throw new InvalidArgumentError({ argument: 'hiresFix', value: hiresFix, message: 'this worker has no upscaler for the hires fix; run the job where the service makes one' });
       for (const [index, { image }] of made.entries()) {
         job.signal.throwIfAborted();
-        made[index] = await hiresPass(image, hiresFix, { upscaling, generate: (task) => runner.generate({ ...call, ...task }, { signal: job.signal, onProgress: (progress) => onProgress({ ...progress, imageIndex: index }) }) });
+        // Its steps count from 1 again: `pass: 'hires'` tells them from the first pass's.
+        made[index] = await hiresPass(image, hiresFix, { upscaling, generate: (task) => runner.generate({ ...call, ...task }, { signal: job.signal, onProgress: (progress) => onProgress({ ...progress, imageIndex: index }, 'hires') }) });
       }
       await progressChain;
     }
