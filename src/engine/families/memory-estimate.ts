@@ -1,5 +1,5 @@
 // Peak memory of one generation (SD, SDXL; SD3 and FLUX.1 roughly), from the model folder's configs and the request, before any session is loaded.
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveVaeTiling, vaeTilePlan, type VaeTiling } from '../vae/vae-tiling.js';
@@ -30,6 +30,8 @@ export interface MemoryProfile {
   weightBytes: number;
   /** Bytes of the VAE encoder, loaded for edits only. */
   encoderBytes: number;
+  /** Whether the folder has a VAE encoder (`vae_encoder/model.onnx`), which every edit needs. */
+  vaeEncoder: boolean;
   /**
    * The denoiser's attention: per level (0 = full latent resolution) its head count. A transformer's
    * joint attention is one entry at the level of its patches (1 for 2×2) with its text tokens added.
@@ -139,6 +141,7 @@ export async function readMemoryProfile(folder: string, tilingSetting?: Partial<
     family: family.id,
     weightBytes: ['text_encoder', 'text_encoder_2', 'text_encoder_3', 'vae_decoder'].reduce((sum, part) => sum + folderBytes(join(folder, part)), unetBytes),
     encoderBytes: folderBytes(join(folder, 'vae_encoder')),
+    vaeEncoder: existsSync(join(folder, 'vae_encoder', 'model.onnx')),
     attention,
     // A transformer's activations are tokens × width; spread over the latent cells a token covers.
     unetChannels: transformer ? Math.ceil(innerWidth / (patch * patch)) : (blocks[0] ?? 320),

@@ -97,7 +97,7 @@ test('a job with the model\'s own ControlNet and an uploaded control image match
   await assert.rejects(reproduceRecord(record!, { pixelpipe, storage: service.storage, model: modelFolder }), /used ControlNets; reproduce it where its ControlNet folder is/);
 });
 
-test('controls are checked at submit, naming the field: a UNet without residual inputs, another family, a model without a ControlNet of its own and none named, an unknown name, canny settings without canny', async () => {
+test('controls are checked at submit, naming the field: a UNet without residual inputs, another family, a model without a ControlNet of its own and none named, an unknown name, canny settings without canny; edits need a VAE encoder', async () => {
   const { blobKey } = await service.storeUpload(controlImage, { field: 'controls.0.image' });
   const refused = async (request: Record<string, unknown>, param: string, message: RegExp) => {
     await assert.rejects(service.submit({ prompt: 'a', ...request } as never), (error: Error & { argument?: string }) => {
@@ -113,6 +113,11 @@ test('controls are checked at submit, naming the field: a UNet without residual 
   await refused({ controls: [{ ...control, controlnet: 'nope' }] }, 'controls.0.controlnet', /"nope", which is not in this server's ControlNet folder: it has edges-sd15/);
   await refused({ controls: [{ ...control, low: 50 }] }, 'controls.0.low', /canny's threshold/);
   await refused({ controls: [{ ...control, start: 0.8, end: 0.5 }] }, 'controls.0.start', /must be below `end`/);
-  const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: { id: string; pixelpipe?: { capabilities: { controls: boolean } } }[] };
+  const models = (await (await fetch(`${server.url}/v1/models`)).json()) as { data: { id: string; pixelpipe?: { capabilities: { controls: boolean; operations: string[] } } }[] };
   assert.deepEqual(models.data.filter((model) => model.pixelpipe).map((model) => [model.id, model.pixelpipe!.capabilities.controls]).sort(), [['tiny-sd15', false], ['tiny-sd15-controlnet', true], ['tiny-sd15-residuals', true], ['tiny-sdxl', false]]);
+
+  // The ControlNet fixture has no VAE encoder: it runs text-to-image only, and says so before any job runs.
+  assert.deepEqual(models.data.find((model) => model.id === 'tiny-sd15-controlnet')!.pixelpipe!.capabilities.operations, ['text-to-image']);
+  await refused({ images: [{ blobKey }] }, 'images', /tiny-sd15-controlnet has no VAE encoder \(vae_encoder\/model\.onnx in its folder\)/);
+  await refused({ width: 64, height: 64, hiresFix: {} }, 'hiresFix', /`hiresFix` needs image-to-image, which tiny-sd15-controlnet does not run \(text-to-image\)/);
 });

@@ -105,10 +105,11 @@ export class LocalImageModel implements ImageModel {
     return {
       family: { id: family.id, name: family.displayName },
       controls: family.id === 'stable-diffusion' && ((await this.config.takesControls?.()) ?? false),
+      // Every edit encodes its input: a folder without a VAE encoder runs text-to-image only.
       operations: inpainting ? ['inpaint', 'outpaint'] : [
         'text-to-image',
-        ...(family.editing.imageToImage ? ['image-to-image' as const] : []),
-        ...(family.editing.inpainting ? ['inpaint' as const, 'outpaint' as const] : []),
+        ...(family.editing.imageToImage && profile.vaeEncoder ? ['image-to-image' as const] : []),
+        ...(family.editing.inpainting && profile.vaeEncoder ? ['inpaint' as const, 'outpaint' as const] : []),
       ],
       sizeMultiple: profile.sizeMultiple,
       defaultSize: { width: profile.defaultWidth, height: profile.defaultHeight },
@@ -138,6 +139,9 @@ export class LocalImageModel implements ImageModel {
       checkDimension('height', call.height ?? profile.defaultHeight, profile.sizeMultiple, rule);
     }
     checkFamilyEdits(this.modelId, family, edit);
+    if (edit && edit.encodes !== false && !profile.vaeEncoder) {
+      throw new InvalidArgumentError({ argument: 'images', value: undefined, message: `${this.modelId} has no VAE encoder (vae_encoder/model.onnx in its folder), which every edit needs to read its input image: it runs text-to-image only; leave out \`images\` or choose a model exported with its encoder` });
+    }
     checkOperation(this.modelId, profile.unetInputChannels, profile.latentChannels, edit);
     if (call.decoder === 'fast') {
       // The family first: no setting helps a model whose latents the decoder cannot read.
