@@ -1,10 +1,10 @@
 // Merges LoRAs into a model's ONNX bytes: W' = W + Σ scale·(alpha/rank)·up·down, written into a copy of the
 // base bytes, so the base stays in memory untouched and switching or removing LoRAs never rereads the disk.
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fromFloat16Bits, toFloat16Bits } from '../runtime/float16.js';
-import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
-import { readOnnxGraph } from '../runtime/onnx-reader.js';
+import { readOnnxGraph, type OnnxReadTensor } from '../runtime/onnx-reader.js';
+import { relocateExternalData, type ExternalPlace } from '../runtime/onnx-external-data.js';
 import type { LoraComponent, LoraFile } from './lora-file.js';
 import { mapUpdates, weightLayers, type MappedUpdate, type WeightLayer } from './lora-mapping.js';
 
@@ -35,18 +35,35 @@ export class PatchableModel {
     readonly externals: ReadonlyMap<string, Uint8Array>,
   ) {}
 
-  static async read(path: string, component: LoraComponent): Promise<PatchableModel> {
-    const bytes = new Uint8Array(await readFile(path));
-    const graph = readOnnxGraph(bytes);
-    const locations = new Set([...graph.initializers.values()].flatMap((tensor) => (tensor.external ? [tensor.external.location] : [])));
+  /**
+   * Reads a component's graph and its external data. An external data file over `maxPartBytes` (default 2 GiB;
+   * an SDXL UNet's is 5–10 GB, over Node's 4 GiB buffer limit) is held as parts of whole tensors, each under
+   * the limit, and the graph's entries for them are rewritten to name the parts: ONNX Runtime is given the
+   * parts as separate in-memory files, and a merge copies only the parts it patches.
+   */
+  static async read(path: string, component: LoraComponent, { maxPartBytes = defaultMaxPartBytes }: { maxPartBytes?: number } = {}): Promise<PatchableModel> {
+    let bytes: Uint8Array = new Uint8Array(await readFile(path));
+    const tensors = [...readOnnxGraph(bytes).initializers.values()].filter((tensor) => tensor.external);
+    const locations = new Set(tensors.map((tensor) => tensor.external!.location));
     const externals = new Map<string, Uint8Array>();
+    const places = new Map<string, ExternalPlace>();
     for (const location of locations) {
       // The location is the graph's; it must stay inside the model's folder, as ONNX Runtime requires.
       const file = resolve(dirname(path), location);
       if (relative(dirname(path), file).startsWith('..')) throw new Error(`${path}: external data location ${location} is outside the model's folder`);
-      externals.set(location, await readLargeFile(file, path));
+      const { size } = await stat(file);
+      if (size <= maxPartBytes) {
+        externals.set(location, await readRange(file, 0, size));
+        continue;
+      }
+      for (const [index, part] of splitIntoParts(path, location, tensors.filter((tensor) => tensor.external!.location === location), maxPartBytes).entries()) {
+        const name = `${location}.part${index}`;
+        externals.set(name, await readRange(file, part.start, part.end));
+        for (const tensor of part.tensors) places.set(tensor.name, { location: name, offset: tensor.external!.offset - part.start });
+      }
     }
-    return new PatchableModel(path, component, bytes, weightLayers(graph), externals);
+    if (places.size > 0) bytes = relocateExternalData(bytes, places);
+    return new PatchableModel(path, component, bytes, weightLayers(readOnnxGraph(bytes)), externals);
   }
 
   static fromBytes(bytes: Uint8Array, path: string, component: LoraComponent): PatchableModel {
@@ -106,25 +123,35 @@ export class PatchableModel {
   }
 }
 
-/** Node 20's largest typed array: one byte short of 4 GiB. */
-const largestBuffer = 2 ** 32 - 1;
+/** Parts of at most 2 GiB: under Node 20's largest typed array (one byte short of 4 GiB), and a merge copies only the parts it patches. */
+const defaultMaxPartBytes = 2 ** 31;
 
-/**
- * A whole file in one buffer, read in chunks: `readFile` stops at 2 GiB, and a fp32 SD 1.x UNet's external
- * data is 3.3 GB. Above 4 GiB (an SDXL UNet's, fp16 or fp32) no single buffer holds it, and ONNX Runtime takes
- * each external file as one buffer, so such a model is refused naming the file.
- */
-async function readLargeFile(file: string, model: string): Promise<Uint8Array> {
+type ExternalTensor = OnnxReadTensor & { external: NonNullable<OnnxReadTensor['external']> };
+
+/** Consecutive runs of whole tensors, each spanning at most `maxPartBytes` of the file. */
+function splitIntoParts(model: string, location: string, tensors: OnnxReadTensor[], maxPartBytes: number): { start: number; end: number; tensors: ExternalTensor[] }[] {
+  const parts: { start: number; end: number; tensors: ExternalTensor[] }[] = [];
+  for (const tensor of (tensors as ExternalTensor[]).sort((a, b) => a.external.offset - b.external.offset)) {
+    const { offset, length } = tensor.external;
+    if (length === undefined) throw new Error(`${model}: initializer ${tensor.name} in ${location} gives no length; its external data cannot be split into parts`);
+    if (length > maxPartBytes) throw new Error(`${model}: initializer ${tensor.name} is ${length} bytes, more than a part of ${maxPartBytes} may hold`);
+    const last = parts.at(-1);
+    if (last && offset + length - last.start <= maxPartBytes) {
+      last.end = Math.max(last.end, offset + length);
+      last.tensors.push(tensor);
+    } else parts.push({ start: offset, end: offset + length, tensors: [tensor] });
+  }
+  return parts;
+}
+
+/** Bytes [start, end) of a file in one buffer, read in chunks (`readFile` stops at 2 GiB; a fp32 SD 1.x UNet's external data is 3.3 GB). */
+async function readRange(file: string, start: number, end: number): Promise<Uint8Array> {
   const handle = await open(file, 'r');
   try {
-    const { size } = await handle.stat();
-    if (size > largestBuffer) {
-      throw new InvalidArgumentError({ argument: 'loras', value: model, message: `${model}: its external data ${file} is ${(size / 2 ** 30).toFixed(2)} GiB; LoRAs merge in memory into external data files of up to 4 GiB (Node's largest buffer), which holds SD 1.x/2.x UNets but not SDXL's: use an SDXL export whose weights are in files under 4 GiB, or no LoRA` });
-    }
-    const bytes = new Uint8Array(size);
-    for (let offset = 0; offset < size;) {
-      const { bytesRead } = await handle.read(bytes, offset, Math.min(2 ** 30, size - offset), offset);
-      if (bytesRead === 0) throw new Error(`${file} ended after ${offset} of ${size} bytes`);
+    const bytes = new Uint8Array(end - start);
+    for (let offset = 0; offset < bytes.length;) {
+      const { bytesRead } = await handle.read(bytes, offset, Math.min(2 ** 30, bytes.length - offset), start + offset);
+      if (bytesRead === 0) throw new Error(`${file} ended after ${start + offset} of ${end} bytes`);
       offset += bytesRead;
     }
     return bytes;

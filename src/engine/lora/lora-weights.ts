@@ -48,7 +48,11 @@ export class LoraWeights {
   private readonly models = new Map<LoraComponent, Promise<PatchableModel>>();
   private readonly files = new Map<string, { stamp: string; file: Promise<LoraFile> }>();
 
-  constructor(readonly folder: string) {}
+  /** `maxPartBytes`: the largest piece of an external data file held in one buffer (see `PatchableModel.read`). */
+  constructor(
+    readonly folder: string,
+    private readonly options: { maxPartBytes?: number } = {},
+  ) {}
 
   /** The components this folder has that LoRAs can patch. */
   get components(): LoraComponent[] {
@@ -59,7 +63,7 @@ export class LoraWeights {
   model(component: LoraComponent): Promise<PatchableModel> {
     let model = this.models.get(component);
     if (!model) {
-      model = PatchableModel.read(join(this.folder, component, 'model.onnx'), component);
+      model = PatchableModel.read(join(this.folder, component, 'model.onnx'), component, this.options);
       model.catch(() => this.models.delete(component));
       this.models.set(component, model);
     }

@@ -215,4 +215,16 @@ test('LoRAs merge into a model whose weights live in external data (model.onnx +
   }
   assert.deepEqual(images[1], images[0], 'the same image as the LoRA merged into the self-contained model');
   assert.notDeepEqual(images[2], images[1], 'and not the base model\'s');
+
+  // An external data file over the part size (an SDXL UNet's 5–10 GB, over Node's 4 GiB buffers) is held as
+  // parts of whole tensors, the graph rewritten to name them: the same image again.
+  const parted = new LoraWeights(external, { maxPartBytes: 512 * 1024 });
+  const partedUnet = (await parted.plan([{ path: files.kohya, scale: 0.8 }])).bytes.get('unet')!;
+  assert.ok(partedUnet.externalData.length > 3, `${partedUnet.externalData.length} parts`);
+  assert.ok(partedUnet.externalData.every(({ path, data }) => /^model\.onnx_data\.part\d+$/.test(path) && data.byteLength <= 512 * 1024));
+  const total = partedUnet.externalData.reduce((sum, { data }) => sum + data.byteLength, 0);
+  assert.ok(total <= statSync(join(external, 'unet', 'model.onnx_data')).size);
+  const loaded = await loadModel(external, { loras: [{ path: files.kohya, scale: 0.8 }], loraWeights: parted });
+  assert.deepEqual((await textToImage(loaded, call)).rgb, images[0], 'parts give the same image');
+  await Promise.all(loaded.sessions.map((session) => session.release()));
 });
