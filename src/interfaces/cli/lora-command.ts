@@ -1,4 +1,5 @@
-// `pixelpipe lora train | list`: trains a LoRA on a hosted trainer and registers it in the LoRA folder; lists that folder.
+// `pixelpipe lora train | pull | list`: trains a LoRA on a hosted trainer, or pulls one from the hub, into the LoRA folder; lists that folder.
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings } from '../../config/settings.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -6,6 +7,7 @@ import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.j
 export const loraUsage = `usage: pixelpipe lora train --images DIR --trigger WORD [--provider replicate|fal] [--name NAME]
          [--steps N] [--rank N] [--learning-rate F] [--destination OWNER/MODEL]
          [--caption-url URL --caption-model M] [--recaption]
+       pixelpipe lora pull OWNER/NAME [--file PATH] [--name NAME] [--revision REV] [--json]
        pixelpipe lora list [--json]
   train: checks the images (10 to 50 PNG, JPEG or WebP files, at least 512 px a side, no duplicates),
   captions those without a NAME.txt beside them through an OpenAI-compatible chat endpoint (key from
@@ -14,6 +16,10 @@ export const loraUsage = `usage: pixelpipe lora train --images DIR --trigger WOR
   --destination, a model of yours; REPLICATE_API_TOKEN) or fal (fal-ai/flux-lora-fast-training; FAL_KEY),
   and registers NAME.safetensors and NAME.json in the LoRA folder (PIXELPIPE_LORA_DIR). Ctrl-C cancels
   the hosted training. --recaption captions every image again.
+  pull: downloads a LoRA from the Hugging Face Hub (PIXELPIPE_HUB_URL, PIXELPIPE_HUB_TOKEN) into the
+  LoRA folder as NAME.safetensors (default: the repo's name) with NAME.json (repo, commit, file,
+  licence, trigger word from the card's instance_prompt); checks the hub's hash and that the file is
+  a LoRA pixelpipe merges. --file picks among several .safetensors files.
   list: the LoRA folder's name, trigger word, size and SHA-256.`;
 
 function number(name: string, value: string | undefined, integer: boolean): number | undefined {
@@ -29,11 +35,34 @@ export async function loraCommand(argv: string[]): Promise<void> {
   const [subcommand, ...rest] = argv;
   if (subcommand === 'list') return listCommand(rest);
   if (subcommand === 'train') return trainCommand(rest);
+  if (subcommand === 'pull') return pullCommand(rest);
   if (subcommand === undefined || subcommand === '--help' || subcommand === '-h') {
     process.stdout.write(`${loraUsage}\n`);
     return;
   }
-  throw new InvalidArgumentError({ argument: 'subcommand', value: subcommand, message: `unknown lora subcommand ${JSON.stringify(subcommand)}; known: train, list\n${loraUsage}` });
+  throw new InvalidArgumentError({ argument: 'subcommand', value: subcommand, message: `unknown lora subcommand ${JSON.stringify(subcommand)}; known: train, pull, list\n${loraUsage}` });
+}
+
+async function pullCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { file: { type: 'string' }, name: { type: 'string' }, revision: { type: 'string' }, json: { type: 'boolean' } } });
+  if (positionals.length !== 1) throw new InvalidArgumentError({ argument: 'REPO', value: positionals, message: `give exactly one hub repository, OWNER/NAME\n${loraUsage}` });
+  const settings = loadSettings();
+  const { pullLora } = await import('../../service/loras/pull-lora.js');
+  let shown = -1;
+  const record = await pullLora({
+    repoId: positionals[0]!, file: values.file, name: values.name, revision: values.revision, loraDir: settings.loraDir, hubUrl: settings.hubUrl, hubToken: settings.hubToken,
+    onProgress: (bytes, total) => {
+      const percent = total > 0 ? Math.floor((bytes / total) * 10) * 10 : 100;
+      if (!values.json && percent !== shown) process.stderr.write(`downloading: ${percent}%\n`);
+      shown = percent;
+    },
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    return;
+  }
+  const { source, weights } = record;
+  process.stdout.write(`${record.name}: ${source.repoId}/${source.file} at ${source.commit.slice(0, 12)} → ${join(settings.loraDir, weights.file)} (${(weights.bytes / 1e6).toFixed(1)} MB, ${weights.tensors} tensors)${record.triggerWord ? `, trigger word ${JSON.stringify(record.triggerWord)}` : ''}${source.license ? `, licence ${source.license}` : ''}\n`);
 }
 
 async function listCommand(argv: string[]): Promise<void> {

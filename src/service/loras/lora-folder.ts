@@ -5,7 +5,19 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 
-/** What `NAME.json` holds. */
+/** What `NAME.json` holds for a LoRA pulled from the hub (`pixelpipe lora pull`). */
+export interface HubLoraRecord {
+  version: 1;
+  name: string;
+  /** From the model card's `instance_prompt`, when it has one. */
+  triggerWord?: string;
+  provider: 'hub';
+  source: { hubUrl: string; repoId: string; commit: string; file: string; license?: string; baseModel?: string };
+  weights: LoraRecord['weights'];
+  registeredAt: string;
+}
+
+/** What `NAME.json` holds for a LoRA trained by `pixelpipe lora train`. */
 export interface LoraRecord {
   version: 1;
   name: string;
@@ -88,15 +100,25 @@ export async function registerLora(folder: string, record: Omit<LoraRecord, 'ver
   await mkdir(folder, { recursive: true });
   await checkLoraFree(folder, record.name);
   const { weightsUrl, ...rest } = record;
-  const full: LoraRecord = { version: 1, ...rest, weights: { file: `${record.name}.safetensors`, bytes: weights.byteLength, sha256: sha256(weights), url: weightsUrl, tensors }, registeredAt: new Date().toISOString() };
+  const full: LoraRecord = { version: 1, ...rest, weights: weightsEntry(record.name, weights, weightsUrl, tensors), registeredAt: new Date().toISOString() };
+  await writeLoraFiles(folder, record.name, full, weights);
+  return full;
+}
+
+/** The record's description of the weights file. */
+export function weightsEntry(name: string, weights: Uint8Array, url: string, tensors: number): LoraRecord['weights'] {
+  return { file: `${name}.safetensors`, bytes: weights.byteLength, sha256: sha256(weights), url, tensors };
+}
+
+/** Writes `NAME.json`, then `NAME.safetensors`, each through a partial file renamed into place, so each appears whole or not at all. */
+export async function writeLoraFiles(folder: string, name: string, record: LoraRecord | HubLoraRecord, weights: Uint8Array): Promise<void> {
   const write = async (file: string, data: Uint8Array | string) => {
     const partial = join(folder, `.${file}.partial`);
     await writeFile(partial, data);
     await rename(partial, join(folder, file));
   };
-  await write(`${record.name}.json`, `${JSON.stringify(full, null, 2)}\n`);
-  await write(`${record.name}.safetensors`, weights);
-  return full;
+  await write(`${name}.json`, `${JSON.stringify(record, null, 2)}\n`);
+  await write(`${name}.safetensors`, weights);
 }
 
 // A file without a record is hashed once per version (path, size, mtime), not at every listing: GET /v1/loras
@@ -117,7 +139,7 @@ export async function listLoras(folder: string): Promise<LoraListing[]> {
   for (const file of files.filter((name) => name.endsWith('.safetensors') && !name.startsWith('.')).sort()) {
     const name = file.slice(0, -'.safetensors'.length);
     const { size } = await stat(join(folder, file));
-    const record = await readFile(join(folder, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as LoraRecord, () => undefined);
+    const record = await readFile(join(folder, `${name}.json`), 'utf8').then((text) => JSON.parse(text) as LoraRecord | HubLoraRecord, () => undefined);
     const recorded = record?.weights?.bytes === size ? record.weights.sha256 : undefined;
     listings.push({ name, triggerWord: record?.triggerWord, provider: record?.provider, bytes: size, sha256: recorded ?? (await fileSha256(join(folder, file))) });
   }

@@ -32,6 +32,8 @@ export interface HubModelInfo {
   licenseLink?: string;
   gated: false | 'auto' | 'manual';
   private: boolean;
+  /** The model card's metadata as the hub gives it (`instance_prompt`, `base_model`, …); empty without a card. */
+  cardData: Record<string, unknown>;
 }
 
 export interface HubFile {
@@ -87,7 +89,7 @@ export function createHubClient({ hubUrl = defaultHubUrl, accessToken, fetch: fe
     const cardLicense = Array.isArray(card.license) ? card.license.join(', ') : card.license;
     const tagLicense = info.tags?.find((tag) => tag.startsWith('license:'))?.slice('license:'.length);
     const license = cardLicense === 'other' && card.license_name ? card.license_name : (cardLicense ?? tagLicense);
-    return { repoId, commit: info.sha, license, licenseLink: card.license_link, gated: info.gated ?? false, private: info.private ?? false };
+    return { repoId, commit: info.sha, license, licenseLink: card.license_link, gated: info.gated ?? false, private: info.private ?? false, cardData: card as Record<string, unknown> };
   }
 
   /** Every file of the repository at `commit`, recursively, with size and hash. */
