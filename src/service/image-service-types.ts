@@ -1,3 +1,4 @@
+import type { HubLoraRecord } from './loras/lora-folder.js';
 // What the service offers its interfaces (HTTP, CLI): jobs, their events, records, uploads, keys, health and metrics.
 import type { ControlNetListing } from './controlnets/served-controlnets.js';
 import type { LoraListing } from './loras/lora-folder.js';
@@ -290,6 +291,8 @@ export interface ImageService {
   rankers(): string[];
   /** The LoRAs a request may name in `loras` (the service's LoRA folder), with trigger words and SHA-256. */
   listLoras(): Promise<LoraListing[]>;
+  /** Pulls a LoRA from the hub into the service's LoRA folder (`pixelpipe lora pull`); only routes the operator enabled call it. */
+  pullLora(request: { repo: string; file?: string; name?: string; revision?: string }): Promise<HubLoraRecord>;
   /** The ControlNets a request may name in `controls` (the service's ControlNet folder). */
   listControlNets(): Promise<ControlNetListing[]>;
   /**

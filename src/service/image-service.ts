@@ -319,6 +319,7 @@ export async function createImageService(config: ImageServiceConfig = {}): Promi
     rankers: () => rankers.names(),
     listLoras: () => servedLoras.list(),
     listControlNets: () => servedControlNets.list(),
+    pullLora: async ({ repo, file, name, revision }) => (await import('./loras/pull-lora.js')).pullLora({ repoId: repo, file, name, revision, loraDir: settings.loraDir, hubUrl: settings.hubUrl, hubToken: settings.hubToken, fetch: config.pixelpipe?.fetch }),
 
     // Only routes the operator enabled call it (`serve --allow-pull`); the catalog shows the model at once.
     pullModel: createModelPuller({ pull: (reference) => pixelpipe.pullModel(reference), catalog: served.catalog }),

@@ -1,5 +1,6 @@
 // POST /v1/models/pull on the real service against the fake hub: off without --allow-pull (no hub request), admin keys only, the pulled model in the catalog at once.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,10 @@ const closers: (() => Promise<void>)[] = [];
 const downloads = () => hub.requests.filter((request) => /\/resolve\/|^\/cdn\//.test(request.url)).length;
 
 before(async () => {
-  hub = await startFakeHubServer({ 'pixelpipe-test/tiny-pulled': { files: fixtureFiles('tiny-sd15'), cardData: { license: 'creativeml-openrail-m' } } });
+  hub = await startFakeHubServer({
+    'pixelpipe-test/tiny-pulled': { files: fixtureFiles('tiny-sd15'), cardData: { license: 'creativeml-openrail-m' } },
+    'someone/acme-style': { files: { 'pytorch_lora_weights.safetensors': readFileSync(testData('fixtures', 'tiny-sd15-lora', 'pytorch_lora_weights.safetensors')) }, cardData: { license: 'mit', instance_prompt: 'acme_style' } },
+  });
   dataDir = await mkdtemp(join(tmpdir(), 'pixelpipe-model-pull-'));
   service = await createImageService({ settings: { dataDir, cacheDir: join(dataDir, 'models'), hubUrl: hub.url }, defaultModel: testData('fixtures', 'tiny-sd15'), workers: 0 });
 });
@@ -98,7 +102,31 @@ test('pulling over HTTP: off without allowModelPull, admin keys only, and the pu
   assert.match(errorOf(missing.body).message, /pixelpipe-test\/nothing-here/);
 });
 
-test('the route is in /openapi.json', async () => {
+test('POST /v1/loras/pull: off without allowModelPull, admin keys only; the LoRA is then in GET /v1/loras with its trigger word', async () => {
+  const admin = await service.keys.create({ name: 'lora operator', admin: true });
+  const pullLora = async (server: Awaited<ReturnType<typeof app>>, body: unknown, secret = admin.secret) => {
+    const response = await server.request('/v1/loras/pull', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` }, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as any };
+  };
+  const before = hub.requests.length;
+  const off = await pullLora(await app(), { repo: 'someone/acme-style' });
+  assert.deepEqual([off.status, errorOf(off.body).code], [403, 'model_pull_disabled']);
+  assert.match(errorOf(off.body).message, /pulling LoRAs over HTTP is off.*pixelpipe lora pull OWNER\/NAME/);
+  const on = await app({ allowModelPull: true });
+  const path = await pullLora(on, { repo: '../etc' });
+  assert.deepEqual([path.status, errorOf(path.body).param], [400, 'repo']);
+  assert.equal(hub.requests.length, before, 'no refused request reached the hub');
+  const pulled = await pullLora(on, { repo: 'someone/acme-style', name: 'acme' });
+  assert.equal(pulled.status, 200, JSON.stringify(pulled.body));
+  assert.deepEqual([pulled.body.name, pulled.body.triggerWord, pulled.body.source.commit], ['acme', 'acme_style', hub.commitOf('someone/acme-style')]);
+  const listed = (await (await on.request('/v1/loras', { headers: { authorization: `Bearer ${admin.secret}` } })).json()) as { data: { name: string; triggerWord?: string }[] };
+  assert.deepEqual(listed.data.map(({ name, triggerWord }) => [name, triggerWord]), [['acme', 'acme_style']]);
+  const taken = await pullLora(on, { repo: 'someone/acme-style', name: 'acme' });
+  assert.deepEqual([taken.status, errorOf(taken.body).param], [400, 'name']);
+});
+
+test('the routes are in /openapi.json', async () => {
   const document = (await (await (await app()).request('/openapi.json')).json()) as { paths: Record<string, { post?: unknown }> };
   assert.ok(document.paths['/v1/models/pull']?.post);
+  assert.ok(document.paths['/v1/loras/pull']?.post);
 });

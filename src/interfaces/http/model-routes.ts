@@ -47,21 +47,12 @@ export function registerModelRoutes(app: OpenAPIHono<HttpEnv>, { service, truste
   app.openAPIRegistry.registerPath(pullRoute);
 
   app.post('/v1/models/pull', async (context) => {
-    // Refused before the body is read: a server without --allow-pull never reaches the hub for a client.
-    if (!allowModelPull || !service.pullModel) {
-      const message = 'pulling models over HTTP is off on this server; its operator can start it with `pixelpipe serve --allow-pull` (then admin API keys may pull), or pull on its machine with `pixelpipe models pull ID`';
-      throw new HttpError(403, { message, type: 'permission_error', code: 'model_pull_disabled' });
-    }
-    if (!trusted && !context.var.apiKey?.admin) {
-      const who = context.var.apiKey ? `the API key ${context.var.apiKey.prefix}… is no admin key` : 'this request has no API key';
-      const message = `pulling models needs an admin API key, and ${who}; the operator makes one with \`pixelpipe keys create --name NAME --admin\`, sent as \`Authorization: Bearer <key>\``;
-      throw new HttpError(403, { message, type: 'permission_error', param: 'Authorization', code: 'admin_key_required' });
-    }
-    const body = await readJson(context);
+    checkPullAllowed(context, { allowModelPull: allowModelPull && service.pullModel !== undefined, trusted }, 'models', 'pixelpipe models pull ID');
+    const body = await readJson(context, '{"model": "owner/name"}');
     const parsed = pullRequestSchema.safeParse(body);
     if (!parsed.success) throw validationError(parsed.error, body);
     try {
-      return context.json(await service.pullModel(parsed.data.model), 200);
+      return context.json(await service.pullModel!(parsed.data.model), 200);
     } catch (error) {
       throw DownloadError.isInstance(error) ? pullFailure(error) : error;
     }
@@ -69,16 +60,32 @@ export function registerModelRoutes(app: OpenAPIHono<HttpEnv>, { service, truste
 }
 
 /**
+ * Refuses a pull before its body is read, unless the server was started with --allow-pull and the key is an
+ * admin key: a server without the flag never reaches the hub for a client.
+ */
+export function checkPullAllowed(context: Context<HttpEnv>, { allowModelPull, trusted }: { allowModelPull: boolean; trusted: boolean }, what: string, command: string): void {
+  if (!allowModelPull) {
+    const message = `pulling ${what} over HTTP is off on this server; its operator can start it with \`pixelpipe serve --allow-pull\` (then admin API keys may pull), or pull on its machine with \`${command}\``;
+    throw new HttpError(403, { message, type: 'permission_error', code: 'model_pull_disabled' });
+  }
+  if (!trusted && !context.var.apiKey?.admin) {
+    const who = context.var.apiKey ? `the API key ${context.var.apiKey.prefix}… is no admin key` : 'this request has no API key';
+    const message = `pulling ${what} needs an admin API key, and ${who}; the operator makes one with \`pixelpipe keys create --name NAME --admin\`, sent as \`Authorization: Bearer <key>\``;
+    throw new HttpError(403, { message, type: 'permission_error', param: 'Authorization', code: 'admin_key_required' });
+  }
+}
+
+/**
  * The hub's refusal in the one error shape. A repo it does not have, or will not show this server
  * (the hub answers an unknown repo as unauthorized), is a 404 on `model`; the rest is the hub's (502).
  * Each message names the fix.
  */
-function pullFailure(error: DownloadError): HttpError {
-  if (error.reason === 'not-found' || error.reason === 'unauthorized') return new HttpError(404, { message: error.message, type: 'invalid_request_error', param: 'model', code: 'model_not_found' });
+export function pullFailure(error: DownloadError, param = 'model'): HttpError {
+  if (error.reason === 'not-found' || error.reason === 'unauthorized') return new HttpError(404, { message: error.message, type: 'invalid_request_error', param, code: 'model_not_found' });
   return new HttpError(502, { message: error.message, type: 'server_error', code: 'model_pull_failed' });
 }
 
-async function readJson(context: Context<HttpEnv>): Promise<unknown> {
+export async function readJson(context: Context<HttpEnv>, example: string): Promise<unknown> {
   const contentType = context.req.header('content-type') ?? '';
   if (!/^application\/([\w.-]+\+)?json\b/i.test(contentType)) {
     throw new HttpError(415, { message: `the body must be JSON: send \`Content-Type: application/json\`, got ${contentType ? JSON.stringify(contentType) : 'none'}`, type: 'invalid_request_error', code: 'unsupported_media_type' });
@@ -87,6 +94,6 @@ async function readJson(context: Context<HttpEnv>): Promise<unknown> {
     return await context.req.json();
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    throw new HttpError(400, { message: `the body is not valid JSON (${error.message}); send {"model": "owner/name"}`, type: 'invalid_request_error', code: 'invalid_json' });
+    throw new HttpError(400, { message: `the body is not valid JSON (${error.message}); send ${example}`, type: 'invalid_request_error', code: 'invalid_json' });
   }
 }

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { readLoraFile } from '../../engine/lora/lora-file.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { createHubClient, type HubFile } from '../models/hub-client.js';
+import { isHubRepoId } from '../models/model-cache.js';
 import { checkLoraFree, checkLoraName, checkSafetensors, weightsEntry, writeLoraFiles, type HubLoraRecord } from './lora-folder.js';
 
 /** A LoRA is tens to hundreds of megabytes; a file above this is a full checkpoint, not a LoRA. */
@@ -28,7 +29,7 @@ export interface PullLoraOptions {
 
 /** Pulls and registers the LoRA; gives its record. Nothing is left in the folder when any check fails. */
 export async function pullLora({ repoId, file, name: nameOption, revision = 'main', loraDir, hubUrl, hubToken, fetch, onProgress }: PullLoraOptions): Promise<HubLoraRecord> {
-  if (!/^[\w.-]+\/[\w.-]+$/.test(repoId)) throw new InvalidArgumentError({ argument: 'REPO', value: repoId, message: `give the LoRA's hub repository as OWNER/NAME, got ${JSON.stringify(repoId)}` });
+  if (!isHubRepoId(repoId)) throw new InvalidArgumentError({ argument: 'REPO', value: repoId, message: `give the LoRA's hub repository as OWNER/NAME, got ${JSON.stringify(repoId)}` });
   // A repo name may hold characters a LoRA name may not: those become `_`.
   const name = checkLoraName(nameOption ?? repoId.slice(repoId.indexOf('/') + 1).replace(/[^\w.-]/g, '_'));
   await checkLoraFree(loraDir, name);

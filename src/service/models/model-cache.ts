@@ -60,6 +60,11 @@ export interface CachedModel {
 
 const repoIdPattern = /^(?:[\w.-]+\/)?[\w.-]{1,96}$/;
 
+/** `owner/name` as the hub allows it: each part starts with a letter, digit or `_`, and `..` and `--` never appear. */
+export function isHubRepoId(repoId: string): boolean {
+  return /^[\w][\w.-]*\/[\w][\w.-]{0,95}$/.test(repoId) && !repoId.includes('..') && !repoId.includes('--');
+}
+
 export function isCommitSha(revision: string): boolean {
   return /^[0-9a-f]{40}$/.test(revision);
 }
