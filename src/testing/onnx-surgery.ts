@@ -3,28 +3,11 @@
 //   transformer has no `guidance` input; the tiny FLUX fixture, made like FLUX.1-dev, has one);
 // - quantizes the weights of MatMul and Gemm nodes into the forms quantized exports ship (int8/uint8 behind
 //   `DequantizeLinear`, ONNX Runtime's 4-bit `MatMulNBits`), since no real quantized export can be downloaded here.
+import { protobufFields, readVarint } from '../engine/runtime/onnx-external-data.js';
 import { readOnnxGraph, type OnnxReadNode } from '../engine/runtime/onnx-reader.js';
 import { nodeProto, tensorProto, type OnnxInitializer, type OnnxNode } from '../engine/runtime/onnx-writer.js';
 
-/** A protobuf field as read: its number, wire type and the bytes of the whole field (tag included). */
-interface Field {
-  number: number;
-  wireType: number;
-  bytes: Uint8Array;
-  /** For length-delimited fields: the payload. */
-  payload?: Uint8Array;
-}
-
-function readVarint(bytes: Uint8Array, offset: number): [number, number] {
-  let value = 0;
-  let shift = 0;
-  for (;;) {
-    const byte = bytes[offset++]!;
-    value += (byte & 0x7f) * 2 ** shift;
-    if ((byte & 0x80) === 0) return [value, offset];
-    shift += 7;
-  }
-}
+const fields = protobufFields;
 
 function varint(value: number): number[] {
   const out: number[] = [];
@@ -35,29 +18,6 @@ function varint(value: number): number[] {
     out.push(byte);
   } while (value > 0);
   return out;
-}
-
-function fields(bytes: Uint8Array): Field[] {
-  const result: Field[] = [];
-  let offset = 0;
-  while (offset < bytes.length) {
-    const start = offset;
-    const [tag, afterTag] = readVarint(bytes, offset);
-    const number = Math.floor(tag / 8);
-    const wireType = tag % 8;
-    offset = afterTag;
-    let payload: Uint8Array | undefined;
-    if (wireType === 0) offset = readVarint(bytes, offset)[1];
-    else if (wireType === 1) offset += 8;
-    else if (wireType === 5) offset += 4;
-    else if (wireType === 2) {
-      const [length, afterLength] = readVarint(bytes, offset);
-      payload = bytes.subarray(afterLength, afterLength + length);
-      offset = afterLength + length;
-    } else throw new Error(`onnx-surgery: unexpected wire type ${wireType}`);
-    result.push({ number, wireType, bytes: bytes.subarray(start, offset), payload });
-  }
-  return result;
 }
 
 function lengthDelimited(number: number, payload: Uint8Array): Uint8Array {
