@@ -1,9 +1,8 @@
 // A ControlNet in ONNX (`controlnet/model.onnx`): one run gives the residuals a UNet with residual inputs adds to its skip connections.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
-import { controlNetPath } from './controlnet-path.js';
+import { controlNetPath, hashControlNet } from './controlnet-path.js';
 import { OnnxModel, type RunListener, type RuntimeOptions } from '../runtime/onnx-model.js';
 import type { TextEmbeddings } from '../text-encoders/clip-text-encoder.js';
 
@@ -58,7 +57,7 @@ export class ControlNetModel {
         throw new InvalidModelError({ model: location, file: configPath, message: `${configPath} is not valid JSON: ${(error as Error).message}`, cause: error });
       }
     }
-    return new ControlNetModel(model, path, config, await hashGraph(path), downCount);
+    return new ControlNetModel(model, path, config, await hashControlNet(path), downCount);
   }
 
   /** The base model family it was trained for, from its config: SDXL ControlNets add SDXL's text-time embedding. */
@@ -107,12 +106,3 @@ export class ControlNetModel {
 }
 
 /** sha256 over the graph and the external data files beside it that belong to it. */
-async function hashGraph(path: string): Promise<string> {
-  const folder = dirname(path);
-  const extra = readdirSync(folder).filter((file) => file !== basename(path) && (file.endsWith('_data') || file.endsWith('.data') || file.endsWith('.pb'))).sort();
-  const hash = createHash('sha256');
-  for (const file of [basename(path), ...extra]) {
-    for await (const chunk of createReadStream(join(folder, file))) hash.update(chunk as Buffer);
-  }
-  return hash.digest('hex');
-}

@@ -1,6 +1,7 @@
 // Where a ControlNet's graph is, apart from loading it: the service lists and checks ControlNet folders without loading ONNX Runtime.
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidModelError } from '../../spec/errors/invalid-model-error.js';
 
 /**
@@ -16,4 +17,20 @@ export function controlNetPath(location: string): string {
     file: 'controlnet/model.onnx',
     message: `no ControlNet at ${location}: give a ControlNet model.onnx, or a folder holding controlnet/model.onnx (see docs/controlnet.md)`,
   });
+}
+
+/** sha256 (hex) of a ControlNet's graph and the external data beside it: what records, listings and build keys name it by. */
+export async function hashControlNet(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of controlNetFiles(path)) {
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}
+
+/** The graph, then the external data files beside it (`*_data`, `*.data`, `*.pb`), sorted: what `hashControlNet` reads. */
+export function controlNetFiles(path: string): string[] {
+  const folder = dirname(path);
+  const extra = readdirSync(folder).filter((file) => file !== basename(path) && (file.endsWith('_data') || file.endsWith('.data') || file.endsWith('.pb'))).sort();
+  return [path, ...extra.map((file) => join(folder, file))];
 }

@@ -411,7 +411,7 @@ test('spec controls: the control image beside the spec guides the model\'s own C
   writeFileSync(join(root, 'tiny-sd15-controlnet', 'scheduler', 'scheduler_config.json'), JSON.stringify(controlNetRun.scheduler_config));
   cpSync(testData('conformance', 'inputs', 'control_image.png'), join(root, 'control.png'));
   // Without the watermark the written pixels are the model's, compared with diffusers'.
-  const environment = { ...process.env, PIXELPIPE_DATA_DIR: '', PIXELPIPE_WATERMARK: 'false' };
+  const environment: NodeJS.ProcessEnv = { ...process.env, PIXELPIPE_DATA_DIR: '', PIXELPIPE_WATERMARK: 'false' };
   const buildHere = async () => {
     const stdout = sink();
     const stderr = sink();
@@ -430,6 +430,24 @@ test('spec controls: the control image beside the spec guides the model\'s own C
   assert.deepEqual(generatedPaths(root), ['out/guided.png']);
   assert.notEqual(readLock(root).outputs[0]!.key, first.key);
   assert.notEqual(readLock(root).outputs[0]!.pixelSha256, first.pixelSha256);
+
+  // A ControlNet named from the ControlNet folder: its weights' hash is part of the key.
+  const controlNets = join(root, 'controlnets');
+  mkdirSync(join(controlNets, 'edges'), { recursive: true });
+  for (const file of ['model.onnx', 'config.json']) symlinkSync(join(root, 'tiny-sd15-controlnet', 'controlnet', file), join(controlNets, 'edges', file));
+  environment.PIXELPIPE_CONTROLNET_DIR = controlNets;
+  writeFileSync(join(root, 'pixelpipe.yaml'), readFileSync(join(root, 'pixelpipe.yaml'), 'utf8').replace('      - image: control.png\n', '      - image: control.png\n        controlnet: edges\n'));
+  await buildHere();
+  const named = readLock(root).outputs[0]!;
+  await buildHere();
+  assert.deepEqual(generatedPaths(root), []);
+  // Other weights under the same name (the hash covers the data files beside the graph) remake the output.
+  writeFileSync(join(controlNets, 'edges', 'model.onnx_data'), 'other weights');
+  await buildHere();
+  assert.deepEqual(generatedPaths(root), ['out/guided.png']);
+  assert.notEqual(readLock(root).outputs[0]!.key, named.key);
+  rmSync(join(controlNets, 'edges'), { recursive: true });
+  await assert.rejects(buildCommand([root], { stdout: sink(), stderr: sink(), environment }), { name: 'SpecFileError', message: /uses ControlNet edges, which is not in the ControlNet folder \(PIXELPIPE_CONTROLNET_DIR\)/ });
 });
 
 test('spec hiresFix: the output is the image-to-image pass over the upscaled first pass, whose settings its record keeps', async () => {

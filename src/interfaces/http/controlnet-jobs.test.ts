@@ -2,7 +2,7 @@
 // model's own, with uploaded control images; the job's image matches diffusers' ControlNet run, the record names the
 // ControlNet and the control image, and it reproduces. What cannot run is refused at submit (http-bad-input.test.ts).
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,9 +57,10 @@ async function submit(body: unknown): Promise<{ status: number; body: any }> {
 }
 
 test('GET /v1/controlnets lists the ControlNet folder by name, with its base and size', async () => {
-  const listed = (await (await fetch(`${server.url}/v1/controlnets`)).json()) as { data: { name: string; baseFamily: string; bytes: number }[] };
+  const listed = (await (await fetch(`${server.url}/v1/controlnets`)).json()) as { data: { name: string; baseFamily: string; bytes: number; sha256: string }[] };
   assert.deepEqual(listed.data.map(({ name, baseFamily }) => [name, baseFamily]), [['edges-sd15', 'SD 1.x/2.x']]);
-  assert.ok(listed.data[0]!.bytes > 10_000);
+  assert.equal(listed.data[0]!.bytes, statSync(join(fixture, 'controlnet', 'model.onnx')).size);
+  assert.equal(listed.data[0]!.sha256, createHash('sha256').update(readFileSync(join(fixture, 'controlnet', 'model.onnx'))).digest('hex'), 'the hash records name it by');
 });
 
 test('a job with the model\'s own ControlNet and an uploaded control image matches diffusers within 1/255; a named one of the folder makes the same pixels; the record names both and reproduces', async (t) => {

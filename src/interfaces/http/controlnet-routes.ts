@@ -10,6 +10,7 @@ const controlNetListSchema = z
         name: z.string().openapi({ example: 'canny-sd15' }),
         baseFamily: z.enum(['SD 1.x/2.x', 'SDXL']).openapi({ description: 'The base its config.json says it was trained for; pixelpipe runs SD 1.x/2.x ControlNets.' }),
         bytes: z.number().openapi({ description: 'Of its graph and external data.' }),
+        sha256: z.string().openapi({ description: "Of its graph and external data, as records' settings.controls name it." }),
       }),
     ),
   })

@@ -51,6 +51,8 @@ export interface BuildBackend {
   model(reference: string | undefined): Promise<BuildModel>;
   /** SHA-256 of each named LoRA in the backend's LoRA folder; a name it does not have is left out. */
   loraHashes(names: string[]): Promise<Record<string, string>>;
+  /** SHA-256 of each named ControlNet in the backend's ControlNet folder; a name it does not have is left out. */
+  controlNetHashes(names: string[]): Promise<Record<string, string>>;
   /** Ranker names this backend provides, when it can say; a build checks specs against them before it starts. */
   rankers(): Promise<string[] | undefined>;
   /** Submits one job (a native `/v1/jobs` request) and waits for it; throws the job's error when it fails. */
@@ -85,4 +87,9 @@ export function jobResult(job: JobView): { chosen: BuildRecord; rejected: BuildR
   }
   const generationMs = job.startedAt && job.finishedAt ? Date.parse(job.finishedAt) - Date.parse(job.startedAt) : undefined;
   return { chosen: toBuildRecord(job.records[0]!), rejected: (job.rejected ?? []).map(toBuildRecord), ...(generationMs !== undefined && { generationMs }) };
+}
+
+/** The named entries' SHA-256 from a folder listing; names it lacks are left out. */
+export function hashesOf(listed: readonly { name: string; sha256: string }[], names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(listed.filter(({ name }) => names.includes(name)).map(({ name, sha256 }) => [name, sha256]));
 }

@@ -130,14 +130,15 @@ export function forced(output: ResolvedOutput, patterns: readonly string[]): boo
 }
 
 /** Plans every output: its request and key, and whether its file and lockfile entry let it be skipped. */
-export async function planOutputs(outputs: ResolvedOutput[], { root, lock, models, force = [], loraHashes = {} }: { root: string; lock?: Lockfile; models: Map<string, BuildModel>; force?: readonly string[]; loraHashes?: Record<string, string> }): Promise<PlannedOutput[]> {
+export async function planOutputs(outputs: ResolvedOutput[], { root, lock, models, force = [], loraHashes = {}, controlNetHashes = {} }: { root: string; lock?: Lockfile; models: Map<string, BuildModel>; force?: readonly string[]; loraHashes?: Record<string, string>; controlNetHashes?: Record<string, string> }): Promise<PlannedOutput[]> {
   const entries = new Map((lock?.outputs ?? []).map((entry) => [entry.path, entry]));
   return await Promise.all(
     outputs.map(async (output): Promise<PlannedOutput> => {
       const model = models.get(output.request.model ?? '')!;
       const request = jobRequestOf(output, model);
       const loras = output.request.loras?.map(({ name }) => [name, loraHashes[name]!] as const);
-      const key = outputKey(output, { model: model.reference, modelHash: model.hash, engineVersion, request, ...(loras && { loraHashes: Object.fromEntries(loras) }) });
+      const controlNets = output.request.controls?.flatMap(({ controlnet }) => (controlnet === undefined ? [] : [[controlnet, controlNetHashes[controlnet]!] as const]));
+      const key = outputKey(output, { model: model.reference, modelHash: model.hash, engineVersion, request, ...(loras && { loraHashes: Object.fromEntries(loras) }), ...(controlNets?.length && { controlNetHashes: Object.fromEntries(controlNets) }) });
       const entry = entries.get(output.path);
       const planned = { output, model, request, key, ...(entry && { entry }) };
       if (forced(output, force)) return { ...planned, status: 'generate', reason: 'forced' };

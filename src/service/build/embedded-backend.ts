@@ -8,7 +8,7 @@ import type { RankerConfig } from '../ranking/create-ranker.js';
 import { loadModerationPolicy } from '../safety/moderation-policy.js';
 import type { Project } from '../specs/project-types.js';
 import type { RankerSetup } from '../specs/spec-schema.js';
-import { BuildJobError, jobResult, type BuildBackend, type BuildModel } from './build-backend.js';
+import { BuildJobError, hashesOf, jobResult, type BuildBackend, type BuildModel } from './build-backend.js';
 import type { ResolvedOutput } from './build-types.js';
 
 export interface EmbeddedBackendOptions {
@@ -89,10 +89,8 @@ export async function openEmbeddedBackend({ project, outputs, dataDir, concurren
       return { reference: reference ?? '', hash: hashes.join(','), hosted: local === undefined, ...(local && { sizeMultiple: local.sizeMultiple, defaultSize: local.defaultSize }) } satisfies BuildModel;
     },
     rankers: async () => service.rankers(),
-    async loraHashes(names) {
-      const listed = await service.listLoras();
-      return Object.fromEntries(listed.filter(({ name }) => names.includes(name)).map(({ name, sha256 }) => [name, sha256]));
-    },
+    loraHashes: async (names) => hashesOf(await service.listLoras(), names),
+    controlNetHashes: async (names) => hashesOf(await service.listControlNets(), names),
     async generate(request, { signal, moderationPolicy }) {
       const apiKey = moderationPolicy === undefined ? undefined : keys.get(moderationPolicy);
       const model = typeof request.model === 'string' ? engineReference(root, request.model) : undefined;

@@ -73,8 +73,9 @@ export async function runBuild(options: BuildOptions): Promise<BuildResult> {
   const models = new Map<string, BuildModel>();
   for (const reference of new Set(outputs.map((output) => output.request.model ?? ''))) models.set(reference, await backend.model(reference || undefined));
   await checkRankers(project, outputs, backend);
-  const loraHashes = await checkLoras(project, outputs, backend);
-  const planned = await planOutputs(outputs, { root: project.root, lock, models, force, loraHashes });
+  const loraHashes = await checkFolderNames(project, outputs, backend, 'loras');
+  const controlNetHashes = await checkFolderNames(project, outputs, backend, 'controls');
+  const planned = await planOutputs(outputs, { root: project.root, lock, models, force, loraHashes, controlNetHashes });
   const cost = estimateBuildCost(planned);
   onEvent({ type: 'plan', planned });
   if (frozen) checkFrozen(planned, lock);
@@ -201,22 +202,31 @@ async function checkRankers(project: Project, outputs: ReturnType<typeof expandP
   }
 }
 
-/** Every LoRA a spec names must be in the backend's LoRA folder; gives their hashes, which the keys cover. */
-async function checkLoras(project: Project, outputs: ReturnType<typeof expandProject>, backend: BuildBackend): Promise<Record<string, string>> {
-  const names = [...new Set(outputs.flatMap((output) => output.request.loras?.map(({ name }) => name) ?? []))];
+/** The names an output's spec takes from a folder: its LoRAs, or its ControlNets (the model's own is not named). */
+function folderNames(output: ReturnType<typeof expandProject>[number], field: 'loras' | 'controls'): string[] {
+  return field === 'loras' ? (output.request.loras ?? []).map(({ name }) => name) : (output.request.controls ?? []).flatMap(({ controlnet }) => (controlnet === undefined ? [] : [controlnet]));
+}
+
+/** Every LoRA or ControlNet a spec names must be in the backend's folder; gives their hashes, which the keys cover. */
+async function checkFolderNames(project: Project, outputs: ReturnType<typeof expandProject>, backend: BuildBackend, field: 'loras' | 'controls'): Promise<Record<string, string>> {
+  const names = [...new Set(outputs.flatMap((output) => folderNames(output, field)))];
   if (names.length === 0) return {};
-  const hashes = await backend.loraHashes(names);
+  const hashes = field === 'loras' ? await backend.loraHashes(names) : await backend.controlNetHashes(names);
+  const embedded = backend.name === 'embedded';
   for (const output of outputs) {
-    const missing = output.request.loras?.find(({ name }) => hashes[name] === undefined);
-    if (!missing) continue;
+    const missing = folderNames(output, field).find((name) => hashes[name] === undefined);
+    if (missing === undefined) continue;
     const spec = project.specs.find((each) => each.name === output.spec)!;
+    const where = field === 'loras'
+      ? embedded ? `the project's LoRA folder (${project.loraDir ?? 'PIXELPIPE_LORA_DIR'})` : `the server's LoRA folder (GET ${backend.name}/v1/loras)`
+      : embedded ? 'the ControlNet folder (PIXELPIPE_CONTROLNET_DIR)' : `the server's ControlNet folder (GET ${backend.name}/v1/controlnets)`;
     throw new SpecFileError({
       file: spec.file,
       line: spec.line,
-      field: 'loras',
-      value: missing.name,
-      problem: `spec ${spec.name} uses LoRA ${missing.name}, which is not in ${backend.name === 'embedded' ? `the project's LoRA folder (${project.loraDir ?? 'PIXELPIPE_LORA_DIR'})` : `the server's LoRA folder (GET ${backend.name}/v1/loras)`}`,
-      fix: `put ${missing.name}.safetensors there${backend.name === 'embedded' ? ', or set loraDir in the project file' : ''}, or correct the name`,
+      field,
+      value: missing,
+      problem: `spec ${spec.name} uses ${field === 'loras' ? 'LoRA' : 'ControlNet'} ${missing}, which is not in ${where}`,
+      fix: field === 'loras' ? `put ${missing}.safetensors there${embedded ? ', or set loraDir in the project file' : ''}, or correct the name` : `put the ControlNet's folder (or ${missing}.onnx) there, or correct the name`,
     });
   }
   return hashes;

@@ -1,6 +1,6 @@
 // A build against a running server (`--server URL --api-key KEY`): jobs through its native API, bytes through its blob route.
 import type { JobView } from '../image-service-types.js';
-import { BuildJobError, jobResult, type BuildBackend, type BuildModel } from './build-backend.js';
+import { BuildJobError, hashesOf, jobResult, type BuildBackend, type BuildModel } from './build-backend.js';
 
 export interface ServerBackendOptions {
   url: string;
@@ -42,10 +42,8 @@ export function openServerBackend({ url, apiKey, fetch: fetchImpl = fetch, pollM
       const capabilities = first?.pixelpipe?.capabilities;
       return { reference: reference ?? '', hash: `server:${id}`, hosted: !capabilities, ...(capabilities && { sizeMultiple: capabilities.sizeMultiple, defaultSize: capabilities.defaultSize }) } satisfies BuildModel;
     },
-    async loraHashes(names) {
-      const listed = (await (await call('/v1/loras')).json()) as { data: { name: string; sha256: string }[] };
-      return Object.fromEntries(listed.data.filter(({ name }) => names.includes(name)).map(({ name, sha256 }) => [name, sha256]));
-    },
+    loraHashes: async (names) => hashesOf(((await (await call('/v1/loras')).json()) as { data: { name: string; sha256: string }[] }).data, names),
+    controlNetHashes: async (names) => hashesOf(((await (await call('/v1/controlnets')).json()) as { data: { name: string; sha256: string }[] }).data, names),
     // The server checks `rankBy` when a job is submitted, naming the rankers it has.
     rankers: async () => undefined,
     async generate(request, { signal }) {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { controlNetPath } from '../../engine/controlnet/controlnet-path.js';
+import { controlNetFiles, controlNetPath, hashControlNet } from '../../engine/controlnet/controlnet-path.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
 import { controlNetNamePattern, type JobRequest } from '../generation/job-request.js';
 import type { LocalControlInput } from '../../providers/local/local-image-options.js';
@@ -17,6 +17,8 @@ export interface ControlNetListing {
   baseFamily: 'SD 1.x/2.x' | 'SDXL';
   /** Bytes of its graph and external data. */
   bytes: number;
+  /** sha256 (hex) of its graph and external data, as records name it; build keys cover it. */
+  sha256: string;
 }
 
 /** What `prepare` needs to know of the request's model. */
@@ -66,8 +68,19 @@ function baseFamilyOf(graph: string): ControlNetListing['baseFamily'] {
 }
 
 function graphBytes(graph: string): number {
-  const data = `${graph}_data`;
-  return statSync(graph).size + (existsSync(data) ? statSync(data).size : 0);
+  return controlNetFiles(graph).reduce((sum, file) => sum + statSync(file).size, 0);
+}
+
+// Hashed once per version of its files (path, size, mtime), not at every listing: a ControlNet is over a gigabyte.
+const listedHashes = new Map<string, Promise<string>>();
+function graphSha256(graph: string): Promise<string> {
+  const key = controlNetFiles(graph).map((file) => {
+    const { size, mtimeMs } = statSync(file);
+    return `${file}:${size}:${mtimeMs}`;
+  }).join('|');
+  let hash = listedHashes.get(key);
+  if (!hash) listedHashes.set(key, (hash = hashControlNet(graph)));
+  return hash;
 }
 
 export function createServedControlNets(folder: string): ServedControlNets {
@@ -78,10 +91,10 @@ export function createServedControlNets(folder: string): ServedControlNets {
   };
   return {
     async list() {
-      return (await names()).map((name) => {
+      return await Promise.all((await names()).map(async (name) => {
         const graph = entryGraph(folder, name)!;
-        return { name, baseFamily: baseFamilyOf(graph), bytes: graphBytes(graph) };
-      });
+        return { name, baseFamily: baseFamilyOf(graph), bytes: graphBytes(graph), sha256: await graphSha256(graph) };
+      }));
     },
 
     location: (name, modelFolder) => (name === undefined ? modelFolder : existsSync(join(folder, name)) ? join(folder, name) : join(folder, `${name}.onnx`)),

@@ -11,6 +11,8 @@ export interface OutputIdentity {
   request: Record<string, unknown>;
   /** SHA-256 of each LoRA file the request names, by name: a retrained LoRA under the same name changes the key. */
   loraHashes?: Record<string, string>;
+  /** SHA-256 of each named ControlNet, by name: another ControlNet under the same name changes the key. */
+  controlNetHashes?: Record<string, string>;
 }
 
 /** Bumped when what the key covers changes, so old lockfiles rebuild instead of matching wrongly. */
@@ -45,6 +47,7 @@ export function outputKey(output: ResolvedOutput, identity: OutputIdentity): str
     modelHash: identity.modelHash,
     engineVersion: identity.engineVersion,
     loraHashes: identity.loraHashes,
+    controlNetHashes: identity.controlNetHashes,
   };
   return `sha256:${createHash('sha256').update(canonicalJson(covered), 'utf8').digest('hex')}`;
 }
