@@ -88,8 +88,7 @@ export async function reproduceRecord(record: ImageRecord, { pixelpipe, storage,
   const { images, mask, upscale: _upscale, resize: _resize, outputFormat: _format, outputQuality: _quality, loras: loraNames, controls: controlRequests, hiresFix, ...options } = reproductionRequest(record, { model });
   if (loraNames?.length && !loraPath) throw new InvalidArgumentError({ argument: 'loras', value: loraNames, message: `record ${record.id} used LoRAs (${loraNames.map(({ name }) => name).join(', ')}); reproduce it where its LoRA folder is` });
   const loras = loraNames?.map(({ name, scale }) => ({ path: loraPath!(name), scale: scale ?? 1 }));
-  if (controlRequests?.length && !controlNetLocation) throw new InvalidArgumentError({ argument: 'controls', value: controlRequests.map(({ controlnet }) => controlnet), message: `record ${record.id} used ControlNets; reproduce it where its ControlNet folder is` });
-  const controls = await engineControls(controlRequests, { storage, location: (name) => controlNetLocation!(name, options.model ?? record.modelId) });
+  const controls = await engineControls(controlRequests, { storage, location: controlNetLocation && ((name) => controlNetLocation(name, options.model ?? record.modelId)), where: `record ${record.id} used ControlNets; reproduce it where its ControlNet folder is` });
   const call = {
     ...options,
     ...(loras ? { loras } : {}),

@@ -14,6 +14,8 @@ import type { GenerationToRecord, RecordedGeneration } from '../../service/gener
 import type { EncodedImage } from '../../service/provenance/image-finishing.js';
 import { detectImageMediaType } from '../../providers/shared/image-data.js';
 import type { Moderation } from '../../service/safety/moderation.js';
+import { defaultHiresStrength } from '../../service/generation/hires-fix.js';
+import { defaultHiresScale } from '../../service/upscaling/upscale-plan.js';
 import { commandSettings, openAdmin } from './service-data.js';
 import { createProgressPrinter } from './progress.js';
 import { checkBundledScale, describeUpscale, upscaleFile, type UpscaleSummary } from './upscale-command.js';
@@ -287,11 +289,11 @@ function hiresOfFlags(values: GenerateFlags, upscale: number | undefined): Hires
   for (const flag of ['image', 'mask', 'extend', 'control'] as const) {
     if (values[flag] !== undefined) throw new InvalidArgumentError({ argument: 'hires-fix', value: true, message: `\`--hires-fix\` finishes a text-to-image generation and cannot go with --${flag}; leave one of them out` });
   }
-  const strength = number('hires-strength', values['hires-strength']) ?? 0.35;
+  const strength = number('hires-strength', values['hires-strength']) ?? defaultHiresStrength;
   if (!(strength > 0 && strength <= 1)) throw new InvalidArgumentError({ argument: 'hires-strength', value: values['hires-strength'], message: `\`--hires-strength\` must be in (0, 1], got ${values['hires-strength']}; about 0.3 keeps the picture and adds detail` });
   const steps = number('hires-steps', values['hires-steps']);
   if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1)) throw new InvalidArgumentError({ argument: 'hires-steps', value: values['hires-steps'], message: `\`--hires-steps\` must be a whole number of at least 1, got ${JSON.stringify(values['hires-steps'])}` });
-  return { scale: upscale ?? 2, strength, ...(steps !== undefined ? { steps } : {}) };
+  return { scale: upscale ?? defaultHiresScale, strength, ...(steps !== undefined ? { steps } : {}) };
 }
 
 /** One image as the command wrote it (and prints it with --json). */

@@ -128,10 +128,12 @@ export function createServedControlNets(folder: string): ServedControlNets {
 
 /**
  * A request's controls as the engine takes them: each ControlNet's location (`location` of its name, or of
- * none for the model's own) and its control image's bytes, read from storage.
+ * none for the model's own) and its control image's bytes, read from storage. Without `location` (no
+ * ControlNet folder where this runs) controls are refused, `where` saying where they can run.
  */
-export async function engineControls(controls: JobRequest['controls'], { storage, location }: { storage: BlobStorage; location: (name: string | undefined) => Promise<string> }): Promise<LocalControlInput[] | undefined> {
-  if (!controls) return undefined;
+export async function engineControls(controls: JobRequest['controls'], { storage, location, where }: { storage: BlobStorage; location: ((name: string | undefined) => Promise<string>) | undefined; where: string }): Promise<LocalControlInput[] | undefined> {
+  if (!controls?.length) return undefined;
+  if (!location) throw new InvalidArgumentError({ argument: 'controls', value: controls.map(({ controlnet }) => controlnet), message: `ControlNets need a ControlNet folder, and there is none here: ${where}` });
   return await Promise.all(controls.map(async ({ controlnet, image, ...settings }, index) => {
     const blob = await storage.get(image.blobKey);
     if (!blob) throw new InvalidArgumentError({ argument: `controls.${index}.image`, value: image.blobKey, message: `\`controls.${index}.image\` names blob ${image.blobKey}, which is not in storage (upload the control image again)` });

@@ -123,8 +123,7 @@ export function createGenerationHandler({ database, storage, finishing, audit, r
     const loras = loraNames && loraPath ? loraNames.map(({ name, scale }) => ({ path: loraPath(name), scale: scale ?? 1 })) : undefined;
     const reference = await modelReference(model);
     // Likewise ControlNets; their control images were uploaded and are read from storage.
-    if (controlRequests && !controlNetLocation) throw new InvalidArgumentError({ argument: 'controls', value: controlRequests.map(({ controlnet }) => controlnet), message: 'this worker has no ControlNet folder; run the job where the service configures one' });
-    const controls = await engineControls(controlRequests, { storage, location: (name) => controlNetLocation!(name, reference) });
+    const controls = await engineControls(controlRequests, { storage, location: controlNetLocation && ((name) => controlNetLocation(name, reference)), where: 'run the job where the service configures one' });
     // Fail before generating when the ranker is gone (the server was restarted without it since the submit).
     const ranker = rankBy === undefined ? undefined : await rankerFor(rankBy);
     const runner = runnerFor(job.lane ?? localLane);

@@ -3,6 +3,7 @@
 import type { GeneratedImage } from '../../spec/image-model-result.js';
 import type { GenerateResult } from '../pixelpipe.js';
 import type { ImageUpscaling } from '../upscaling/image-upscaling.js';
+import { defaultHiresScale } from '../upscaling/upscale-plan.js';
 import type { JobRequest } from './job-request.js';
 
 /** A1111's default denoising strength for the hires pass. */
@@ -25,7 +26,7 @@ export interface HiresTask {
  */
 export async function hiresPass(first: GeneratedImage, hiresFix: NonNullable<JobRequest['hiresFix']>, { upscaling, generate }: { upscaling: ImageUpscaling; generate: (task: HiresTask) => Promise<GenerateResult> }): Promise<{ image: GeneratedImage; result: GenerateResult }> {
   const { width, height, steps, guidance, sampler, seed } = first.settings;
-  const scale = hiresFix.scale ?? 2;
+  const scale = hiresFix.scale ?? defaultHiresScale;
   const strength = hiresFix.strength ?? defaultHiresStrength;
   const upscaled = await upscaling.upscale({ bytes: first.bytes, mediaType: first.mediaType }, scale, { width, height });
   // The size comes from the input image; the seed is the first pass's own (A1111 keeps it).

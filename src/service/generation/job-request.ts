@@ -1,7 +1,7 @@
 // What a generation or edit job asks for: one zod schema that checks every request, from HTTP or code, before it is queued.
 import { z } from 'zod';
 import { seedProblem } from '../../providers/shared/call-validation.js';
-import { bundledUpscaleScales, upscaleScaleFor, upscaleTooLarge } from '../upscaling/upscale-plan.js';
+import { bundledUpscaleScales, defaultHiresScale, hiresTooLarge, upscaleScaleFor, upscaleTooLarge } from '../upscaling/upscale-plan.js';
 
 /** An input image already in blob storage (uploads are stored first, so jobs stay small). */
 export const blobReferenceSchema = z.strictObject({
@@ -199,12 +199,10 @@ export function jobRequestSchema(limits: RequestLimits = defaultRequestLimits) {
         const conflict = request.images ? 'images' : request.controls ? 'controls' : request.bestOf !== undefined ? 'bestOf' : undefined;
         if (conflict) context.addIssue({ code: 'custom', path: ['hiresFix'], message: `finishes a text-to-image generation with image-to-image over its upscale; it does not combine with \`${conflict}\` yet: leave one of them out` });
         const { width, height } = request;
-        const scale = request.hiresFix.scale ?? 2;
-        const tooLarge = width !== undefined && height !== undefined ? upscaleTooLarge(width, height, scale, limits.maxUpscalePixels) : undefined;
+        const scale = request.hiresFix.scale ?? defaultHiresScale;
+        // Checked here when the size is given; the service checks the model's default size.
+        const tooLarge = width !== undefined && height !== undefined ? hiresTooLarge(width, height, scale, limits) : undefined;
         if (tooLarge) context.addIssue({ code: 'custom', path: ['hiresFix', 'scale'], message: `x${scale} ${tooLarge}` });
-        else if (width !== undefined && height !== undefined && width * height * scale * scale > limits.maxPixels) {
-          context.addIssue({ code: 'custom', path: ['hiresFix', 'scale'], message: `x${scale} makes the second pass ${width * scale}×${height * scale} = ${(width * height * scale * scale).toLocaleString('en-US')} pixels, over this server's output limit of ${limits.maxPixels.toLocaleString('en-US')}; ask for a smaller size or scale` });
-        }
       }
       if (request.upscale) {
         if (request.upscale.scale === undefined && !request.resize) {

@@ -38,3 +38,16 @@ export function upscaleTooLarge(width: number, height: number, scale: number, ma
   if (pixels <= maxPixels) return undefined;
   return `would make a ${width}×${height} image ${width * scale}×${height * scale} = ${pixels.toLocaleString('en-US')} pixels, over this server's upscale limit of ${maxPixels.toLocaleString('en-US')}; ask for a smaller scale or a smaller image`;
 }
+
+/** A hires fix's upscale when the request names none (A1111's default). */
+export const defaultHiresScale = 2;
+
+/** Why a hires fix of a `width`×`height` first pass at `scale` is too large for the server's limits (its second pass is a generation at the upscaled size), or undefined. */
+export function hiresTooLarge(width: number, height: number, scale: number, { maxPixels, maxUpscalePixels }: { maxPixels: number; maxUpscalePixels: number }): string | undefined {
+  const upscale = upscaleTooLarge(width, height, scale, maxUpscalePixels);
+  if (upscale) return upscale;
+  const pixels = width * height * scale * scale;
+  if (pixels <= maxPixels) return undefined;
+  return `makes the second pass ${width * scale}×${height * scale} = ${pixels.toLocaleString('en-US')} pixels, over this server's output limit of ${maxPixels.toLocaleString('en-US')}; ask for a smaller size or scale`;
+}
+
