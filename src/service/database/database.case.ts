@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { isInvalidArgument } from '../../testing/assertions.js';
-import type { Database, DatabaseKind } from './database.js';
+import { together, type Database, type DatabaseKind } from './database.js';
 import { migrate, migrations, type Migration } from './migrations.js';
 
 /** A fresh, empty database for one test. */
@@ -107,6 +107,30 @@ export function databaseConformance(databaseCase: DatabaseCase): void {
         // The connection is usable again afterwards.
         await database.transaction((transaction) => transaction.query('INSERT INTO a VALUES (9)'));
         assert.deepEqual(await database.query('SELECT x FROM a'), [{ x: 9 }]);
+      }));
+
+    test('statements sent together in a transaction run in call order; together gives the first failure and rolls back', (t) =>
+      run(t, async (database) => {
+        await database.exec('CREATE TABLE a (x int)');
+        // A statement never run before (on PGlite it is parsed first) and an already prepared one behind it.
+        await database.query('SELECT count(*)::int AS count FROM a WHERE x > $1', [0]);
+        const answers = await database.transaction((transaction) =>
+          together([
+            transaction.query('INSERT INTO a SELECT generate_series(1, $1::int)', [3]),
+            transaction.query<{ count: number }>('SELECT count(*)::int AS count FROM a WHERE x > $1', [0]),
+            transaction.exec('INSERT INTO a VALUES (10)'),
+            transaction.query<{ total: number }>('SELECT sum(x)::int AS total FROM a'),
+          ]),
+        );
+        assert.deepEqual([answers[1], answers[3]], [[{ count: 3 }], [{ total: 16 }]]);
+        // The error thrown is the statement's own, not the "transaction is aborted" of those sent after it.
+        await assert.rejects(
+          database.transaction((transaction) =>
+            together([transaction.query('INSERT INTO a VALUES (20)'), transaction.query('SELECT 1/0'), transaction.query('INSERT INTO a VALUES (21)')]),
+          ),
+          /division by zero/,
+        );
+        assert.equal(await count(database, 'a'), 4);
       }));
 
     test('queries running beside a transaction never see its uncommitted rows', (t) =>

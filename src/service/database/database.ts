@@ -23,7 +23,13 @@ export interface Queryable {
   exec(sql: string): Promise<void>;
 }
 
-/** One open transaction, handed to the callback of `Database.transaction`. */
+/**
+ * One open transaction, handed to the callback of `Database.transaction`. Its statements run in the
+ * order they are called, also when a caller sends several before the first is answered (say with
+ * `Promise.all`): on PGlite each answer costs a turn of both threads, so statements that need no
+ * earlier one's rows go together. After a failure, the ones behind it fail too and the transaction
+ * rolls back.
+ */
 export interface DatabaseTransaction extends Queryable {
   /** A pg-boss `db` adapter whose statements run inside this transaction (pass it as `{ db }` to `send`, `fail`, ...). */
   pgBossAdapter(): PgBossAdapter;
@@ -61,3 +67,19 @@ export function lastResult<Result extends { rows: unknown[] }>(result: Result | 
   if (Array.isArray(result)) return result.at(-1) ?? { rows: [] };
   return result ?? { rows: [] };
 }
+
+/**
+ * Waits for statements sent together in one transaction (see DatabaseTransaction) and gives their
+ * answers in order. Unlike `Promise.all` it waits for every one to settle before throwing, so nothing
+ * of the group can reach the database after the caller's failure rolled the transaction back. The
+ * error thrown is the one that failed first, not a later statement's "transaction is aborted".
+ */
+export async function together<T extends readonly unknown[] | []>(statements: T): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  const settled = await Promise.allSettled(statements);
+  const failures = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
+  if (failures.length) throw failures.find((error) => (error as { code?: string }).code !== abortedTransaction) ?? failures[0];
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as { -readonly [P in keyof T]: Awaited<T[P]> };
+}
+
+// SQLSTATE in_failed_sql_transaction: a statement sent after one that failed, in the same transaction.
+const abortedTransaction = '25P02';

@@ -42,7 +42,7 @@ class PGliteThreadError extends Error {
   }
 }
 
-/** PGlite on its own worker thread, spoken to one statement at a time. */
+/** PGlite on its own worker thread; statements sent before earlier ones are answered run in the order sent. */
 class PGliteThread {
   readonly #worker: Worker;
   readonly #waiting = new Map<number, { resolve: (rows: any[]) => void; reject: (error: Error) => void }>();
@@ -185,10 +185,14 @@ export class PGliteDatabase implements Database {
 
   transaction<T>(body: (transaction: DatabaseTransaction) => Promise<T>): Promise<T> {
     return this.#exclusive(async () => {
-      await this.#thread.exec('BEGIN');
+      // Not awaited: the thread runs messages in order, so the body's first statement goes with
+      // BEGIN instead of a round trip after it. A failed BEGIN fails the transaction before COMMIT.
+      const begun = this.#thread.exec('BEGIN');
+      begun.catch(() => undefined);
       let result: T;
       try {
         result = await insideTransaction.run(this, () => body(transactionOf(this.#thread)));
+        await begun;
       } catch (error) {
         await this.#thread.exec('ROLLBACK').catch(() => undefined);
         throw error;

@@ -1,7 +1,8 @@
 // The worker thread that holds the embedded database: PGlite runs each statement to the end without
 // giving its thread back (the WebAssembly call is synchronous), so on the server's own thread every
 // statement would hold every HTTP answer and worker for its whole run. Here it runs beside them.
-// Statements arrive one at a time from `PGliteDatabase`, which keeps their order and transactions.
+// Statements arrive from `PGliteDatabase`, which keeps their transactions together, and run here one
+// after another in the order they came: a transaction may send several before the first is answered.
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, parse, protocol } from '@electric-sql/pglite';
 import { lastResult } from './database.js';
@@ -107,7 +108,15 @@ class PreparedStatements {
 
 const prepared = ready.then((pglite) => new PreparedStatements(pglite));
 
-port.on('message', async (request: PGliteThreadRequest) => {
+// One message at a time, in arrival order. A run takes several calls into PGlite (a statement not yet
+// prepared is parsed first) and PGlite locks each call alone, so the order of a transaction's
+// statements must not rest on each run ending before the next message is taken.
+let running: Promise<void> = Promise.resolve();
+port.on('message', (request: PGliteThreadRequest) => {
+  running = running.then(() => answer(request));
+});
+
+async function answer(request: PGliteThreadRequest): Promise<void> {
   try {
     const pglite = await ready;
     let rows: unknown[] = [];
@@ -115,14 +124,14 @@ port.on('message', async (request: PGliteThreadRequest) => {
     else if (request.op === 'exec') rows = lastResult(await pglite.exec(request.sql)).rows;
     else {
       await pglite.close();
-      port.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
-      port.close();
+      port!.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
+      port!.close();
       return;
     }
-    port.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
+    port!.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
   } catch (caught) {
     const error = caught as Error & Record<string, string | undefined>;
     const { code, detail, hint, constraint, table, column, severity } = error;
-    port.postMessage({ id: request.id, error: { message: error.message, name: error.name, code, detail, hint, constraint, table, column, severity } } satisfies PGliteThreadReply);
+    port!.postMessage({ id: request.id, error: { message: error.message, name: error.name, code, detail, hint, constraint, table, column, severity } } satisfies PGliteThreadReply);
   }
-});
+}
