@@ -1,6 +1,6 @@
 // What the service writes at each turn of a job's life, in the transaction that makes the turn: its
 // events, its records, its webhooks and its metrics. A job that completes has them exactly once.
-import type { DatabaseTransaction } from '../database/database.js';
+import { together, type DatabaseTransaction } from '../database/database.js';
 import type { RecordStore } from '../records/record-store.js';
 import type { AuditEntry, AuditLog } from '../safety/audit-log.js';
 import type { ServiceMetrics } from '../service-metrics.js';
@@ -18,9 +18,12 @@ import type { JobRequest } from './job-request.js';
  */
 export function jobsCreated(events: JobEventLog, audit: AuditLog): (transaction: DatabaseTransaction, created: JobStatus[]) => Promise<void> {
   return async (transaction, created) => {
-    await events.appendMany(created.map((job) => ({ jobId: job.id, type: 'queued' as const, data: { position: job.position ?? null } })), transaction);
     const screened = created.flatMap((job) => (job.meta?.audit ? [{ ...(job.meta.audit as AuditEntry), jobId: job.id }] : []));
-    if (screened.length) await audit.append(screened, transaction);
+    // Sent together (see DatabaseTransaction): neither needs the other's answer.
+    await together([
+      events.appendMany(created.map((job) => ({ jobId: job.id, type: 'queued' as const, data: { position: job.position ?? null } })), transaction),
+      audit.append(screened, transaction),
+    ]);
   };
 }
 
@@ -42,16 +45,20 @@ export function jobOutcomes({ events, records, audit, webhooks, metrics }: { eve
     // Jobs that succeed together are written together, one statement per table.
     async onSucceeded(transaction, succeeded) {
       const outputs = succeeded.map(({ output }) => output as GenerationOutput);
-      const stored = await records.insert(transaction, outputs.flatMap((output) => output.records));
       const ids = succeeded.map(({ job }) => job.id);
-      await forgetJobBlobs(transaction, ids);
-      const screened = outputs.flatMap((output) => output.audit ?? []);
-      if (screened.length) await audit.append(screened, transaction);
+      // Statements that need no earlier one's answer are sent together (see DatabaseTransaction).
+      const [stored] = await together([
+        records.insert(transaction, outputs.flatMap((output) => output.records)),
+        forgetJobBlobs(transaction, ids),
+        audit.append(outputs.flatMap((output) => output.audit ?? []), transaction),
+      ]);
       const byJob = new Map(ids.map((id) => [id, stored.filter((record) => record.jobId === id)]));
       // Events and webhooks tell what the job view does: a best-of-N job's chosen records, and its rejected ones apart.
       const results = new Map(ids.map((id) => [id, jobResult(byJob.get(id)!)]));
-      await events.appendMany(ids.map((id) => ({ jobId: id, type: 'done' as const, data: results.get(id)! })), transaction);
-      for (const { job } of succeeded) await notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', ...results.get(job.id)! });
+      await together([
+        events.appendMany(ids.map((id) => ({ jobId: id, type: 'done' as const, data: results.get(id)! })), transaction),
+        ...succeeded.map(({ job }) => notifyWebhook(transaction, job.request, job.id, 'job.succeeded', { jobId: job.id, state: 'succeeded', ...results.get(job.id)! })),
+      ]);
       outputs.forEach((output, index) => metrics.jobEnded('succeeded', submittedAtMs(ids[index]!), output.timings));
       return ids.map((id) => ({ recordIds: byJob.get(id)!.map((record) => record.id) }));
     },

@@ -1,5 +1,5 @@
 // Claiming a job and keeping its attempts on record: the claim query, fair between API keys and putting jobs that crashed a worker last, and the rows of pixelpipe.job_attempts.
-import type { Database } from '../database/database.js';
+import { together, type Database } from '../database/database.js';
 import type { JobData } from './job-status.js';
 import type { JobError, WorkOptions } from './job-types.js';
 import type { WorkerLiveness } from './worker-liveness.js';
@@ -118,11 +118,14 @@ export async function claimJobs(database: Database, schema: string, queueName: s
     // - Plan the claim for this run's values: PGlite runs it as a prepared statement (pglite-thread.ts),
     //   and the generic plan Postgres kept after a few claims on a short queue took 13.1 ms a claim at
     //   10,000 jobs against 3.8 ms planned each time (`npm run bench:service -- --jobs 10000 --query-stats`).
-    await transaction.exec(`SELECT pg_advisory_xact_lock(hashtext('pixelpipe-fetch:${schema}.${queueName}')); ${database.kind === 'postgres' ? 'SET LOCAL jit = off; ' : ''}SET LOCAL enable_sort = off; SET LOCAL plan_cache_mode = force_custom_plan`);
+    // The lock and the first claim go together (see DatabaseTransaction): the claim runs after the lock is held.
     const { host, pid } = liveness.identity;
     const values = [queueName, Object.keys(room.lanes), limit, JSON.stringify(room.lanes), room.otherLanes, liveness.id, host, pid];
     type Claimed = FetchedJob & { priority: number; createdOn: Date; candidates: number };
-    let claimed = await transaction.query<Claimed>(fairFetchSql(schema, false), values);
+    let [, claimed] = await together([
+      transaction.exec(`SELECT pg_advisory_xact_lock(hashtext('pixelpipe-fetch:${schema}.${queueName}')); ${database.kind === 'postgres' ? 'SET LOCAL jit = off; ' : ''}SET LOCAL enable_sort = off; SET LOCAL plan_cache_mode = force_custom_plan`),
+      transaction.query<Claimed>(fairFetchSql(schema, false), values),
+    ]);
     if (claimed.length === 0) claimed = await transaction.query<Claimed>(fairFetchSql(schema, true), values);
     // No row comes back when nothing was claimed, and then nothing could be: a candidate is left only when its lane or key was full.
     if (claimed.length === 0) return { jobs: [], exhausted: true };

@@ -1,5 +1,5 @@
 // Writing successful attempts: several jobs completed in one transaction, each with its own output, with their attempts and whatever the caller's hook writes.
-import type { DatabaseTransaction } from '../database/database.js';
+import { together, type DatabaseTransaction } from '../database/database.js';
 import { endAttempts, laneOf, type FetchedJob } from './job-claim.js';
 import type { JobContext, JobSettlement, JobSettleHook, WorkOptions } from './job-types.js';
 
@@ -33,12 +33,14 @@ export async function completeJobs(
   // output always was. The ids also as an array: the planner knows its length and reads those rows by
   // the index, where the recordset alone (estimated at 100 rows) made it scan the whole queue (6 ms a
   // batch at 10,000 jobs on PGlite).
-  await transaction.query(
-    `UPDATE ${schema}.job j SET completed_on = now(), state = 'completed', output = x.output
-     FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, output jsonb)
-     WHERE j.name = $1 AND j.id = ANY($3::uuid[]) AND j.id = x.id AND j.state = 'active'`,
-    [queueName, JSON.stringify(kept.map(({ job }, index) => ({ id: job.id, output: { output: stored[index] } }))), kept.map(({ job }) => job.id)],
-  );
-  await endAttempts(transaction, kept.map(({ job }) => job), 'succeeded');
+  await together([
+    transaction.query(
+      `UPDATE ${schema}.job j SET completed_on = now(), state = 'completed', output = x.output
+       FROM jsonb_to_recordset($2::jsonb) AS x(id uuid, output jsonb)
+       WHERE j.name = $1 AND j.id = ANY($3::uuid[]) AND j.id = x.id AND j.state = 'active'`,
+      [queueName, JSON.stringify(kept.map(({ job }, index) => ({ id: job.id, output: { output: stored[index] } }))), kept.map(({ job }) => job.id)],
+    ),
+    endAttempts(transaction, kept.map(({ job }) => job), 'succeeded'),
+  ]);
   return kept.map((_entry, index) => ({ context: contexts[index]!, settlement: { state: 'succeeded', output: stored[index] } }));
 }

@@ -4,7 +4,7 @@
 // submit resolves. PGlite runs every statement of the process one after another, so 64 clients
 // submitting at once otherwise queue 64 transactions in front of each worker's claim.
 import type PgBoss from 'pg-boss';
-import type { Database, DatabaseTransaction } from '../database/database.js';
+import { together, type Database, type DatabaseTransaction } from '../database/database.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { createJobId } from './job-id.js';
 import type { JobData } from './job-status.js';
@@ -91,15 +91,20 @@ export class SubmitBatcher {
     const statuses = new Map<number, JobStatus>();
     if (creating.length > 0) {
       const jobs: PgBoss.JobInsert[] = creating.map((index) => ({ id: ids[index], name: queueName, data: batch[index]!.data, priority: batch[index]!.priority, ...this.#config.sendOptions }));
-      await this.#config.boss.insert(jobs, { db: transaction.pgBossAdapter() });
-      // pg-boss's insert skips a row it cannot make (ON CONFLICT DO NOTHING) without saying so.
-      const rows = await transaction.query<CreatedRow>(
-        `SELECT id, created_on AS "createdOn", start_after AS "startAfter", retry_limit AS "retryLimit" FROM ${schema}.job WHERE name = $1 AND id = ANY($2::uuid[])`,
-        [queueName, creating.map((index) => ids[index])],
-      );
+      // The insert, the read-back and the positions go to the database together (they run in this
+      // order): none needs an earlier one's answer, since every row of the batch is created at the
+      // transaction's now().
+      const [, rows, positions] = await together([
+        this.#config.boss.insert(jobs, { db: transaction.pgBossAdapter() }),
+        // pg-boss's insert skips a row it cannot make (ON CONFLICT DO NOTHING) without saying so.
+        transaction.query<CreatedRow>(
+          `SELECT id, created_on AS "createdOn", start_after AS "startAfter", retry_limit AS "retryLimit" FROM ${schema}.job WHERE name = $1 AND id = ANY($2::uuid[])`,
+          [queueName, creating.map((index) => ids[index])],
+        ),
+        this.#positions(transaction, creating.map((index) => ({ id: ids[index]!, priority: batch[index]!.priority }))),
+      ]);
       if (rows.length !== creating.length) throw new Error(`pg-boss made ${rows.length} of ${creating.length} jobs in queue ${queueName}`);
       const rowOf = new Map(rows.map((row) => [row.id, row]));
-      const positions = await this.#positions(transaction, creating.map((index) => ({ id: ids[index]!, priority: batch[index]!.priority, createdOn: rowOf.get(ids[index]!)!.createdOn })));
       for (const index of creating) {
         const row = rowOf.get(ids[index]!)!;
         const { data, priority } = batch[index]!;
@@ -152,24 +157,23 @@ export class SubmitBatcher {
   }
 
   // Queue positions in pg-boss's fetch order (priority, then created_on, then id). One count per
-  // priority in the batch, for its first job; the batch's later jobs of that priority follow it.
-  async #positions(transaction: DatabaseTransaction, jobs: { id: string; priority: number; createdOn: Date }[]): Promise<Map<string, number>> {
+  // priority in the batch, for its first job; the batch's later jobs of that priority follow it. The
+  // batch's jobs are created at the transaction's now(), so the counts need not wait for the insert's answer.
+  async #positions(transaction: DatabaseTransaction, jobs: { id: string; priority: number }[]): Promise<Map<string, number>> {
     const { schema, queueName } = this.#config;
-    const byPriority = new Map<number, { id: string; createdOn: Date }[]>();
-    for (const job of jobs) byPriority.set(job.priority, [...(byPriority.get(job.priority) ?? []), job]);
-    const positions = new Map<string, number>();
-    for (const [priority, group] of byPriority) {
+    const byPriority = new Map<number, string[]>();
+    for (const job of jobs) byPriority.set(job.priority, [...(byPriority.get(job.priority) ?? []), job.id]);
+    const counted = await together([...byPriority].map(async ([priority, group]) => {
       // Ids rise in submit order and the batch shares one created_on, so id order is queue order.
-      group.sort((a, b) => (a.id < b.id ? -1 : 1));
-      const first = group[0]!;
+      group.sort();
       const [row] = await transaction.query<{ ahead: number }>(
         `SELECT count(*)::int AS ahead FROM ${schema}.job ahead
          WHERE ahead.name = $1 AND ahead.state < 'active'
-           AND (ahead.priority > $2 OR (ahead.priority = $2 AND (ahead.created_on, ahead.id) < ($3::timestamptz, $4::uuid)))`,
-        [queueName, priority, first.createdOn, first.id],
+           AND (ahead.priority > $2 OR (ahead.priority = $2 AND (ahead.created_on, ahead.id) < (now(), $3::uuid)))`,
+        [queueName, priority, group[0]],
       );
-      group.forEach((job, index) => positions.set(job.id, row!.ahead + 1 + index));
-    }
-    return positions;
+      return group.map((id, index) => [id, row!.ahead + 1 + index] as const);
+    }));
+    return new Map(counted.flat());
   }
 }
