@@ -19,6 +19,7 @@ const insideTransaction = new AsyncLocalStorage<PGliteDatabase>();
 // pg-boss wraps maintenance in `BEGIN; ...; COMMIT;` sent as one string; if a statement in it fails,
 // the single PGlite connection stays in an aborted transaction until someone rolls it back.
 const opensTransaction = /\bbegin\b/i;
+const noop = () => undefined;
 
 const threadEntry = new URL(`./pglite-thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -126,7 +127,8 @@ function transactionOf(thread: PGliteThread): DatabaseTransaction {
  * PGlite is one connection: every statement and transaction runs alone, in call order, on the
  * database's own thread (see pglite-thread.ts). The queue here keeps a transaction's statements
  * together, and a failed multi-statement string with its ROLLBACK, so no query lands in another's
- * transaction or in an aborted one.
+ * transaction or in an aborted one. Under load the connection is what everything waits for, so a
+ * unit gives it up once its last statement is sent, not answered.
  */
 export class PGliteDatabase implements Database {
   /** Always `pglite`. */
@@ -155,56 +157,76 @@ export class PGliteDatabase implements Database {
     }
   }
 
-  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+  // Runs `work` once every earlier unit has sent its last statement. The next unit may go as soon as
+  // this one calls `sent`: the thread runs statements in the order sent, so a unit need not hold
+  // the connection while its last answer (a COMMIT, a lone query) crosses back to this thread.
+  #exclusive<T>(work: (sent: () => void) => Promise<T>): Promise<T> {
     if (insideTransaction.getStore() === this) {
       return Promise.reject(new Error('a PGlite database was used directly inside its own transaction, which would wait for itself forever; use the transaction passed to the callback'));
     }
-    const run = this.#tail.then(work, work);
-    this.#tail = run.catch(() => undefined);
+    let sent!: () => void;
+    const allSent = new Promise<void>((resolve) => (sent = resolve));
+    const run = this.#tail.then(() => work(sent));
+    this.#tail = Promise.race([allSent, run.then(noop, noop)]);
     return run;
   }
 
-  async #execRecovering(sql: string): Promise<any[]> {
+  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]> {
+    return this.#exclusive((sent) => {
+      const answer = this.#thread.query(text, values);
+      sent();
+      return answer;
+    });
+  }
+
+  exec(sql: string): Promise<void> {
+    return this.#exclusive(async (sent) => {
+      await this.#execRecovering(sql, sent);
+    });
+  }
+
+  // A string that opens a transaction (as pg-boss sends) holds the connection until it is answered:
+  // if it failed, its ROLLBACK must come before anyone else's statement.
+  async #execRecovering(sql: string, sent: () => void): Promise<any[]> {
+    if (!opensTransaction.test(sql)) {
+      const answer = this.#thread.exec(sql);
+      sent();
+      return answer;
+    }
     try {
       return await this.#thread.exec(sql);
     } catch (error) {
-      if (opensTransaction.test(sql)) await this.#thread.exec('ROLLBACK').catch(() => undefined);
+      await this.#thread.exec('ROLLBACK').catch(() => undefined);
       throw error;
     }
   }
 
-  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<Row[]> {
-    return this.#exclusive(() => this.#thread.query(text, values));
-  }
-
-  exec(sql: string): Promise<void> {
-    return this.#exclusive(async () => {
-      await this.#execRecovering(sql);
-    });
-  }
-
   transaction<T>(body: (transaction: DatabaseTransaction) => Promise<T>): Promise<T> {
-    return this.#exclusive(async () => {
+    return this.#exclusive(async (sent) => {
       // Not awaited: the thread runs messages in order, so the body's first statement goes with
       // BEGIN instead of a round trip after it. A failed BEGIN fails the transaction before COMMIT.
       const begun = this.#thread.exec('BEGIN');
-      begun.catch(() => undefined);
+      begun.catch(noop);
       let result: T;
       try {
         result = await insideTransaction.run(this, () => body(transactionOf(this.#thread)));
         await begun;
       } catch (error) {
-        await this.#thread.exec('ROLLBACK').catch(() => undefined);
+        const rolledBack = this.#thread.exec('ROLLBACK');
+        sent();
+        await rolledBack.catch(noop);
         throw error;
       }
-      await this.#thread.exec('COMMIT');
+      const committed = this.#thread.exec('COMMIT');
+      sent();
+      await committed;
       return result;
     });
   }
 
   pgBossAdapter(): PgBossAdapter {
     return {
-      executeSql: (text, values) => this.#exclusive(async () => ({ rows: values?.length ? await this.#thread.query(text, values) : await this.#execRecovering(text) })),
+      executeSql: async (text, values) => ({ rows: values?.length ? await this.query(text, values) : await this.#exclusive((sent) => this.#execRecovering(text, sent)) }),
     };
   }
 
