@@ -6,6 +6,10 @@ import type { Database, DatabaseTransaction, PgBossAdapter, Queryable } from '..
 export interface QueryStats {
   statements: { sql: string; count: number; totalMs: number }[];
   transactions: number;
+  /** Transactions by their first statement: time from their callback's start (the connection taken, on PGlite) to the commit's answer. */
+  transactionTimes: { firstSql: string; count: number; totalMs: number }[];
+  /** Milliseconds since the last reset. */
+  elapsedMs: number;
 }
 
 /**
@@ -15,7 +19,16 @@ export interface QueryStats {
  */
 export function timeStatements(database: Database): { database: Database; stats: () => QueryStats; reset: () => void } {
   let byText = new Map<string, { count: number; totalMs: number }>();
+  let byFirst = new Map<string, { count: number; totalMs: number }>();
   let transactions = 0;
+  let resetAt = performance.now();
+  const fold = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 140);
+  const add = (map: Map<string, { count: number; totalMs: number }>, key: string, ms: number) => {
+    const entry = map.get(key) ?? { count: 0, totalMs: 0 };
+    entry.count += 1;
+    entry.totalMs += ms;
+    map.set(key, entry);
+  };
   // PGlite runs one statement at a time, so a statement's own time starts when the one before it
   // ended, not when it was called (it waited in line until then); a server runs them side by side.
   const serial = database.kind === 'pglite';
@@ -26,25 +39,34 @@ export function timeStatements(database: Database): { database: Database; stats:
       return await run();
     } finally {
       const ended = performance.now();
-      const key = text.replace(/\s+/g, ' ').trim().slice(0, 140);
-      const entry = byText.get(key) ?? { count: 0, totalMs: 0 };
-      entry.count += 1;
-      entry.totalMs += ended - (serial ? Math.max(called, lastEnd) : called);
+      add(byText, fold(text), ended - (serial ? Math.max(called, lastEnd) : called));
       lastEnd = ended;
-      byText.set(key, entry);
     }
   };
-  const queryable = <Q extends Queryable>(inner: Q): Queryable => ({
-    query: (text, values) => timed(text, () => inner.query(text, values)),
-    exec: (sql) => timed(sql, () => inner.exec(sql)),
+  // `sent` hears every statement's text before it runs: a transaction is known by its first.
+  const queryable = <Q extends Queryable>(inner: Q, sent = (_text: string) => {}): Queryable => ({
+    query: (text, values) => (sent(text), timed(text, () => inner.query(text, values))),
+    exec: (sql) => (sent(sql), timed(sql, () => inner.exec(sql))),
   });
-  const adapter = (inner: PgBossAdapter): PgBossAdapter => ({ executeSql: (text, values) => timed(text, () => inner.executeSql(text, values)) });
+  const adapter = (inner: PgBossAdapter, sent = (_text: string) => {}): PgBossAdapter => ({ executeSql: (text, values) => (sent(text), timed(text, () => inner.executeSql(text, values))) });
   const wrapped: Database = {
     kind: database.kind,
     ...queryable(database),
-    transaction: (body) => {
+    transaction: async (body) => {
       transactions += 1;
-      return database.transaction((transaction: DatabaseTransaction) => body({ ...queryable(transaction), pgBossAdapter: () => adapter(transaction.pgBossAdapter()) }));
+      let started = 0;
+      let first = '(no statement)';
+      const sent = (text: string) => {
+        if (first === '(no statement)') first = fold(text);
+      };
+      try {
+        return await database.transaction((transaction: DatabaseTransaction) => {
+          started = performance.now();
+          return body({ ...queryable(transaction, sent), pgBossAdapter: () => adapter(transaction.pgBossAdapter(), sent) });
+        });
+      } finally {
+        if (started) add(byFirst, first, performance.now() - started);
+      }
     },
     pgBossAdapter: () => {
       const inner = database.pgBossAdapter();
@@ -54,10 +76,17 @@ export function timeStatements(database: Database): { database: Database; stats:
   };
   return {
     database: wrapped,
-    stats: () => ({ statements: [...byText].map(([sql, entry]) => ({ sql, ...entry })).sort((a, b) => b.totalMs - a.totalMs), transactions }),
+    stats: () => ({
+      statements: [...byText].map(([sql, entry]) => ({ sql, ...entry })).sort((a, b) => b.totalMs - a.totalMs),
+      transactions,
+      transactionTimes: [...byFirst].map(([firstSql, entry]) => ({ firstSql, ...entry })).sort((a, b) => b.totalMs - a.totalMs),
+      elapsedMs: performance.now() - resetAt,
+    }),
     reset: () => {
       byText = new Map();
+      byFirst = new Map();
       transactions = 0;
+      resetAt = performance.now();
     },
   };
 }

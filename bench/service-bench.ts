@@ -173,12 +173,20 @@ const localSteps = wholeNumber('steps', values.steps!, 1);
 const requestBody = (index: number) => (isLocal ? { prompt: `bench job ${index}`, width: localSize, height: localSize, steps: localSteps } : { prompt: `bench job ${index}` });
 
 // Where the database's time went during the run (warm-up excluded): the statements that took the most, per job and per run.
-function printQueryStats({ statements, transactions }: QueryStats, jobs: number): void {
+function printQueryStats({ statements, transactions, transactionTimes, elapsedMs }: QueryStats, jobs: number, databaseKind: string): void {
   const total = statements.reduce((sum, statement) => sum + statement.totalMs, 0);
   console.log(`database statements during the run: ${statements.reduce((sum, statement) => sum + statement.count, 0).toLocaleString('en-US')} in ${transactions.toLocaleString('en-US')} transactions, ${(total / 1000).toFixed(2)} s in all (${(total / jobs).toFixed(2)} ms per job)`);
   console.log('     count   total ms  mean ms  statement');
   for (const statement of statements.slice(0, 15)) {
     console.log(`${statement.count.toLocaleString('en-US').padStart(10)} ${statement.totalMs.toFixed(0).padStart(10)} ${(statement.totalMs / statement.count).toFixed(2).padStart(8)}  ${statement.sql.slice(0, 110)}`);
+  }
+  // On PGlite's one connection the sum says how busy it was (a little over: the next may take it once a COMMIT is sent).
+  const held = transactionTimes.reduce((sum, transaction) => sum + transaction.totalMs, 0);
+  const share = databaseKind === 'pglite' ? `; on PGlite's one connection that is ${((100 * held) / elapsedMs).toFixed(0)}% of the ${(elapsedMs / 1000).toFixed(1)} s run` : '';
+  console.log(`transactions by their first statement, from taking the connection to the commit's answer: ${(held / 1000).toFixed(2)} s in all${share}`);
+  console.log('     count   total ms  mean ms  first statement');
+  for (const transaction of transactionTimes.slice(0, 8)) {
+    console.log(`${transaction.count.toLocaleString('en-US').padStart(10)} ${transaction.totalMs.toFixed(0).padStart(10)} ${(transaction.totalMs / transaction.count).toFixed(2).padStart(8)}  ${transaction.firstSql.slice(0, 110)}`);
   }
 }
 
@@ -222,7 +230,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     const healthz = await health.stop();
     const after = await server.memory();
     const statements = await server.queryStats(false);
-    if (statements) printQueryStats(statements, ids.length);
+    if (statements) printQueryStats(statements, ids.length, server.databaseKind);
 
     const readStarted = performance.now();
     const outcomes = await readJobOutcomes(server.url, ids, concurrency);
