@@ -18,8 +18,8 @@ export type PGliteThreadReply =
   | { id: number; rows: unknown[] }
   | { id: number; error: { message: string; name?: string; code?: string; detail?: string; hint?: string; constraint?: string; table?: string; column?: string; severity?: string } };
 
+if (!parentPort) throw new Error('pglite-thread.ts runs as a worker thread of PGliteDatabase');
 const port = parentPort;
-if (!port) throw new Error('pglite-thread.ts runs as a worker thread of PGliteDatabase');
 
 const { dataDir } = workerData as { dataDir?: string };
 const ready = (async () => {
@@ -124,14 +124,14 @@ async function answer(request: PGliteThreadRequest): Promise<void> {
     else if (request.op === 'exec') rows = lastResult(await pglite.exec(request.sql)).rows;
     else {
       await pglite.close();
-      port!.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
-      port!.close();
+      port.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
+      port.close();
       return;
     }
-    port!.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
+    port.postMessage({ id: request.id, rows } satisfies PGliteThreadReply);
   } catch (caught) {
     const error = caught as Error & Record<string, string | undefined>;
     const { code, detail, hint, constraint, table, column, severity } = error;
-    port!.postMessage({ id: request.id, error: { message: error.message, name: error.name, code, detail, hint, constraint, table, column, severity } } satisfies PGliteThreadReply);
+    port.postMessage({ id: request.id, error: { message: error.message, name: error.name, code, detail, hint, constraint, table, column, severity } } satisfies PGliteThreadReply);
   }
 }

@@ -93,7 +93,8 @@ export class SubmitBatcher {
       const jobs: PgBoss.JobInsert[] = creating.map((index) => ({ id: ids[index], name: queueName, data: batch[index]!.data, priority: batch[index]!.priority, ...this.#config.sendOptions }));
       // The insert, the read-back and the positions go to the database together (they run in this
       // order): none needs an earlier one's answer, since every row of the batch is created at the
-      // transaction's now().
+      // transaction's now(). pg-boss's insert (10.3.3, pinned) sends its statement before its first
+      // await; were it to wait first, the read-back would find no rows and the batch would fail loudly.
       const [, rows, positions] = await together([
         this.#config.boss.insert(jobs, { db: transaction.pgBossAdapter() }),
         // pg-boss's insert skips a row it cannot make (ON CONFLICT DO NOTHING) without saying so.
