@@ -55,9 +55,9 @@ export function timeStatements(database: Database): { database: Database; stats:
     transaction: async (body) => {
       transactions += 1;
       let started = 0;
-      let first = '(no statement)';
+      let first: string | undefined;
       const sent = (text: string) => {
-        if (first === '(no statement)') first = fold(text);
+        first ??= fold(text);
       };
       try {
         return await database.transaction((transaction: DatabaseTransaction) => {
@@ -65,7 +65,7 @@ export function timeStatements(database: Database): { database: Database; stats:
           return body({ ...queryable(transaction, sent), pgBossAdapter: () => adapter(transaction.pgBossAdapter(), sent) });
         });
       } finally {
-        if (started) add(byFirst, first, performance.now() - started);
+        if (started) add(byFirst, first ?? '(no statement)', performance.now() - started);
       }
     },
     pgBossAdapter: () => {

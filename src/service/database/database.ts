@@ -72,14 +72,11 @@ export function lastResult<Result extends { rows: unknown[] }>(result: Result | 
  * Waits for statements sent together in one transaction (see DatabaseTransaction) and gives their
  * answers in order. Unlike `Promise.all` it waits for every one to settle before throwing, so nothing
  * of the group can reach the database after the caller's failure rolled the transaction back. The
- * error thrown is the one that failed first, not a later statement's "transaction is aborted".
+ * error thrown is the first in call order: those behind it failed only as "transaction is aborted".
  */
 export async function together<T extends readonly unknown[] | []>(statements: T): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
-  const settled = await Promise.allSettled(statements);
-  const failures = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as unknown] : []));
-  if (failures.length) throw failures.find((error) => (error as { code?: string }).code !== abortedTransaction) ?? failures[0];
+  const settled = await Promise.allSettled<readonly unknown[]>(statements);
+  const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
   return settled.map((outcome) => (outcome as PromiseFulfilledResult<unknown>).value) as { -readonly [P in keyof T]: Awaited<T[P]> };
 }
-
-// SQLSTATE in_failed_sql_transaction: a statement sent after one that failed, in the same transaction.
-const abortedTransaction = '25P02';
