@@ -1,6 +1,6 @@
 // Turns what one run of `bench/service-bench.ts` saw into figures, and prints them: one block per run, then a summary table.
 import type { CompletionWatch, JobOutcome, Submission } from './service-bench-client.js';
-import type { MemorySnapshot } from './service-bench-server.js';
+import type { CpuSnapshot, MemorySnapshot } from './service-bench-server.js';
 
 /** Everything measured in one run. */
 export interface RunMeasurements {
@@ -18,6 +18,8 @@ export interface RunMeasurements {
   /** Seconds spent reading the jobs back after the run (not part of any figure). */
   readBackSeconds: number;
   memory: { start: MemorySnapshot; warmedUp: MemorySnapshot; after: MemorySnapshot };
+  /** The server's CPU time at the first submit, when the last submission was answered, and when the last job had finished. */
+  cpu: [CpuSnapshot, CpuSnapshot, CpuSnapshot];
   /** GET /healthz probes on a connection of their own every 100 ms from the first submit until the last job ended: when sent (epoch ms) and how long. */
   healthz: { sentAt: number; latencyMs: number }[];
 }
@@ -52,6 +54,14 @@ export interface RunFigures {
   /** /healthz while submissions arrived, and after the last was answered (the workers' load alone). */
   healthzWhileSubmitting: Percentiles;
   healthzWorkersOnly: Percentiles;
+  /** Where the server's CPU went while submissions arrived, and after. */
+  cpu: { whileSubmitting: CpuShare; afterSubmitting: CpuShare; perCompletionMs: number; perCompletionMainMs: number; perSubmissionMs: number; perSubmissionMainMs: number };
+}
+
+/** CPU over a stretch of a run: cores' worth of the whole process, and the share of the time the main thread was busy. */
+export interface CpuShare {
+  cores: number;
+  mainBusy: number;
 }
 
 /** A stretch with nothing happening: its length and where it started, in ms from the first submit. */
@@ -91,6 +101,30 @@ function longestGap(times: readonly number[], origin: number): Gap {
   return gap;
 }
 
+function cpuShare(from: CpuSnapshot, to: CpuSnapshot): CpuShare & { processMs: number; mainMs: number } {
+  const wallMs = Math.max(1, to.at - from.at);
+  const processMs = to.processMs - from.processMs;
+  const mainMs = to.mainBusyMs - from.mainBusyMs;
+  return { cores: processMs / wallMs, mainBusy: mainMs / wallMs, processMs, mainMs };
+}
+
+// After the burst the server only completes jobs, so that stretch prices a completion. While
+// submissions arrive it does both: what is left after its completions, at that price, is a submission's.
+function cpuFigures([atStart, atLastAnswer, atEnd]: RunMeasurements['cpu'], submissions: number, completionsWhile: number, completionsAfter: number): RunFigures['cpu'] {
+  const during = cpuShare(atStart, atLastAnswer);
+  const after = cpuShare(atLastAnswer, atEnd);
+  const perCompletionMs = after.processMs / Math.max(1, completionsAfter);
+  const perCompletionMainMs = after.mainMs / Math.max(1, completionsAfter);
+  return {
+    whileSubmitting: { cores: during.cores, mainBusy: during.mainBusy },
+    afterSubmitting: { cores: after.cores, mainBusy: after.mainBusy },
+    perCompletionMs,
+    perCompletionMainMs,
+    perSubmissionMs: (during.processMs - completionsWhile * perCompletionMs) / Math.max(1, submissions),
+    perSubmissionMainMs: (during.mainMs - completionsWhile * perCompletionMainMs) / Math.max(1, submissions),
+  };
+}
+
 export function computeFigures(measurements: RunMeasurements): RunFigures {
   const { submissions, outcomes } = measurements;
   const accepted = submissions.filter((submission) => submission.status === 202);
@@ -104,6 +138,7 @@ export function computeFigures(measurements: RunMeasurements): RunFigures {
   const completionSeconds = (lastFinished - firstSent) / 1000;
   const byFinish = [...succeeded].sort((a, b) => a.finishedAt - b.finishedAt);
   const inWorker = (outcome: JobOutcome) => outcome.finishedAt - outcome.startedAt - outcome.generationMs;
+  const finishedWhileSubmitting = succeeded.filter((outcome) => outcome.finishedAt <= lastAnswered).length;
   return {
     measurements,
     jobs: submissions.length,
@@ -114,8 +149,8 @@ export function computeFigures(measurements: RunMeasurements): RunFigures {
     acceptByTenth: mediansByTenth(accepted.map((submission) => submission.latencyMs)),
     completionsPerSecond: succeeded.length / completionSeconds,
     completionSeconds,
-    completionsWhileSubmitting: succeeded.filter((outcome) => outcome.finishedAt <= lastAnswered).length / submitSeconds,
-    completionsAfterSubmitting: succeeded.filter((outcome) => outcome.finishedAt > lastAnswered).length / Math.max(0.001, (lastFinished - lastAnswered) / 1000),
+    completionsWhileSubmitting: finishedWhileSubmitting / submitSeconds,
+    completionsAfterSubmitting: (succeeded.length - finishedWhileSubmitting) / Math.max(0.001, (lastFinished - lastAnswered) / 1000),
     longestAcceptPause: longestGap(answeredAt, firstSent),
     longestFinishPause: longestGap(succeeded.map((outcome) => outcome.finishedAt), firstSent),
     generation: percentiles(succeeded.map((outcome) => outcome.generationMs)),
@@ -128,6 +163,7 @@ export function computeFigures(measurements: RunMeasurements): RunFigures {
     inWorkerByTenth: mediansByTenth(byFinish.map(inWorker)),
     notSucceeded: outcomes.length - succeeded.length,
     retried: outcomes.filter((outcome) => outcome.attempts !== 1).length,
+    cpu: cpuFigures(measurements.cpu, accepted.length, finishedWhileSubmitting, succeeded.length - finishedWhileSubmitting),
   };
 }
 
@@ -136,6 +172,7 @@ const oneDecimal = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, ma
 const count = (value: number) => grouped.format(value);
 const ms = (value: number) => `${oneDecimal.format(value)} ms`;
 const mib = (bytes: number) => `${oneDecimal.format(bytes / 2 ** 20)} MiB`;
+const percent = (value: number) => `${Math.round(value * 100)}%`;
 const ratio = (value: number) => `×${value.toFixed(2)}`;
 const seconds = (gap: Gap) => `${(gap.lengthMs / 1000).toFixed(2)} s (from ${(gap.startMs / 1000).toFixed(1)} s)`;
 const row = (cells: string[], widths: number[]) => cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  ');
@@ -159,6 +196,9 @@ export function printRunBlock(figures: RunFigures): void {
     `complete     ${count(figures.accepted - figures.notSucceeded)} succeeded, ${figures.notSucceeded} not, ${figures.retried} with more than one attempt; last one ${figures.completionSeconds.toFixed(2)} s after the first submit → ${oneDecimal.format(figures.completionsPerSecond)} completions/s`,
     `             ${oneDecimal.format(figures.completionsWhileSubmitting)} completions/s while submissions arrived, ${oneDecimal.format(figures.completionsAfterSubmitting)} completions/s after the last was answered`,
     `stalls       longest time with no 202 answered ${seconds(figures.longestAcceptPause)}; with no job finishing ${seconds(figures.longestFinishPause)}`,
+    `server CPU   (this process only) ${oneDecimal.format(figures.cpu.whileSubmitting.cores)} cores, main thread busy ${percent(figures.cpu.whileSubmitting.mainBusy)} while submissions arrived; ${oneDecimal.format(figures.cpu.afterSubmitting.cores)} cores, main thread ${percent(figures.cpu.afterSubmitting.mainBusy)} after`,
+    `             a completion ${ms(figures.cpu.perCompletionMs)} of CPU (main thread ${ms(figures.cpu.perCompletionMainMs)}), from the stretch after the burst;`,
+    `             a submission ${ms(figures.cpu.perSubmissionMs)} (main thread ${ms(figures.cpu.perSubmissionMainMs)}), what the burst took beyond its completions at that price`,
     `queue        deepest ${count(run.watch.maxQueueDepth)} waiting (pixelpipe_queue_depth, ${run.watch.polls} scrapes of /metrics at 250 ms); read-back of every job afterwards took ${run.readBackSeconds.toFixed(1)} s (not counted)`,
     row(['', 'p50', 'p90', 'p99', 'max'], [44, 12, 12, 12, 12]),
     percentileRow('accept latency (POST /v1/jobs → 202)', figures.accept),
@@ -184,15 +224,15 @@ export function printRunBlock(figures: RunFigures): void {
 }
 
 export function printSummary(runs: RunFigures[]): void {
-  const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 10, 10, 21, 21];
-  const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'hz p99 sub', 'hz p99 wkr', 'RSS start → after', 'heap start → after'];
-  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = claim began → succeeded − generation; hz = GET /healthz while submissions arrive (sub) and after, with the workers busy (wkr))', row(header, widths)];
+  const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 10, 10, 9, 9, 21, 21];
+  const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'hz p99 sub', 'hz p99 wkr', 'cpu/subm', 'cpu/cmpl', 'RSS start → after', 'heap start → after'];
+  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = claim began → succeeded − generation; hz = GET /healthz while submissions arrive (sub) and after, with the workers busy (wkr); cpu = the server\'s CPU ms per submission and per completion)', row(header, widths)];
   for (const figures of runs) {
     const { start, after } = figures.measurements.memory;
     const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
     lines.push(row([
       figures.measurements.database, count(figures.jobs), oneDecimal.format(figures.submissionsPerSecond),
-      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthzWhileSubmitting.p99, figures.healthzWorkersOnly.p99].map((value) => oneDecimal.format(value)),
+      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthzWhileSubmitting.p99, figures.healthzWorkersOnly.p99, figures.cpu.perSubmissionMs, figures.cpu.perCompletionMs].map((value) => oneDecimal.format(value)),
       `${megabytes(start.rss)} → ${megabytes(after.rss)} MiB`, `${megabytes(start.heapUsed)} → ${megabytes(after.heapUsed)} MiB`,
     ], widths));
   }

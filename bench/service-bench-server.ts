@@ -32,13 +32,24 @@ export interface MemorySnapshot {
   serviceErrors: number;
 }
 
+/** The server's CPU time so far: every thread of the process, and how long its main thread's event loop was busy. */
+export interface CpuSnapshot {
+  /** Wall-clock time of the snapshot, in ms (performance.timeOrigin-based epoch). */
+  at: number;
+  /** User and system CPU time of the whole process (main thread, PGlite's thread, libuv's and V8's), in ms. */
+  processMs: number;
+  /** Time the main thread's event loop spent outside its poll for I/O (running JavaScript and native calls), in ms. */
+  mainBusyMs: number;
+}
+
 /** Parent → child. */
-export type BenchServerRequest = { type: 'start'; config: BenchServerConfig } | { type: 'memory' } | { type: 'query-stats'; reset: boolean } | { type: 'close' };
+export type BenchServerRequest = { type: 'start'; config: BenchServerConfig } | { type: 'memory' } | { type: 'cpu' } | { type: 'query-stats'; reset: boolean } | { type: 'close' };
 
 /** Child → parent. */
 export type BenchServerReply =
   | { type: 'ready'; url: string; databaseKind: string }
   | { type: 'memory'; memory: MemorySnapshot }
+  | { type: 'cpu'; cpu: CpuSnapshot }
   | { type: 'query-stats'; stats: QueryStats | undefined }
   | { type: 'service-error'; message: string }
   | { type: 'closed' }
@@ -70,6 +81,11 @@ async function memorySnapshot(): Promise<MemorySnapshot> {
   const snapshot = { rss, heapUsed, peakRss: Math.max(peakRss, rss), peakHeapUsed: Math.max(peakHeapUsed, heapUsed), serviceErrors };
   [peakRss, peakHeapUsed] = [rss, heapUsed];
   return snapshot;
+}
+
+function cpuSnapshot(): CpuSnapshot {
+  const { user, system } = process.cpuUsage();
+  return { at: performance.timeOrigin + performance.now(), processMs: (user + system) / 1000, mainBusyMs: performance.eventLoopUtilization().active };
 }
 
 let statements: ReturnType<typeof timeStatements> | undefined;
@@ -107,6 +123,7 @@ process.on('message', async (request: BenchServerRequest) => {
   try {
     if (request.type === 'start') close = await start(request.config);
     else if (request.type === 'memory') send({ type: 'memory', memory: await memorySnapshot() });
+    else if (request.type === 'cpu') send({ type: 'cpu', cpu: cpuSnapshot() });
     else if (request.type === 'query-stats') {
       send({ type: 'query-stats', stats: statements?.stats() });
       if (request.reset) statements?.reset();

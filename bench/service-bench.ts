@@ -25,7 +25,7 @@ import { createTestDatabase } from '../src/testing/postgres.js';
 import { openConnections, readJobOutcomes, submitJobs, waitForFinished, waitForWorkerProcesses } from './service-bench-client.js';
 import { computeFigures, printRunBlock, printSummary, type RunFigures } from './service-bench-report.js';
 import type { QueryStats } from './query-stats.js';
-import type { BenchServerConfig, BenchServerReply, BenchServerRequest, MemorySnapshot } from './service-bench-server.js';
+import type { BenchServerConfig, BenchServerReply, BenchServerRequest, CpuSnapshot, MemorySnapshot } from './service-bench-server.js';
 
 const hostedModel = 'openai:gpt-image-1';
 const localModel = 'local';
@@ -75,6 +75,7 @@ interface ServerProcess {
   url: string;
   databaseKind: string;
   memory(): Promise<MemorySnapshot>;
+  cpu(): Promise<CpuSnapshot>;
   queryStats(reset: boolean): Promise<QueryStats | undefined>;
   close(): Promise<void>;
 }
@@ -104,6 +105,7 @@ async function startServer(config: BenchServerConfig): Promise<ServerProcess> {
     url: ready.url,
     databaseKind: ready.databaseKind,
     memory: async () => (await ask({ type: 'memory' }, 'memory')).memory,
+    cpu: async () => (await ask({ type: 'cpu' }, 'cpu')).cpu,
     queryStats: async (reset) => (await ask({ type: 'query-stats', reset }, 'query-stats')).stats,
     async close() {
       if (child.exitCode !== null) return;
@@ -223,10 +225,13 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     // Its failure is reported when it is awaited below; until then it must not count as unhandled.
     watching.catch(() => undefined);
     const health = probeHealth(server.url);
+    const cpuAtStart = await server.cpu();
     const submissions = await submitJobs(server.url, { count: jobs, concurrency, body: requestBody, firstIndex: warmupJobs, rate });
+    const cpuAtLastAnswer = await server.cpu();
     const ids = submissions.flatMap((submission) => (submission.id ? [submission.id] : []));
     target = warmup.filter((submission) => submission.status === 202).length + ids.length;
     const watch = await watching;
+    const cpuAtEnd = await server.cpu();
     const healthz = await health.stop();
     const after = await server.memory();
     const statements = await server.queryStats(false);
@@ -237,7 +242,7 @@ async function runOnce(jobs: number): Promise<RunFigures> {
     const readBackSeconds = (performance.now() - readStarted) / 1000;
     const database = server.databaseKind === 'pglite' ? 'PGlite' : server.databaseKind === 'postgres' ? 'Postgres' : server.databaseKind;
     const model = `${isLocal ? `local tiny-sd15 ${localSize}×${localSize}, ${localSteps} steps` : `${hostedModel} (local mock API)`}, ${isolation === 'process' ? 'worker processes' : 'workers in the server process'}`;
-    return computeFigures({ database, databaseDetail, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after }, healthz });
+    return computeFigures({ database, databaseDetail, model, workers, concurrency, warmupJobs, submissions, outcomes, watch, readBackSeconds, memory: { start, warmedUp, after }, cpu: [cpuAtStart, cpuAtLastAnswer, cpuAtEnd], healthz });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: Error) => console.error(`cleanup failed: ${error.message}`));
   }
