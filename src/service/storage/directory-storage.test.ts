@@ -78,6 +78,17 @@ describe('directory storage', () => {
     });
   });
 
+  test('a hash folder removed behind the store\'s back after a put into it is made again by the next put', async () => {
+    await withStore(async (storage, root) => {
+      const bytes = new Uint8Array(randomBytes(100));
+      await storage.put(bytes, { mediaType: 'image/png' });
+      await rm(join(root, 'sha256'), { recursive: true });
+      // The same bytes go to the same folder, which this store has written into before.
+      const { key } = await storage.put(bytes, { mediaType: 'image/png' });
+      assert.deepEqual((await storage.get(key))?.bytes, bytes);
+    });
+  });
+
   test('puts leave no temporary files behind, and files that are not blobs are not listed', async () => {
     await withStore(async (storage, root) => {
       const bytes = new Uint8Array(randomBytes(1 << 16));

@@ -30,6 +30,9 @@ export function temporaryFileName(finalName: string): string {
 export class DirectoryStorage implements BlobStorage {
   /** Absolute folder the blobs live under. */
   readonly root: string;
+  // Folders this store made or wrote into: a put into one of them opens its file at once. At most
+  // 65,792 (256 first-level folders and 256 under each), a few MiB at worst.
+  readonly #folders = new Set<string>();
 
   constructor({ root }: DirectoryStorageConfig) {
     if (typeof root !== 'string' || root.trim() === '') {
@@ -45,12 +48,17 @@ export class DirectoryStorage implements BlobStorage {
     const temporaryPath = join(dirname(path), temporaryFileName(basename(path)));
     let published = false;
     try {
-      // The folder is made only when the first open says it is missing: most puts land in a folder that exists.
+      // A folder not known yet is made first, rather than after a failed open: content-addressed
+      // keys spread the first thousands of blobs over thousands of folders, and a failed open costs
+      // an error object on top of the mkdir. A known folder removed behind this store's back is made again.
+      const folder = dirname(path);
+      if (!this.#folders.has(folder)) await mkdir(folder, { recursive: true });
       const handle = await open(temporaryPath, 'wx').catch(async (error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
-        await mkdir(dirname(path), { recursive: true });
+        await mkdir(folder, { recursive: true });
         return await open(temporaryPath, 'wx');
       });
+      this.#folders.add(folder);
       try {
         await handle.writeFile(bytes);
         // Flushed before the rename, so after a power loss the final name never points at missing data.
