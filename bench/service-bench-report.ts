@@ -55,13 +55,21 @@ export interface RunFigures {
   healthzWhileSubmitting: Percentiles;
   healthzWorkersOnly: Percentiles;
   /** Where the server's CPU went while submissions arrived, and after. */
-  cpu: { whileSubmitting: CpuShare; afterSubmitting: CpuShare; perCompletionMs: number; perCompletionMainMs: number; perSubmissionMs: number; perSubmissionMainMs: number };
+  cpu: { whileSubmitting: CpuShare; afterSubmitting: CpuShare; perCompletion: CpuPrice; perSubmission: CpuPrice };
 }
 
-/** CPU over a stretch of a run: cores' worth of the whole process, and the share of the time the main thread was busy. */
+/** CPU over a stretch of a run: cores' worth of the whole process, and the share of the time the main thread (and PGlite's) was busy. */
 export interface CpuShare {
   cores: number;
   mainBusy: number;
+  databaseBusy: number | undefined;
+}
+
+/** What one job cost the server, in ms: CPU of the whole process, and of it the main thread's and PGlite's busy time. */
+export interface CpuPrice {
+  processMs: number;
+  mainMs: number;
+  databaseMs: number | undefined;
 }
 
 /** A stretch with nothing happening: its length and where it started, in ms from the first submit. */
@@ -101,28 +109,33 @@ function longestGap(times: readonly number[], origin: number): Gap {
   return gap;
 }
 
-function cpuShare(from: CpuSnapshot, to: CpuSnapshot): CpuShare & { processMs: number; mainMs: number } {
+function cpuShare(from: CpuSnapshot, to: CpuSnapshot): CpuShare & { spent: CpuPrice } {
   const wallMs = Math.max(1, to.at - from.at);
-  const processMs = to.processMs - from.processMs;
-  const mainMs = to.mainBusyMs - from.mainBusyMs;
-  return { cores: processMs / wallMs, mainBusy: mainMs / wallMs, processMs, mainMs };
+  const spent = {
+    processMs: to.processMs - from.processMs,
+    mainMs: to.mainBusyMs - from.mainBusyMs,
+    databaseMs: to.databaseBusyMs === undefined || from.databaseBusyMs === undefined ? undefined : to.databaseBusyMs - from.databaseBusyMs,
+  };
+  return { cores: spent.processMs / wallMs, mainBusy: spent.mainMs / wallMs, databaseBusy: spent.databaseMs === undefined ? undefined : spent.databaseMs / wallMs, spent };
+}
+
+// `spent` less `count` jobs at `price`, shared out over `jobs`.
+function priceOf(spent: CpuPrice, jobs: number, less: { price: CpuPrice; count: number } = { price: { processMs: 0, mainMs: 0, databaseMs: 0 }, count: 0 }): CpuPrice {
+  const share = (total: number, known: number) => (total - less.count * known) / Math.max(1, jobs);
+  return {
+    processMs: share(spent.processMs, less.price.processMs),
+    mainMs: share(spent.mainMs, less.price.mainMs),
+    databaseMs: spent.databaseMs === undefined || less.price.databaseMs === undefined ? undefined : share(spent.databaseMs, less.price.databaseMs),
+  };
 }
 
 // After the burst the server only completes jobs, so that stretch prices a completion. While
 // submissions arrive it does both: what is left after its completions, at that price, is a submission's.
 function cpuFigures([atStart, atLastAnswer, atEnd]: RunMeasurements['cpu'], submissions: number, completionsWhile: number, completionsAfter: number): RunFigures['cpu'] {
-  const during = cpuShare(atStart, atLastAnswer);
-  const after = cpuShare(atLastAnswer, atEnd);
-  const perCompletionMs = after.processMs / Math.max(1, completionsAfter);
-  const perCompletionMainMs = after.mainMs / Math.max(1, completionsAfter);
-  return {
-    whileSubmitting: { cores: during.cores, mainBusy: during.mainBusy },
-    afterSubmitting: { cores: after.cores, mainBusy: after.mainBusy },
-    perCompletionMs,
-    perCompletionMainMs,
-    perSubmissionMs: (during.processMs - completionsWhile * perCompletionMs) / Math.max(1, submissions),
-    perSubmissionMainMs: (during.mainMs - completionsWhile * perCompletionMainMs) / Math.max(1, submissions),
-  };
+  const { spent: duringSpent, ...during } = cpuShare(atStart, atLastAnswer);
+  const { spent: afterSpent, ...after } = cpuShare(atLastAnswer, atEnd);
+  const perCompletion = priceOf(afterSpent, completionsAfter);
+  return { whileSubmitting: during, afterSubmitting: after, perCompletion, perSubmission: priceOf(duringSpent, submissions, { price: perCompletion, count: completionsWhile }) };
 }
 
 export function computeFigures(measurements: RunMeasurements): RunFigures {
@@ -177,6 +190,14 @@ const ratio = (value: number) => `×${value.toFixed(2)}`;
 const seconds = (gap: Gap) => `${(gap.lengthMs / 1000).toFixed(2)} s (from ${(gap.startMs / 1000).toFixed(1)} s)`;
 const row = (cells: string[], widths: number[]) => cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  ');
 
+function cpuShareText(share: CpuShare): string {
+  return `${oneDecimal.format(share.cores)} cores, main thread busy ${percent(share.mainBusy)}${share.databaseBusy === undefined ? '' : `, PGlite's ${percent(share.databaseBusy)}`}`;
+}
+
+function cpuPriceText(price: CpuPrice): string {
+  return `${ms(price.processMs)} of CPU (main thread ${ms(price.mainMs)}${price.databaseMs === undefined ? '' : `, PGlite's ${ms(price.databaseMs)}`})`;
+}
+
 function percentileRow(label: string, values: Percentiles): string {
   return row([label, ms(values.p50), ms(values.p90), ms(values.p99), ms(values.max)], [44, 12, 12, 12, 12]);
 }
@@ -196,9 +217,9 @@ export function printRunBlock(figures: RunFigures): void {
     `complete     ${count(figures.accepted - figures.notSucceeded)} succeeded, ${figures.notSucceeded} not, ${figures.retried} with more than one attempt; last one ${figures.completionSeconds.toFixed(2)} s after the first submit → ${oneDecimal.format(figures.completionsPerSecond)} completions/s`,
     `             ${oneDecimal.format(figures.completionsWhileSubmitting)} completions/s while submissions arrived, ${oneDecimal.format(figures.completionsAfterSubmitting)} completions/s after the last was answered`,
     `stalls       longest time with no 202 answered ${seconds(figures.longestAcceptPause)}; with no job finishing ${seconds(figures.longestFinishPause)}`,
-    `server CPU   (this process only) ${oneDecimal.format(figures.cpu.whileSubmitting.cores)} cores, main thread busy ${percent(figures.cpu.whileSubmitting.mainBusy)} while submissions arrived; ${oneDecimal.format(figures.cpu.afterSubmitting.cores)} cores, main thread ${percent(figures.cpu.afterSubmitting.mainBusy)} after`,
-    `             a completion ${ms(figures.cpu.perCompletionMs)} of CPU (main thread ${ms(figures.cpu.perCompletionMainMs)}), from the stretch after the burst;`,
-    `             a submission ${ms(figures.cpu.perSubmissionMs)} (main thread ${ms(figures.cpu.perSubmissionMainMs)}), what the burst took beyond its completions at that price`,
+    `server CPU   (this process only) ${cpuShareText(figures.cpu.whileSubmitting)} while submissions arrived; ${cpuShareText(figures.cpu.afterSubmitting)} after`,
+    `             a completion ${cpuPriceText(figures.cpu.perCompletion)}, from the stretch after the burst;`,
+    `             a submission ${cpuPriceText(figures.cpu.perSubmission)}, what the burst took beyond its completions at that price`,
     `queue        deepest ${count(run.watch.maxQueueDepth)} waiting (pixelpipe_queue_depth, ${run.watch.polls} scrapes of /metrics at 250 ms); read-back of every job afterwards took ${run.readBackSeconds.toFixed(1)} s (not counted)`,
     row(['', 'p50', 'p90', 'p99', 'max'], [44, 12, 12, 12, 12]),
     percentileRow('accept latency (POST /v1/jobs → 202)', figures.accept),
@@ -232,7 +253,7 @@ export function printSummary(runs: RunFigures[]): void {
     const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
     lines.push(row([
       figures.measurements.database, count(figures.jobs), oneDecimal.format(figures.submissionsPerSecond),
-      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthzWhileSubmitting.p99, figures.healthzWorkersOnly.p99, figures.cpu.perSubmissionMs, figures.cpu.perCompletionMs].map((value) => oneDecimal.format(value)),
+      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthzWhileSubmitting.p99, figures.healthzWorkersOnly.p99, figures.cpu.perSubmission.processMs, figures.cpu.perCompletion.processMs].map((value) => oneDecimal.format(value)),
       `${megabytes(start.rss)} → ${megabytes(after.rss)} MiB`, `${megabytes(start.heapUsed)} → ${megabytes(after.heapUsed)} MiB`,
     ], widths));
   }

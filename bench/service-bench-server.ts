@@ -2,6 +2,8 @@
 import { createHttpApp } from '../src/interfaces/http/http-app.js';
 import { startHttpServer } from '../src/interfaces/http/http-server.js';
 import { createDatabase, defaultDatabaseConfig } from '../src/service/database/create-database.js';
+import type { Database } from '../src/service/database/database.js';
+import { PGliteDatabase } from '../src/service/database/pglite-database.js';
 import { createImageService } from '../src/service/image-service.js';
 import { timeStatements, type QueryStats } from './query-stats.js';
 
@@ -40,6 +42,8 @@ export interface CpuSnapshot {
   processMs: number;
   /** Time the main thread's event loop spent outside its poll for I/O (running JavaScript and native calls), in ms. */
   mainBusyMs: number;
+  /** On PGlite, the time its thread spent running statements, in ms. */
+  databaseBusyMs: number | undefined;
 }
 
 /** Parent → child. */
@@ -85,16 +89,18 @@ async function memorySnapshot(): Promise<MemorySnapshot> {
 
 function cpuSnapshot(): CpuSnapshot {
   const { user, system } = process.cpuUsage();
-  return { at: performance.timeOrigin + performance.now(), processMs: (user + system) / 1000, mainBusyMs: performance.eventLoopUtilization().active };
+  return { at: performance.timeOrigin + performance.now(), processMs: (user + system) / 1000, mainBusyMs: performance.eventLoopUtilization().active, databaseBusyMs: database instanceof PGliteDatabase ? database.threadBusyMs() : undefined };
 }
 
 let statements: ReturnType<typeof timeStatements> | undefined;
+// Opened here rather than by the service, so its statements can be timed and PGlite's thread watched.
+let database: Database | undefined;
 
 async function start(config: BenchServerConfig): Promise<() => Promise<void>> {
-  const own = config.queryStats ? await createDatabase(defaultDatabaseConfig({ dataDirectory: config.dataDir, url: config.databaseUrl })) : undefined;
-  statements = own && timeStatements(own);
+  database = await createDatabase(defaultDatabaseConfig({ dataDirectory: config.dataDir, url: config.databaseUrl }));
+  statements = config.queryStats ? timeStatements(database) : undefined;
   const service = await createImageService({
-    ...(statements ? { database: statements.database } : {}),
+    database: statements?.database ?? database,
     // The queue is what is measured: an image's screening, watermark and signature are `npm run bench:provenance`'s.
     settings: { dataDir: config.dataDir, databaseUrl: config.databaseUrl, moderationPolicy: 'off', watermark: false },
     workers: config.workers,
@@ -114,7 +120,7 @@ async function start(config: BenchServerConfig): Promise<() => Promise<void>> {
   return async () => {
     await server.close();
     await service.close();
-    await own?.close();
+    await database?.close();
   };
 }
 

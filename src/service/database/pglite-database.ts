@@ -98,6 +98,11 @@ class PGliteThread {
     return this.#ask({ op: 'query', text, values });
   }
 
+  /** Milliseconds the thread has spent running (not waiting for a message) since it started. */
+  busyMs(): number {
+    return this.#worker.performance.eventLoopUtilization().active;
+  }
+
   /** Runs `sql` (one or more statements, no parameters); gives the last statement's rows. */
   exec(sql: string): Promise<any[]> {
     return this.#ask({ op: 'exec', sql });
@@ -155,6 +160,14 @@ export class PGliteDatabase implements Database {
       await lock?.release();
       throw error;
     }
+  }
+
+  /**
+   * Milliseconds the database's thread has spent running statements since it opened: its share of
+   * the process's CPU (`npm run bench:service` prices a job in it).
+   */
+  threadBusyMs(): number {
+    return this.#thread.busyMs();
   }
 
   // Runs `work` once every earlier unit has sent its last statement. The next unit may go as soon as
