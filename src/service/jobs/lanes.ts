@@ -17,11 +17,23 @@ export class Lanes {
     this.#limits = limits;
   }
 
-  /** Room per lane given the lanes of the jobs running now (none for a drained lane), and the most one claim should ask for. */
-  room(runningLanes: Iterable<string>): { room: LaneRoom; total: number } {
+  /**
+   * Room per lane given the lanes of the jobs running now and of those whose outcome is being
+   * written (none for a drained lane), and the most one claim should ask for. Outcomes being
+   * written take no room up to a lane's limit of them; past it the database is behind, and each
+   * one more takes a slot, so a worker never holds more than twice its limit of jobs.
+   */
+  room(runningLanes: Iterable<string>, settlingLanes: Iterable<string> = []): { room: LaneRoom; total: number } {
     const other = this.#drained.has('*') ? 0 : (this.#limits['*'] ?? 0);
     const lanes: Record<string, number> = { ...this.#limits, [localLane]: this.#local };
     delete lanes['*'];
+    const limitOf = (lane: string) => lanes[lane] ?? this.#limits['*'] ?? 0;
+    const settling = new Map<string, number>();
+    for (const lane of settlingLanes) settling.set(lane, (settling.get(lane) ?? 0) + 1);
+    for (const [lane, count] of settling) {
+      const excess = count - limitOf(lane);
+      if (excess > 0) lanes[lane] = limitOf(lane) - excess;
+    }
     for (const lane of runningLanes) lanes[lane] = (lanes[lane] ?? this.#limits['*'] ?? 0) - 1;
     for (const lane of Object.keys(lanes)) if (this.#drained.has(lane)) lanes[lane] = 0;
     // At most as many as the largest room at once: a claim past it would only lock rows it cannot take.
