@@ -99,8 +99,8 @@ function abortMessage(job: FetchedJob, kind: Outcome['kind']): string {
 export class JobWorker {
   readonly #settings: JobWorkerSettings;
   readonly #running = new Map<string, Run & { lane: string }>();
-  // Lanes of the jobs whose handler has returned and whose outcome is being written, by job id.
-  readonly #settling = new Map<string, string>();
+  // Jobs whose handler has returned and whose outcome is being written.
+  readonly #settling = new Map<string, Run & { lane: string }>();
   readonly #runs = new Set<Promise<void>>();
   readonly #wakers = new Set<() => void>();
   readonly #lanes: Lanes;
@@ -183,9 +183,10 @@ export class JobWorker {
     this.#stopping = true;
     this.notify();
     if (graceful) await waitAtMost(Promise.all([this.#loop, ...this.#runs]), timeoutSeconds * 1000);
-    // Whatever still runs goes back to the queue now, rather than when its expiry runs out.
+    // Whatever still runs goes back to the queue now, rather than when its expiry runs out; outcomes
+    // being written are waited for (their #finish gives the write in flight).
     this.#abandoning = true;
-    await Promise.all([...this.#running.values()].map((run) => this.#finish(run, { kind: 'stopped' })));
+    await Promise.all([...this.#running.values(), ...this.#settling.values()].map((run) => this.#finish(run, { kind: 'stopped' })));
     // A fetch in flight may still hand over a job; it is put back before the fetch settles.
     await Promise.all(this.#fetching);
     // The watch runs to the end: jobs finishing during a graceful stop can still be cancelled.
@@ -203,7 +204,7 @@ export class JobWorker {
         // or, while a backlog waits (the last claim could have taken more), a few milliseconds,
         // which its jobs would have waited anyway. A claim costs about the same for 1 job as for 16.
         await new Promise((resolve) => (this.#backlog ? setTimeout(resolve, backlogClaimDelayMs) : setImmediate(resolve)));
-        const { room, total } = this.#lanes.room([...this.#running.values()].map((run) => run.lane), this.#settling.values());
+        const { room, total } = this.#lanes.room([...this.#running.values()].map((run) => run.lane), [...this.#settling.values()].map((run) => run.lane));
         if (total === 0 || this.#stopping) {
           if (!this.#stopping) await this.#sleep();
           continue;
@@ -290,7 +291,7 @@ export class JobWorker {
       // Outcomes that end meanwhile are then written together, so a busy worker spends fewer
       // transactions per job (at 16 hosted jobs at once, ~28 % fewer in `npm run bench:service`).
       this.#running.delete(job.id);
-      this.#settling.set(job.id, run.lane);
+      this.#settling.set(job.id, run);
       if (this.#lanes.mayHaveMore(run.lane)) this.#wake();
       await this.#finish(run, outcome);
       this.#settling.delete(job.id);
