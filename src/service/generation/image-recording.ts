@@ -66,7 +66,6 @@ export async function storeImage({ storage, finishing, noteBlob }: ImageRecordin
   const stored = await storage.put(finished.bytes, { mediaType: finished.mediaType });
   // The pixels the model made, before resizing and the watermark: what a reproduction makes again.
   const made = await pixelSha256(image.bytes);
-  const pixels = made.pixelSha256;
   // The size is the stored file's. Only a `resize` or an upscale makes it differ from the model's,
   // so only then is the stored file read again (a sharp call costs ~0.15 ms of CPU even on a tiny image).
   const resized = request.resize !== undefined || finished.provenance.upscale !== undefined;
@@ -89,7 +88,7 @@ export async function storeImage({ storage, finishing, noteBlob }: ImageRecordin
     cost: shareOfCost(result.cost, result.images.length),
     blobKey: stored.key,
     sha256: stored.sha256,
-    pixelSha256: pixels,
+    pixelSha256: made.pixelSha256,
     mediaType: stored.mediaType,
     width,
     height,

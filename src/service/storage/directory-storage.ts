@@ -45,13 +45,13 @@ export class DirectoryStorage implements BlobStorage {
     const blob = describeBlob(bytes, mediaType);
     const path = this.pathOf(blob.key);
     if (await isFile(path)) return blob;
-    const temporaryPath = join(dirname(path), temporaryFileName(basename(path)));
+    const folder = dirname(path);
+    const temporaryPath = join(folder, temporaryFileName(basename(path)));
     let published = false;
     try {
       // A folder not known yet is made first, rather than after a failed open: content-addressed
       // keys spread the first thousands of blobs over thousands of folders, and a failed open costs
       // an error object on top of the mkdir. A known folder removed behind this store's back is made again.
-      const folder = dirname(path);
       if (!this.#folders.has(folder)) await mkdir(folder, { recursive: true });
       const handle = await open(temporaryPath, 'wx').catch(async (error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
