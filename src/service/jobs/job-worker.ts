@@ -4,11 +4,10 @@ import { AbortedError } from '../../spec/errors/aborted-error.js';
 import type { Database } from '../database/database.js';
 import { GroupCommit } from '../database/group-commit.js';
 import { WorkerCrashedError } from '../errors/worker-crashed-error.js';
-import { claimJobs, crashesOf, endAttempt, laneOf, type FetchedJob, type LaneRoom } from './job-claim.js';
-import { completeJobs } from './job-complete.js';
+import { claimJobs, endAttempt, laneOf, type FetchedJob, type LaneRoom } from './job-claim.js';
+import { abortMessage, completeJobs, failJob } from './job-complete.js';
 import { Lanes } from './lanes.js';
-import { describeError, type JobData } from './job-status.js';
-import type { JobError, JobHandler, JobSettlement, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
+import type { JobHandler, JobSettleHook, StopOptions, WorkOptions } from './job-types.js';
 import type { WorkerLiveness } from './worker-liveness.js';
 
 /** Settings a worker runs with, resolved by the queue. */
@@ -76,19 +75,6 @@ async function waitAtMost(until: Promise<unknown>, milliseconds: number): Promis
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([until, new Promise<void>((resolve) => (timer = setTimeout(resolve, milliseconds)))]);
   clearTimeout(timer);
-}
-
-function abortMessage(job: FetchedJob, kind: Outcome['kind']): string {
-  switch (kind) {
-    case 'cancelled':
-      return `job ${job.id} was cancelled`;
-    case 'expired':
-      return `job ${job.id} ran past its expiry of ${Number(job.expireInSeconds)} s and goes back to the queue`;
-    case 'stopped':
-      return `the worker stopped while job ${job.id} ran; it goes back to the queue`;
-    default:
-      return `job ${job.id} was taken back by the queue (it expired, or another worker holds it now)`;
-  }
 }
 
 /**
@@ -342,41 +328,10 @@ export class JobWorker {
     return batch.map(() => undefined);
   }
 
-  // Writes the attempt's outcome only while the job is still this attempt's: active, with the retry
-  // count it was fetched with. The row lock keeps a cancel or pg-boss's expiry from slipping in between.
+  // A failed, expired or stopped attempt is written alone (see failJob).
   async #settle(job: FetchedJob, outcome: Exclude<Outcome, { kind: 'succeeded' | 'cancelled' | 'lost' }>): Promise<void> {
-    const { boss, database, schema, queueName, onSettled, afterSettled } = this.#settings;
-    let settled: { context: Parameters<NonNullable<WorkOptions['afterSettled']>>[0]; settlement: JobSettlement } | undefined;
-    await database.transaction(async (transaction) => {
-      const [row] = await transaction.query<{ state: string; retryCount: number; retryLimit: number; data: JobData | null }>(
-        `SELECT state::text AS state, retry_count AS "retryCount", retry_limit AS "retryLimit", data FROM ${schema}.job WHERE name = $1 AND id = $2 FOR UPDATE`,
-        [queueName, job.id],
-      );
-      if (row?.state !== 'active' || row.retryCount !== job.retryCount) return;
-      const db = transaction.pgBossAdapter();
-      const context = { id: job.id, request: job.data?.request, apiKeyId: job.data?.apiKeyId, attempt: job.retryCount + 1 };
-      const crashed = outcome.kind === 'failed' && WorkerCrashedError.isInstance(outcome.error);
-      let error: JobError = outcome.kind === 'failed' ? describeError(outcome.error) : { name: 'AbortedError', message: abortMessage(job, outcome.kind), isRetryable: true };
-      let final = (outcome.kind === 'failed' && (outcome.error as { isRetryable?: unknown } | null)?.isRetryable === false) || row.retryCount >= row.retryLimit;
-      if (crashed) {
-        // A job that kills its worker gets one more attempt, after every job waiting now, and then fails for good.
-        const crashes = crashesOf(row.data) + 1;
-        await transaction.query(`UPDATE ${schema}.job SET data = jsonb_set(coalesce(data, '{}'::jsonb), '{crashes}', to_jsonb($3::int)) WHERE name = $1 AND id = $2`, [queueName, job.id, crashes]);
-        final = crashes >= this.#settings.maxCrashes || row.retryCount >= row.retryLimit;
-        error = final
-          ? { ...error, message: `${error.message}. Its worker died on ${crashes} attempt(s), so it is not run again: a job that kills its worker would do so in a loop (most often it needs more memory than the worker has; try a smaller size or fewer images)` }
-          : { ...error, message: `${error.message}; it runs once more, after the jobs waiting now` };
-      }
-      await endAttempt(transaction, job, crashed ? 'crashed' : outcome.kind, error);
-      if (final && row.retryCount < row.retryLimit) {
-        // pg-boss retries while retry_count < retry_limit; closing that gap makes its fail final.
-        await transaction.query(`UPDATE ${schema}.job SET retry_limit = retry_count WHERE name = $1 AND id = $2`, [queueName, job.id]);
-      }
-      await onSettled?.(transaction, context, { state: 'failed', error, final });
-      await boss.fail(queueName, job.id, { error }, { db });
-      settled = { context, settlement: { state: 'failed', error, final } };
-    });
-    if (settled) afterSettled?.(settled.context, settled.settlement);
+    const settled = await this.#settings.database.transaction((transaction) => failJob(transaction, this.#settings, job, outcome));
+    if (settled) this.#settings.afterSettled?.(settled.context, settled.settlement);
   }
 
   // While jobs run, one query every `cancellationCheckMs` checks them all: a cancelled job aborts
