@@ -320,7 +320,7 @@ export class JobQueue {
     }));
   }
 
-  /** Ids of the jobs this instance's worker runs now. */
+  /** Ids of the jobs this instance's worker holds now: running, or done with their outcome still being written. */
   runningJobIds(): string[] {
     return this.#worker?.runningIds() ?? [];
   }

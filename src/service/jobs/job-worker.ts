@@ -159,9 +159,9 @@ export class JobWorker {
     for (const wake of this.#wakers) wake();
   }
 
-  /** Ids of the jobs this worker runs now. */
+  /** Ids of the jobs this worker holds now: running, or done with their outcome still being written. */
   runningIds(): string[] {
-    return [...this.#running.keys()];
+    return [...this.#running.keys(), ...this.#settling.keys()];
   }
 
   /** Takes no new jobs; waits for running ones when graceful, then aborts what still runs and puts it back in the queue. */
