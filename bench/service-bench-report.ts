@@ -119,13 +119,13 @@ function cpuShare(from: CpuSnapshot, to: CpuSnapshot): CpuShare & { spent: CpuPr
   return { cores: spent.processMs / wallMs, mainBusy: spent.mainMs / wallMs, databaseBusy: spent.databaseMs === undefined ? undefined : spent.databaseMs / wallMs, spent };
 }
 
-// `spent` less `count` jobs at `price`, shared out over `jobs`.
-function priceOf(spent: CpuPrice, jobs: number, less: { price: CpuPrice; count: number } = { price: { processMs: 0, mainMs: 0, databaseMs: 0 }, count: 0 }): CpuPrice {
-  const share = (total: number, known: number) => (total - less.count * known) / Math.max(1, jobs);
+// `spent` shared out over `jobs`, after taking away `less.count` other jobs at `less.price`.
+function priceOf(spent: CpuPrice, jobs: number, less?: { price: CpuPrice; count: number }): CpuPrice {
+  const share = (total: number, known: number | undefined) => (total - (less?.count ?? 0) * (known ?? 0)) / Math.max(1, jobs);
   return {
-    processMs: share(spent.processMs, less.price.processMs),
-    mainMs: share(spent.mainMs, less.price.mainMs),
-    databaseMs: spent.databaseMs === undefined || less.price.databaseMs === undefined ? undefined : share(spent.databaseMs, less.price.databaseMs),
+    processMs: share(spent.processMs, less?.price.processMs),
+    mainMs: share(spent.mainMs, less?.price.mainMs),
+    databaseMs: spent.databaseMs === undefined ? undefined : share(spent.databaseMs, less?.price.databaseMs),
   };
 }
 

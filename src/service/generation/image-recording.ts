@@ -67,7 +67,7 @@ export async function storeImage({ storage, finishing, noteBlob }: ImageRecordin
   // The pixels the model made, before resizing and the watermark: what a reproduction makes again.
   const made = await pixelSha256(image.bytes);
   // The size is the stored file's. Only a `resize` or an upscale makes it differ from the model's,
-  // so only then is the stored file read again (a sharp call costs ~0.15 ms of CPU even on a tiny image).
+  // so only then is the stored file read again: the decode above already gave the model's size.
   const resized = request.resize !== undefined || finished.provenance.upscale !== undefined;
   const { width = 0, height = 0 } = resized ? await sharp(finished.bytes).metadata() : made;
   const draft: RecordDraft = {

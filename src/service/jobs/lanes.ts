@@ -27,14 +27,15 @@ export class Lanes {
     const other = this.#drained.has('*') ? 0 : (this.#limits['*'] ?? 0);
     const lanes: Record<string, number> = { ...this.#limits, [localLane]: this.#local };
     delete lanes['*'];
-    const limitOf = (lane: string) => lanes[lane] ?? this.#limits['*'] ?? 0;
-    const settling = new Map<string, number>();
-    for (const lane of settlingLanes) settling.set(lane, (settling.get(lane) ?? 0) + 1);
-    for (const [lane, count] of settling) {
-      const excess = count - limitOf(lane);
-      if (excess > 0) lanes[lane] = limitOf(lane) - excess;
-    }
-    for (const lane of runningLanes) lanes[lane] = (lanes[lane] ?? this.#limits['*'] ?? 0) - 1;
+    const limitOf = (lane: string) => (lane === localLane ? this.#local : (this.#limits[lane] ?? this.#limits['*'] ?? 0));
+    const counted = (laneNames: Iterable<string>) => {
+      const counts = new Map<string, number>();
+      for (const lane of laneNames) counts.set(lane, (counts.get(lane) ?? 0) + 1);
+      return counts;
+    };
+    const taken = counted(runningLanes);
+    for (const [lane, count] of counted(settlingLanes)) taken.set(lane, (taken.get(lane) ?? 0) + Math.max(0, count - limitOf(lane)));
+    for (const [lane, count] of taken) lanes[lane] = limitOf(lane) - count;
     for (const lane of Object.keys(lanes)) if (this.#drained.has(lane)) lanes[lane] = 0;
     // At most as many as the largest room at once: a claim past it would only lock rows it cannot take.
     const total = Math.max(0, other, ...Object.values(lanes));
