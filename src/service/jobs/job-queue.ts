@@ -6,7 +6,7 @@ import { migrate } from '../database/migrations.js';
 import { createJobId } from './job-id.js';
 import { isJobId, readJobState, readJobStatus, type JobData } from './job-status.js';
 import type { JobAttempt, JobHandler, JobState, JobStatus, StopOptions, SubmitOptions, SubmitResult, WorkOptions } from './job-types.js';
-import { localLane } from './job-claim.js';
+import { laneOf, localLane } from './job-claim.js';
 import { JobWorker } from './job-worker.js';
 import { SubmitBatcher } from './submit-batcher.js';
 import { WorkerLiveness } from './worker-liveness.js';
@@ -138,7 +138,7 @@ export class JobQueue {
       queueName,
       sendOptions: { retryLimit: jobRetryLimit, retryDelay, retryBackoff, expireInSeconds: jobExpiry },
       onCreated,
-      afterCommit: () => this.#worker?.notify(),
+      afterCommit: (lanes) => this.#worker?.notify(lanes),
     });
     // An 'error' event nobody listens to would end the process.
     this.#boss.on('error', (error) => onError(error instanceof Error ? error : new Error(String((error as { message?: unknown }).message ?? error))));
@@ -216,7 +216,7 @@ export class JobQueue {
       };
       if (transaction) await create(transaction);
       else await this.#database.transaction(create);
-      this.#worker?.notify();
+      this.#worker?.notify([laneOf(data)]);
       return { id, state: 'queued', created: true };
     }
     const scope = (data.apiKeyId as string | undefined) ?? '';
@@ -224,7 +224,7 @@ export class JobQueue {
       const found = await this.#submitOnce(idempotencyKey, scope, send, created);
       const status = found.created ? undefined : await this.get(found.id);
       if (found.created || status) {
-        this.#worker?.notify();
+        this.#worker?.notify([laneOf(data)]);
         return { id: found.id, state: status?.state ?? 'queued', created: found.created };
       }
       // The key's job is gone (pg-boss deleted it after its retention), so the key is free again.

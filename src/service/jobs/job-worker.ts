@@ -148,9 +148,9 @@ export class JobWorker {
     await liveness.forgetDeadWorkers();
   }
 
-  /** Looks for work now, instead of at the next poll: a job was just submitted. */
-  notify(): void {
-    this.#lanes.forget();
+  /** Looks for work now, instead of at the next poll: jobs were just submitted, in `lanes` when named (any lane when not). */
+  notify(lanes?: Iterable<string>): void {
+    this.#lanes.forget(lanes);
     this.#wake();
   }
 

@@ -20,3 +20,30 @@ test('outcomes being written take no room up to a lane\'s limit of them, and eac
   assert.equal(lanes.room(['openai', 'openai', 'openai'], ['openai', 'openai', 'openai']).room.lanes.openai, 0);
   assert.equal(lanes.room(['openai', 'openai'], ['openai', 'openai', 'openai', 'openai']).room.lanes.openai, 0);
 });
+
+test('a lane that was full when a claim found no job in the lanes not named keeps its own room once its jobs end', () => {
+  const lanes = new Lanes(1, { '*': 2 });
+  // Two openai jobs run, so openai is full; a claim for the other lanes finds nothing and drains them.
+  const { room } = lanes.room(['openai', 'openai']);
+  assert.deepEqual(room, { lanes: { local: 1, openai: 0 }, otherLanes: 2 });
+  lanes.claimedAll(room, []);
+  // Both end (their outcomes written): the drain was no news about openai, whose queue may still hold jobs.
+  assert.deepEqual(lanes.room([]), { room: { lanes: { local: 0, openai: 2 }, otherLanes: 0 }, total: 2 });
+  assert.equal(lanes.mayHaveMore('openai'), true);
+});
+
+test('a submit forgets the drain of its own lane only: of `*` for a lane the draining claim did not name', () => {
+  const lanes = new Lanes(1, { openai: 3, '*': 2 });
+  const { room } = lanes.room([]);
+  lanes.claimedAll(room, []);
+  assert.deepEqual(lanes.room([]), { room: { lanes: { openai: 0, local: 0 }, otherLanes: 0 }, total: 0 });
+  // openai jobs submitted: only openai is worth a claim.
+  lanes.forget(['openai']);
+  assert.deepEqual(lanes.room([]), { room: { lanes: { openai: 3, local: 0 }, otherLanes: 0 }, total: 3 });
+  // Jobs of a lane not named: the lanes not named are worth a claim again, local still is not.
+  lanes.forget(['fal']);
+  assert.deepEqual(lanes.room([]), { room: { lanes: { openai: 3, local: 0 }, otherLanes: 2 }, total: 3 });
+  // Forgetting everything (the poll, or a job submitted elsewhere) opens every lane.
+  lanes.forget();
+  assert.deepEqual(lanes.room([]).room, { lanes: { openai: 3, local: 1 }, otherLanes: 2 });
+});

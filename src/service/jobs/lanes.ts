@@ -10,6 +10,9 @@ export class Lanes {
   readonly #local: number;
   readonly #limits: Record<string, number>;
   readonly #drained = new Set<string>();
+  // The lanes named in the claim that drained `*`: that claim held each of them to its own room, so
+  // the drain says nothing of their queues, also once none of their jobs runs and they go unnamed.
+  #namedWhenDrained = new Set<string>();
 
   /** `local`: jobs of the local lane at once; `limits`: of each other lane, with `*` for lanes not named. */
   constructor(local: number, limits: Record<string, number>) {
@@ -36,6 +39,7 @@ export class Lanes {
     const taken = counted(runningLanes);
     for (const [lane, count] of counted(settlingLanes)) taken.set(lane, (taken.get(lane) ?? 0) + Math.max(0, count - limitOf(lane)));
     for (const [lane, count] of taken) lanes[lane] = limitOf(lane) - count;
+    if (this.#drained.has('*')) for (const lane of this.#namedWhenDrained) lanes[lane] ??= limitOf(lane);
     for (const lane of Object.keys(lanes)) if (this.#drained.has(lane)) lanes[lane] = 0;
     // At most as many as the largest room at once: a claim past it would only lock rows it cannot take.
     const total = Math.max(0, other, ...Object.values(lanes));
@@ -51,7 +55,10 @@ export class Lanes {
     for (const job of jobs) taken.set(laneOf(job.data), (taken.get(laneOf(job.data)) ?? 0) + 1);
     for (const [lane, free] of Object.entries(room.lanes)) if (free > 0 && (taken.get(lane) ?? 0) < free) this.#drained.add(lane);
     for (const [lane, count] of taken) if (!(lane in room.lanes) && count < room.otherLanes) this.#drained.add(lane);
-    if (room.otherLanes > 0) this.#drained.add('*');
+    if (room.otherLanes > 0) {
+      this.#drained.add('*');
+      this.#namedWhenDrained = new Set(Object.keys(room.lanes));
+    }
   }
 
   /** Whether a job of `lane` finishing is worth a claim: its lane may hold more. */
@@ -59,8 +66,16 @@ export class Lanes {
     return !this.#drained.has(lane);
   }
 
-  /** Forgets what is drained: jobs were submitted, time passed, or a key's limit freed room in any lane. */
-  forget(): void {
-    this.#drained.clear();
+  /**
+   * Forgets what is drained: of `lanes` (jobs of them were submitted, so a lane not named in the
+   * claim that drained `*` makes `*` worth a claim again), or of every lane (time passed, jobs came
+   * from elsewhere, or a key's limit freed room in any lane).
+   */
+  forget(lanes?: Iterable<string>): void {
+    if (lanes === undefined) return this.#drained.clear();
+    for (const lane of lanes) {
+      this.#drained.delete(lane);
+      if (!this.#namedWhenDrained.has(lane)) this.#drained.delete('*');
+    }
   }
 }

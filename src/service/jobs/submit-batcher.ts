@@ -6,6 +6,7 @@
 import type PgBoss from 'pg-boss';
 import { together, type Database, type DatabaseTransaction } from '../database/database.js';
 import { GroupCommit } from '../database/group-commit.js';
+import { laneOf } from './job-claim.js';
 import { createJobId } from './job-id.js';
 import type { JobData } from './job-status.js';
 import type { JobStatus } from './job-types.js';
@@ -36,8 +37,8 @@ export interface SubmitBatcherConfig {
   sendOptions: Pick<PgBoss.JobInsert, 'retryLimit' | 'retryDelay' | 'retryBackoff' | 'expireInSeconds'>;
   /** Runs in each batch's transaction after its jobs are made, before any worker can see them (e.g. to write their first events). */
   onCreated?: (transaction: DatabaseTransaction, jobs: JobStatus[]) => Promise<void>;
-  /** Called after each batch commits with new jobs (to wake idle workers). */
-  afterCommit?: () => void;
+  /** Called after each batch commits with new jobs, with their lanes (to wake idle workers). */
+  afterCommit?: (lanes: Set<string>) => void;
   /** Most submissions per batch. Default 256. */
   maxBatch?: number;
 }
@@ -61,7 +62,8 @@ export class SubmitBatcher {
     this.#config = config;
     this.#batches = new GroupCommit(async (batch) => {
       const outcomes = await config.database.transaction((transaction) => this.#write(transaction, batch));
-      if (outcomes.some((outcome) => outcome.created)) config.afterCommit?.();
+      const lanes = new Set(batch.flatMap((submission, index) => (outcomes[index]!.created ? [laneOf(submission.data)] : [])));
+      if (lanes.size > 0) config.afterCommit?.(lanes);
       return outcomes;
     }, { maxBatch: config.maxBatch });
   }
