@@ -62,7 +62,7 @@ export function timeStatements(database: Database): { database: Database; stats:
       try {
         return await database.transaction((transaction: DatabaseTransaction) => {
           started = performance.now();
-          return body({ ...queryable(transaction, sent), pgBossAdapter: () => adapter(transaction.pgBossAdapter(), sent) });
+          return body({ ...queryable(transaction, sent), pgBossAdapter: () => adapter(transaction.pgBossAdapter(), sent), afterCommit: (callback) => transaction.afterCommit(callback) });
         });
       } finally {
         if (started) add(byFirst, first ?? '(no statement)', performance.now() - started);

@@ -109,6 +109,29 @@ export function databaseConformance(databaseCase: DatabaseCase): void {
         assert.deepEqual(await database.query('SELECT x FROM a'), [{ x: 9 }]);
       }));
 
+    test('afterCommit callbacks run once the transaction has committed, in order, and never after a rollback', (t) =>
+      run(t, async (database) => {
+        await database.exec('CREATE TABLE a (x int)');
+        const seen: string[] = [];
+        await database.transaction(async (transaction) => {
+          await transaction.query('INSERT INTO a VALUES (1)');
+          transaction.afterCommit(() => seen.push('first'));
+          transaction.afterCommit(() => seen.push('second'));
+          // Not yet: the row is not committed.
+          assert.deepEqual(seen, []);
+        });
+        assert.deepEqual(seen, ['first', 'second']);
+        await assert.rejects(
+          database.transaction(async (transaction) => {
+            transaction.afterCommit(() => seen.push('rolled back'));
+            await transaction.query('INSERT INTO a VALUES (1/0)');
+          }),
+          /division by zero/,
+        );
+        assert.deepEqual(seen, ['first', 'second']);
+        assert.equal(await count(database, 'a'), 1);
+      }));
+
     test('statements sent together in a transaction run in call order; together gives the first failure and rolls back', (t) =>
       run(t, async (database) => {
         await database.exec('CREATE TABLE a (x int)');

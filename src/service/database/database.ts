@@ -33,6 +33,12 @@ export interface Queryable {
 export interface DatabaseTransaction extends Queryable {
   /** A pg-boss `db` adapter whose statements run inside this transaction (pass it as `{ db }` to `send`, `fail`, ...). */
   pgBossAdapter(): PgBossAdapter;
+  /**
+   * Runs `callback` once this transaction has committed, and never when it rolls back: to tell
+   * others of rows they could not see before (a worker of a job submitted inside it). It must not
+   * throw: the transaction has committed by then.
+   */
+  afterCommit(callback: () => void): void;
 }
 
 /** Which backend a `Database` talks to. */

@@ -115,7 +115,7 @@ class PGliteThread {
   }
 }
 
-function transactionOf(thread: PGliteThread): DatabaseTransaction {
+function transactionOf(thread: PGliteThread, committed: (() => void)[]): DatabaseTransaction {
   const run = async (text: string, values?: unknown[]) => ({ rows: values?.length ? await thread.query(text, values) : await thread.exec(text) });
   return {
     async query<Row>(text: string, values?: unknown[]) {
@@ -125,6 +125,7 @@ function transactionOf(thread: PGliteThread): DatabaseTransaction {
       await thread.exec(sql);
     },
     pgBossAdapter: () => ({ executeSql: run }),
+    afterCommit: (callback) => void committed.push(callback),
   };
 }
 
@@ -221,8 +222,9 @@ export class PGliteDatabase implements Database {
       const begun = this.#thread.exec('BEGIN');
       begun.catch(noop);
       let result: T;
+      const committed: (() => void)[] = [];
       try {
-        result = await insideTransaction.run(this, () => body(transactionOf(this.#thread)));
+        result = await insideTransaction.run(this, () => body(transactionOf(this.#thread, committed)));
         await begun;
       } catch (error) {
         const rolledBack = this.#thread.exec('ROLLBACK');
@@ -230,9 +232,10 @@ export class PGliteDatabase implements Database {
         await rolledBack.catch(noop);
         throw error;
       }
-      const committed = this.#thread.exec('COMMIT');
+      const commit = this.#thread.exec('COMMIT');
       sent();
-      await committed;
+      await commit;
+      for (const callback of committed) callback();
       return result;
     });
   }

@@ -71,7 +71,7 @@ export function connectionFailure(error: unknown, { url, setting }: { url: strin
   return undefined;
 }
 
-function transactionOf(client: pg.PoolClient): DatabaseTransaction {
+function transactionOf(client: pg.PoolClient, committed: (() => void)[]): DatabaseTransaction {
   return {
     async query<Row>(text: string, values?: unknown[]) {
       return (await client.query(text, values)).rows as Row[];
@@ -80,6 +80,7 @@ function transactionOf(client: pg.PoolClient): DatabaseTransaction {
       await client.query(sql);
     },
     pgBossAdapter: () => ({ executeSql: async (text, values) => lastResult(await client.query(text, values)) }),
+    afterCommit: (callback) => void committed.push(callback),
   };
 }
 
@@ -124,8 +125,10 @@ export class PostgresDatabase implements Database {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await body(transactionOf(client));
+      const committed: (() => void)[] = [];
+      const result = await body(transactionOf(client, committed));
       await client.query('COMMIT');
+      for (const callback of committed) callback();
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {

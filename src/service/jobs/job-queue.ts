@@ -213,10 +213,12 @@ export class JobQueue {
       const create = async (inside: DatabaseTransaction) => {
         await send(id, inside.pgBossAdapter());
         await created(inside, id);
+        // Not before: a claim running meanwhile on another connection would not see the job, and
+        // would leave its lane for drained until the next poll.
+        inside.afterCommit(() => this.#worker?.notify([laneOf(data)]));
       };
       if (transaction) await create(transaction);
       else await this.#database.transaction(create);
-      this.#worker?.notify([laneOf(data)]);
       return { id, state: 'queued', created: true };
     }
     const scope = (data.apiKeyId as string | undefined) ?? '';

@@ -127,6 +127,21 @@ export function queueConformance(queueCase: QueueCase): void {
         await assert.rejects(queue.submit({}, { lane: 'no spaces' }), isInvalidArgument('lane', /letters, digits/));
       }));
 
+    test('a job submitted inside a caller\'s transaction is taken once that commits, not at the next poll', (t) =>
+      run(t, async (make, database) => {
+        const queue = await make();
+        await queue.work(async () => 'done', { pollingIntervalSeconds: 60 });
+        // The worker's first claim finds nothing; the next one must follow the commit, the poll being a minute away.
+        await delay(200);
+        const { id } = await database.transaction(async (transaction) => {
+          const submitted = await queue.submit({ prompt: 'with its caller' }, { transaction });
+          // The caller's transaction stays open a while: a claim on another connection would not see the job yet.
+          await delay(300);
+          return submitted;
+        });
+        await until(queue, id, 'succeeded', 10_000);
+      }));
+
     test('a worker without room for a lane leaves its jobs and still runs the local ones queued behind them', (t) =>
       run(t, async (make) => {
         const queue = await make();
