@@ -8,10 +8,10 @@ import { Agent, request } from 'node:http';
 const agent = new Agent({ keepAlive: true });
 
 /** One request on the client's keep-alive sockets: the status and the body as text. */
-export function send(url: string, { method = 'GET', body }: { method?: string; body?: string } = {}): Promise<{ status: number; text: string }> {
+export function send(url: string, { method = 'GET', body, via = agent }: { method?: string; body?: string; via?: Agent } = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-    const outgoing = request(url, { method, agent, headers }, (response) => {
+    const outgoing = request(url, { method, agent: via, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve({ status: response.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
@@ -59,8 +59,8 @@ export interface CompletionWatch {
   failed: number;
   /** Largest `pixelpipe_queue_depth` seen while waiting. */
   maxQueueDepth: number;
-  /** Scrapes of /metrics made while waiting. */
-  polls: number;
+  /** Scrapes of /metrics made while waiting: when sent (epoch ms) and how long each took. */
+  scrapes: { sentAt: number; latencyMs: number }[];
 }
 
 /** Runs `task(0) … task(count - 1)`, at most `concurrency` at a time, in index order. */
@@ -136,20 +136,29 @@ export function readMetrics(text: string): { succeeded: number; failed: number; 
  * Gives up when nothing finishes for `stallMs`.
  */
 export async function waitForFinished(url: string, { target, intervalMs = 250, stallMs = 120_000 }: { target: () => number | undefined; intervalMs?: number; stallMs?: number }): Promise<CompletionWatch> {
-  const watch: CompletionWatch = { succeeded: 0, failed: 0, maxQueueDepth: 0, polls: 0 };
-  let lastProgress = Date.now();
-  for (;;) {
-    const metrics = readMetrics((await send(`${url}/metrics`)).text);
-    watch.polls += 1;
-    watch.maxQueueDepth = Math.max(watch.maxQueueDepth, metrics.queueDepth);
-    if (metrics.succeeded + metrics.failed > watch.succeeded + watch.failed) lastProgress = Date.now();
-    [watch.succeeded, watch.failed] = [metrics.succeeded, metrics.failed];
-    const wanted = target();
-    if (wanted !== undefined && watch.succeeded + watch.failed >= wanted) return watch;
-    if (Date.now() - lastProgress > stallMs) {
-      throw new Error(`no job finished for ${stallMs / 1000} s: ${watch.succeeded} succeeded and ${watch.failed} failed of ${wanted ?? 'a number not known yet'}, queue depth ${metrics.queueDepth}`);
+  const watch: CompletionWatch = { succeeded: 0, failed: 0, maxQueueDepth: 0, scrapes: [] };
+  // One connection of its own, kept open between scrapes as a Prometheus scraper keeps one: a scrape's
+  // latency is then the server's answer, not a connection set up behind the submissions' (see openConnections).
+  const scraper = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    let lastProgress = Date.now();
+    for (;;) {
+      const [sentAt, started] = [Date.now(), performance.now()];
+      const { text } = await send(`${url}/metrics`, { via: scraper });
+      watch.scrapes.push({ sentAt, latencyMs: performance.now() - started });
+      const metrics = readMetrics(text);
+      watch.maxQueueDepth = Math.max(watch.maxQueueDepth, metrics.queueDepth);
+      if (metrics.succeeded + metrics.failed > watch.succeeded + watch.failed) lastProgress = Date.now();
+      [watch.succeeded, watch.failed] = [metrics.succeeded, metrics.failed];
+      const wanted = target();
+      if (wanted !== undefined && watch.succeeded + watch.failed >= wanted) return watch;
+      if (Date.now() - lastProgress > stallMs) {
+        throw new Error(`no job finished for ${stallMs / 1000} s: ${watch.succeeded} succeeded and ${watch.failed} failed of ${wanted ?? 'a number not known yet'}, queue depth ${metrics.queueDepth}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  } finally {
+    scraper.destroy();
   }
 }
 

@@ -54,6 +54,9 @@ export interface RunFigures {
   /** /healthz while submissions arrived, and after the last was answered (the workers' load alone). */
   healthzWhileSubmitting: Percentiles;
   healthzWorkersOnly: Percentiles;
+  /** The same for the completion watch's scrapes of /metrics. */
+  metricsWhileSubmitting: Percentiles;
+  metricsWorkersOnly: Percentiles;
   /** Where the server's CPU went while submissions arrived, and after. */
   cpu: { whileSubmitting: CpuShare; afterSubmitting: CpuShare; perCompletion: CpuPrice; perSubmission: CpuPrice };
 }
@@ -169,6 +172,8 @@ export function computeFigures(measurements: RunMeasurements): RunFigures {
     generation: percentiles(succeeded.map((outcome) => outcome.generationMs)),
     healthzWhileSubmitting: percentiles(measurements.healthz.filter((probe) => probe.sentAt <= lastAnswered).map((probe) => probe.latencyMs)),
     healthzWorkersOnly: percentiles(measurements.healthz.filter((probe) => probe.sentAt > lastAnswered).map((probe) => probe.latencyMs)),
+    metricsWhileSubmitting: percentiles(measurements.watch.scrapes.filter((scrape) => scrape.sentAt <= lastAnswered).map((scrape) => scrape.latencyMs)),
+    metricsWorkersOnly: percentiles(measurements.watch.scrapes.filter((scrape) => scrape.sentAt > lastAnswered).map((scrape) => scrape.latencyMs)),
     submitToSucceeded: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)!)),
     overhead: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)! - outcome.generationMs)),
     waitForWorker: percentiles(succeeded.map((outcome) => outcome.startedAt - sentAtById.get(outcome.id)!)),
@@ -220,11 +225,13 @@ export function printRunBlock(figures: RunFigures): void {
     `server CPU   (this process only) ${cpuShareText(figures.cpu.whileSubmitting)} while submissions arrived; ${cpuShareText(figures.cpu.afterSubmitting)} after`,
     `             a completion ${cpuPriceText(figures.cpu.perCompletion)}, from the stretch after the burst;`,
     `             a submission ${cpuPriceText(figures.cpu.perSubmission)}, what the burst took beyond its completions at that price`,
-    `queue        deepest ${count(run.watch.maxQueueDepth)} waiting (pixelpipe_queue_depth, ${run.watch.polls} scrapes of /metrics at 250 ms); read-back of every job afterwards took ${run.readBackSeconds.toFixed(1)} s (not counted)`,
+    `queue        deepest ${count(run.watch.maxQueueDepth)} waiting (pixelpipe_queue_depth, ${run.watch.scrapes.length} scrapes of /metrics at 250 ms); read-back of every job afterwards took ${run.readBackSeconds.toFixed(1)} s (not counted)`,
     row(['', 'p50', 'p90', 'p99', 'max'], [44, 12, 12, 12, 12]),
     percentileRow('accept latency (POST /v1/jobs → 202)', figures.accept),
     percentileRow(`GET /healthz while submissions arrive`, figures.healthzWhileSubmitting),
     percentileRow('GET /healthz after: workers at full load', figures.healthzWorkersOnly),
+    percentileRow('GET /metrics while submissions arrive', figures.metricsWhileSubmitting),
+    percentileRow('GET /metrics after: workers at full load', figures.metricsWorkersOnly),
     percentileRow('generation (record timings.total)', figures.generation),
     percentileRow('submit → succeeded', figures.submitToSucceeded),
     percentileRow('queue overhead (submit → succeeded − gen.)', figures.overhead),
@@ -245,15 +252,15 @@ export function printRunBlock(figures: RunFigures): void {
 }
 
 export function printSummary(runs: RunFigures[]): void {
-  const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 10, 10, 9, 9, 21, 21];
-  const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'hz p99 sub', 'hz p99 wkr', 'cpu/subm', 'cpu/cmpl', 'RSS start → after', 'heap start → after'];
-  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = claim began → succeeded − generation; hz = GET /healthz while submissions arrive (sub) and after, with the workers busy (wkr); cpu = the server\'s CPU ms per submission and per completion)', row(header, widths)];
+  const widths = [10, 7, 9, 9, 9, 9, 11, 11, 10, 9, 10, 10, 10, 10, 9, 9, 21, 21];
+  const header = ['database', 'jobs', 'subm/s', 'acc p50', 'acc p90', 'acc p99', 'ovh p50', 'ovh p99', 'in-wkr p50', 'compl/s', 'hz p99 sub', 'hz p99 wkr', 'mx p99 sub', 'mx p99 wkr', 'cpu/subm', 'cpu/cmpl', 'RSS start → after', 'heap start → after'];
+  const lines = ['\n== summary (latencies in ms; ovh = queue overhead, submit → succeeded − generation; in-wkr = claim began → succeeded − generation; hz, mx = GET /healthz, GET /metrics while submissions arrive (sub) and after, with the workers busy (wkr); cpu = the server\'s CPU ms per submission and per completion)', row(header, widths)];
   for (const figures of runs) {
     const { start, after } = figures.measurements.memory;
     const megabytes = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
     lines.push(row([
       figures.measurements.database, count(figures.jobs), oneDecimal.format(figures.submissionsPerSecond),
-      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthzWhileSubmitting.p99, figures.healthzWorkersOnly.p99, figures.cpu.perSubmission.processMs, figures.cpu.perCompletion.processMs].map((value) => oneDecimal.format(value)),
+      ...[figures.accept.p50, figures.accept.p90, figures.accept.p99, figures.overhead.p50, figures.overhead.p99, figures.inWorker.p50, figures.completionsPerSecond, figures.healthzWhileSubmitting.p99, figures.healthzWorkersOnly.p99, figures.metricsWhileSubmitting.p99, figures.metricsWorkersOnly.p99, figures.cpu.perSubmission.processMs, figures.cpu.perCompletion.processMs].map((value) => oneDecimal.format(value)),
       `${megabytes(start.rss)} → ${megabytes(after.rss)} MiB`, `${megabytes(start.heapUsed)} → ${megabytes(after.heapUsed)} MiB`,
     ], widths));
   }
