@@ -2,7 +2,6 @@
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseExtension } from './extend-flag.js';
 import { controlsOfFlags } from './control-flag.js';
 import { InvalidArgumentError } from '../../spec/errors/invalid-argument-error.js';
@@ -17,6 +16,7 @@ import type { Moderation } from '../../service/safety/moderation.js';
 import { defaultHiresStrength } from '../../service/generation/hires-fix.js';
 import { defaultHiresScale } from '../../service/upscaling/upscale-plan.js';
 import { commandSettings, openAdmin } from './service-data.js';
+import { number, oneOf, parseFlags, parseLora, renameToFlags, inFlagTerms, wholeNumber, type GenerateFlags } from './generate-flags.js';
 import { createProgressPrinter } from './progress.js';
 import { checkBundledScale, describeUpscale, upscaleFile, type UpscaleSummary } from './upscale-command.js';
 
@@ -68,65 +68,10 @@ export const generateUsage = `usage: pixelpipe generate "PROMPT" [--model M] [--
                  stored one; beside a running \`serve\` on that directory, through the server
   --no-record    write the files only: no record, no copy in the data directory`;
 
-function number(flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === '' || Number.isNaN(value)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be a number, got ${JSON.stringify(text)}` });
-  return value;
-}
-
-function wholeNumber(flag: string, text: string | undefined): number | undefined {
-  const value = number(flag, text);
-  if (value !== undefined && (!Number.isInteger(value) || value < 2)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be a whole number of at least 2, got ${JSON.stringify(text)}` });
-  return value;
-}
-
 /** A file beside `path` named NAME`suffix` with the same extension: `-x2` for an upscale, `-hires` for a hires fix. */
 export function besidePath(path: string, suffix: string): string {
   const extension = extname(path);
   return `${path.slice(0, path.length - extension.length)}${suffix}${extension}`;
-}
-
-/** `--lora FILE[:SCALE]`: the scale after the last colon when it is a number (so `C:\\x.safetensors` stays a path), else 1. */
-export function parseLora(text: string): { path: string; scale: number } {
-  const colon = text.lastIndexOf(':');
-  const scaleText = colon > 0 ? text.slice(colon + 1) : '';
-  if (scaleText !== '' && !/^[-+]?(\d+\.?\d*|\.\d+)$/.test(scaleText) && !/[\\/]/.test(scaleText)) {
-    throw new InvalidArgumentError({ argument: 'lora', value: text, message: `\`--lora\` must be FILE or FILE:SCALE with a number for SCALE, got ${JSON.stringify(text)}` });
-  }
-  if (scaleText !== '' && /^[-+]?(\d+\.?\d*|\.\d+)$/.test(scaleText)) return { path: text.slice(0, colon), scale: Number(scaleText) };
-  return { path: text, scale: 1 };
-}
-
-/** A flag limited to a few words; anything else names the flag and the choices. */
-function oneOf<const T extends string>(flag: string, text: string | undefined, choices: readonly T[]): T | undefined {
-  if (text === undefined) return undefined;
-  if (!(choices as readonly string[]).includes(text)) throw new InvalidArgumentError({ argument: flag, value: text, message: `\`--${flag}\` must be one of ${choices.join(', ')}, got ${JSON.stringify(text)}` });
-  return text as T;
-}
-
-/** Library options whose flag is spelled differently; the library's messages name the option, the user typed the flag. */
-const flagOf: Record<string, string> = {
-  maskConvention: 'mask-convention',
-  negativePrompt: 'negative',
-  maskBlur: 'mask-blur',
-  vaeDecoderFallback: 'vae-fallback',
-};
-
-const optionNames = new RegExp(`\\b(${Object.keys(flagOf).join('|')})\\b`, 'g');
-
-/** `text` (an error or warning of the library) with the options that have flags of another spelling named by their flags. */
-export function inFlagTerms(text: string): string {
-  return text.replace(optionNames, (name) => `--${flagOf[name]}`);
-}
-
-/** Rethrows an `InvalidArgumentError` naming library options (`maskConvention`) as one naming their flags (`--mask-convention`); other errors unchanged. */
-export function renameToFlags(error: unknown): never {
-  if (!InvalidArgumentError.isInstance(error)) throw error;
-  const message = inFlagTerms(error.message);
-  if (message === error.message) throw error;
-  const argument = Object.hasOwn(flagOf, error.argument) ? flagOf[error.argument]! : error.argument;
-  throw new InvalidArgumentError({ argument, value: error.value, message, cause: error });
 }
 
 /** Where image `index` of `count` goes; in a folder, named by seed with the image's own extension. */
@@ -137,27 +82,6 @@ export function outputPath(out: string | undefined, seed: string, index: number,
   if (count === 1) return target;
   const extension = extname(target) || ownExtension;
   return `${target.slice(0, target.length - extname(target).length)}-${index + 1}${extension}`;
-}
-
-type GenerateFlags = ReturnType<typeof parseFlags>['values'];
-
-function parseFlags(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' }, negative: { type: 'string' }, seed: { type: 'string' }, steps: { type: 'string' },
-      guidance: { type: 'string' }, sampler: { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
-      n: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, 'execution-provider': { type: 'string' },
-      threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      image: { type: 'string', multiple: true }, mask: { type: 'string' }, 'mask-convention': { type: 'string' }, strength: { type: 'string' },
-      fit: { type: 'string' }, extend: { type: 'string' }, 'mask-blur': { type: 'string' }, 'no-composite': { type: 'boolean' },
-      'preview-dir': { type: 'string' }, decoder: { type: 'string' }, 'vae-fallback': { type: 'string' }, lora: { type: 'string', multiple: true }, 'max-cost': { type: 'string' },
-      control: { type: 'string', multiple: true }, controlnet: { type: 'string', multiple: true }, 'control-start': { type: 'string' }, 'control-end': { type: 'string' }, canny: { type: 'string' },
-      'data-dir': { type: 'string' }, 'no-record': { type: 'boolean' }, upscale: { type: 'string' }, 'upscale-model': { type: 'string' },
-      'hires-fix': { type: 'boolean' }, 'hires-strength': { type: 'string' }, 'hires-steps': { type: 'string' },
-    },
-  });
 }
 
 export async function generateCommand(argv: string[], createPixelpipe: (options: PixelpipeOptions) => Pixelpipe): Promise<void> {

@@ -8,7 +8,7 @@ import { readPngText } from '../../engine/image/png.js';
 import { runCli } from '../../testing/cli.js';
 import { maxChannelDifference } from '../../testing/images.js';
 import { testData } from '../../testing/paths.js';
-import { parseLora } from './generate-command.js';
+import { parseLora } from './generate-flags.js';
 
 const work = mkdtempSync(join(tmpdir(), 'pixelpipe-cli-lora-'));
 test.after(() => rmSync(work, { recursive: true, force: true }));
