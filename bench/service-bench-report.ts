@@ -141,6 +141,12 @@ function cpuFigures([atStart, atLastAnswer, atEnd]: RunMeasurements['cpu'], subm
   return { whileSubmitting: during, afterSubmitting: after, perCompletion, perSubmission: priceOf(duringSpent, submissions, { price: perCompletion, count: completionsWhile }) };
 }
 
+// A probe's latencies while submissions arrived (sent by the last answer) and after, as `<name>WhileSubmitting` and `<name>WorkersOnly`.
+function probeFigures<Name extends 'healthz' | 'metrics'>(name: Name, probes: { sentAt: number; latencyMs: number }[], lastAnswered: number): Record<`${Name}WhileSubmitting` | `${Name}WorkersOnly`, Percentiles> {
+  const latencies = (during: boolean) => percentiles(probes.filter((probe) => (probe.sentAt <= lastAnswered) === during).map((probe) => probe.latencyMs));
+  return { [`${name}WhileSubmitting`]: latencies(true), [`${name}WorkersOnly`]: latencies(false) } as Record<`${Name}WhileSubmitting` | `${Name}WorkersOnly`, Percentiles>;
+}
+
 export function computeFigures(measurements: RunMeasurements): RunFigures {
   const { submissions, outcomes } = measurements;
   const accepted = submissions.filter((submission) => submission.status === 202);
@@ -170,10 +176,8 @@ export function computeFigures(measurements: RunMeasurements): RunFigures {
     longestAcceptPause: longestGap(answeredAt, firstSent),
     longestFinishPause: longestGap(succeeded.map((outcome) => outcome.finishedAt), firstSent),
     generation: percentiles(succeeded.map((outcome) => outcome.generationMs)),
-    healthzWhileSubmitting: percentiles(measurements.healthz.filter((probe) => probe.sentAt <= lastAnswered).map((probe) => probe.latencyMs)),
-    healthzWorkersOnly: percentiles(measurements.healthz.filter((probe) => probe.sentAt > lastAnswered).map((probe) => probe.latencyMs)),
-    metricsWhileSubmitting: percentiles(measurements.watch.scrapes.filter((scrape) => scrape.sentAt <= lastAnswered).map((scrape) => scrape.latencyMs)),
-    metricsWorkersOnly: percentiles(measurements.watch.scrapes.filter((scrape) => scrape.sentAt > lastAnswered).map((scrape) => scrape.latencyMs)),
+    ...probeFigures('healthz', measurements.healthz, lastAnswered),
+    ...probeFigures('metrics', measurements.watch.scrapes, lastAnswered),
     submitToSucceeded: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)!)),
     overhead: percentiles(succeeded.map((outcome) => outcome.finishedAt - sentAtById.get(outcome.id)! - outcome.generationMs)),
     waitForWorker: percentiles(succeeded.map((outcome) => outcome.startedAt - sentAtById.get(outcome.id)!)),

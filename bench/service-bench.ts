@@ -12,7 +12,7 @@
 // collection), a fresh data directory and, on PostgreSQL, a fresh database. This process is the HTTP client and, for the
 // hosted model, also the mock OpenAI API, so neither the client's nor the mock's memory is in the server's figures.
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { Agent, get } from 'node:http';
+import { Agent } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { insertTextChunks } from '../src/engine/image/png.js';
 import { startMockApiServer, testImage } from '../src/testing/mock-api-server.js';
 import { testData } from '../src/testing/paths.js';
 import { createTestDatabase } from '../src/testing/postgres.js';
-import { openConnections, readJobOutcomes, submitJobs, waitForFinished, waitForWorkerProcesses } from './service-bench-client.js';
+import { openConnections, readJobOutcomes, send, submitJobs, waitForFinished, waitForWorkerProcesses } from './service-bench-client.js';
 import { computeFigures, printRunBlock, printSummary, type RunFigures } from './service-bench-report.js';
 import type { QueryStats } from './query-stats.js';
 import type { BenchServerConfig, BenchServerReply, BenchServerRequest, CpuSnapshot, MemorySnapshot } from './service-bench-server.js';
@@ -143,20 +143,11 @@ function probeHealth(url: string, intervalMs = 100): { stop: () => Promise<{ sen
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const latencies: { sentAt: number; latencyMs: number }[] = [];
   let stopped = false;
-  const once = () =>
-    new Promise<void>((resolve, reject) => {
-      const [sentAt, started] = [Date.now(), performance.now()];
-      get(`${url}/healthz`, { agent }, (response) => {
-        response.resume();
-        response.on('end', () => {
-          latencies.push({ sentAt, latencyMs: performance.now() - started });
-          resolve();
-        });
-      }).on('error', reject);
-    });
   const loop = (async () => {
     while (!stopped) {
-      await once();
+      const [sentAt, started] = [Date.now(), performance.now()];
+      await send(`${url}/healthz`, { via: agent });
+      latencies.push({ sentAt, latencyMs: performance.now() - started });
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   })();
